@@ -1,0 +1,299 @@
+"""The command line: read arguments, show progress, write the run folder. The only place that writes runs.
+
+`python -m nst_tf run CONTENT STYLE [STYLE ...] [options]` (also `nst-tf run ...`). Defaults come from the
+chosen preset (`nst_tf.config`), and any flag given overrides its preset. Every input is checked before
+anything is written: a bad picture, weights file or setting gives one line on stderr and exit status 2,
+with no traceback and no run folder. A run writes `OUTPUT/NAME/`: generated.png, snapshots/iter_NNNNN.png,
+config.json and metrics.csv. Ctrl-C keeps what was written so far and says where it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from nst_tf import __version__, image_io
+from nst_tf.config import INIT_MODES, PRESETS, Config, parse_style_layers, preset
+from nst_tf.errors import ConfigError, NSTError
+
+log = logging.getLogger("nst_tf")
+
+METRIC_FIELDS = ("iteration", "total", "content", "style", "tv", "seconds")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"nst_tf: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; option defaults are None so that the preset decides."""
+    parser = _Parser(prog="nst_tf", description="Neural style transfer (Gatys et al.) in TensorFlow/Keras.")
+    parser.add_argument("--version", action="version", version=f"nst_tf {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = commands.add_parser("run", help="stylize a content picture with one or more style pictures")
+    run.add_argument("content", help="content picture (photo)")
+    run.add_argument("styles", nargs="+", metavar="style", help="style picture(s) (painting)")
+    run.add_argument("-o", "--output-dir", default="output", help="where run folders go (default: output)")
+    run.add_argument("--name", help="run folder name (default: CONTENT_STYLE, numbered if taken)")
+    run.add_argument("--preset", default="default", choices=list(PRESETS), help="starting recipe (default: default)")
+    run.add_argument("--iterations", type=int, help="optimizer steps")
+    run.add_argument("--snapshot-every", type=int, help="save the picture every N steps (0: only the final)")
+    run.add_argument("--image-size", type=int, help="longest side of the result in px (aspect kept)")
+    run.add_argument("--content-weight", type=float, help="alpha")
+    run.add_argument("--style-weight", type=float, help="beta")
+    run.add_argument("--tv-weight", type=float, help="gamma, total-variation smoothing")
+    run.add_argument("--content-layer", help="e.g. conv4_2 or block4_conv2")
+    run.add_argument("--style-layers", help="e.g. conv1_1,conv2_1 (equal weights) or conv1_1:0.5,conv3_1:0.5")
+    run.add_argument("--style-blend", help="weights of several style pictures, e.g. 0.7,0.3")
+    run.add_argument("--learning-rate", type=float, help="Adam step size (pixel units of the preset)")
+    run.add_argument("--init", help=f"{', '.join(INIT_MODES)} or a picture file")
+    run.add_argument("--pooling", choices=("max", "avg"))
+    run.add_argument("--weights", help="auto, imagenet, hed-vgg16, random or a weights file")
+    run.add_argument("--device", choices=("auto", "cpu", "gpu"))
+    run.add_argument("--seed", type=int, help="seed the init noise and TensorFlow (repeatable CPU runs)")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing run folder of that name")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The preset, with every flag the user gave applied on top, validated."""
+    base = preset(args.preset)
+    changes: dict = {}
+    for flag in (
+        "iterations",
+        "snapshot_every",
+        "content_weight",
+        "style_weight",
+        "tv_weight",
+        "content_layer",
+        "learning_rate",
+        "init",
+        "pooling",
+        "weights",
+        "device",
+        "seed",
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            changes[flag] = value
+    if args.image_size is not None:
+        changes["image_size"] = args.image_size
+        changes["exact_size"] = None  # an explicit size replaces the preset's squash-to-exact size
+    if args.style_layers is not None:
+        changes["style_layers"] = parse_style_layers(args.style_layers)
+    return base.replace(**changes)
+
+
+def parse_blend(text: str | None, count: int) -> list[float] | None:
+    """`0.7,0.3` -> [0.7, 0.3], checked against the number of style pictures."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--style-blend must be numbers separated by commas, got {text!r}") from None
+    if len(values) != count:
+        raise ConfigError(f"--style-blend has {len(values)} weights for {count} style pictures")
+    if any(v < 0 for v in values) or sum(values) <= 0:
+        raise ConfigError("--style-blend weights must be >= 0 and not all zero")
+    return values
+
+
+def choose_run_dir(args: argparse.Namespace) -> Path:
+    """OUTPUT/NAME; a derived name is numbered when taken, an explicit one needs --overwrite."""
+    root = Path(args.output_dir)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--output-dir {root} exists and is not a folder")
+    if args.name:
+        if "/" in args.name or args.name in (".", ".."):
+            raise ConfigError(f"--name must be a plain folder name, got {args.name!r}")
+        run_dir = root / args.name
+        if run_dir.exists() and not args.overwrite:
+            raise ConfigError(f"{run_dir} already exists; pass --overwrite to replace it or choose another --name")
+        return run_dir
+    stem = f"{Path(args.content).stem}_{Path(args.styles[0]).stem}"
+    run_dir, n = root / stem, 2
+    while run_dir.exists() and not args.overwrite:
+        run_dir, n = root / f"{stem}_{n}", n + 1
+    return run_dir
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that decide a run's numbers, for config.json."""
+    import h5py
+    import keras
+    import numpy
+    import PIL
+    import tensorflow
+
+    return {
+        "nst_tf": __version__,
+        "python": platform.python_version(),
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "pillow": PIL.__version__,
+        "h5py": h5py.__version__,
+    }
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """`run`: validate everything, then stylize and write the run folder."""
+    config = config_from_args(args)
+    content = image_io.load_image(args.content)
+    styles = [image_io.load_image(path) for path in args.styles]
+    blend = parse_blend(args.style_blend, len(styles))
+    if config.init not in INIT_MODES:
+        image_io.load_image(config.init)  # a bad init picture must fail now, not mid-run
+    run_dir = choose_run_dir(args)
+
+    from nst_tf import weights as weights_module  # h5py only: still no TensorFlow
+
+    weights = weights_module.resolve_weights(config.weights, strict=config.strict_weights, seed=config.seed)
+    with _native_stderr_silenced():  # TensorFlow from here on; its C++ start-up logs bypass Python
+        from nst_tf import optimize
+
+        device = optimize.resolve_device(config.device)
+    extractor = optimize.build_extractor(config, weights)
+    generated_size = optimize.prepare_images(content, [], config)[0].shape[1:3]
+
+    if run_dir.exists():  # --overwrite was given: clear the old run only now that every input is good
+        shutil.rmtree(run_dir)
+    (run_dir / "snapshots").mkdir(parents=True)
+    record = {
+        "status": "running",
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "content": str(Path(args.content).resolve()),
+        "styles": [str(Path(s).resolve()) for s in args.styles],
+        "style_blend": blend,
+        "image_size": {"height": int(generated_size[0]), "width": int(generated_size[1])},
+        "config": config.to_dict(),
+        "weights": weights.summary(),
+        "device": device,
+        "versions": library_versions(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    _write_json(run_dir / "config.json", record)
+    progress = _Progress(config.iterations, quiet=args.quiet)
+    done, last = 0, None
+    try:
+        with open(run_dir / "metrics.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(METRIC_FIELDS)
+            for step in optimize.stylize(content, styles, config, extractor=extractor, style_blend=blend):
+                writer.writerow(
+                    [step.iteration, *(f"{step.costs[k]:.9g}" for k in METRIC_FIELDS[1:5]), f"{step.seconds:.4f}"]
+                )
+                handle.flush()
+                if step.image is not None:
+                    image_io.save_image(step.image, run_dir / "snapshots" / f"iter_{step.iteration:05d}.png")
+                    last = step
+                done = step.iteration + 1
+                progress.update(step)
+    except KeyboardInterrupt:
+        progress.close()
+        record.update(status="interrupted", iterations_done=done)
+        _write_json(run_dir / "config.json", record)
+        sys.stderr.write(f"nst_tf: interrupted after {done} steps; snapshots and metrics so far are in {run_dir}\n")
+        return 130
+    progress.close()
+    assert last is not None and last.image is not None
+    image_io.save_image(last.image, run_dir / "generated.png")
+    record.update(
+        status="complete",
+        iterations_done=done,
+        seconds=round(last.seconds, 3),
+        final_costs=last.costs,
+    )
+    _write_json(run_dir / "config.json", record)
+    if not args.quiet:
+        width, height = generated_size[1], generated_size[0]
+        print(f"wrote {run_dir / 'generated.png'} ({width}x{height}, {done} steps, {last.seconds:.1f} s)")
+    return 0
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the block (TensorFlow's CUDA probing on import writes
+    absl lines there before any log level applies). NST_TF_DEBUG=1 keeps them."""
+    if os.environ.get("NST_TF_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class _Progress:
+    """A tqdm bar on a terminal; plain lines (about 20 per run) when stderr is a log file or pipe."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total = total
+        self.quiet = quiet
+        self.every = max(1, total // 20)
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="step", dynamic_ncols=True)
+
+    def update(self, step) -> None:
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.set_postfix(total=f"{step.costs['total']:.4g}", refresh=False)
+            self.bar.update(1)
+        elif step.iteration % self.every == 0 or step.iteration == self.total - 1:
+            c = step.costs
+            print(
+                f"step {step.iteration + 1:>5}/{self.total}  total {c['total']:.5g}  content {c['content']:.5g}  "
+                f"style {c['style']:.5g}  tv {c['tv']:.3g}  {step.seconds:.1f}s",
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `nst-tf` and `python -m nst_tf`; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stderr
+    logging.basicConfig(level=logging.WARNING, format="nst_tf: %(message)s", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return command_run(args)
+    except NSTError as exc:
+        sys.stderr.write(f"nst_tf: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("nst_tf: interrupted before the run started; nothing was written\n")
+        return 130
+    return 2

@@ -1,0 +1,285 @@
+"""Run configuration: one frozen dataclass, the presets, and layer-name spelling.
+
+`Config` holds every setting of a run; the presets are instances of it and the command line derives its
+defaults from them, so a default lives in exactly one place. This module imports no TensorFlow, so the
+command line can validate settings (and fail fast) before the heavy import.
+
+Layer names: users may write the paper's names (`conv4_2`) or Keras's (`block4_conv2`); inside, the
+Keras spelling is canonical.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+
+from nst_tf.errors import ConfigError
+
+LayerWeights = tuple[tuple[str, float], ...]
+
+PAPER_STYLE_LAYERS: LayerWeights = (
+    ("conv1_1", 0.2),
+    ("conv2_1", 0.2),
+    ("conv3_1", 0.2),
+    ("conv4_1", 0.2),
+    ("conv5_1", 0.2),
+)
+
+# ImageNet mean colour (RGB, 0-255): the centre of the course's noise image.
+IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
+
+INIT_MODES = ("content", "noise", "blend", "content+noise")
+OPTIMIZERS = ("adam",)
+POOLINGS = ("max", "avg")
+DEVICES = ("auto", "cpu", "gpu")
+PREPROCESSING = ("weights", "none")
+
+_PAPER = re.compile(r"^conv(\d)_(\d)$")
+_KERAS = re.compile(r"^block(\d)_conv(\d)$")
+
+
+def keras_layer_name(name: str) -> str:
+    """Return the Keras spelling of a VGG conv layer name (`conv4_2` -> `block4_conv2`).
+
+    Raises:
+        ConfigError: when the name is neither spelling.
+    """
+    name = name.strip()
+    if m := _PAPER.match(name):
+        return f"block{m.group(1)}_conv{m.group(2)}"
+    if _KERAS.match(name):
+        return name
+    raise ConfigError(f"unknown layer name {name!r}: use the paper's (conv4_2) or Keras's (block4_conv2)")
+
+
+def paper_layer_name(name: str) -> str:
+    """Return the paper's spelling of a VGG conv layer name (`block4_conv2` -> `conv4_2`)."""
+    m = _KERAS.match(keras_layer_name(name))
+    assert m is not None
+    return f"conv{m.group(1)}_{m.group(2)}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of one style-transfer run. Images are RGB in [0, 1] everywhere outside the extractor.
+
+    Attributes:
+        preset: name of the preset this configuration started from (recorded, not used).
+        iterations: optimizer steps.
+        snapshot_every: keep the picture every this many steps (0: only the final picture).
+        image_size: longest side of the generated picture, px (the content keeps its aspect ratio).
+        exact_size: (height, width) to squash both pictures to, as the course notebooks do; overrides
+            image_size when set.
+        content_layer: layer whose feature maps the content cost compares.
+        style_layers: (layer, weight λ_l) pairs for the style cost.
+        content_weight, style_weight, tv_weight: α, β, γ of the total cost.
+        optimizer: "adam" (L-BFGS arrives with the speed work).
+        learning_rate: Adam's step, in units of `pixel_scale`.
+        adam_epsilon: Adam's ε (Keras 1e-7; TF1's tf.train.AdamOptimizer 1e-8).
+        pixel_scale: the units the optimised variable lives in: 1 -> [0, 1], 255 -> 0-255 (the TF1
+            course optimises 0-255 pixels, so its learning rate 2.0 means two grey levels).
+        clip_every_step: clip to the valid range after every step (TF2 notebook) or only when a picture is
+            read out (TF1 notebook, which never clips its variable).
+        init: "content", "noise", "blend" (ratio·noise + (1-ratio)·content, the TF1 course), "content+noise"
+            (content + uniform noise, clipped, the TF2 course), or a path to a picture.
+        init_noise_ratio: the noise share of "blend".
+        init_noise_range: half-width of the uniform noise, in [0, 1] units.
+        pooling: "max" or "avg".
+        pool_padding: "valid" (Keras's VGG) or "same" (the TF1 course's VGG, which rounds odd sizes up).
+        weights: "auto", "imagenet", "hed-vgg16", "random" or a file path.
+        input_preprocessing: "weights" (what the weights expect) or "none" (feed RGB in [0, 1] as it is:
+            the TF2 notebook's quirk).
+        device: "auto", "cpu" or "gpu".
+        seed: seeds the init noise and TensorFlow; a CPU run with a seed repeats bit for bit.
+        strict_weights: refuse to fall back from the requested weights (the course presets).
+    """
+
+    preset: str = "default"
+    iterations: int = 300
+    snapshot_every: int = 50
+    image_size: int = 256
+    exact_size: tuple[int, int] | None = None
+    content_layer: str = "conv4_2"
+    style_layers: LayerWeights = PAPER_STYLE_LAYERS
+    content_weight: float = 10.0
+    style_weight: float = 40.0
+    tv_weight: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 0.02
+    adam_epsilon: float = 1e-7
+    pixel_scale: float = 1.0
+    clip_every_step: bool = True
+    init: str = "content"
+    init_noise_ratio: float = 0.6
+    init_noise_range: float = 0.25
+    pooling: str = "avg"
+    pool_padding: str = "valid"
+    weights: str = "auto"
+    input_preprocessing: str = "weights"
+    device: str = "auto"
+    seed: int | None = None
+    strict_weights: bool = False
+
+    def replace(self, **changes) -> Config:
+        """Return a validated copy with `changes` applied."""
+        return dataclasses.replace(self, **changes).validated()
+
+    def validated(self) -> Config:
+        """Check every setting; return self or raise ConfigError with one readable line."""
+        _require(self.iterations >= 1, f"iterations must be at least 1, got {self.iterations}")
+        _require(self.snapshot_every >= 0, f"snapshot-every must be 0 or more, got {self.snapshot_every}")
+        _require(self.image_size >= 16, f"image-size must be at least 16 px, got {self.image_size}")
+        if self.exact_size is not None:
+            h, w = self.exact_size
+            _require(h >= 16 and w >= 16, f"exact size must be at least 16x16 px, got {h}x{w}")
+        for name in ("content_weight", "style_weight", "tv_weight", "init_noise_range"):
+            value = getattr(self, name)
+            _require(math.isfinite(value) and value >= 0, f"{_flag(name)} must be a number >= 0, got {value}")
+        _require(
+            math.isfinite(self.learning_rate) and self.learning_rate > 0,
+            f"learning-rate must be > 0, got {self.learning_rate}",
+        )
+        _require(self.adam_epsilon > 0, f"adam epsilon must be > 0, got {self.adam_epsilon}")
+        _require(self.pixel_scale > 0, f"pixel scale must be > 0, got {self.pixel_scale}")
+        _require(0 <= self.init_noise_ratio <= 1, f"init noise ratio must be in [0, 1], got {self.init_noise_ratio}")
+        _require(self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose from {OPTIMIZERS}")
+        _require(self.pooling in POOLINGS, f"unknown pooling {self.pooling!r}; choose from {POOLINGS}")
+        _require(self.pool_padding in ("valid", "same"), f"unknown pool padding {self.pool_padding!r}")
+        _require(self.device in DEVICES, f"unknown device {self.device!r}; choose from {DEVICES}")
+        _require(
+            self.input_preprocessing in PREPROCESSING,
+            f"unknown input preprocessing {self.input_preprocessing!r}; choose from {PREPROCESSING}",
+        )
+        _require(bool(self.init), "init must not be empty")
+        keras_layer_name(self.content_layer)
+        _require(len(self.style_layers) > 0, "at least one style layer is needed")
+        seen = set()
+        for layer, weight in self.style_layers:
+            key = keras_layer_name(layer)
+            _require(key not in seen, f"style layer {layer!r} is listed twice")
+            seen.add(key)
+            _require(math.isfinite(weight) and weight >= 0, f"style layer weight must be >= 0, got {weight}")
+        _require(sum(w for _, w in self.style_layers) > 0, "style layer weights must not all be zero")
+        return self
+
+    @property
+    def style_layer_weights(self) -> dict[str, float]:
+        """Style layers as {keras_name: λ_l}, in the configured order."""
+        return {keras_layer_name(name): float(w) for name, w in self.style_layers}
+
+    @property
+    def content_layer_key(self) -> str:
+        """The content layer's Keras name."""
+        return keras_layer_name(self.content_layer)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict of every setting (for config.json)."""
+        data = dataclasses.asdict(self)
+        data["style_layers"] = [[name, w] for name, w in self.style_layers]
+        data["exact_size"] = list(self.exact_size) if self.exact_size else None
+        return data
+
+
+def parse_style_layers(text: str) -> LayerWeights:
+    """Parse `conv1_1,conv2_1` (equal weights summing to 1) or `conv1_1:0.5,conv2_1:0.5`.
+
+    Raises:
+        ConfigError: on an empty list, a bad weight or an unknown layer name.
+    """
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise ConfigError("style-layers must name at least one layer")
+    pairs: list[tuple[str, float]] = []
+    for item in items:
+        name, _, weight_text = item.partition(":")
+        keras_layer_name(name)
+        if weight_text:
+            try:
+                weight = float(weight_text)
+            except ValueError:
+                raise ConfigError(f"bad style layer weight {weight_text!r} in {item!r}") from None
+        else:
+            weight = 1.0 / len(items)
+        pairs.append((name.strip(), weight))
+    return tuple(pairs)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _flag(attribute: str) -> str:
+    return attribute.replace("_", "-")
+
+
+# --- presets -----------------------------------------------------------------------------------------
+
+# Tuned for good pictures on a laptop CPU; the README explains each choice.
+DEFAULT = Config()
+
+# The TF1 course notebook (the design card's recipe): MatConvNet/ImageNet VGG19, average pooling,
+# 400x300, conv4_2 content, Adam(2.0) on 0-255 pixels, 0.6 noise blend, snapshots every 20 of 200 steps.
+COURSE = Config(
+    preset="course",
+    iterations=200,
+    snapshot_every=20,
+    image_size=400,
+    exact_size=(300, 400),
+    content_layer="conv4_2",
+    style_layers=PAPER_STYLE_LAYERS,
+    content_weight=10.0,
+    style_weight=40.0,
+    learning_rate=2.0,
+    adam_epsilon=1e-8,  # tf.train.AdamOptimizer's default
+    pixel_scale=255.0,
+    clip_every_step=False,  # the TF1 notebook clips only when it saves a picture
+    init="blend",
+    init_noise_ratio=0.6,
+    init_noise_range=20.0 / 255.0,  # np.random.uniform(-20, 20) on 0-255 pixels
+    pooling="avg",
+    pool_padding="same",  # nst_utils: tf.nn.avg_pool(..., padding='SAME'); 75 px -> 38, not 37
+    weights="imagenet",
+    strict_weights=True,
+)
+
+# The TF2 notebook: Keras VGG19 notop, max pooling, 400x400, block5_conv4 content, RGB in [0, 1] fed
+# to VGG unnormalised (the notebook's quirk), Adam(0.01), content + U(-0.25, 0.25), 2501 steps.
+COURSE_TF2 = Config(
+    preset="course-tf2",
+    iterations=2501,
+    snapshot_every=250,
+    image_size=400,
+    exact_size=(400, 400),
+    content_layer="block5_conv4",
+    style_layers=tuple((f"block{b}_conv1", 0.2) for b in range(1, 6)),
+    content_weight=10.0,
+    style_weight=40.0,
+    learning_rate=0.01,
+    adam_epsilon=1e-7,  # Keras Adam's default
+    pixel_scale=1.0,
+    clip_every_step=True,
+    init="content+noise",
+    init_noise_range=0.25,
+    pooling="max",
+    weights="imagenet",
+    input_preprocessing="none",
+    seed=272,
+    strict_weights=True,
+)
+
+PRESETS: dict[str, Config] = {"default": DEFAULT, "course": COURSE, "course-tf2": COURSE_TF2}
+
+
+def preset(name: str) -> Config:
+    """Return the preset called `name`.
+
+    Raises:
+        ConfigError: for an unknown name.
+    """
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}") from None
