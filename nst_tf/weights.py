@@ -156,16 +156,12 @@ def resolve_weights(
 
 
 def pretrained_dirs() -> list[Path]:
-    """Folders searched for weight files: $NST_TF_PRETRAINED, ./pretrained, the project's pretrained/."""
-    dirs = []
+    """Folders searched for weight files: $NST_TF_PRETRAINED alone when set, else ./pretrained and the
+    project's own pretrained/ (the same folder when run from the project root)."""
     if env := os.environ.get("NST_TF_PRETRAINED"):
-        dirs.append(Path(env))
-    dirs += [Path.cwd() / "pretrained", Path(__file__).resolve().parent.parent / "pretrained"]
-    unique: list[Path] = []
-    for d in dirs:
-        if d.resolve() not in [u.resolve() for u in unique]:
-            unique.append(d)
-    return unique
+        return [Path(env)]
+    dirs = [Path.cwd() / "pretrained", Path(__file__).resolve().parent.parent / "pretrained"]
+    return [d for i, d in enumerate(dirs) if d.resolve() not in {e.resolve() for e in dirs[:i]}]
 
 
 def keras_cache_dir() -> Path:

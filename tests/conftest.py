@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny pictures, offline weights resolution, and the project's own images.
+
+Every test runs offline (NST_TF_OFFLINE=1) with an empty Keras cache and no pretrained/ folder in sight,
+so weight resolution behaves as on a fresh machine without network.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = ROOT / "images"
+SHARED_IMAGES = ROOT.parent / "shared" / "images"
+
+
+@pytest.fixture(autouse=True)
+def offline_weights(tmp_path_factory, monkeypatch):
+    """No downloads, an empty Keras cache, and a pretrained/ folder of the test's own."""
+    home = tmp_path_factory.mktemp("keras_home")
+    pretrained = tmp_path_factory.mktemp("pretrained")
+    monkeypatch.setenv("NST_TF_OFFLINE", "1")
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.setenv("NST_TF_PRETRAINED", str(pretrained))
+    return pretrained
+
+
+def tiny_image(height: int = 32, width: int = 48, seed: int = 0) -> np.ndarray:
+    """A smooth, colourful (1, H, W, 3) float32 picture in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    phases = rng.uniform(0, 2 * np.pi, size=3)
+    channels = [0.5 + 0.4 * np.sin(x / (3 + c) + y / (5 + c) + phases[c]) for c in range(3)]
+    return np.stack(channels, axis=2)[np.newaxis].astype(np.float32)
+
+
+@pytest.fixture
+def content_image() -> np.ndarray:
+    return tiny_image(32, 48, seed=1)
+
+
+@pytest.fixture
+def style_image() -> np.ndarray:
+    return tiny_image(40, 40, seed=2)
