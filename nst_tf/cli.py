@@ -282,10 +282,27 @@ class _Progress:
             self.bar.close()
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at the time (so redirection and test capture both work)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+def _configure_logging() -> None:
+    """Library warnings (e.g. the weights fallback) as one `nst_tf: ...` line each on stderr."""
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("nst_tf: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.WARNING)
+        log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `nst-tf` and `python -m nst_tf`; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stderr
-    logging.basicConfig(level=logging.WARNING, format="nst_tf: %(message)s", stream=sys.stderr)
+    _configure_logging()
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":

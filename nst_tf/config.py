@@ -36,8 +36,8 @@ POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "gpu")
 PREPROCESSING = ("weights", "none")
 
-_PAPER = re.compile(r"^conv(\d)_(\d)$")
-_KERAS = re.compile(r"^block(\d)_conv(\d)$")
+_PAPER = re.compile(r"^conv([1-5])_([1-4])$")
+_KERAS = re.compile(r"^block([1-5])_conv([1-4])$")
 
 
 def keras_layer_name(name: str) -> str:

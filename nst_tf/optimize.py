@@ -190,6 +190,8 @@ def make_step(
     layer_weights = config.style_layer_weights
     alpha, beta, gamma = config.content_weight, config.style_weight, config.tv_weight
     clip = config.clip_every_step
+    # Build Adam's slots now: creating variables inside the first trace would make TensorFlow trace twice.
+    optimizer.build([image])
 
     @tf.function
     def step() -> dict[str, tf.Tensor]:
@@ -246,7 +248,6 @@ def stylize(
         start = initial_image(content, config, rng)
         image = tf.Variable(start * config.pixel_scale, dtype=tf.float32, name="generated_image")
         optimizer = make_optimizer(config)
-        optimizer.build([image])
         step = make_step(extractor, targets, config, image, optimizer)
     log.info("stylizing %dx%d on %s for %d steps", content.shape[2], content.shape[1], device, config.iterations)
     began = time.perf_counter()

@@ -1,0 +1,179 @@
+"""The command line end to end: the run folder, overwrite rules, bad input, Ctrl-C."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import IMAGES, ROOT
+from PIL import Image
+
+from nst_tf import cli
+
+CONTENT = str(IMAGES / "chelsea.png")
+STYLE = str(IMAGES / "ihc.png")
+FAST = ["--image-size", "32", "--iterations", "3", "--snapshot-every", "1"]
+
+
+def run_cli(args, capsys):
+    code = cli.main(["run", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_writes_a_complete_consistent_folder(tmp_path, capsys):
+    code, out, err = run_cli([CONTENT, STYLE, "-o", str(tmp_path), "--name", "r", "--seed", "1", *FAST], capsys)
+    assert code == 0, err
+    run = tmp_path / "r"
+    assert sorted(p.name for p in (run / "snapshots").iterdir()) == [
+        "iter_00000.png",
+        "iter_00001.png",
+        "iter_00002.png",
+    ]
+    picture = Image.open(run / "generated.png")
+    assert picture.size == (32, 21)  # chelsea is 451x300
+    np.testing.assert_array_equal(np.asarray(picture), np.asarray(Image.open(run / "snapshots" / "iter_00002.png")))
+    record = json.loads((run / "config.json").read_text())
+    assert record["status"] == "complete" and record["iterations_done"] == 3
+    assert record["weights"]["source"] == "hed-vgg16" and "fell back" in record["weights"]["note"]
+    assert record["config"]["iterations"] == 3 and record["config"]["seed"] == 1
+    assert record["versions"]["tensorflow"] and record["image_size"] == {"height": 21, "width": 32}
+    with open(run / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["iteration"]) for r in rows] == [0, 1, 2]
+    for r in rows:  # the total is α·content + β·style + γ·tv of the same row
+        expected = 10 * float(r["content"]) + 40 * float(r["style"]) + 0 * float(r["tv"])
+        assert float(r["total"]) == pytest.approx(expected, rel=1e-5)
+    assert float(rows[-1]["seconds"]) >= float(rows[0]["seconds"])
+    assert record["final_costs"]["total"] == pytest.approx(float(rows[-1]["total"]), rel=1e-6)
+    assert err.count("\n") == 1 and "hed-vgg16" in err  # the single fallback line
+    assert "generated.png" in out
+
+
+def test_flags_override_the_preset(tmp_path, capsys):
+    args = [CONTENT, STYLE, "-o", str(tmp_path), "--name", "o", *FAST, "--preset", "course", "--weights", "random"]
+    args += ["--style-layers", "conv1_1,conv2_1", "--content-layer", "block3_conv1", "--learning-rate", "3"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    config = json.loads((tmp_path / "o" / "config.json").read_text())["config"]
+    assert config["preset"] == "course" and config["pooling"] == "avg" and config["pixel_scale"] == 255.0
+    assert config["style_layers"] == [["conv1_1", 0.5], ["conv2_1", 0.5]] and config["learning_rate"] == 3.0
+    assert config["content_layer"] == "block3_conv1" and config["exact_size"] is None and config["image_size"] == 32
+
+
+def test_existing_runs_are_never_overwritten_unasked(tmp_path, capsys):
+    base = [CONTENT, STYLE, "-o", str(tmp_path), *FAST, "--weights", "random"]
+    assert run_cli(base, capsys)[0] == 0
+    assert run_cli(base, capsys)[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chelsea_ihc", "chelsea_ihc_2"]
+    marker = tmp_path / "chelsea_ihc" / "keep.txt"
+    marker.write_text("mine")
+    code, _, err = run_cli([*base, "--name", "chelsea_ihc"], capsys)
+    assert code == 2 and "--overwrite" in err and marker.exists()
+    code, _, _ = run_cli([*base, "--name", "chelsea_ihc", "--overwrite"], capsys)
+    assert code == 0 and not marker.exists() and (tmp_path / "chelsea_ihc" / "generated.png").exists()
+
+
+def _bad_inputs(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("hello")
+    data = (IMAGES / "chelsea.png").read_bytes()
+    (tmp_path / "truncated.png").write_bytes(data[: len(data) // 2])
+    (tmp_path / "weights.h5").write_text("not weights")
+    return {
+        "missing content": [str(tmp_path / "nope.png"), STYLE],
+        "empty style": [CONTENT, str(tmp_path / "empty.png")],
+        "text as picture": [CONTENT, str(tmp_path / "text.jpg")],
+        "truncated picture": [str(tmp_path / "truncated.png"), STYLE],
+        "bad weights file": [CONTENT, STYLE, "--weights", str(tmp_path / "weights.h5")],
+        "absent weights": [CONTENT, STYLE, "--weights", str(tmp_path / "absent.h5")],
+        "negative iterations": [CONTENT, STYLE, "--iterations", "-1"],
+        "zero size": [CONTENT, STYLE, "--image-size", "0"],
+        "unknown content layer": [CONTENT, STYLE, "--content-layer", "conv9_1"],
+        "layer not in vgg16": [CONTENT, STYLE, "--content-layer", "conv5_4", "--weights", "hed-vgg16"],
+        "unknown style layer": [CONTENT, STYLE, "--style-layers", "conv1_1,pool3"],
+        "nan weight": [CONTENT, STYLE, "--style-weight", "nan"],
+        "course refuses fallback": [CONTENT, STYLE, "--preset", "course"],
+        "missing init picture": [CONTENT, STYLE, "--init", str(tmp_path / "start.png")],
+        "blend count": [CONTENT, STYLE, "--style-blend", "0.5,0.5"],
+        "not a number": [CONTENT, STYLE, "--iterations", "many"],
+        "unknown preset": [CONTENT, STYLE, "--preset", "fancy"],
+    }
+
+
+BAD_CASES = [
+    "missing content",
+    "empty style",
+    "text as picture",
+    "truncated picture",
+    "bad weights file",
+    "absent weights",
+    "negative iterations",
+    "zero size",
+    "unknown content layer",
+    "layer not in vgg16",
+    "unknown style layer",
+    "nan weight",
+    "course refuses fallback",
+    "missing init picture",
+    "blend count",
+    "not a number",
+    "unknown preset",
+]
+
+
+@pytest.mark.parametrize("name", BAD_CASES)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, name):
+    out_dir = tmp_path / "out"
+    args = ["run", *_bad_inputs(tmp_path)[name], "-o", str(out_dir)]
+    if "--iterations" not in args:
+        args += ["--iterations", "2"]
+    try:
+        code = cli.main(args)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    _, err = capsys.readouterr()
+    assert code == 2, name
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nst_tf: error:"), (name, err)
+    assert "Traceback" not in err
+    assert not out_dir.exists(), name  # nothing half-written
+
+
+def test_bad_input_from_a_real_process_has_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "nst_tf", "run", str(tmp_path / "missing.png"), STYLE, "-o", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "no such file" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_ctrl_c_keeps_snapshots_and_metrics(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    args = [sys.executable, "-m", "nst_tf", "run", CONTENT, STYLE, "-o", str(tmp_path), "--name", "c"]
+    args += ["--image-size", "32", "--iterations", "2000", "--snapshot-every", "1", "--weights", "random"]
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "c" / "metrics.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not metrics.exists() or metrics.read_text().count("\n") < 4):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted after" in err and str(tmp_path / "c") in err and "Traceback" not in err
+    assert not (tmp_path / "c" / "generated.png").exists()
+    assert len(list((tmp_path / "c" / "snapshots").iterdir())) >= 3
+    assert metrics.read_text().count("\n") >= 4
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["status"] == "interrupted"

@@ -1,0 +1,121 @@
+"""The compiled step, targets, init modes and the stylize generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import IMAGES
+
+from nst_tf import image_io, optimize
+from nst_tf.config import COURSE, DEFAULT, IMAGENET_MEAN_RGB
+from nst_tf.weights import hed_vgg16_weights, random_weights
+
+SMALL = DEFAULT.replace(image_size=48, iterations=3, snapshot_every=1, weights="random", seed=0)
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return optimize.build_extractor(SMALL, random_weights(seed=0))
+
+
+def _setup(extractor, content, style, config):
+    content, (style,) = optimize.prepare_images(content, [style], config)
+    targets = optimize.compute_targets(extractor, content, [style], config)
+    image = tf.Variable(optimize.initial_image(content, config, np.random.default_rng(0)) * config.pixel_scale)
+    optimizer = optimize.make_optimizer(config)
+    return content, image, optimize.make_step(extractor, targets, config, image, optimizer)
+
+
+def test_one_step_changes_the_image_stays_in_range_and_traces_once(extractor, content_image, style_image):
+    _, image, step = _setup(extractor, content_image, style_image, SMALL)
+    before = image.numpy().copy()
+    costs = step()
+    after = image.numpy()
+    assert set(costs) == {"total", "content", "style", "tv"}
+    assert float(costs["content"]) == 0.0 and float(costs["style"]) > 0  # starts from the content picture
+    assert np.abs(after - before).max() > 1e-3
+    assert after.min() >= 0.0 and after.max() <= 1.0
+    for _ in range(4):
+        step()
+    assert step.experimental_get_tracing_count() == 1
+
+
+def test_targets_are_computed_once_from_the_pictures(extractor, content_image, style_image):
+    content, (style,) = optimize.prepare_images(content_image, [style_image], SMALL)
+    targets = optimize.compute_targets(extractor, content, [style], SMALL)
+    features = extractor(tf.constant(style))
+    np.testing.assert_allclose(
+        targets.style_grams["block3_conv1"],
+        tf.matmul(
+            tf.reshape(features["block3_conv1"], [-1, 256]),
+            tf.reshape(features["block3_conv1"], [-1, 256]),
+            transpose_a=True,
+        ),
+        rtol=1e-5,
+    )
+    assert targets.content.shape[-1] == 512
+    assert targets.style_positions["block1_conv1"] == style.shape[1] * style.shape[2]
+
+
+def test_init_modes(content_image):
+    rng = np.random.default_rng(0)
+    config = DEFAULT.replace(init_noise_range=0.1)
+    np.testing.assert_array_equal(optimize.initial_image(content_image, config, rng), content_image)
+    jitter = optimize.initial_image(content_image, config.replace(init="content+noise"), rng)
+    assert 0 <= jitter.min() and jitter.max() <= 1 and 0 < np.abs(jitter - content_image).max() <= 0.1 + 1e-6
+    noise = optimize.initial_image(content_image, config.replace(init="noise"), rng)
+    np.testing.assert_allclose(noise.mean(axis=(0, 1, 2)), np.array(IMAGENET_MEAN_RGB) / 255, atol=0.01)
+    blend = optimize.initial_image(content_image, COURSE, rng)
+    # 0.6·(mean + U(-20, 20)/255) + 0.4·content
+    residual = (blend - 0.4 * content_image) / 0.6 - np.array(IMAGENET_MEAN_RGB, np.float32) / 255
+    assert np.abs(residual).max() <= 20 / 255 + 1e-5 and np.abs(residual).max() > 15 / 255
+
+
+def test_init_from_a_picture_file(tmp_path, content_image):
+    image_io.save_image(np.full((1, 10, 10, 3), 0.5, np.float32), tmp_path / "start.png")
+    start = optimize.initial_image(content_image, DEFAULT.replace(init=str(tmp_path / "start.png")), None)
+    assert start.shape == content_image.shape
+    np.testing.assert_allclose(start, 128 / 255, atol=1e-6)
+
+
+def test_stylize_yields_steps_with_snapshots(content_image, style_image, extractor):
+    config = SMALL.replace(iterations=5, snapshot_every=2)
+    steps = list(optimize.stylize(content_image, style_image, config, extractor=extractor))
+    assert [s.iteration for s in steps] == [0, 1, 2, 3, 4]
+    assert [s.image is not None for s in steps] == [True, False, True, False, True]
+    assert steps[-1].image.shape == (1, 32, 48, 3)
+    assert all(np.isfinite(list(s.costs.values())).all() for s in steps)
+    assert steps[0].seconds <= steps[-1].seconds
+
+
+def test_seeded_cpu_runs_repeat_bit_for_bit(content_image, style_image, extractor):
+    config = SMALL.replace(iterations=4, init="content+noise", tv_weight=1.0)
+    first = list(optimize.stylize(content_image, style_image, config, extractor=extractor))
+    second = list(optimize.stylize(content_image, style_image, config, extractor=extractor))
+    np.testing.assert_array_equal(first[-1].image, second[-1].image)
+    assert [s.costs for s in first] == [s.costs for s in second]
+    other = list(optimize.stylize(content_image, style_image, config.replace(seed=1), extractor=extractor))
+    assert not np.array_equal(first[-1].image, other[-1].image)
+
+
+def test_hed_vgg16_cost_falls_steadily_on_a_real_picture():
+    content = image_io.load_image(IMAGES / "chelsea.png")
+    style = image_io.load_image(IMAGES / "ihc.png")
+    config = DEFAULT.replace(image_size=64, iterations=20, snapshot_every=0, weights="hed-vgg16", seed=0)
+    steps = list(
+        optimize.stylize(content, style, config, extractor=optimize.build_extractor(config, hed_vgg16_weights()))
+    )
+    totals = np.array([s.costs["total"] for s in steps])
+    blocks = totals.reshape(4, 5).mean(axis=1)
+    assert np.all(np.diff(blocks) < 0), totals  # every 5 steps lower than the 5 before
+    assert totals[-1] < 0.5 * totals[0]
+    assert steps[-1].image.std() > 0.05  # a picture, not a grey field
+
+
+def test_resolve_device_on_this_machine():
+    assert optimize.resolve_device("cpu") == "/CPU:0"
+    if not tf.config.list_logical_devices("GPU"):
+        assert optimize.resolve_device("auto") == "/CPU:0"
+        with pytest.raises(Exception, match="no GPU"):
+            optimize.resolve_device("gpu")
