@@ -24,6 +24,7 @@ from pathlib import Path
 from nst_tf import __version__, image_io
 from nst_tf.config import INIT_MODES, PRESETS, Config, parse_style_layers, preset
 from nst_tf.errors import ConfigError, NSTError
+from nst_tf.weights_cli import add_weights_parser, command_weights
 
 log = logging.getLogger("nst_tf")
 
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed the init noise and TensorFlow (repeatable CPU runs)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing run folder of that name")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_weights_parser(commands)
     return parser
 
 
@@ -169,7 +171,7 @@ def command_run(args: argparse.Namespace) -> int:
 
     from nst_tf import weights as weights_module  # h5py only: still no TensorFlow
 
-    weights = weights_module.resolve_weights(config.weights, strict=config.strict_weights, seed=config.seed)
+    weights = weights_module.resolve_weights_for_config(config)
     with _native_stderr_silenced():  # TensorFlow from here on; its C++ start-up logs bypass Python
         from nst_tf import optimize
 
@@ -307,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return command_run(args)
+        if args.command == "weights":
+            return command_weights(args)
     except NSTError as exc:
         sys.stderr.write(f"nst_tf: error: {exc}\n")
         return 2

@@ -89,6 +89,8 @@ class Config:
         pooling: "max" or "avg".
         pool_padding: "valid" (Keras's VGG) or "same" (the TF1 course's VGG, which rounds odd sizes up).
         weights: "auto", "imagenet", "hed-vgg16", "random" or a file path.
+        imagenet_layout: which ImageNet file to look for first: "matconvnet" (the TF1 course's .mat),
+            "keras" (the TF2 course's notop .h5) or None (Keras .h5, then .mat, then a converted .npz).
         input_preprocessing: "weights" (what the weights expect) or "none" (feed RGB in [0, 1] as it is:
             the TF2 notebook's quirk).
         device: "auto", "cpu" or "gpu".
@@ -117,6 +119,7 @@ class Config:
     pooling: str = "avg"
     pool_padding: str = "valid"
     weights: str = "auto"
+    imagenet_layout: str | None = None
     input_preprocessing: str = "weights"
     device: str = "auto"
     seed: int | None = None
@@ -151,6 +154,10 @@ class Config:
         _require(
             self.input_preprocessing in PREPROCESSING,
             f"unknown input preprocessing {self.input_preprocessing!r}; choose from {PREPROCESSING}",
+        )
+        _require(
+            self.imagenet_layout in (None, "matconvnet", "keras"),
+            f"unknown imagenet layout {self.imagenet_layout!r}; choose matconvnet or keras",
         )
         _require(bool(self.init), "init must not be empty")
         keras_layer_name(self.content_layer)
@@ -242,6 +249,7 @@ COURSE = Config(
     pooling="avg",
     pool_padding="same",  # nst_utils: tf.nn.avg_pool(..., padding='SAME'); 75 px -> 38, not 37
     weights="imagenet",
+    imagenet_layout="matconvnet",
     strict_weights=True,
 )
 
@@ -265,6 +273,7 @@ COURSE_TF2 = Config(
     init_noise_range=0.25,
     pooling="max",
     weights="imagenet",
+    imagenet_layout="keras",
     input_preprocessing="none",
     seed=272,
     strict_weights=True,

@@ -3,9 +3,9 @@
 `FeatureExtractor` builds Keras's VGG layer stack (the same layer names as `keras.applications.VGG19`,
 `include_top=False`), truncated after the deepest layer a run needs, as one multi-output Keras model, and
 loads frozen weights into it. It owns the preprocessing the weights expect (scale, channel order,
-means), so nothing outside it knows about BGR or ImageNet means. Pooling can be max (Keras, the TF2
-notebook) or average (Gatys et al., the TF1 notebook), with "valid" (Keras) or "same" (the TF1
-notebook's `tf.nn.avg_pool(..., padding='SAME')`) padding.
+means, per-channel std), so nothing outside it knows about BGR or ImageNet means. Pooling can be max
+(Keras, the TF2 notebook) or average (Gatys et al., the TF1 notebook), with "valid" (Keras) or "same" (the
+TF1 notebook's `tf.nn.avg_pool(..., padding='SAME')`) padding.
 """
 
 from __future__ import annotations
@@ -62,13 +62,18 @@ class FeatureExtractor:
         self._scale = tf.constant(p.scale, tf.float32)
         self._mean = tf.constant(p.mean, tf.float32)
         self._bgr = p.channel_order == "BGR"
+        # Only torchvision's weights divide by a std; the others skip the op, so their numbers stay bit-exact.
+        self._std = None if tuple(p.std) == (1.0, 1.0, 1.0) else tf.constant(p.std, tf.float32)
 
     def preprocess(self, images: tf.Tensor) -> tf.Tensor:
         """(N, H, W, 3) RGB in [0, 1] -> what the weights were trained on."""
         x = tf.convert_to_tensor(images, tf.float32) * self._scale
         if self._bgr:
             x = x[..., ::-1]
-        return x - self._mean
+        x = x - self._mean
+        if self._std is not None:
+            x = x / self._std
+        return x
 
     def __call__(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         """Feature maps of (N, H, W, 3) RGB images in [0, 1], keyed by Keras layer name."""

