@@ -19,7 +19,10 @@ import platform
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from nst_tf import __version__, image_io
 from nst_tf.config import INIT_MODES, PRESETS, Config, parse_style_layers, preset
@@ -45,11 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nst_tf {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="stylize a content picture with one or more style pictures")
-    run.add_argument("content", help="content picture (photo)")
-    run.add_argument("styles", nargs="+", metavar="style", help="style picture(s) (painting)")
+    run.add_argument("pictures", nargs="*", metavar="CONTENT STYLE", help="content picture, then style picture(s)")
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last snapshot (see --iterations)")
     run.add_argument("-o", "--output-dir", default="output", help="where run folders go (default: output)")
     run.add_argument("--name", help="run folder name (default: CONTENT_STYLE, numbered if taken)")
-    run.add_argument("--preset", default="default", choices=list(PRESETS), help="starting recipe (default: default)")
+    run.add_argument("--preset", choices=list(PRESETS), help="starting recipe (default: default)")
     run.add_argument("--iterations", type=int, help="optimizer steps")
     run.add_argument("--snapshot-every", type=int, help="save the picture every N steps (0: only the final)")
     run.add_argument("--image-size", type=int, help="longest side of the result in px (aspect kept)")
@@ -67,13 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed the init noise and TensorFlow (repeatable CPU runs)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing run folder of that name")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    run.add_argument("--no-tb", action="store_true", help="write no TensorBoard event files")
     add_weights_parser(commands)
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The preset, with every flag the user gave applied on top, validated."""
-    base = preset(args.preset)
+    base = preset(args.preset or "default")
     changes: dict = {}
     for flag in (
         "iterations",
@@ -115,7 +119,7 @@ def parse_blend(text: str | None, count: int) -> list[float] | None:
     return values
 
 
-def choose_run_dir(args: argparse.Namespace) -> Path:
+def choose_run_dir(args: argparse.Namespace, content: str, style: str) -> Path:
     """OUTPUT/NAME; a derived name is numbered when taken, an explicit one needs --overwrite."""
     root = Path(args.output_dir)
     if root.exists() and not root.is_dir():
@@ -127,7 +131,7 @@ def choose_run_dir(args: argparse.Namespace) -> Path:
         if run_dir.exists() and not args.overwrite:
             raise ConfigError(f"{run_dir} already exists; pass --overwrite to replace it or choose another --name")
         return run_dir
-    stem = f"{Path(args.content).stem}_{Path(args.styles[0]).stem}"
+    stem = f"{Path(content).stem}_{Path(style).stem}"
     run_dir, n = root / stem, 2
     while run_dir.exists() and not args.overwrite:
         run_dir, n = root / f"{stem}_{n}", n + 1
@@ -159,79 +163,223 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def command_run(args: argparse.Namespace) -> int:
-    """`run`: validate everything, then stylize and write the run folder."""
-    config = config_from_args(args)
-    content = image_io.load_image(args.content)
-    styles = [image_io.load_image(path) for path in args.styles]
-    blend = parse_blend(args.style_blend, len(styles))
-    if config.init not in INIT_MODES:
-        image_io.load_image(config.init)  # a bad init picture must fail now, not mid-run
-    run_dir = choose_run_dir(args)
+@dataclass
+class _RunPlan:
+    """Everything a run needs, checked before anything is written."""
 
+    config: Config
+    content: np.ndarray
+    styles: list[np.ndarray]
+    blend: list[float] | None
+    run_dir: Path
+    record: dict
+    resume: object | None = None  # optimize.OptimizerState
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """`run`: validate everything, then stylize and write the run folder (or continue one: --resume)."""
+    plan = _plan_resume(args) if args.resume else _plan_new_run(args)
     from nst_tf import weights as weights_module  # h5py only: still no TensorFlow
 
-    weights = weights_module.resolve_weights_for_config(config)
+    weights = weights_module.resolve_weights_for_config(plan.config)
     with _native_stderr_silenced():  # TensorFlow from here on; its C++ start-up logs bypass Python
         from nst_tf import optimize
 
-        device = optimize.resolve_device(config.device)
-    extractor = optimize.build_extractor(config, weights)
-    generated_size = optimize.prepare_images(content, [], config)[0].shape[1:3]
+        device = optimize.resolve_device(plan.config.device)
+    extractor = optimize.build_extractor(plan.config, weights)
+    content, styles = optimize.prepare_images(plan.content, plan.styles, plan.config)
+    if plan.resume is not None:
+        optimize.check_resume(plan.resume, content.shape)
+    plan.record.update(
+        image_size={"height": int(content.shape[1]), "width": int(content.shape[2])},
+        weights=weights.summary(),
+        device=device,
+        versions=library_versions(),
+    )
+    if plan.resume is None:
+        if plan.run_dir.exists():  # --overwrite was given: clear the old run only now that every input is good
+            shutil.rmtree(plan.run_dir)
+        (plan.run_dir / "snapshots").mkdir(parents=True)
+        image_io.save_image(content, plan.run_dir / "content.png")  # the inputs as the run saw them
+        image_io.save_image(styles[0], plan.run_dir / "style.png")
+    steps = optimize.stylize(
+        plan.content,
+        plan.styles,
+        plan.config,
+        extractor=extractor,
+        style_blend=plan.blend,
+        resume=plan.resume,
+    )
+    return _execute(plan, steps, tensorboard=not args.no_tb, quiet=args.quiet)
 
-    if run_dir.exists():  # --overwrite was given: clear the old run only now that every input is good
-        shutil.rmtree(run_dir)
-    (run_dir / "snapshots").mkdir(parents=True)
+
+def _plan_new_run(args: argparse.Namespace) -> _RunPlan:
+    if len(args.pictures) < 2:
+        raise ConfigError("run needs a CONTENT picture and at least one STYLE picture (or --resume RUN_DIR)")
+    content_path, *style_paths = args.pictures
+    config = config_from_args(args)
+    content = image_io.load_image(content_path)
+    styles = [image_io.load_image(path) for path in style_paths]
+    blend = parse_blend(args.style_blend, len(styles))
+    if config.init not in INIT_MODES:
+        image_io.load_image(config.init)  # a bad init picture must fail now, not mid-run
+    run_dir = choose_run_dir(args, content_path, style_paths[0])
     record = {
         "status": "running",
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
-        "content": str(Path(args.content).resolve()),
-        "styles": [str(Path(s).resolve()) for s in args.styles],
+        "content": str(Path(content_path).resolve()),
+        "styles": [str(Path(s).resolve()) for s in style_paths],
         "style_blend": blend,
-        "image_size": {"height": int(generated_size[0]), "width": int(generated_size[1])},
         "config": config.to_dict(),
-        "weights": weights.summary(),
-        "device": device,
-        "versions": library_versions(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    _write_json(run_dir / "config.json", record)
-    progress = _Progress(config.iterations, quiet=args.quiet)
-    done, last = 0, None
+    return _RunPlan(config, content, styles, blend, run_dir, record)
+
+
+# Flags that may accompany --resume: everything else is the run's own and comes from its config.json.
+_RESUME_FLAGS = {"resume", "iterations", "quiet", "no_tb", "command", "output_dir", "pictures"}
+
+
+def _plan_resume(args: argparse.Namespace) -> _RunPlan:
+    from nst_tf.optimize import OptimizerState  # numpy only until stylize runs
+
+    run_dir = Path(args.resume)
+    given = sorted(k for k, v in vars(args).items() if k not in _RESUME_FLAGS and v not in (None, False))
+    if args.pictures or given:
+        extra = ", ".join(["pictures"] * bool(args.pictures) + ["--" + k.replace("_", "-") for k in given])
+        raise ConfigError(f"--resume continues a run with its own settings; only --iterations may change (got {extra})")
     try:
-        with open(run_dir / "metrics.csv", "w", newline="") as handle:
+        record = json.loads((run_dir / "config.json").read_text())
+        config = Config.from_dict(record["config"])
+        with np.load(run_dir / "state.npz", allow_pickle=False) as saved:
+            state = OptimizerState.from_arrays(saved)
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"--resume {run_dir}: not a run folder with a saved state ({Path(exc.filename).name} missing)"
+        ) from None
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise ConfigError(f"--resume {run_dir}: unreadable run folder ({' '.join(str(exc).split())[:120]})") from None
+    if args.iterations is not None:
+        config = config.replace(iterations=args.iterations)
+    if config.iterations <= state.steps:
+        raise ConfigError(
+            f"{run_dir} already has {state.steps} steps; pass --iterations N (more than {state.steps}) to continue"
+        )
+    content = image_io.load_image(record["content"])
+    styles = [image_io.load_image(path) for path in record["styles"]]
+    record.update(status="running", config=config.to_dict())
+    record.setdefault("resumed", []).append({"from_step": state.steps, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    _forget_after(run_dir, state.steps)
+    return _RunPlan(config, content, styles, record.get("style_blend"), run_dir, record, state)
+
+
+def _forget_after(run_dir: Path, steps: int) -> None:
+    """Drop metrics rows and snapshots past the saved state: the resumed run makes them again."""
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    kept = [rows[0]] + [row for row in rows[1:] if int(row[0]) < steps]
+    with open(run_dir / "metrics.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows(kept)
+    for path in (run_dir / "snapshots").glob("iter_*.png"):
+        if int(path.stem.split("_")[1]) >= steps:
+            path.unlink()
+    (run_dir / "generated.png").unlink(missing_ok=True)
+
+
+def _execute(plan: _RunPlan, steps, tensorboard: bool, quiet: bool) -> int:
+    """Consume the Step stream: metrics, snapshots, state, TensorBoard, then the final picture and report."""
+    run_dir, config, record = plan.run_dir, plan.config, plan.record
+    _write_json(run_dir / "config.json", record)
+    metrics_path = run_dir / "metrics.csv"
+    offset = 0.0  # seconds already spent before a resume
+    if plan.resume is not None:
+        with open(metrics_path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        offset = float(rows[-1]["seconds"]) if rows else 0.0
+    board = _TensorBoard(run_dir / "tb") if tensorboard else None
+    progress = _Progress(config.iterations, quiet=quiet, first=plan.resume.steps if plan.resume else 0)
+    done, last = (plan.resume.steps if plan.resume else 0), None
+    try:
+        with open(metrics_path, "a" if plan.resume else "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(METRIC_FIELDS)
-            for step in optimize.stylize(content, styles, config, extractor=extractor, style_blend=blend):
-                writer.writerow(
-                    [step.iteration, *(f"{step.costs[k]:.9g}" for k in METRIC_FIELDS[1:5]), f"{step.seconds:.4f}"]
-                )
+            if plan.resume is None:
+                writer.writerow(METRIC_FIELDS)
+            for step in steps:
+                seconds = offset + step.seconds
+                costs = [f"{step.costs[k]:.9g}" for k in METRIC_FIELDS[1:5]]
+                writer.writerow([step.iteration, *costs, f"{seconds:.4f}"])
                 handle.flush()
+                if board:
+                    board.costs(step.iteration, step.costs)
                 if step.image is not None:
                     image_io.save_image(step.image, run_dir / "snapshots" / f"iter_{step.iteration:05d}.png")
+                    _save_state(run_dir, step.state)
+                    if board:
+                        board.image(step.iteration, step.image)
                     last = step
                 done = step.iteration + 1
-                progress.update(step)
+                progress.update(step, seconds)
     except KeyboardInterrupt:
         progress.close()
         record.update(status="interrupted", iterations_done=done)
-        _write_json(run_dir / "config.json", record)
+        _finish(run_dir, record, board)
         sys.stderr.write(f"nst_tf: interrupted after {done} steps; snapshots and metrics so far are in {run_dir}\n")
         return 130
     progress.close()
     assert last is not None and last.image is not None
     image_io.save_image(last.image, run_dir / "generated.png")
     record.update(
-        status="complete",
-        iterations_done=done,
-        seconds=round(last.seconds, 3),
-        final_costs=last.costs,
+        status="complete", iterations_done=done, seconds=round(offset + last.seconds, 3), final_costs=last.costs
     )
-    _write_json(run_dir / "config.json", record)
-    if not args.quiet:
-        width, height = generated_size[1], generated_size[0]
-        print(f"wrote {run_dir / 'generated.png'} ({width}x{height}, {done} steps, {last.seconds:.1f} s)")
+    _finish(run_dir, record, board)
+    if not quiet:
+        size, total_seconds = record["image_size"], offset + last.seconds
+        print(
+            f"wrote {run_dir / 'generated.png'} ({size['width']}x{size['height']}, {done} steps, {total_seconds:.1f} s)"
+        )
+        print(f"report: {run_dir / 'report.html'}")
     return 0
+
+
+def _save_state(run_dir: Path, state) -> None:
+    """state.npz beside the snapshots: the exact variable and Adam's moments, written atomically."""
+    tmp = run_dir / "state.tmp.npz"
+    np.savez(tmp, **state.to_arrays())
+    os.replace(tmp, run_dir / "state.npz")
+
+
+def _finish(run_dir: Path, record: dict, board) -> None:
+    """config.json's final word, then the plots and the page (also for an interrupted run)."""
+    from nst_tf import report
+
+    _write_json(run_dir / "config.json", record)
+    if board:
+        board.close()
+    if (run_dir / "metrics.csv").stat().st_size and report.read_metrics(run_dir)["iteration"].size:
+        report.make_all(run_dir)
+
+
+class _TensorBoard:
+    """Cost scalars every step and snapshot pictures, as TensorBoard event files under tb/."""
+
+    def __init__(self, folder: Path) -> None:
+        import tensorflow as tf
+
+        self._tf = tf
+        self.writer = tf.summary.create_file_writer(str(folder))
+
+    def costs(self, iteration: int, costs: dict[str, float]) -> None:
+        with self.writer.as_default(step=iteration):
+            for name, value in costs.items():
+                self._tf.summary.scalar(f"cost/{name}", value)
+
+    def image(self, iteration: int, image: np.ndarray) -> None:
+        with self.writer.as_default(step=iteration):
+            self._tf.summary.image("generated", image)
+
+    def close(self) -> None:
+        self.writer.flush()
+        self.writer.close()
 
 
 @contextlib.contextmanager
@@ -255,7 +403,7 @@ def _native_stderr_silenced():
 class _Progress:
     """A tqdm bar on a terminal; plain lines (about 20 per run) when stderr is a log file or pipe."""
 
-    def __init__(self, total: int, quiet: bool) -> None:
+    def __init__(self, total: int, quiet: bool, first: int = 0) -> None:
         self.total = total
         self.quiet = quiet
         self.every = max(1, total // 20)
@@ -263,9 +411,9 @@ class _Progress:
         if not quiet and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="step", dynamic_ncols=True)
+            self.bar = tqdm(total=total, initial=first, unit="step", dynamic_ncols=True)
 
-    def update(self, step) -> None:
+    def update(self, step, seconds: float) -> None:
         if self.quiet:
             return
         if self.bar is not None:
@@ -275,7 +423,7 @@ class _Progress:
             c = step.costs
             print(
                 f"step {step.iteration + 1:>5}/{self.total}  total {c['total']:.5g}  content {c['content']:.5g}  "
-                f"style {c['style']:.5g}  tv {c['tv']:.3g}  {step.seconds:.1f}s",
+                f"style {c['style']:.5g}  tv {c['tv']:.3g}  {seconds:.1f}s",
                 flush=True,
             )
 

@@ -41,12 +41,37 @@ class Step:
             forward pass, so no extra evaluation is spent on reporting).
         seconds: wall time since the first step began.
         image: the picture after this step, (1, H, W, 3) in [0, 1]; only on snapshot steps and the last.
+        state: everything needed to continue from here (see `OptimizerState`); with `image` only.
     """
 
     iteration: int
     costs: dict[str, float]
     seconds: float
     image: np.ndarray | None = None
+    state: OptimizerState | None = None
+
+
+@dataclass
+class OptimizerState:
+    """A run's exact position: the unclipped variable and Adam's own variables, after `steps` updates.
+
+    Resuming from it continues bit for bit as if the run had never stopped (on a seeded CPU run).
+    """
+
+    steps: int  # updates applied so far
+    image: np.ndarray  # the variable's value, in the config's pixel units, (1, H, W, 3) float32
+    optimizer: list[np.ndarray]  # Adam's variables in `optimizer.variables` order (iteration, lr, m, v)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for np.savez (read back with allow_pickle=False)."""
+        arrays = {"steps": np.asarray(self.steps, np.int64), "image": self.image}
+        arrays.update({f"optimizer_{i}": value for i, value in enumerate(self.optimizer)})
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> OptimizerState:
+        count = sum(1 for key in arrays if key.startswith("optimizer_"))
+        return cls(int(arrays["steps"]), np.asarray(arrays["image"]), [arrays[f"optimizer_{i}"] for i in range(count)])
 
 
 @dataclass
@@ -125,6 +150,12 @@ def compute_targets(
             )
             positions[layer] = 1.0
     return Targets(content_features, grams, positions)
+
+
+def check_resume(resume: OptimizerState, shape: tuple[int, ...]) -> None:
+    """Refuse a saved state made for a picture of another size."""
+    if tuple(resume.image.shape) != tuple(shape):
+        raise ConfigError(f"the saved state is for a {resume.image.shape} picture, this run makes {tuple(shape)}")
 
 
 def _normalised_blend(style_blend: Sequence[float] | None, count: int) -> list[float]:
@@ -219,6 +250,7 @@ def stylize(
     extractor: FeatureExtractor | None = None,
     style_blend: Sequence[float] | None = None,
     snapshot_every: int | None = None,
+    resume: OptimizerState | None = None,
 ) -> Iterator[Step]:
     """Run style transfer, yielding a `Step` after every optimizer step.
 
@@ -230,6 +262,7 @@ def stylize(
         style_blend: weights of several styles (normalised); default equal.
         snapshot_every: attach the picture every this many steps (default `config.snapshot_every`);
             the last step always carries it.
+        resume: continue from this state (a Step's `state`) up to `config.iterations` steps in all.
 
     Yields:
         Step records; the generator can be stopped at any time.
@@ -248,21 +281,32 @@ def stylize(
         if missing:
             raise ConfigError(f"the extractor given does not compute {', '.join(sorted(missing))}")
         targets = compute_targets(extractor, content, style_list, config, style_blend)
-        start = initial_image(content, config, rng)
-        image = tf.Variable(start * config.pixel_scale, dtype=tf.float32, name="generated_image")
+        if resume is None:
+            start = initial_image(content, config, rng) * config.pixel_scale
+        else:
+            check_resume(resume, content.shape)
+            start = resume.image
+        image = tf.Variable(start, dtype=tf.float32, name="generated_image")
         optimizer = make_optimizer(config)
         step = make_step(extractor, targets, config, image, optimizer)
-    log.info("stylizing %dx%d on %s for %d steps", content.shape[2], content.shape[1], device, config.iterations)
+        if resume is not None:
+            for variable, value in zip(optimizer.variables, resume.optimizer, strict=True):
+                variable.assign(value)
+    first = 0 if resume is None else resume.steps
+    log.info(
+        "stylizing %dx%d on %s, steps %d to %d", content.shape[2], content.shape[1], device, first, config.iterations
+    )
     began = time.perf_counter()
-    for i in range(config.iterations):
+    for i in range(first, config.iterations):
         with tf.device(device):
             values = step()
         step_costs = {name: float(values[name]) for name in COST_NAMES}
-        last = i == config.iterations - 1
-        picture = None
-        if last or (every and i % every == 0):
-            picture = np.clip(image.numpy() / config.pixel_scale, 0.0, 1.0)
-        yield Step(i, step_costs, time.perf_counter() - began, picture)
+        picture = state = None
+        if i == config.iterations - 1 or (every and i % every == 0):
+            value = image.numpy()
+            picture = np.clip(value / config.pixel_scale, 0.0, 1.0)
+            state = OptimizerState(i + 1, value, [v.numpy() for v in optimizer.variables])
+        yield Step(i, step_costs, time.perf_counter() - began, picture, state)
     # Tracing more than once would mean the step is rebuilt per call: slow, and a bug.
     if step.experimental_get_tracing_count() != 1:
         log.warning("the optimizer step was traced %d times", step.experimental_get_tracing_count())

@@ -85,9 +85,13 @@ def _list(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
         if index in problems:
             print(f"    why: {problems[index]}")
-    for label, prefer in (("--weights imagenet", None), ("the course preset", "matconvnet")):
+    for label, prefer, otherwise in (
+        ("--weights auto", None, "hed-vgg16 (no local ImageNet file)"),
+        ("--weights imagenet", None, "a Keras download, or an error offline"),
+        ("the course preset", "matconvnet", "a Keras download, or an error offline (it never falls back)"),
+    ):
         chosen = W.find_imagenet_file(prefer)
-        print(f"{label} would use: {chosen if chosen else 'none found (download or fallback)'}")
+        print(f"{label} would use: {chosen if chosen else otherwise}")
     return 0
 
 

@@ -48,8 +48,9 @@ def test_run_writes_a_complete_consistent_folder(tmp_path, capsys):
     with open(run / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["iteration"]) for r in rows] == [0, 1, 2]
+    c = record["config"]
     for r in rows:  # the total is α·content + β·style + γ·tv of the same row
-        expected = 10 * float(r["content"]) + 40 * float(r["style"]) + 0 * float(r["tv"])
+        expected = c["content_weight"] * float(r["content"]) + c["style_weight"] * float(r["style"])
         assert float(r["total"]) == pytest.approx(expected, rel=1e-5)
     assert float(rows[-1]["seconds"]) >= float(rows[0]["seconds"])
     assert record["final_costs"]["total"] == pytest.approx(float(rows[-1]["total"]), rel=1e-6)

@@ -1,0 +1,194 @@
+"""The pictures and the page that show how a run went: loss plot, snapshot sheet, animation, report.html.
+
+Called by the command line at the end of a run (and of an interrupted one), reading only what the run
+folder already holds — metrics.csv, config.json and snapshots/ — so it can also remake them for an old run
+(`make_all(run_dir)`). Plots use matplotlib's Agg backend; the sheet and the GIF use Pillow.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+COSTS = ("total", "content", "style", "tv")
+_SNAPSHOT = re.compile(r"^iter_(\d+)\.png$")
+
+
+def read_metrics(run_dir: Path) -> dict[str, np.ndarray]:
+    """metrics.csv as columns of floats: iteration, total, content, style, tv, seconds."""
+    with open(Path(run_dir) / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {key: np.array([float(r[key]) for r in rows]) for key in ("iteration", *COSTS, "seconds")}
+
+
+def snapshot_files(run_dir: Path) -> list[tuple[int, Path]]:
+    """(iteration, path) of every snapshot, in order."""
+    found = []
+    for path in (Path(run_dir) / "snapshots").glob("iter_*.png"):
+        if m := _SNAPSHOT.match(path.name):
+            found.append((int(m.group(1)), path))
+    return sorted(found)
+
+
+def plot_losses(run_dir: Path, weights: dict[str, float]) -> Path:
+    """loss.png: the weighted cost terms and their total against iteration (log scale), seconds beneath."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = read_metrics(run_dir)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, height_ratios=(3, 1))
+    top.plot(m["iteration"], m["total"], label="total J", color="black", linewidth=2)
+    labels = {"content": "α·J_content", "style": "β·J_style", "tv": "γ·J_tv"}
+    for key, label in labels.items():
+        values = weights.get(key, 1.0) * m[key]
+        if np.any(values > 0):
+            top.plot(m["iteration"], values, label=label)
+    top.set_yscale("log")
+    top.set_ylabel("cost")
+    top.grid(True, which="both", alpha=0.3)
+    top.legend()
+    top.set_title(f"{Path(run_dir).name}: costs per step")
+    bottom.plot(m["iteration"], m["seconds"], color="tab:gray")
+    bottom.set_xlabel("iteration")
+    bottom.set_ylabel("wall-clock s")
+    bottom.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path = Path(run_dir) / "loss.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def contact_sheet(run_dir: Path, columns: int = 5, cell: int = 200) -> Path | None:
+    """snapshots.png: every snapshot, scaled to fit a `cell`-px box, labelled with its iteration."""
+    snaps = snapshot_files(run_dir)
+    if not snaps:
+        return None
+    thumbs = []
+    for iteration, path in snaps:
+        with Image.open(path) as img:
+            img = img.convert("RGB")
+            scale = cell / max(img.size)  # fit the cell, enlarging small pictures too
+            size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+            thumbs.append((iteration, img.resize(size, Image.Resampling.LANCZOS)))
+    label_h = 22
+    cols = min(columns, len(thumbs))
+    rows = (len(thumbs) + cols - 1) // cols
+    sheet = Image.new("RGB", (cols * (cell + 8) + 8, rows * (cell + label_h + 8) + 8), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = _font(16)
+    for index, (iteration, img) in enumerate(thumbs):
+        x = 8 + (index % cols) * (cell + 8)
+        y = 8 + (index // cols) * (cell + label_h + 8)
+        sheet.paste(img, (x + (cell - img.width) // 2, y))
+        draw.text((x, y + cell + 2), f"iteration {iteration}", fill="black", font=font)
+    path = Path(run_dir) / "snapshots.png"
+    sheet.save(path)
+    return path
+
+
+def animation(run_dir: Path, frame_ms: int = 250, hold_ms: int = 1500) -> Path | None:
+    """evolution.gif: the snapshots in order, the last one held longer; loops forever."""
+    snaps = snapshot_files(run_dir)
+    if not snaps:
+        return None
+    frames = []
+    for _, path in snaps:
+        with Image.open(path) as img:
+            frames.append(img.convert("RGB").copy())
+    path = Path(run_dir) / "evolution.gif"
+    durations = [frame_ms] * (len(frames) - 1) + [hold_ms]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=True)
+    return path
+
+
+def html_report(run_dir: Path) -> Path:
+    """report.html: inputs and result side by side, the plots, the settings and the timing; offline
+    (relative links only)."""
+    run_dir = Path(run_dir)
+    record = json.loads((run_dir / "config.json").read_text())
+    m = read_metrics(run_dir)
+    result = "generated.png" if (run_dir / "generated.png").exists() else None
+    snaps = snapshot_files(run_dir)
+    if result is None and snaps:
+        result = f"snapshots/{snaps[-1][1].name}"
+
+    def figure(src: str | None, caption: str) -> str:
+        label = html.escape(caption)
+        if src is None or not (run_dir / src).exists():
+            body = f"<div class='missing'>no {label}</div>"
+        else:
+            body = f"<img src='{html.escape(src)}' alt='{label}'>"
+        return f"<figure>{body}<figcaption>{label}</figcaption></figure>"
+
+    config_rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v))}</td></tr>"
+        for k, v in record.get("config", {}).items()
+    )
+    w = record.get("weights", {})
+    weights_rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(json.dumps(w.get(k)))}</td></tr>"
+        for k in ("source", "format", "architecture", "path", "sha256", "note")
+        if w.get(k) not in (None, "")
+    )
+    final = {k: float(m[k][-1]) for k in COSTS} if len(m["iteration"]) else {}
+    steps = len(m["iteration"])
+    seconds = float(m["seconds"][-1]) if steps else 0.0
+    per_step = seconds / steps if steps else 0.0
+    size = record.get("image_size", {})
+    versions = ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items())
+    logdir = html.escape(str(run_dir.parent))
+    final_text = ", ".join(f"{k} {v:.5g}" for k, v in final.items())
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>nst_tf run {html.escape(run_dir.name)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 24px; color: #222; max-width: 1200px; }}
+.row {{ display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }}
+figure {{ margin: 0; }} figure img {{ width: 360px; height: auto; border: 1px solid #ccc; }}
+figcaption {{ text-align: center; font-size: 14px; color: #555; }}
+.wide img {{ width: auto; max-width: 100%; }}
+table {{ border-collapse: collapse; font-size: 13px; }}
+th, td {{ border: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
+th {{ background: #f4f4f4; }} .missing {{ width: 200px; height: 150px; background: #eee; }}
+</style></head><body>
+<h1>{html.escape(run_dir.name)}</h1>
+<p>Status <b>{html.escape(str(record.get("status")))}</b>: {steps} steps in {seconds:.1f} s
+({per_step:.3f} s per step) on {html.escape(str(record.get("device")))}, {size.get("width")}×{size.get("height")} px,
+weights <b>{html.escape(str(w.get("source")))}</b>. Final costs: {final_text}.</p>
+<div class="row">{figure("content.png", "content")}{figure("style.png", "style")}{figure(result, "result")}</div>
+<h2>Costs</h2><div class="row wide">{figure("loss.png", "costs per step")}</div>
+<h2>Snapshots</h2><div class="row wide">{figure("snapshots.png", "snapshots")}</div>
+<p><a href="evolution.gif">evolution.gif</a> · <a href="metrics.csv">metrics.csv</a> ·
+<a href="config.json">config.json</a> · TensorBoard: <code>tensorboard --logdir {logdir}</code></p>
+<h2>Settings</h2><div class="row"><table>{config_rows}</table><table>{weights_rows}</table></div>
+<p style="font-size:12px;color:#777">{html.escape(versions)}</p>
+</body></html>
+"""
+    path = run_dir / "report.html"
+    path.write_text(page)
+    return path
+
+
+def make_all(run_dir: Path) -> list[Path]:
+    """Remake loss.png, snapshots.png, evolution.gif and report.html from what the folder holds."""
+    run_dir = Path(run_dir)
+    config = json.loads((run_dir / "config.json").read_text()).get("config", {})
+    weights = {"content": config.get("content_weight", 1.0), "style": config.get("style_weight", 1.0)}
+    weights["tv"] = config.get("tv_weight", 0.0)
+    made = [plot_losses(run_dir, weights), contact_sheet(run_dir), animation(run_dir), html_report(run_dir)]
+    return [p for p in made if p is not None]
