@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser; option defaults are None so that the preset decides."""
+    """The argument parser; setting defaults are None so that the preset decides."""
     parser = _Parser(prog="nst_tf", description="Neural style transfer (Gatys et al.) in TensorFlow/Keras.")
     parser.add_argument("--version", action="version", version=f"nst_tf {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -52,27 +52,39 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last snapshot (see --iterations)")
     run.add_argument("-o", "--output-dir", default="output", help="where run folders go (default: output)")
     run.add_argument("--name", help="run folder name (default: CONTENT_STYLE, numbered if taken)")
-    run.add_argument("--preset", choices=list(PRESETS), help="starting recipe (default: default)")
-    run.add_argument("--iterations", type=int, help="optimizer steps")
-    run.add_argument("--snapshot-every", type=int, help="save the picture every N steps (0: only the final)")
-    run.add_argument("--image-size", type=int, help="longest side of the result in px (aspect kept)")
-    run.add_argument("--content-weight", type=float, help="alpha")
-    run.add_argument("--style-weight", type=float, help="beta")
-    run.add_argument("--tv-weight", type=float, help="gamma, total-variation smoothing")
-    run.add_argument("--content-layer", help="e.g. conv4_2 or block4_conv2")
-    run.add_argument("--style-layers", help="e.g. conv1_1,conv2_1 (equal weights) or conv1_1:0.5,conv3_1:0.5")
-    run.add_argument("--style-blend", help="weights of several style pictures, e.g. 0.7,0.3")
-    run.add_argument("--learning-rate", type=float, help="Adam step size (pixel units of the preset)")
-    run.add_argument("--init", help=f"{', '.join(INIT_MODES)} or a picture file")
-    run.add_argument("--pooling", choices=("max", "avg"))
-    run.add_argument("--weights", help="auto, imagenet, hed-vgg16, random or a weights file")
-    run.add_argument("--device", choices=("auto", "cpu", "gpu"))
-    run.add_argument("--seed", type=int, help="seed the init noise and TensorFlow (repeatable CPU runs)")
+    run.add_argument("--backend", choices=("tf", "torch"), default="tf", help="TensorFlow, or the PyTorch twin")
     run.add_argument("--overwrite", action="store_true", help="replace an existing run folder of that name")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     run.add_argument("--no-tb", action="store_true", help="write no TensorBoard event files")
+    _add_setting_options(run)
+    compare = commands.add_parser("compare", help="TensorFlow and the PyTorch twin from one start: a parity report")
+    compare.add_argument("pictures", nargs="+", metavar="CONTENT STYLE", help="content picture, then style picture(s)")
+    compare.add_argument("-o", "--output", help="report folder (default: output/compare_CONTENT_STYLE)")
+    compare.add_argument("--float64", action="store_true", help="run both backends in double precision")
+    compare.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    _add_setting_options(compare)
     add_weights_parser(commands)
     return parser
+
+
+def _add_setting_options(parser: argparse.ArgumentParser) -> None:
+    """The flags that override a preset's settings (shared by run and compare)."""
+    parser.add_argument("--preset", choices=list(PRESETS), help="starting recipe (default: default)")
+    parser.add_argument("--iterations", type=int, help="optimizer steps")
+    parser.add_argument("--snapshot-every", type=int, help="save the picture every N steps (0: only the final)")
+    parser.add_argument("--image-size", type=int, help="longest side of the result in px (aspect kept)")
+    parser.add_argument("--content-weight", type=float, help="alpha")
+    parser.add_argument("--style-weight", type=float, help="beta")
+    parser.add_argument("--tv-weight", type=float, help="gamma, total-variation smoothing")
+    parser.add_argument("--content-layer", help="e.g. conv4_2 or block4_conv2")
+    parser.add_argument("--style-layers", help="e.g. conv1_1,conv2_1 (equal weights) or conv1_1:0.5,conv3_1:0.5")
+    parser.add_argument("--style-blend", help="weights of several style pictures, e.g. 0.7,0.3")
+    parser.add_argument("--learning-rate", type=float, help="Adam step size (pixel units of the preset)")
+    parser.add_argument("--init", help=f"{', '.join(INIT_MODES)} or a picture file")
+    parser.add_argument("--pooling", choices=("max", "avg"))
+    parser.add_argument("--weights", help="auto, imagenet, hed-vgg16, random or a weights file")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"))
+    parser.add_argument("--seed", type=int, help="seed the init noise and TensorFlow (repeatable CPU runs)")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -186,7 +198,7 @@ def command_run(args: argparse.Namespace) -> int:
         from nst_tf import optimize
 
         device = optimize.resolve_device(plan.config.device)
-    extractor = optimize.build_extractor(plan.config, weights)
+    extractor = optimize.build_extractor(plan.config, weights) if args.backend == "tf" else None
     content, styles = optimize.prepare_images(plan.content, plan.styles, plan.config)
     if plan.resume is not None:
         optimize.check_resume(plan.resume, content.shape)
@@ -202,15 +214,28 @@ def command_run(args: argparse.Namespace) -> int:
         (plan.run_dir / "snapshots").mkdir(parents=True)
         image_io.save_image(content, plan.run_dir / "content.png")  # the inputs as the run saw them
         image_io.save_image(styles[0], plan.run_dir / "style.png")
-    steps = optimize.stylize(
-        plan.content,
-        plan.styles,
-        plan.config,
-        extractor=extractor,
-        style_blend=plan.blend,
-        resume=plan.resume,
-    )
+    if args.backend == "torch":
+        steps = _torch_steps(plan, weights)
+    else:
+        steps = optimize.stylize(
+            plan.content, plan.styles, plan.config, extractor=extractor, style_blend=plan.blend, resume=plan.resume
+        )
     return _execute(plan, steps, tensorboard=not args.no_tb, quiet=args.quiet)
+
+
+def _torch_steps(plan: _RunPlan, weights):
+    """The PyTorch twin's Step stream for `run --backend torch` (no resume: it keeps no optimizer state)."""
+    if plan.resume is not None:
+        raise ConfigError("--resume works with the TensorFlow backend only")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin on 2 cores
+    try:
+        import torch
+
+        from nst_tf import torch_twin
+    except ModuleNotFoundError:
+        raise ConfigError("--backend torch needs PyTorch: pip install torch==2.13.0") from None
+    plan.record["versions"]["torch"] = torch.__version__
+    return torch_twin.stylize(plan.content, plan.styles, plan.config, weights=weights, style_blend=plan.blend)
 
 
 def _plan_new_run(args: argparse.Namespace) -> _RunPlan:
@@ -230,6 +255,7 @@ def _plan_new_run(args: argparse.Namespace) -> _RunPlan:
         "content": str(Path(content_path).resolve()),
         "styles": [str(Path(s).resolve()) for s in style_paths],
         "style_blend": blend,
+        "backend": args.backend,
         "config": config.to_dict(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -237,7 +263,7 @@ def _plan_new_run(args: argparse.Namespace) -> _RunPlan:
 
 
 # Flags that may accompany --resume: everything else is the run's own and comes from its config.json.
-_RESUME_FLAGS = {"resume", "iterations", "quiet", "no_tb", "command", "output_dir", "pictures"}
+_RESUME_FLAGS = {"resume", "iterations", "quiet", "no_tb", "command", "output_dir", "pictures", "backend"}
 
 
 def _plan_resume(args: argparse.Namespace) -> _RunPlan:
@@ -313,7 +339,8 @@ def _execute(plan: _RunPlan, steps, tensorboard: bool, quiet: bool) -> int:
                     board.costs(step.iteration, step.costs)
                 if step.image is not None:
                     image_io.save_image(step.image, run_dir / "snapshots" / f"iter_{step.iteration:05d}.png")
-                    _save_state(run_dir, step.state)
+                    if step.state is not None:  # Adam on TensorFlow; other routes cannot resume
+                        _save_state(run_dir, step.state)
                     if board:
                         board.image(step.iteration, step.image)
                     last = step
@@ -459,6 +486,11 @@ def main(argv: list[str] | None = None) -> int:
             return command_run(args)
         if args.command == "weights":
             return command_weights(args)
+        if args.command == "compare":
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin (2 cores)
+            from nst_tf.compare import command_compare
+
+            return command_compare(args)
     except NSTError as exc:
         sys.stderr.write(f"nst_tf: error: {exc}\n")
         return 2

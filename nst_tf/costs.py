@@ -79,11 +79,11 @@ def style_cost(
         layer_weights: {layer: λ_l}.
         style_positions: {layer: n_H·n_W of the style picture}, see `layer_style_cost`.
     """
-    total = tf.constant(0.0, tf.float32)
+    terms = []
     for layer, weight in layer_weights.items():
         positions = None if style_positions is None else style_positions[layer]
-        total += weight * layer_style_cost(style_grams[layer], generated_features[layer], positions)
-    return total
+        terms.append(weight * layer_style_cost(style_grams[layer], generated_features[layer], positions))
+    return tf.add_n(terms)  # in the features' own dtype (float32, float64 ...)
 
 
 def total_variation_cost(image: tf.Tensor) -> tf.Tensor:

@@ -178,3 +178,25 @@ def test_ctrl_c_keeps_snapshots_and_metrics(tmp_path):
     assert len(list((tmp_path / "c" / "snapshots").iterdir())) >= 3
     assert metrics.read_text().count("\n") >= 4
     assert json.loads((tmp_path / "c" / "config.json").read_text())["status"] == "interrupted"
+
+
+def test_run_with_the_torch_backend_writes_the_same_folder(tmp_path, capsys):
+    pytest.importorskip("torch")
+    code, _, err = run_cli([CONTENT, STYLE, "-o", str(tmp_path), "--name", "t", *FAST, "--backend", "torch"], capsys)
+    assert code == 0, err
+    record = json.loads((tmp_path / "t" / "config.json").read_text())
+    assert record["backend"] == "torch" and record["versions"]["torch"].startswith("2.")
+    assert (tmp_path / "t" / "generated.png").exists() and (tmp_path / "t" / "report.html").exists()
+    assert not (tmp_path / "t" / "state.npz").exists()  # the twin keeps no resumable state
+
+
+def test_compare_command_writes_every_file(tmp_path, capsys):
+    pytest.importorskip("torch")
+    out = tmp_path / "cmp"
+    args = ["compare", CONTENT, STYLE, "-o", str(out), "--image-size", "32", "--iterations", "2", "--weights", "random"]
+    assert cli.main([*args, "--seed", "0"]) == 0, capsys.readouterr().err
+    for name in ("report.json", "report.md", "parity.png", "tf.png", "torch.png", "diff.png"):
+        assert (out / name).stat().st_size > 0, name
+    report = json.loads((out / "report.json").read_text())
+    assert report["iterations"] == 2 and report["feature_max_rel_err"] < 1e-5
+    assert cli.main(args) == 2  # an existing report is not replaced unasked

@@ -1,0 +1,107 @@
+"""nst_tf.compare: the parity report's files and figures, float64 agreement, and the command entry."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+# Idle OpenMP workers of PyTorch spin by default; on a shared 2-core machine that starves the busy ones
+# (10x slower steps under load). Passive waiting costs little. Only effective before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+pytest.importorskip("torch")
+
+from conftest import IMAGES, tiny_image  # noqa: E402
+
+from nst_tf import cli  # noqa: E402
+from nst_tf.compare import REPORT_FILES, _amplification, command_compare, compare  # noqa: E402
+from nst_tf.config import Config  # noqa: E402
+from nst_tf.errors import ConfigError  # noqa: E402
+from nst_tf.weights import random_weights  # noqa: E402
+
+HEADLINE = ("feature_max_rel_err", "grad_max_rel_err", "cost_max_rel_err", "image_max_abs_diff")
+
+
+def finite_numbers(value) -> list[float]:
+    """Every number in a JSON document (booleans aside)."""
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in finite_numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in finite_numbers(v)]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return [float(value)]
+    return []
+
+
+def test_compare_writes_every_file_with_finite_figures(tmp_path):
+    config = Config(iterations=3, image_size=32, weights="random", tv_weight=10.0, init="noise")
+    out = tmp_path / "report"
+    report = compare(tiny_image(30, 40, seed=1), [tiny_image(40, 40, seed=2)], config, out, weights=random_weights(0))
+    for name in REPORT_FILES:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    on_disk = json.loads((out / "report.json").read_text())
+    numbers = finite_numbers(on_disk)
+    assert numbers and all(math.isfinite(n) for n in numbers)
+    assert on_disk["iterations"] == 3 and on_disk["dtype"] == "float32"
+    assert len(on_disk["costs"]["tf"]) == len(on_disk["costs"]["torch"]) == 3
+    assert set(on_disk["costs"]["tf"][0]) == {"iteration", "total", "content", "style", "tv"}
+    assert on_disk["costs"]["tf"][0]["tv"] > 0  # γ > 0: J_tv is measured, not skipped
+    for key, tolerance in on_disk["tolerances"].items():
+        assert on_disk[key] <= tolerance, key
+    assert on_disk["within_tolerance"] is True
+    assert any("seed 0" in note for note in on_disk["notes"])  # noise without a seed: pinned, said so
+    markdown = (out / "report.md").read_text()
+    assert "| feature_max_rel_err |" in markdown and f"× {on_disk['diff_amplification']:g}" in markdown
+    assert report["image_max_abs_diff"] == on_disk["image_max_abs_diff"]
+
+
+def test_float64_runs_agree_to_1e_10(tmp_path):
+    # Random weights with a content+noise start hit a ReLU kink in float32 at step 2 (test_torch_twin);
+    # in float64 the two backends must still agree to rounding, every step.
+    config = Config(iterations=10, image_size=32, weights="random", tv_weight=20.0, init="content+noise", seed=1)
+    content, style = tiny_image(30, 40, seed=7), tiny_image(48, 48, seed=8)
+    report = compare(content, [style], config, tmp_path, float64=True, weights=random_weights(0))
+    assert report["dtype"] == "float64"
+    for key in HEADLINE:
+        assert report[key] <= 1e-10, key
+    assert report["costs"]["tf"][-1]["total"] < report["costs"]["tf"][0]["total"]
+
+
+def test_amplification_is_a_power_of_ten_lifting_the_largest_difference():
+    assert _amplification(3e-6) == pytest.approx(1e5)
+    assert _amplification(1e-4) == pytest.approx(1e4)
+    assert _amplification(0.0) == 1.0
+    for diff in (2.5e-7, 9.9e-3, 0.4):
+        assert 0.1 < diff * _amplification(diff) <= 1.0
+
+
+def run_args(tmp_path, *extra: str):
+    """A Namespace with the `run` options, as the CLI's parser makes it, plus compare's own."""
+    argv = ["run", str(IMAGES / "chelsea.png"), str(IMAGES / "ihc.png"), "--image-size", "32", *extra]
+    args = cli.build_parser().parse_args(argv)
+    args.output = str(tmp_path / "cmp")
+    args.float64 = False
+    return args
+
+
+def test_command_compare_writes_the_report_and_refuses_to_overwrite(tmp_path, capsys):
+    args = run_args(tmp_path, "--iterations", "2", "--weights", "hed-vgg16")
+    assert command_compare(args) == 0
+    printed = capsys.readouterr().out
+    assert "feature_max_rel_err" in printed and "agree" in printed
+    report = json.loads((tmp_path / "cmp" / "report.json").read_text())
+    assert report["weights"]["source"] == "hed-vgg16" and report["image_size"] == [21, 32]
+    assert np.isfinite([report[k] for k in HEADLINE]).all()
+    with pytest.raises(ConfigError, match="--overwrite"):
+        command_compare(args)
+
+
+def test_command_compare_rejects_bad_input_before_writing(tmp_path):
+    args = run_args(tmp_path, "--iterations", "0")
+    with pytest.raises(ConfigError):
+        command_compare(args)
+    assert not (tmp_path / "cmp").exists()
