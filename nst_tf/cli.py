@@ -85,6 +85,19 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="auto, imagenet, hed-vgg16, random or a weights file")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"))
     parser.add_argument("--seed", type=int, help="seed the init noise and TensorFlow (repeatable CPU runs)")
+    parser.add_argument(
+        "--mode",
+        choices=("transfer", "texture", "invert"),
+        help="transfer (CONTENT STYLE...), texture synthesis (STYLE...) or feature inversion (CONTENT)",
+    )
+    parser.add_argument("--size", metavar="WxH", help="exact result size, e.g. 400x300 (replaces --image-size)")
+    parser.add_argument(
+        "--style-scale", type=float, help="style picture size relative to the result (0.5: bigger strokes)"
+    )
+    parser.add_argument(
+        "--preserve-colors", choices=("post", "luminance", "histogram"), help="keep the content's colours"
+    )
+    parser.add_argument("--scales", type=int, help="coarse-to-fine stages, for large pictures (e.g. 3)")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -104,6 +117,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "weights",
         "device",
         "seed",
+        "mode",
+        "style_scale",
+        "preserve_colors",
+        "scales",
     ):
         value = getattr(args, flag)
         if value is not None:
@@ -111,9 +128,23 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if args.image_size is not None:
         changes["image_size"] = args.image_size
         changes["exact_size"] = None  # an explicit size replaces the preset's squash-to-exact size
+    if args.size is not None:
+        changes["exact_size"] = parse_size(args.size)
     if args.style_layers is not None:
         changes["style_layers"] = parse_style_layers(args.style_layers)
-    return base.replace(**changes)
+    return base.replace(**changes).resolved()
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """`400x300` (width x height) -> (300, 400) as (height, width)."""
+    width, sep, height = text.lower().partition("x")
+    try:
+        size = (int(height), int(width))
+    except ValueError:
+        raise ConfigError(f"--size must look like 400x300 (width x height), got {text!r}") from None
+    if not sep or min(size) < 16:
+        raise ConfigError(f"--size must be WIDTHxHEIGHT with both at least 16 px, got {text!r}")
+    return size
 
 
 def parse_blend(text: str | None, count: int) -> list[float] | None:
@@ -131,7 +162,31 @@ def parse_blend(text: str | None, count: int) -> list[float] | None:
     return values
 
 
-def choose_run_dir(args: argparse.Namespace, content: str, style: str) -> Path:
+def picture_paths(pictures: list[str], mode: str) -> tuple[str | None, list[str]]:
+    """(content, styles) from the positional pictures, as the mode wants them."""
+    if mode == "texture":
+        if not pictures:
+            raise ConfigError("texture synthesis needs at least one STYLE picture")
+        return None, list(pictures)
+    if mode == "invert":
+        if len(pictures) != 1:
+            raise ConfigError("feature inversion needs exactly one CONTENT picture")
+        return pictures[0], []
+    if len(pictures) < 2:
+        raise ConfigError("run needs a CONTENT picture and at least one STYLE picture (or --resume RUN_DIR)")
+    return pictures[0], list(pictures[1:])
+
+
+def _run_stem(mode: str, content: str | None, styles: list[str]) -> str:
+    """The default run folder name: CONTENT_STYLE, texture_STYLE or CONTENT_invert."""
+    if mode == "texture":
+        return f"texture_{Path(styles[0]).stem}"
+    if mode == "invert":
+        return f"{Path(str(content)).stem}_invert"
+    return f"{Path(str(content)).stem}_{Path(styles[0]).stem}"
+
+
+def choose_run_dir(args: argparse.Namespace, stem: str) -> Path:
     """OUTPUT/NAME; a derived name is numbered when taken, an explicit one needs --overwrite."""
     root = Path(args.output_dir)
     if root.exists() and not root.is_dir():
@@ -143,7 +198,6 @@ def choose_run_dir(args: argparse.Namespace, content: str, style: str) -> Path:
         if run_dir.exists() and not args.overwrite:
             raise ConfigError(f"{run_dir} already exists; pass --overwrite to replace it or choose another --name")
         return run_dir
-    stem = f"{Path(content).stem}_{Path(style).stem}"
     run_dir, n = root / stem, 2
     while run_dir.exists() and not args.overwrite:
         run_dir, n = root / f"{stem}_{n}", n + 1
@@ -199,7 +253,10 @@ def command_run(args: argparse.Namespace) -> int:
 
         device = optimize.resolve_device(plan.config.device)
     extractor = optimize.build_extractor(plan.config, weights) if args.backend == "tf" else None
-    content, styles = optimize.prepare_images(plan.content, plan.styles, plan.config)
+    shown_content, shown_styles = optimize.inputs_for_mode(plan.content, plan.styles, plan.config)
+    for stage_config, _ in optimize.stage_plan(plan.config)[:-1]:  # every scale's size must work: check now
+        optimize.prepare_images(shown_content, [], stage_config)
+    content, styles = optimize.prepare_images(shown_content, shown_styles, plan.config)
     if plan.resume is not None:
         optimize.check_resume(plan.resume, content.shape)
     plan.record.update(
@@ -212,8 +269,10 @@ def command_run(args: argparse.Namespace) -> int:
         if plan.run_dir.exists():  # --overwrite was given: clear the old run only now that every input is good
             shutil.rmtree(plan.run_dir)
         (plan.run_dir / "snapshots").mkdir(parents=True)
-        image_io.save_image(content, plan.run_dir / "content.png")  # the inputs as the run saw them
-        image_io.save_image(styles[0], plan.run_dir / "style.png")
+        if plan.content is not None:  # the inputs as the run saw them
+            image_io.save_image(content, plan.run_dir / "content.png")
+        if styles:
+            image_io.save_image(styles[0], plan.run_dir / "style.png")
     if args.backend == "torch":
         steps = _torch_steps(plan, weights)
     else:
@@ -239,20 +298,18 @@ def _torch_steps(plan: _RunPlan, weights):
 
 
 def _plan_new_run(args: argparse.Namespace) -> _RunPlan:
-    if len(args.pictures) < 2:
-        raise ConfigError("run needs a CONTENT picture and at least one STYLE picture (or --resume RUN_DIR)")
-    content_path, *style_paths = args.pictures
     config = config_from_args(args)
-    content = image_io.load_image(content_path)
+    content_path, style_paths = picture_paths(args.pictures, config.mode)
+    content = image_io.load_image(content_path) if content_path else None
     styles = [image_io.load_image(path) for path in style_paths]
     blend = parse_blend(args.style_blend, len(styles))
     if config.init not in INIT_MODES:
         image_io.load_image(config.init)  # a bad init picture must fail now, not mid-run
-    run_dir = choose_run_dir(args, content_path, style_paths[0])
+    run_dir = choose_run_dir(args, _run_stem(config.mode, content_path, style_paths))
     record = {
         "status": "running",
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
-        "content": str(Path(content_path).resolve()),
+        "content": str(Path(content_path).resolve()) if content_path else None,
         "styles": [str(Path(s).resolve()) for s in style_paths],
         "style_blend": blend,
         "backend": args.backend,
@@ -291,7 +348,7 @@ def _plan_resume(args: argparse.Namespace) -> _RunPlan:
         raise ConfigError(
             f"{run_dir} already has {state.steps} steps; pass --iterations N (more than {state.steps}) to continue"
         )
-    content = image_io.load_image(record["content"])
+    content = image_io.load_image(record["content"]) if record.get("content") else None
     styles = [image_io.load_image(path) for path in record["styles"]]
     record.update(status="running", config=config.to_dict())
     record.setdefault("resumed", []).append({"from_step": state.steps, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})

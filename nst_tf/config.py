@@ -35,6 +35,8 @@ OPTIMIZERS = ("adam",)
 POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "gpu")
 PREPROCESSING = ("weights", "none")
+MODES = ("transfer", "texture", "invert")
+COLOR_MODES = ("post", "luminance", "histogram")
 
 _PAPER = re.compile(r"^conv([1-5])_([1-4])$")
 _KERAS = re.compile(r"^block([1-5])_conv([1-4])$")
@@ -96,6 +98,12 @@ class Config:
         device: "auto", "cpu" or "gpu".
         seed: seeds the init noise and TensorFlow; a CPU run with a seed repeats bit for bit.
         strict_weights: refuse to fall back from the requested weights (the course presets).
+        mode: "transfer" (content + style), "texture" (texture synthesis: α = 0, start from noise, no
+            content picture) or "invert" (feature inversion: β = 0, start from noise, no style picture).
+        style_scale: the style picture's longest side relative to the result's (0.5: larger strokes).
+        preserve_colors: None, "post", "luminance" or "histogram" (see nst_tf.color).
+        scales: coarse-to-fine stages; stage k of N works at image_size / 2^(N-1-k) and runs
+            iterations / 2^k steps (the coarsest the full count; finer ones start from a good picture).
     """
 
     preset: str = "default"
@@ -124,6 +132,10 @@ class Config:
     device: str = "auto"
     seed: int | None = None
     strict_weights: bool = False
+    mode: str = "transfer"
+    style_scale: float = 1.0
+    preserve_colors: str | None = None
+    scales: int = 1
 
     def replace(self, **changes) -> Config:
         """Return a validated copy with `changes` applied."""
@@ -160,6 +172,19 @@ class Config:
             f"unknown imagenet layout {self.imagenet_layout!r}; choose matconvnet or keras",
         )
         _require(bool(self.init), "init must not be empty")
+        _require(self.mode in MODES, f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
+        _require(
+            math.isfinite(self.style_scale) and 0.05 <= self.style_scale <= 8,
+            f"style-scale must be between 0.05 and 8, got {self.style_scale}",
+        )
+        _require(
+            self.preserve_colors in (None, *COLOR_MODES),
+            f"unknown preserve-colors {self.preserve_colors!r}; choose from {', '.join(COLOR_MODES)}",
+        )
+        _require(1 <= self.scales <= 6, f"scales must be between 1 and 6, got {self.scales}")
+        if self.scales > 1:
+            smallest = self.image_size / 2 ** (self.scales - 1)
+            _require(smallest >= 16, f"{self.scales} scales from {self.image_size} px start below 16 px")
         keras_layer_name(self.content_layer)
         _require(len(self.style_layers) > 0, "at least one style layer is needed")
         seen = set()
@@ -170,6 +195,21 @@ class Config:
             _require(math.isfinite(weight) and weight >= 0, f"style layer weight must be >= 0, got {weight}")
         _require(sum(w for _, w in self.style_layers) > 0, "style layer weights must not all be zero")
         return self
+
+    def resolved(self) -> Config:
+        """The configuration a run really uses: the mode's rules applied on top of the settings.
+
+        "texture" drops the content term (α = 0) and "invert" the style term (β = 0); both start from
+        noise unless an init other than "content" was asked for.
+        """
+        changes: dict = {}
+        if self.mode == "texture":
+            changes["content_weight"] = 0.0
+        elif self.mode == "invert":
+            changes["style_weight"] = 0.0
+        if self.mode != "transfer" and self.init == "content":
+            changes["init"] = "noise"
+        return dataclasses.replace(self, **changes).validated() if changes else self.validated()
 
     @property
     def style_layer_weights(self) -> dict[str, float]:

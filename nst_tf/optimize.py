@@ -11,16 +11,17 @@ snapshots and metrics). Pictures are (1, H, W, 3) float32 RGB in [0, 1] at every
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from nst_tf import costs, image_io
+from nst_tf import color, costs, image_io
 from nst_tf.config import IMAGENET_MEAN_RGB, INIT_MODES, Config
 from nst_tf.errors import ConfigError
 from nst_tf.features import FeatureExtractor
@@ -29,6 +30,8 @@ from nst_tf.weights import IDENTITY, VGGWeights, resolve_weights_for_config
 log = logging.getLogger(__name__)
 
 COST_NAMES = ("total", "content", "style", "tv")
+# Four 2x2 poolings lie before conv5_1: a side shorter than 16 px leaves no feature map there.
+MIN_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Step:
     seconds: float
     image: np.ndarray | None = None
     state: OptimizerState | None = None
+    raw_image: np.ndarray | None = field(default=None, repr=False, compare=False)  # unclipped, [0, 1] units
 
 
 @dataclass
@@ -78,7 +82,7 @@ class OptimizerState:
 class Targets:
     """What the generated picture is pulled towards: computed once per run, never per step."""
 
-    content: tf.Tensor  # a_C at the content layer, (1, n_H, n_W, n_C)
+    content: tf.Tensor | None  # a_C at the content layer, (1, n_H, n_W, n_C); None when α = 0
     style_grams: dict[str, tf.Tensor]  # {layer: G_S (n_C, n_C)}
     style_positions: dict[str, float]  # {layer: n_H·n_W the Grams were taken over}
 
@@ -97,7 +101,9 @@ def build_extractor(config: Config, weights: VGGWeights | None = None) -> Featur
     """The extractor a run of `config` needs (content layer + style layers), weights resolved if not given."""
     if weights is None:
         weights = resolve_weights_for_config(config)
-    layers = [config.content_layer_key, *config.style_layer_weights]
+    layers = [config.content_layer_key] if config.content_weight else []
+    layers += list(config.style_layer_weights) if config.style_weight else []
+    layers = layers or [config.content_layer_key]
     preprocessing = IDENTITY if config.input_preprocessing == "none" else None
     return FeatureExtractor(weights, layers, config.pooling, config.pool_padding, preprocessing)
 
@@ -107,15 +113,32 @@ def prepare_images(
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Resize content and styles as `config` says.
 
-    With `exact_size` both are squashed to exactly that (height, width), as the notebooks do. Otherwise
-    the content's longest side becomes `image_size` (aspect kept) and so does each style's.
+    With `exact_size` the content is squashed to exactly that (height, width), and so are the styles at
+    style_scale 1, as the notebooks do. Otherwise the content's longest side becomes `image_size` (aspect
+    kept), and each style's longest side becomes style_scale times the result's.
     """
     if config.exact_size is not None:
         h, w = config.exact_size
-        return image_io.resize(content, h, w), [image_io.resize(s, h, w) for s in styles]
-    h, w = image_io.fit_size(content.shape[1], content.shape[2], config.image_size)
-    sized_styles = [image_io.resize(s, *image_io.fit_size(s.shape[1], s.shape[2], config.image_size)) for s in styles]
-    return image_io.resize(content, h, w), sized_styles
+        sized = image_io.resize(content, h, w)
+        if config.style_scale == 1.0:
+            return sized, [image_io.resize(s, h, w) for s in styles]
+    else:
+        h, w = image_io.fit_size(content.shape[1], content.shape[2], config.image_size)
+        if min(h, w) < MIN_SIDE:
+            raise ConfigError(
+                f"at {config.image_size} px the picture would be {w}x{h}: VGG needs at least {MIN_SIDE} px a side"
+            )
+        sized = image_io.resize(content, h, w)
+    longest = round(config.style_scale * max(sized.shape[1:3]))
+    return sized, [image_io.resize(s, *_fit_at_least(s.shape[1], s.shape[2], longest)) for s in styles]
+
+
+def _fit_at_least(height: int, width: int, longest: int) -> tuple[int, int]:
+    """fit_size, enlarged where needed so that the shorter side keeps MIN_SIDE px."""
+    h, w = image_io.fit_size(height, width, longest)
+    if min(h, w) < MIN_SIDE:
+        h, w = image_io.fit_size(height, width, round(longest * MIN_SIDE / min(h, w)))
+    return h, w
 
 
 def compute_targets(
@@ -130,7 +153,9 @@ def compute_targets(
     Several styles are blended as Σ_i w_i·G_i/(n_H·n_W)_i (weights normalised to sum 1); one style keeps
     its raw Gram, so the course formula holds to the last bit.
     """
-    content_features = extractor(tf.constant(content))[config.content_layer_key]
+    content_features = extractor(tf.constant(content))[config.content_layer_key] if config.content_weight else None
+    if not (config.style_weight and styles):  # feature inversion: no style term
+        return Targets(content_features, {}, {})
     layer_weights = config.style_layer_weights
     blend = _normalised_blend(style_blend, len(styles))
     grams: dict[str, tf.Tensor] = {}
@@ -229,9 +254,15 @@ def make_step(
         with tf.GradientTape() as tape:
             picture = image / scale  # (1, H, W, 3) in [0, 1]
             features = extractor(picture)
-            j_content = costs.content_cost(targets.content, features[content_layer])
-            j_style = costs.style_cost(targets.style_grams, features, layer_weights, targets.style_positions)
-            j_tv = costs.total_variation_cost(picture) if gamma else tf.constant(0.0)
+            zero = tf.zeros([], picture.dtype)
+            # A term whose weight is zero is not computed at all (texture synthesis, feature inversion).
+            j_content = costs.content_cost(targets.content, features[content_layer]) if alpha else zero
+            j_style = (
+                costs.style_cost(targets.style_grams, features, layer_weights, targets.style_positions)
+                if beta and targets.style_grams
+                else zero
+            )
+            j_tv = costs.total_variation_cost(picture) if gamma else zero
             j_total = costs.total_cost(j_content, j_style, j_tv, alpha, beta, gamma)
         gradient = tape.gradient(j_total, image)
         optimizer.apply_gradients([(gradient, image)])
@@ -243,7 +274,7 @@ def make_step(
 
 
 def stylize(
-    content: np.ndarray,
+    content: np.ndarray | None,
     styles: np.ndarray | Sequence[np.ndarray],
     config: Config | None = None,
     *,
@@ -252,61 +283,159 @@ def stylize(
     snapshot_every: int | None = None,
     resume: OptimizerState | None = None,
 ) -> Iterator[Step]:
-    """Run style transfer, yielding a `Step` after every optimizer step.
+    """Run style transfer (or texture synthesis, or feature inversion), yielding a `Step` per update.
 
     Args:
-        content: the content picture, (1, H, W, 3) RGB in [0, 1] (any size; resized per `config`).
-        styles: one style picture or a list of them, same layout.
-        config: the run's settings (default: the `default` preset).
+        content: the content picture, (1, H, W, 3) RGB in [0, 1] (any size; resized per `config`); None
+            in texture mode.
+        styles: one style picture or a list of them, same layout (may be empty in invert mode).
+        config: the run's settings (default: the `default` preset); its mode's rules are applied.
         extractor: a ready extractor (else built from `config.weights`).
         style_blend: weights of several styles (normalised); default equal.
         snapshot_every: attach the picture every this many steps (default `config.snapshot_every`);
-            the last step always carries it.
+            the last step (and the last of each scale) always carries it.
         resume: continue from this state (a Step's `state`) up to `config.iterations` steps in all.
 
     Yields:
         Step records; the generator can be stopped at any time.
     """
-    config = (config or Config()).validated()
+    config = (config or Config()).resolved()
     style_list = [styles] if isinstance(styles, np.ndarray) and styles.ndim == 4 else list(styles)
+    content, style_list = inputs_for_mode(content, style_list, config)
+    if resume is not None and config.scales > 1:
+        raise ConfigError("--resume works with single-scale runs only")
     every = config.snapshot_every if snapshot_every is None else snapshot_every
     if config.seed is not None:
         tf.random.set_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     device = resolve_device(config.device)
-    content, style_list = prepare_images(content, style_list, config)
+    seen_content, seen_styles, recolour = _colour_plan(content, style_list, config)
     with tf.device(device):
         extractor = extractor or build_extractor(config)
-        missing = {config.content_layer_key, *config.style_layer_weights} - set(extractor.layer_names)
-        if missing:
-            raise ConfigError(f"the extractor given does not compute {', '.join(sorted(missing))}")
-        targets = compute_targets(extractor, content, style_list, config, style_blend)
-        if resume is None:
-            start = initial_image(content, config, rng) * config.pixel_scale
+    needed = ({config.content_layer_key} if config.content_weight else set()) | (
+        set(config.style_layer_weights) if config.style_weight and style_list else set()
+    )
+    missing = needed - set(extractor.layer_names)
+    if missing:
+        raise ConfigError(f"the extractor given does not compute {', '.join(sorted(missing))}")
+    began = time.perf_counter()
+    previous: np.ndarray | None = None
+    first = 0 if resume is None else resume.steps
+    for stage_config, last in stage_plan(config):
+        stage_content, stage_styles = prepare_images(seen_content, seen_styles, stage_config)
+        if previous is None:
+            start = None if resume is None else resume
+        else:  # coarse to fine: the previous scale's picture, upsampled, starts this one
+            start = image_io.resize(np.clip(previous, 0.0, 1.0), *stage_content.shape[1:3]) * config.pixel_scale
+        colour_reference = prepare_images(content, [], stage_config)[0] if recolour else None
+        for step in _run_stage(
+            extractor, stage_content, stage_styles, stage_config, style_blend, start, rng, first, last, every, device
+        ):
+            if step.image is not None and colour_reference is not None:
+                step = dataclasses.replace(step, image=recolour(step.image, colour_reference))
+            yield dataclasses.replace(step, seconds=time.perf_counter() - began)
+            if step.iteration == last - 1:
+                previous = step.raw_image
+        first = last
+
+
+def stage_plan(config: Config) -> list[tuple[Config, int]]:
+    """[(the stage's config, the global step count at its end)] for `config.scales` stages.
+
+    Stage k of N works at 1/2^(N-1-k) of the size and runs iterations/2^k steps: most steps where they
+    are cheap. One stage is simply the run itself.
+    """
+    if config.scales == 1:
+        return [(config, config.iterations)]
+    plan, end = [], 0
+    for k in range(config.scales):
+        factor = 2 ** (config.scales - 1 - k)
+        changes: dict = {"image_size": max(16, round(config.image_size / factor))}
+        if config.exact_size is not None:
+            changes["exact_size"] = tuple(max(16, round(v / factor)) for v in config.exact_size)
+        end += max(1, config.iterations // 2**k)
+        plan.append((dataclasses.replace(config, **changes), end))
+    return plan
+
+
+def inputs_for_mode(
+    content: np.ndarray | None, styles: list[np.ndarray], config: Config
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Check the pictures a mode needs; texture synthesis gets a stand-in content of the output's shape."""
+    if config.mode == "invert":
+        if content is None:
+            raise ConfigError("feature inversion (mode invert) needs a content picture")
+        return content, []
+    if not styles:
+        raise ConfigError("at least one style picture is needed")
+    if config.mode == "texture":
+        style = styles[0]
+        if config.exact_size is not None:
+            h, w = config.exact_size
         else:
-            check_resume(resume, content.shape)
-            start = resume.image
-        image = tf.Variable(start, dtype=tf.float32, name="generated_image")
+            h, w = image_io.fit_size(style.shape[1], style.shape[2], config.image_size)
+        # Only its shape (and mean colour for the noise start) matter: α = 0.
+        return np.full((1, h, w, 3), np.asarray(IMAGENET_MEAN_RGB, np.float32) / 255.0), styles
+    if content is None:
+        raise ConfigError("style transfer needs a content picture (use mode texture for none)")
+    return content, styles
+
+
+def _colour_plan(content: np.ndarray, styles: list[np.ndarray], config: Config):
+    """(content the network sees, styles it sees, recolour function or None) for --preserve-colors."""
+    mode = config.preserve_colors
+    if mode is None or config.mode == "texture":
+        return content, styles, None
+    if mode == "histogram":
+        return content, [color.match_color_histogram(s, content) for s in styles], None
+    if mode == "luminance":
+        grey_styles = [color.match_luminance(s, content) for s in styles]
+        return color.luminance_only(content), grey_styles, color.transfer_luminance
+    return content, styles, color.transfer_luminance  # "post"
+
+
+def _run_stage(
+    extractor: FeatureExtractor,
+    content: np.ndarray,
+    styles: list[np.ndarray],
+    config: Config,
+    style_blend: Sequence[float] | None,
+    start: np.ndarray | OptimizerState | None,
+    rng: np.random.Generator,
+    first: int,
+    last: int,
+    every: int,
+    device: str,
+) -> Iterator[Step]:
+    """Steps `first` .. `last` - 1 at one size, from `start` (pixels, a saved state, or None: the init)."""
+    with tf.device(device):
+        targets = compute_targets(extractor, content, styles, config, style_blend)
+        if start is None:
+            value = initial_image(content, config, rng) * config.pixel_scale
+        elif isinstance(start, OptimizerState):
+            check_resume(start, content.shape)
+            value = start.image
+        else:
+            value = start
+        image = tf.Variable(value, dtype=tf.float32, name="generated_image")
         optimizer = make_optimizer(config)
         step = make_step(extractor, targets, config, image, optimizer)
-        if resume is not None:
-            for variable, value in zip(optimizer.variables, resume.optimizer, strict=True):
-                variable.assign(value)
-    first = 0 if resume is None else resume.steps
-    log.info(
-        "stylizing %dx%d on %s, steps %d to %d", content.shape[2], content.shape[1], device, first, config.iterations
-    )
+        if isinstance(start, OptimizerState):
+            for variable, saved in zip(optimizer.variables, start.optimizer, strict=True):
+                variable.assign(saved)
+    log.info("stylizing %dx%d on %s, steps %d to %d", content.shape[2], content.shape[1], device, first, last)
     began = time.perf_counter()
-    for i in range(first, config.iterations):
+    for i in range(first, last):
         with tf.device(device):
             values = step()
         step_costs = {name: float(values[name]) for name in COST_NAMES}
-        picture = state = None
-        if i == config.iterations - 1 or (every and i % every == 0):
-            value = image.numpy()
-            picture = np.clip(value / config.pixel_scale, 0.0, 1.0)
-            state = OptimizerState(i + 1, value, [v.numpy() for v in optimizer.variables])
-        yield Step(i, step_costs, time.perf_counter() - began, picture, state)
+        picture = state = raw = None
+        if i == last - 1 or (every and i % every == 0):
+            raw = image.numpy() / config.pixel_scale
+            picture = np.clip(raw, 0.0, 1.0)
+            if config.scales == 1:
+                state = OptimizerState(i + 1, image.numpy(), [v.numpy() for v in optimizer.variables])
+        yield Step(i, step_costs, time.perf_counter() - began, picture, state, raw)
     # Tracing more than once would mean the step is rebuilt per call: slow, and a bug.
     if step.experimental_get_tracing_count() != 1:
         log.warning("the optimizer step was traced %d times", step.experimental_get_tracing_count())

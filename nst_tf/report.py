@@ -111,6 +111,8 @@ def animation(run_dir: Path, frame_ms: int = 250, hold_ms: int = 1500) -> Path |
     for _, path in snaps:
         with Image.open(path) as img:
             frames.append(img.convert("RGB").copy())
+    size = frames[-1].size  # coarse-to-fine runs make smaller early snapshots: show all at the final size
+    frames = [f if f.size == size else f.resize(size, Image.Resampling.BICUBIC) for f in frames]
     path = Path(run_dir) / "evolution.gif"
     durations = [frame_ms] * (len(frames) - 1) + [hold_ms]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=True)
