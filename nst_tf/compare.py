@@ -10,9 +10,8 @@ report). `command_compare(args)` is the command-line entry; `add_compare_options
 
 In float32 the TF side is the product itself (`nst_tf.optimize.stylize`). With `float64=True` both
 sides run in double precision, to separate algorithmic disagreement from rounding; the product's step is
-float32-only (`nst_tf.costs.style_cost` starts from a float32 zero and `make_step` uses a float32
-`tf.constant(0.0)` for an unused J_tv), so the TF float64 run here mirrors `make_step` line for line with
-a dtype-generic style sum, on the product's own Keras VGG built with a float64 dtype policy.
+float32-only in one place: its variable. So the TF float64 run here builds a float64 variable and Adam and
+then uses the product's own `make_step`, on the product's Keras VGG built with a float64 dtype policy.
 
 Relative errors are max|tf − torch| / max|tf| over a whole tensor (features, gradient), and
 |tf − torch| / |tf| per cost value.
@@ -262,44 +261,15 @@ def build_tf_extractor(config: Config, weights: VGGWeights, float64: bool = Fals
     return extractor
 
 
-def _tf_style_cost(targets, features, layer_weights, dtype):
-    """costs.style_cost in float32 (the product); in float64 the same sum from a zero of the right dtype
-    (costs.style_cost starts from tf.constant(0.0, tf.float32), which cannot take float64 terms)."""
-    import tensorflow as tf
-
-    from nst_tf import costs
-
-    if dtype == tf.float32:
-        return costs.style_cost(targets.style_grams, features, layer_weights, targets.style_positions)
-    total = tf.zeros((), dtype)
-    for layer, weight in layer_weights.items():
-        positions = targets.style_positions[layer]
-        total += weight * costs.layer_style_cost(targets.style_grams[layer], features[layer], positions)
-    return total
-
-
-def _tf_picture_costs(extractor, targets, config: Config, picture):
-    """The forward half of `nst_tf.optimize.make_step`, in the picture's dtype."""
-    import tensorflow as tf
-
-    from nst_tf import costs
-
-    features = extractor(picture)
-    j_content = costs.content_cost(targets.content, features[config.content_layer_key])
-    j_style = _tf_style_cost(targets, features, config.style_layer_weights, picture.dtype)
-    gamma = config.tv_weight
-    j_tv = costs.total_variation_cost(picture) if gamma else tf.constant(0.0, picture.dtype)
-    j_total = costs.total_cost(j_content, j_style, j_tv, config.content_weight, config.style_weight, gamma)
-    return {"total": j_total, "content": j_content, "style": j_style, "tv": j_tv}
-
-
 def _tf_gradient(extractor, targets, config: Config, start: np.ndarray, dtype) -> np.ndarray:
     """dJ/d(image variable) at the start, the variable in pixel_scale units as in the product's step."""
     import tensorflow as tf
 
+    from nst_tf import optimize
+
     image = tf.Variable(start * config.pixel_scale, dtype=dtype)
     with tf.GradientTape() as tape:
-        values = _tf_picture_costs(extractor, targets, config, image / float(config.pixel_scale))
+        values = optimize.picture_costs(extractor, targets, config, image / float(config.pixel_scale))
     return tape.gradient(values["total"], image).numpy()
 
 
@@ -320,17 +290,7 @@ def _tf_float64_stylize(content, styles, config: Config, extractor, style_blend)
     image = tf.Variable(start * config.pixel_scale, dtype=tf.float64, name="generated_image")
     with keras_float64():  # so Adam's learning-rate variable is float64 too, as the twin's
         optimizer = optimize.make_optimizer(config)
-        optimizer.build([image])
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            values = _tf_picture_costs(extractor, targets, config, image / scale)
-        gradient = tape.gradient(values["total"], image)
-        optimizer.apply_gradients([(gradient, image)])
-        if config.clip_every_step:
-            image.assign(tf.clip_by_value(image, 0.0, scale))
-        return values
+        step = optimize.make_step(extractor, targets, config, image, optimizer)  # the product's step, in float64
 
     began = time.perf_counter()
     for i in range(config.iterations):

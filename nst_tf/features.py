@@ -15,9 +15,8 @@ from collections.abc import Iterable
 import keras
 import tensorflow as tf
 
-from nst_tf.config import keras_layer_name, paper_layer_name
 from nst_tf.errors import ConfigError
-from nst_tf.weights import IDENTITY, VGG_BLOCKS, Preprocessing, VGGWeights, conv_layer_names
+from nst_tf.weights import IDENTITY, VGG_BLOCKS, Preprocessing, VGGWeights, conv_layer_names, select_layers
 
 
 class FeatureExtractor:
@@ -39,19 +38,7 @@ class FeatureExtractor:
         pool_padding: str = "valid",
         preprocessing: Preprocessing | None = None,
     ) -> None:
-        available = conv_layer_names(weights.architecture)
-        self.layer_names: list[str] = []
-        for name in layers:
-            key = keras_layer_name(name)
-            if key not in available:
-                raise ConfigError(
-                    f"layer {paper_layer_name(key)} ({key}) does not exist in {weights.architecture.upper()} "
-                    f"({weights.source} weights)"
-                )
-            if key not in self.layer_names:
-                self.layer_names.append(key)
-        if not self.layer_names:
-            raise ConfigError("the extractor needs at least one layer")
+        self.layer_names: list[str] = select_layers(weights, layers)
         if pooling not in ("max", "avg"):
             raise ConfigError(f"unknown pooling {pooling!r}; choose max or avg")
         self.weights = weights

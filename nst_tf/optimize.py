@@ -228,6 +228,23 @@ def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
 
 
+def picture_costs(
+    extractor: FeatureExtractor, targets: Targets, config: Config, picture: tf.Tensor
+) -> dict[str, tf.Tensor]:
+    """The forward half of a step: {"total", "content", "style", "tv"} of a (1, H, W, 3) [0, 1] picture,
+    in the picture's dtype. A term whose weight is zero is not computed at all (texture, inversion)."""
+    alpha, beta, gamma = config.content_weight, config.style_weight, config.tv_weight
+    features = extractor(picture)
+    zero = tf.zeros([], picture.dtype)
+    j_content = costs.content_cost(targets.content, features[config.content_layer_key]) if alpha else zero
+    j_style = zero
+    if beta and targets.style_grams:
+        j_style = costs.style_cost(targets.style_grams, features, config.style_layer_weights, targets.style_positions)
+    j_tv = costs.total_variation_cost(picture) if gamma else zero
+    j_total = costs.total_cost(j_content, j_style, j_tv, alpha, beta, gamma)
+    return {"total": j_total, "content": j_content, "style": j_style, "tv": j_tv}
+
+
 def make_step(
     extractor: FeatureExtractor,
     targets: Targets,
@@ -242,9 +259,6 @@ def make_step(
         the picture it started from.
     """
     scale = float(config.pixel_scale)
-    content_layer = config.content_layer_key
-    layer_weights = config.style_layer_weights
-    alpha, beta, gamma = config.content_weight, config.style_weight, config.tv_weight
     clip = config.clip_every_step
     # Build Adam's slots now: creating variables inside the first trace would make TensorFlow trace twice.
     optimizer.build([image])
@@ -252,23 +266,12 @@ def make_step(
     @tf.function
     def step() -> dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
-            picture = image / scale  # (1, H, W, 3) in [0, 1]
-            features = extractor(picture)
-            zero = tf.zeros([], picture.dtype)
-            # A term whose weight is zero is not computed at all (texture synthesis, feature inversion).
-            j_content = costs.content_cost(targets.content, features[content_layer]) if alpha else zero
-            j_style = (
-                costs.style_cost(targets.style_grams, features, layer_weights, targets.style_positions)
-                if beta and targets.style_grams
-                else zero
-            )
-            j_tv = costs.total_variation_cost(picture) if gamma else zero
-            j_total = costs.total_cost(j_content, j_style, j_tv, alpha, beta, gamma)
-        gradient = tape.gradient(j_total, image)
+            values = picture_costs(extractor, targets, config, image / scale)  # picture in [0, 1]
+        gradient = tape.gradient(values["total"], image)
         optimizer.apply_gradients([(gradient, image)])
         if clip:
             image.assign(tf.clip_by_value(image, 0.0, scale))
-        return {"total": j_total, "content": j_content, "style": j_style, "tv": j_tv}
+        return values
 
     return step
 

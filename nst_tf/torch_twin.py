@@ -27,10 +27,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nst_tf.config import Config, keras_layer_name, paper_layer_name
+from nst_tf.config import Config
 from nst_tf.errors import ConfigError
 from nst_tf.optimize import COST_NAMES, Step, _normalised_blend, initial_image, prepare_images
-from nst_tf.weights import IDENTITY, Preprocessing, VGGWeights, conv_layer_names, resolve_weights
+from nst_tf.weights import IDENTITY, Preprocessing, VGGWeights, conv_layer_names, resolve_weights, select_layers
 
 log = logging.getLogger(__name__)
 
@@ -95,19 +95,7 @@ class TorchVGG(torch.nn.Module):
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
-        order = conv_layer_names(weights.architecture)
-        self.layer_names: list[str] = []
-        for name in layers:
-            key = keras_layer_name(name)
-            if key not in order:
-                raise ConfigError(
-                    f"layer {paper_layer_name(key)} ({key}) does not exist in {weights.architecture.upper()} "
-                    f"({weights.source} weights)"
-                )
-            if key not in self.layer_names:
-                self.layer_names.append(key)
-        if not self.layer_names:
-            raise ConfigError("the extractor needs at least one layer")
+        self.layer_names: list[str] = select_layers(weights, layers)
         if pooling not in ("max", "avg"):
             raise ConfigError(f"unknown pooling {pooling!r}; choose max or avg")
         if pool_padding not in ("valid", "same"):
@@ -118,6 +106,7 @@ class TorchVGG(torch.nn.Module):
         self.preprocessing = preprocessing or weights.preprocessing
         self.dtype = dtype
         device = torch.device(device or "cpu")
+        order = conv_layer_names(weights.architecture)
         deepest = max(order.index(name) for name in self.layer_names)
         self.conv_names = order[: deepest + 1]  # nothing deeper is needed, as in the Keras model
         self.kernels = torch.nn.ParameterDict()

@@ -102,6 +102,28 @@ def conv_layer_names(architecture: str) -> list[str]:
     return [f"block{b}_conv{c}" for b, n in enumerate(VGG_BLOCKS[architecture], 1) for c in range(1, n + 1)]
 
 
+def select_layers(weights: VGGWeights, layers) -> list[str]:
+    """Keras names of `layers` (either spelling), de-duplicated in order, each checked to exist in the
+    weights' architecture. Raises ConfigError otherwise."""
+    from nst_tf.config import keras_layer_name, paper_layer_name
+    from nst_tf.errors import ConfigError
+
+    available = conv_layer_names(weights.architecture)
+    chosen: list[str] = []
+    for name in layers:
+        key = keras_layer_name(name)
+        if key not in available:
+            raise ConfigError(
+                f"layer {paper_layer_name(key)} ({key}) does not exist in {weights.architecture.upper()} "
+                f"({weights.source} weights)"
+            )
+        if key not in chosen:
+            chosen.append(key)
+    if not chosen:
+        raise ConfigError("the extractor needs at least one layer")
+    return chosen
+
+
 def expected_shapes(architecture: str) -> dict[str, tuple[int, ...]]:
     """{layer: kernel shape (3, 3, C_in, C_out)} for `architecture`."""
     shapes, c_in = {}, 3

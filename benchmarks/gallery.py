@@ -1,0 +1,116 @@
+"""Regenerate the README gallery: the experiments the course and its companions walk through.
+
+    python benchmarks/gallery.py                # writes docs/gallery/*.png (about 5 minutes on 2 cores)
+    python benchmarks/gallery.py --size 256 --iterations 300
+
+Rows: content/style weight ratio, max vs average pooling, content vs noise start, the three colour
+modes, texture synthesis. Every picture is a real run of `nst_tf.stylize` with the offline hed-vgg16
+weights on the project's own images, seeded, so the gallery is the same on every machine of a kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from nst_tf import image_io, optimize
+from nst_tf.config import DEFAULT
+from nst_tf.weights import hed_vgg16_weights
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = ROOT / "images"
+
+
+def _label(picture: np.ndarray, text: str) -> Image.Image:
+    img = Image.fromarray(image_io.to_uint8(picture))
+    canvas = Image.new("RGB", (img.width, img.height + 22), "white")
+    canvas.paste(img, (0, 0))
+    try:
+        font = ImageFont.load_default(size=14)
+    except TypeError:
+        font = ImageFont.load_default()
+    ImageDraw.Draw(canvas).text((4, img.height + 3), text, fill="black", font=font)
+    return canvas
+
+
+def _row(cells: list[Image.Image], path: Path) -> None:
+    height = max(c.height for c in cells)
+    row = Image.new("RGB", (sum(c.width for c in cells) + 6 * (len(cells) - 1), height), "white")
+    x = 0
+    for cell in cells:
+        row.paste(cell, (x, 0))
+        x += cell.width + 6
+    row.save(path)
+    print(f"wrote {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=160, help="longest side, px")
+    parser.add_argument("--iterations", type=int, default=150)
+    parser.add_argument("--out", default=str(ROOT / "docs" / "gallery"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = hed_vgg16_weights()
+    cat = image_io.load_image(IMAGES / "chelsea.png")
+    ihc = image_io.load_image(IMAGES / "ihc.png")
+    hubble = image_io.load_image(IMAGES / "hubble_deep_field.jpg")
+    base = DEFAULT.replace(image_size=args.size, iterations=args.iterations, snapshot_every=0, seed=0)
+    extractors = {p: optimize.build_extractor(base.replace(pooling=p), weights) for p in ("avg", "max")}
+    began = time.perf_counter()
+
+    def run(content, style, config, label):
+        config = config.resolved()
+        extractor = extractors[config.pooling]
+        if config.mode != "transfer":
+            extractor = optimize.build_extractor(config, weights)
+        steps = list(optimize.stylize(content, style, config, extractor=extractor))
+        print(f"  {label}: J {steps[0].costs['total']:.4g} -> {steps[-1].costs['total']:.4g}")
+        return _label(steps[-1].image, label)
+
+    def inputs(content, style):
+        c, (s,) = optimize.prepare_images(content, [style], base)
+        return [_label(c, "content"), _label(s, "style")]
+
+    _row(
+        inputs(cat, ihc)
+        + [run(cat, ihc, base.replace(content_weight=a), f"alpha/beta = {a / 40:g}") for a in (10, 1000, 100000)],
+        out / "weights.png",
+    )
+    _row([run(cat, ihc, base.replace(pooling=p), f"{p} pooling") for p in ("max", "avg")], out / "pooling.png")
+    _row(
+        [
+            run(cat, ihc, base, "start: content"),
+            run(cat, ihc, base.replace(init="noise", iterations=2 * args.iterations), "start: noise (2x steps)"),
+            run(cat, ihc, base.replace(init="blend"), "start: 0.6 noise + 0.4 content"),
+        ],
+        out / "init.png",
+    )
+    _row(
+        inputs(cat, hubble)
+        + [run(cat, hubble, base, "colours: style's")]
+        + [
+            run(cat, hubble, base.replace(preserve_colors=m), f"colours: {m}")
+            for m in ("post", "luminance", "histogram")
+        ],
+        out / "colors.png",
+    )
+    texture = base.replace(mode="texture", iterations=2 * args.iterations, exact_size=(args.size * 3 // 4, args.size))
+    _row(
+        [_label(optimize.prepare_images(ihc, [], base)[0], "style: ihc"), run(None, ihc, texture, "texture from ihc")]
+        + [
+            _label(optimize.prepare_images(hubble, [], base)[0], "style: hubble"),
+            run(None, hubble, texture, "texture from hubble"),
+        ],
+        out / "texture.png",
+    )
+    print(f"gallery done in {time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
