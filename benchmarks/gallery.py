@@ -22,6 +22,7 @@ from nst_tf.config import DEFAULT
 from nst_tf.weights import hed_vgg16_weights
 
 ROOT = Path(__file__).resolve().parent.parent
+ROWS = ("weights", "pooling", "init", "colors", "texture")
 IMAGES = ROOT / "images"
 
 
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=160, help="longest side, px")
     parser.add_argument("--iterations", type=int, default=150)
     parser.add_argument("--out", default=str(ROOT / "docs" / "gallery"))
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"which rows to make (default all: {','.join(ROWS)})")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -77,38 +79,46 @@ def main() -> None:
         c, (s,) = optimize.prepare_images(content, [style], base)
         return [_label(c, "content"), _label(s, "style")]
 
-    _row(
-        inputs(cat, ihc)
-        + [run(cat, ihc, base.replace(content_weight=a), f"alpha/beta = {a / 40:g}") for a in (10, 1000, 100000)],
-        out / "weights.png",
-    )
-    _row([run(cat, ihc, base.replace(pooling=p), f"{p} pooling") for p in ("max", "avg")], out / "pooling.png")
-    _row(
-        [
-            run(cat, ihc, base, "start: content"),
-            run(cat, ihc, base.replace(init="noise", iterations=2 * args.iterations), "start: noise (2x steps)"),
-            run(cat, ihc, base.replace(init="blend"), "start: 0.6 noise + 0.4 content"),
-        ],
-        out / "init.png",
-    )
-    _row(
-        inputs(cat, hubble)
-        + [run(cat, hubble, base, "colours: style's")]
-        + [
-            run(cat, hubble, base.replace(preserve_colors=m), f"colours: {m}")
-            for m in ("post", "luminance", "histogram")
-        ],
-        out / "colors.png",
-    )
-    texture = base.replace(mode="texture", iterations=2 * args.iterations, exact_size=(args.size * 3 // 4, args.size))
-    _row(
-        [_label(optimize.prepare_images(ihc, [], base)[0], "style: ihc"), run(None, ihc, texture, "texture from ihc")]
-        + [
-            _label(optimize.prepare_images(hubble, [], base)[0], "style: hubble"),
-            run(None, hubble, texture, "texture from hubble"),
-        ],
-        out / "texture.png",
-    )
+    rows = set(args.rows.split(","))
+    if "weights" in rows:
+        _row(
+            inputs(cat, ihc)
+            + [run(cat, ihc, base.replace(content_weight=a), f"alpha/beta = {a / 40:g}") for a in (10, 1000, 100000)],
+            out / "weights.png",
+        )
+    if "pooling" in rows:
+        _row([run(cat, ihc, base.replace(pooling=p), f"{p} pooling") for p in ("max", "avg")], out / "pooling.png")
+    if "init" in rows:
+        _row(
+            [
+                run(cat, ihc, base, "start: content"),
+                run(cat, ihc, base.replace(init="noise", iterations=2 * args.iterations), "start: noise, 2x steps"),
+                run(cat, ihc, base.replace(init="blend"), "start: TF1 blend"),
+            ],
+            out / "init.png",
+        )
+    if "colors" in rows:
+        _row(
+            inputs(cat, hubble)
+            + [run(cat, hubble, base, "colours: style's")]
+            + [
+                run(cat, hubble, base.replace(preserve_colors=m), f"colours: {m}")
+                for m in ("post", "luminance", "histogram")
+            ],
+            out / "colors.png",
+        )
+    if "texture" in rows:
+        texture = base.replace(
+            mode="texture", iterations=2 * args.iterations, exact_size=(args.size * 3 // 4, args.size)
+        )
+        _row(
+            [_label(optimize.prepare_images(ihc, [], base)[0], "style: ihc"), run(None, ihc, texture, "texture: ihc")]
+            + [
+                _label(optimize.prepare_images(hubble, [], base)[0], "style: hubble"),
+                run(None, hubble, texture, "texture: hubble"),
+            ],
+            out / "texture.png",
+        )
     print(f"gallery done in {time.perf_counter() - began:.0f} s")
 
 
