@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--overwrite", action="store_true", help="replace an existing report")
     _add_setting_options(compare)
     add_weights_parser(commands)
+    from nst_tf.bench import add_bench_parser  # argparse only; TensorFlow is imported when it runs
+
+    add_bench_parser(commands)
     return parser
 
 
@@ -98,6 +101,9 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
         "--preserve-colors", choices=("post", "luminance", "histogram"), help="keep the content's colours"
     )
     parser.add_argument("--scales", type=int, help="coarse-to-fine stages, for large pictures (e.g. 3)")
+    parser.add_argument("--optimizer", choices=("adam", "lbfgs"), help="Adam, or SciPy's L-BFGS-B")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), help="VGG's arithmetic")
+    parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None, help="XLA-compile the step")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -121,6 +127,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "style_scale",
         "preserve_colors",
         "scales",
+        "optimizer",
+        "precision",
     ):
         value = getattr(args, flag)
         if value is not None:
@@ -130,6 +138,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         changes["exact_size"] = None  # an explicit size replaces the preset's squash-to-exact size
     if args.size is not None:
         changes["exact_size"] = parse_size(args.size)
+    if args.jit is not None:
+        changes["jit_compile"] = args.jit
     if args.style_layers is not None:
         changes["style_layers"] = parse_style_layers(args.style_layers)
     return base.replace(**changes).resolved()
@@ -548,6 +558,10 @@ def main(argv: list[str] | None = None) -> int:
             from nst_tf.compare import command_compare
 
             return command_compare(args)
+        if args.command == "bench":
+            from nst_tf.bench import command_bench
+
+            return command_bench(args)
     except NSTError as exc:
         sys.stderr.write(f"nst_tf: error: {exc}\n")
         return 2

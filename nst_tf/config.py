@@ -31,7 +31,8 @@ PAPER_STYLE_LAYERS: LayerWeights = (
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 
 INIT_MODES = ("content", "noise", "blend", "content+noise")
-OPTIMIZERS = ("adam",)
+OPTIMIZERS = ("adam", "lbfgs")
+PRECISIONS = ("float32", "bfloat16")
 POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "gpu")
 PREPROCESSING = ("weights", "none")
@@ -77,7 +78,8 @@ class Config:
         content_layer: layer whose feature maps the content cost compares.
         style_layers: (layer, weight λ_l) pairs for the style cost.
         content_weight, style_weight, tv_weight: α, β, γ of the total cost.
-        optimizer: "adam" (L-BFGS arrives with the speed work).
+        optimizer: "adam" or "lbfgs" (SciPy's L-BFGS-B over the pixels, bounded to the valid range; one
+            iteration is one L-BFGS iteration, which may spend several cost evaluations; see nst_tf.lbfgs).
         learning_rate: Adam's step, in units of `pixel_scale`.
         adam_epsilon: Adam's ε (Keras 1e-7; TF1's tf.train.AdamOptimizer 1e-8).
         pixel_scale: the units the optimised variable lives in: 1 -> [0, 1], 255 -> 0-255 (the TF1
@@ -98,6 +100,8 @@ class Config:
         device: "auto", "cpu" or "gpu".
         seed: seeds the init noise and TensorFlow; a CPU run with a seed repeats bit for bit.
         strict_weights: refuse to fall back from the requested weights (the course presets).
+        jit_compile: compile the step with XLA (tf.function(jit_compile=True)).
+        precision: "float32", or "bfloat16" (VGG computed in bfloat16; costs and Grams in float32).
         mode: "transfer" (content + style), "texture" (texture synthesis: α = 0, start from noise, no
             content picture) or "invert" (feature inversion: β = 0, start from noise, no style picture).
         style_scale: the style picture's longest side relative to the result's (0.5: larger strokes).
@@ -132,6 +136,8 @@ class Config:
     device: str = "auto"
     seed: int | None = None
     strict_weights: bool = False
+    jit_compile: bool = False
+    precision: str = "float32"
     mode: str = "transfer"
     style_scale: float = 1.0
     preserve_colors: str | None = None
@@ -160,6 +166,7 @@ class Config:
         _require(self.pixel_scale > 0, f"pixel scale must be > 0, got {self.pixel_scale}")
         _require(0 <= self.init_noise_ratio <= 1, f"init noise ratio must be in [0, 1], got {self.init_noise_ratio}")
         _require(self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose from {OPTIMIZERS}")
+        _require(self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose from {PRECISIONS}")
         _require(self.pooling in POOLINGS, f"unknown pooling {self.pooling!r}; choose from {POOLINGS}")
         _require(self.pool_padding in ("valid", "same"), f"unknown pool padding {self.pool_padding!r}")
         _require(self.device in DEVICES, f"unknown device {self.device!r}; choose from {DEVICES}")

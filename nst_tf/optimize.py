@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nst_tf import color, costs, image_io
+from nst_tf import color, costs, image_io, memory
 from nst_tf.config import IMAGENET_MEAN_RGB, INIT_MODES, Config
 from nst_tf.errors import ConfigError
 from nst_tf.features import FeatureExtractor
@@ -44,7 +44,10 @@ class Step:
             forward pass, so no extra evaluation is spent on reporting).
         seconds: wall time since the first step began.
         image: the picture after this step, (1, H, W, 3) in [0, 1]; only on snapshot steps and the last.
-        state: everything needed to continue from here (see `OptimizerState`); with `image` only.
+        state: everything needed to continue from here (see `OptimizerState`); with `image` only. Adam
+            only: L-BFGS runs cannot be resumed, their Steps have state None.
+        evaluations: cost evaluations so far, for L-BFGS (whose iteration may take several; see
+            nst_tf.lbfgs); None for Adam, which spends exactly one per step.
     """
 
     iteration: int
@@ -53,6 +56,7 @@ class Step:
     image: np.ndarray | None = None
     state: OptimizerState | None = None
     raw_image: np.ndarray | None = field(default=None, repr=False, compare=False)  # unclipped, [0, 1] units
+    evaluations: int | None = field(default=None, compare=False)  # cost evaluations so far (L-BFGS only)
 
 
 @dataclass
@@ -105,7 +109,24 @@ def build_extractor(config: Config, weights: VGGWeights | None = None) -> Featur
     layers += list(config.style_layer_weights) if config.style_weight else []
     layers = layers or [config.content_layer_key]
     preprocessing = IDENTITY if config.input_preprocessing == "none" else None
-    return FeatureExtractor(weights, layers, config.pooling, config.pool_padding, preprocessing)
+    kind = BFloat16Extractor if config.precision == "bfloat16" else FeatureExtractor
+    return kind(weights, layers, config.pooling, config.pool_padding, preprocessing)
+
+
+class BFloat16Extractor(FeatureExtractor):
+    """VGG computed in bfloat16 (Keras's mixed_bfloat16 policy: float32 weights, bfloat16 maths); the
+    feature maps are handed out as float32, so Grams and costs still accumulate in float32."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy("mixed_bfloat16")  # layers take the policy in force when built
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+    def __call__(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {name: tf.cast(value, tf.float32) for name, value in super().__call__(images).items()}
 
 
 def prepare_images(
@@ -263,7 +284,7 @@ def make_step(
     # Build Adam's slots now: creating variables inside the first trace would make TensorFlow trace twice.
     optimizer.build([image])
 
-    @tf.function
+    @tf.function(jit_compile=config.jit_compile)
     def step() -> dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
             values = picture_costs(extractor, targets, config, image / scale)  # picture in [0, 1]
@@ -321,6 +342,9 @@ def stylize(
     missing = needed - set(extractor.layer_names)
     if missing:
         raise ConfigError(f"the extractor given does not compute {', '.join(sorted(missing))}")
+    if device == "/CPU:0":  # refuse a run that cannot fit before allocating it (GPU memory is not checked)
+        height, width = config.exact_size or image_io.fit_size(content.shape[1], content.shape[2], config.image_size)
+        memory.check_memory(config, height, width, extractor.weights.architecture)
     began = time.perf_counter()
     previous: np.ndarray | None = None
     first = 0 if resume is None else resume.steps
@@ -411,6 +435,12 @@ def _run_stage(
     device: str,
 ) -> Iterator[Step]:
     """Steps `first` .. `last` - 1 at one size, from `start` (pixels, a saved state, or None: the init)."""
+    if config.optimizer == "lbfgs":
+        from nst_tf import lbfgs  # SciPy only for L-BFGS runs
+
+        stage = (extractor, content, styles, config, style_blend, start, rng, first, last, every, device)
+        yield from lbfgs.run_stage(*stage)
+        return
     with tf.device(device):
         targets = compute_targets(extractor, content, styles, config, style_blend)
         if start is None:

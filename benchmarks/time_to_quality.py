@@ -1,0 +1,155 @@
+"""Time to quality: how long the default route takes to reach the cost the course recipe ends at.
+
+    python benchmarks/time_to_quality.py --image-size 128 --json ttq.json
+    python benchmarks/time_to_quality.py --cost default --image-size 256 --optimizer lbfgs   # preset choice
+
+Reference (`--cost course`, the default): the course preset's optimizer, Adam with learning rate 2.0 on
+0-255 pixels from its 0.6 noise blend, 200 iterations. Ours: the `default` preset's optimizer, learning
+rate, pixel units and start (or the flags given) on the *same cost function*: the course's α = 10,
+β = 40, conv4_2 content, conv1_1 .. conv5_1 style at 0.2 each, average pooling with "same" padding, and
+the same weights, pictures and size. Only how the cost is minimised differs.
+
+`--cost default` instead compares on the default preset's own cost, with its Adam recipe (learning rate
+0.02 in [0, 1] units from the content picture, 300 iterations) as the reference: the evidence for which
+optimizer the default preset should use.
+
+Both clocks are `Step.seconds` (time since `stylize` began: targets, tracing and every step). The
+reference's final total cost is its last Step's; ours is stopped (the generator closed) at the first Step
+whose total cost is at or below it. Costs are those the Steps report: Adam's are of the picture the step
+started from, L-BFGS's of the picture it accepted. With --repeats N the two runs alternate N times (the
+machine is shared and its speed drifts) and medians are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nst_tf import image_io, optimize  # noqa: E402
+from nst_tf.bench import default_pictures  # noqa: E402
+from nst_tf.config import COURSE, DEFAULT, Config  # noqa: E402
+
+# What "the optimizer" is made of: everything else in a Config is the cost function, size or pictures.
+OPTIMIZER_FIELDS = (
+    "optimizer",
+    "learning_rate",
+    "adam_epsilon",
+    "pixel_scale",
+    "clip_every_step",
+    "init",
+    "init_noise_ratio",
+    "init_noise_range",
+    "jit_compile",
+    "precision",
+)
+# The default preset's Adam recipe before L-BFGS existed: the reference for `--cost default`.
+ADAM_DEFAULT = {"optimizer": "adam", "learning_rate": 0.02, "init": "content", "pixel_scale": 1.0, "iterations": 300}
+
+
+def configs(args: argparse.Namespace) -> tuple[Config, Config]:
+    """(reference, ours) on the same cost function, size and weights; only the optimizer differs."""
+    common = {"image_size": args.image_size, "exact_size": None, "snapshot_every": 0, "seed": args.seed}
+    if args.cost == "course":
+        reference = COURSE.replace(weights=args.weights, strict_weights=False, imagenet_layout=None, **common)
+    else:
+        reference = DEFAULT.replace(weights=args.weights, **common, **ADAM_DEFAULT)
+    ours = reference.replace(**{name: getattr(DEFAULT, name) for name in OPTIMIZER_FIELDS})
+    overrides = {
+        "optimizer": args.optimizer,
+        "init": args.init,
+        "learning_rate": args.learning_rate,
+        "jit_compile": args.jit,
+        "precision": args.precision,
+    }
+    ours = ours.replace(iterations=args.max_iterations, **{k: v for k, v in overrides.items() if v is not None})
+    return reference, ours
+
+
+def run_reference(content, style, config: Config, extractor) -> dict:
+    """The whole reference run: its final cost and time."""
+    *_, last = optimize.stylize(content, style, config, extractor=extractor)
+    return {"seconds": last.seconds, "final_cost": last.costs["total"], "iterations": last.iteration + 1}
+
+
+def run_ours(content, style, config: Config, extractor, target: float) -> dict:
+    """Ours until its total cost first reaches `target` (then the generator is closed)."""
+    steps = optimize.stylize(content, style, config, extractor=extractor)
+    try:
+        for step in steps:
+            if step.costs["total"] <= target:
+                return {
+                    "seconds": step.seconds,
+                    "final_cost": step.costs["total"],
+                    "iterations": step.iteration + 1,
+                    "evaluations": step.evaluations or step.iteration + 1,
+                    "reached": True,
+                }
+    finally:
+        steps.close()
+    return {"seconds": None, "final_cost": step.costs["total"], "iterations": step.iteration + 1, "reached": False}
+
+
+def main(argv: list[str] | None = None) -> int:
+    default_content, default_style = default_pictures()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--content", default=str(default_content))
+    parser.add_argument("--style", default=str(default_style))
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--cost", choices=("course", "default"), default="course")
+    parser.add_argument("--weights", default="hed-vgg16")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--max-iterations", type=int, default=300, help="ours gives up after this many steps")
+    parser.add_argument("--optimizer", choices=("adam", "lbfgs"), help="ours (default: the default preset's)")
+    parser.add_argument("--init", help="ours' start (default: the default preset's)")
+    parser.add_argument("--learning-rate", type=float, help="ours' Adam step (default: the default preset's)")
+    parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--precision", choices=("float32", "bfloat16"))
+    args = parser.parse_args(argv)
+
+    reference_config, ours_config = configs(args)
+    content, style = image_io.load_image(args.content), image_io.load_image(args.style)
+    extractor = optimize.build_extractor(reference_config)  # the same network and layers for both
+    references, ours = [], []
+    for _ in range(args.repeats):
+        references.append(run_reference(content, style, reference_config, extractor))
+        target = statistics.median(r["final_cost"] for r in references)
+        ours.append(run_ours(content, style, ours_config, extractor, target))
+    reference_seconds = statistics.median(r["seconds"] for r in references)
+    reached = [o["seconds"] for o in ours if o["reached"]]
+    ours_seconds = statistics.median(reached) if len(reached) == len(ours) else None
+    result = {
+        "reference_seconds": reference_seconds,
+        "ours_seconds": ours_seconds,
+        "speedup": reference_seconds / ours_seconds if ours_seconds else None,
+        "reference_final_cost": statistics.median(r["final_cost"] for r in references),
+        "ours_final_cost": statistics.median(o["final_cost"] for o in ours),
+        "image_size": args.image_size,
+        "cost": args.cost,
+        "weights": extractor.weights.source,
+        "pictures": {"content": args.content, "style": args.style},
+        "reference": {name: getattr(reference_config, name) for name in OPTIMIZER_FIELDS} | {"runs": references},
+        "ours": {name: getattr(ours_config, name) for name in OPTIMIZER_FIELDS} | {"runs": ours},
+    }
+    speedup = f"{result['speedup']:.1f}x" if result["speedup"] else "not reached"
+    print(
+        f"time to quality at {args.image_size} px ({args.cost} cost): reference {reference_seconds:.1f} s to "
+        f"{result['reference_final_cost']:.6g}; ours ({ours_config.optimizer}) "
+        f"{ours_seconds if ours_seconds is None else round(ours_seconds, 1)} s; speedup {speedup}",
+        flush=True,
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,305 @@
+"""`nst_tf bench`: how close one optimisation step comes to this machine's matrix-multiply peak.
+
+In one process it measures the float32 matmul peak (GFLOP/s, median of timed `tf.matmul`s of square
+matrices, warm-up excluded), counts one step's FLOPs analytically (`step_flops`), times the real step
+(`optimize.stylize`, median seconds per iteration after warm-up) and reports the achieved GFLOP/s, the
+fraction of the peak, the peak resident memory and the memory estimate of `nst_tf.memory`.
+
+What is counted (multiply and add count as two FLOPs), per cost evaluation:
+- forward: every conv layer up to the deepest one the costs need, 2·H·W·K²·C_in·C_out (K = 3);
+- backward: the same again per conv layer, for the gradient with respect to its input (the data
+  gradient); the weights are frozen, so no weight gradient is computed or counted;
+- Gram matrices: 2·n·C² for G = AᵀA (n = H·W positions) and 2·n·C² for its gradient 2·A·dG per style
+  layer (the useful work; TensorFlow's matmul gradient spends another 2·n·C² on its symmetric twin).
+Not counted: bias, ReLU, pooling and their gradients, the content difference, the optimizer update (all
+linear in the feature-map size), and the targets (computed once per run, not per step).
+
+An Adam iteration is one evaluation; an L-BFGS iteration is as many as its line search took, so its
+FLOPs per iteration are the evaluations per iteration times the above.
+
+The machine is shared and its speed drifts, so the peak is measured next to the steps: after the warm-up
+steps, three probes at each of MATMUL_SIZES pick the fastest size, then every timed step is followed by
+one probe at that size, and the peak is the median of those. The peak resident memory is read after the
+warm-up (which has reached the run's peak) and before the first probe, so the probes' matrices do not count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from nst_tf.config import OPTIMIZERS, PRECISIONS, PRESETS, Config, preset
+from nst_tf.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MATMUL_SIZES = (2048, 3072, 4096)
+REPO_IMAGES = Path(__file__).resolve().parent.parent / "images"
+SHARED_IMAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "images"
+
+
+def default_pictures() -> tuple[Path, Path]:
+    """(content, style): the shared benchmark photos when present, else the repo's own pictures."""
+    content, style = SHARED_IMAGES / "tubingen.jpg", SHARED_IMAGES / "starry_night.jpg"
+    if content.is_file() and style.is_file():
+        return content, style
+    return REPO_IMAGES / "chelsea.png", REPO_IMAGES / "ihc.png"
+
+
+def step_flops(config: Config, height: int, width: int, architecture: str = "vgg19") -> dict[str, int]:
+    """FLOPs of one cost-and-gradient evaluation on a `height` x `width` picture (see the module notes).
+
+    Returns:
+        {"conv_forward", "conv_backward", "gram", "total"} in FLOP.
+    """
+    from nst_tf.memory import conv_layers
+
+    layers = conv_layers(config, height, width, architecture)
+    forward = sum(2 * layer["height"] * layer["width"] * 9 * layer["c_in"] * layer["c_out"] for layer in layers)
+    gram = 0
+    if config.style_weight:
+        styled = {name for name, weight in config.style_layer_weights.items() if weight}
+        for layer in layers:
+            if layer["name"] in styled:
+                gram += 2 * 2 * layer["height"] * layer["width"] * layer["c_out"] ** 2
+    return {"conv_forward": forward, "conv_backward": forward, "gram": gram, "total": 2 * forward + gram}
+
+
+class MatmulProbe:
+    """Times one float32 size x size matmul on `device`; the matrices are made (and the op traced) once."""
+
+    def __init__(self, size: int, device: str) -> None:
+        import tensorflow as tf
+
+        self.size = size
+        self.device = device
+        with tf.device(device):
+            self.a = tf.random.uniform((size, size), dtype=tf.float32)
+            self.b = tf.random.uniform((size, size), dtype=tf.float32)
+        self.product = _matmul_function()
+        self.gflops()  # warm-up: tracing and first-touch allocations
+
+    def gflops(self) -> float:
+        import tensorflow as tf
+
+        with tf.device(self.device):
+            began = time.perf_counter()
+            self.product(self.a, self.b).numpy()
+            return 2 * self.size**3 / (time.perf_counter() - began) / 1e9
+
+
+def matmul_gflops(size: int, repeats: int, device: str) -> list[float]:
+    """GFLOP/s of `repeats` timed float32 size x size matmuls on `device` (after one untimed warm-up)."""
+    probe = MatmulProbe(size, device)
+    return [probe.gflops() for _ in range(repeats)]
+
+
+@functools.cache
+def _matmul_function():
+    """One compiled matmul for all probes (traced once per size, not once per call)."""
+    import tensorflow as tf
+
+    @tf.function
+    def product(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(a, b)[0, 0]  # one element back: forces completion without copying the result
+
+    return product
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, MB (ru_maxrss is in KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def device_name(device: str) -> str:
+    """A readable name of the device the bench ran on."""
+    import tensorflow as tf
+
+    if device.startswith("/GPU"):
+        gpus = tf.config.list_physical_devices("GPU")
+        details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
+        return f"GPU {details.get('device_name', 'unknown')}"
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"CPU {model} ({cores} cores)"
+
+
+def run_bench(
+    config: Config,
+    content_path: str | Path,
+    style_path: str | Path,
+    iterations: int,
+    warmup: int = 2,
+    matmul_sizes: tuple[int, ...] | None = None,
+) -> dict:
+    """Time `iterations` steps of `config` (after `warmup`), measure the matmul peak, return the figures.
+
+    Args:
+        config: the run's settings (its image_size is the bench size; scales are ignored: one size).
+        content_path, style_path: the pictures.
+        iterations: timed steps (at least 1).
+        warmup: untimed steps first, at least 1 (tracing, compilation, first-touch allocations).
+        matmul_sizes: square sizes to probe the peak with (default MATMUL_SIZES); the best one is kept.
+
+    Returns:
+        A JSON-ready dict (see `command_bench`).
+    """
+    import numpy as np
+
+    from nst_tf import image_io, memory, optimize
+
+    if iterations < 1 or warmup < 1:
+        raise ConfigError("bench needs --iterations >= 1 and --warmup >= 1")
+    config = config.replace(iterations=warmup + iterations, snapshot_every=0, scales=1)
+    content = image_io.load_image(content_path)
+    style = image_io.load_image(style_path)
+    extractor = optimize.build_extractor(config)
+    device = optimize.resolve_device(config.device)
+    sized, _ = optimize.prepare_images(content, [], config)
+    height, width = int(sized.shape[1]), int(sized.shape[2])
+    architecture = extractor.weights.architecture
+    flops = step_flops(config, height, width, architecture)
+    steps = optimize.stylize(content, style, config, extractor=extractor)
+    times: list[float] = []
+    warmup_seconds: list[float] = []  # the first includes tracing (and XLA compilation)
+    evaluations: list[int] = []
+    try:
+        for _ in range(warmup):
+            began = time.perf_counter()
+            step = next(steps)
+            warmup_seconds.append(time.perf_counter() - began)
+            evaluations.append(step.evaluations or step.iteration + 1)
+        # The warm-up steps have reached the run's peak memory; read it before the probes allocate theirs.
+        rss = peak_rss_mb()
+        by_size = {size: matmul_gflops(size, 3, device) for size in matmul_sizes or MATMUL_SIZES}
+        best = max(by_size, key=lambda size: statistics.median(by_size[size]))
+        probe = MatmulProbe(best, device)
+        rates: list[float] = []
+        for _ in range(iterations):  # each step next to a probe: a drift in speed hits both alike
+            began = time.perf_counter()
+            step = next(steps)
+            times.append(time.perf_counter() - began)
+            evaluations.append(step.evaluations or step.iteration + 1)
+            rates.append(probe.gflops())
+    finally:
+        steps.close()
+    peak = statistics.median(rates)
+    seconds = statistics.median(times)
+    # Evaluations per timed iteration: the count after the timed steps minus the count before them.
+    per_iteration = (evaluations[-1] - evaluations[warmup - 1]) / iterations
+    gflop = flops["total"] * per_iteration / 1e9
+    achieved = gflop / seconds
+    import tensorflow as tf
+
+    return {
+        "seconds_per_iteration": seconds,
+        "gflop_per_iteration": gflop,
+        "achieved_gflops": achieved,
+        "matmul_peak_gflops": peak,
+        "fraction_of_peak": achieved / peak,
+        "peak_rss_mb": rss,
+        "estimated_peak_mb": memory.estimate_peak_bytes(config, height, width, architecture) / 2**20,
+        "device": device_name(device),
+        "image": {"height": height, "width": width},
+        "iterations": iterations,
+        "warmup": warmup,
+        "evaluations_per_iteration": per_iteration,
+        "gflop_per_evaluation": {name: value / 1e9 for name, value in flops.items()},
+        "iteration_seconds": times,
+        "warmup_seconds": warmup_seconds,
+        "matmul_gflops_by_size": {str(size): values for size, values in by_size.items()},
+        "matmul_size": best,
+        "matmul_gflops_next_to_steps": rates,
+        "config": {
+            "preset": config.preset,
+            "optimizer": config.optimizer,
+            "jit_compile": config.jit_compile,
+            "precision": config.precision,
+            "weights": extractor.weights.source,
+            "architecture": architecture,
+            "layers": extractor.layer_names,
+        },
+        "pictures": {"content": str(content_path), "style": str(style_path)},
+        "versions": {"tensorflow": tf.__version__, "numpy": np.__version__, "python": platform.python_version()},
+        "threads": {
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        },
+    }
+
+
+def summary_line(result: dict) -> str:
+    """The one line `bench` prints."""
+    image, config = result["image"], result["config"]
+    xla = "on" if config["jit_compile"] else "off"
+    return (
+        f"bench {image['width']}x{image['height']} {config['optimizer']} {config['precision']} xla {xla}: "
+        f"{result['seconds_per_iteration']:.3f} s/it, {result['gflop_per_iteration']:.1f} GFLOP/it, "
+        f"{result['achieved_gflops']:.1f} GFLOP/s = {100 * result['fraction_of_peak']:.0f}% of the "
+        f"{result['matmul_peak_gflops']:.1f} GFLOP/s matmul peak; peak RSS {result['peak_rss_mb']:.0f} MB "
+        f"(estimate {result['estimated_peak_mb']:.0f} MB); {result['device']}"
+    )
+
+
+def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add `bench` to the command line's subcommands; returns its parser."""
+    bench = subparsers.add_parser("bench", help="time one step against this machine's matmul peak")
+    bench.add_argument("--image-size", type=int, default=256, help="longest side in px (default 256)")
+    bench.add_argument("--iterations", type=int, default=10, help="timed steps (default 10)")
+    bench.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
+    bench.add_argument("--json", metavar="FILE", help="write the figures to FILE as JSON")
+    bench.add_argument("--preset", choices=list(PRESETS), default="default", help="recipe to time (default: default)")
+    bench.add_argument("--optimizer", choices=OPTIMIZERS, help="adam or lbfgs (default: the preset's)")
+    bench.add_argument(
+        "--jit", action=argparse.BooleanOptionalAction, default=None, help="XLA compilation (default: the preset's)"
+    )
+    bench.add_argument("--precision", choices=PRECISIONS, help="float32 or bfloat16 (default: the preset's)")
+    bench.add_argument("--weights", help="auto, imagenet, hed-vgg16, random or a file (default: the preset's)")
+    bench.add_argument("--device", choices=("auto", "cpu", "gpu"), help="default: the preset's (auto)")
+    bench.add_argument("--content", help="content picture (default: ../shared/images/tubingen.jpg or chelsea.png)")
+    bench.add_argument("--style", help="style picture (default: ../shared/images/starry_night.jpg or ihc.png)")
+    return bench
+
+
+def bench_config(args: argparse.Namespace) -> Config:
+    """The preset with the bench's flags applied (an explicit size replaces a preset's exact size)."""
+    changes: dict = {"image_size": args.image_size, "exact_size": None}
+    for flag, field in (("optimizer", "optimizer"), ("jit", "jit_compile"), ("precision", "precision")):
+        if getattr(args, flag) is not None:
+            changes[field] = getattr(args, flag)
+    for flag in ("weights", "device"):
+        if getattr(args, flag) is not None:
+            changes[flag] = getattr(args, flag)
+    return preset(args.preset).replace(**changes)
+
+
+def command_bench(args: argparse.Namespace) -> int:
+    """`bench`: run, print one line, write --json FILE; returns the exit status."""
+    config = bench_config(args)
+    default_content, default_style = default_pictures()
+    result = run_bench(
+        config, args.content or default_content, args.style or default_style, args.iterations, args.warmup
+    )
+    print(summary_line(result), flush=True)
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    return 0

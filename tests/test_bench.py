@@ -1,0 +1,62 @@
+"""The bench command: FLOPs counted by hand, and well-formed JSON from a tiny run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+from conftest import IMAGES
+
+from nst_tf import bench
+from nst_tf.config import DEFAULT
+
+
+def test_flops_of_one_layer_match_a_hand_count():
+    config = DEFAULT.replace(content_layer="conv1_1", style_layers=(("conv1_1", 1.0),))
+    flops = bench.step_flops(config, 32, 32)
+    conv = 2 * 32 * 32 * 9 * 3 * 64  # 2·H·W·K²·C_in·C_out = 3 538 944
+    gram = 2 * 2 * (32 * 32) * 64**2  # G = AᵀA and its gradient 2·A·dG: 2·n·C² each
+    assert flops == {"conv_forward": conv, "conv_backward": conv, "gram": gram, "total": 23_855_104}
+
+
+def test_flops_through_a_pooling_stop_at_the_deepest_layer():
+    config = DEFAULT.replace(content_layer="conv2_1", style_layers=(("conv1_1", 0.5), ("conv2_1", 0.5)))
+    flops = bench.step_flops(config, 16, 20)
+    forward = 2 * 320 * 9 * (3 * 64 + 64 * 64) + 2 * 80 * 9 * 64 * 128  # conv1_1, conv1_2 at 16x20; conv2_1 at 8x10
+    gram = 4 * 320 * 64**2 + 4 * 80 * 128**2
+    assert flops["total"] == 2 * forward + gram == 83_476_480
+    assert bench.step_flops(config.replace(style_weight=0.0), 16, 20)["gram"] == 0
+
+
+def test_bench_writes_well_formed_json(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    bench.add_bench_parser(parser.add_subparsers(dest="command"))
+    out = tmp_path / "bench.json"
+    args = parser.parse_args(
+        ["bench", "--image-size", "32", "--iterations", "2", "--warmup", "1", "--weights", "random", "--json", str(out)]
+    )
+    args.content, args.style = str(IMAGES / "chelsea.png"), str(IMAGES / "ihc.png")
+    original = bench.MATMUL_SIZES
+    bench.MATMUL_SIZES = (128, 256)  # the real probes (2048-4096) take seconds each
+    try:
+        assert bench.command_bench(args) == 0
+    finally:
+        bench.MATMUL_SIZES = original
+    result = json.loads(out.read_text())
+    for key in (
+        "seconds_per_iteration",
+        "gflop_per_iteration",
+        "achieved_gflops",
+        "matmul_peak_gflops",
+        "fraction_of_peak",
+        "peak_rss_mb",
+    ):
+        assert isinstance(result[key], float) and math.isfinite(result[key]) and result[key] > 0, key
+    assert result["image"] == {"height": 21, "width": 32}  # chelsea.png is 451x300
+    assert result["device"].startswith(("CPU", "GPU"))
+    assert len(result["iteration_seconds"]) == 2 and result["evaluations_per_iteration"] == 1.0
+    flops = bench.step_flops(DEFAULT, 21, 32, result["config"]["architecture"])
+    assert math.isclose(result["gflop_per_iteration"], flops["total"] / 1e9)
+    assert math.isclose(result["achieved_gflops"], result["gflop_per_iteration"] / result["seconds_per_iteration"])
+    assert capsys.readouterr().out.startswith("bench 32x21 adam float32 xla off:")

@@ -1,0 +1,98 @@
+"""L-BFGS over the pixels: it lowers the cost, respects the bounds, yields Steps and stops when closed."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from nst_tf import lbfgs, optimize
+from nst_tf.config import COURSE, DEFAULT
+from nst_tf.errors import ConfigError
+from nst_tf.weights import random_weights
+
+SMALL = DEFAULT.replace(
+    image_size=48, iterations=6, snapshot_every=2, weights="random", seed=0, optimizer="lbfgs", init="content+noise"
+)
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return optimize.build_extractor(SMALL, random_weights(seed=0))
+
+
+def test_lbfgs_lowers_the_cost_and_yields_steps_with_snapshots(content_image, style_image, extractor):
+    steps = list(optimize.stylize(content_image, style_image, SMALL, extractor=extractor))
+    assert [s.iteration for s in steps] == list(range(6))
+    assert [s.image is not None for s in steps] == [True, False, True, False, True, True]
+    assert steps[-1].image.shape == (1, 32, 48, 3)
+    assert all(s.state is None for s in steps)  # resume is Adam's only
+    totals = [s.costs["total"] for s in steps]
+    assert totals[-1] < 0.7 * totals[0]
+    assert all(later <= earlier for earlier, later in zip(totals, totals[1:], strict=False))  # a descent method
+    evaluations = [s.evaluations for s in steps]
+    assert evaluations[0] >= 2 and all(b > a for a, b in zip(evaluations, evaluations[1:], strict=False))
+
+
+def test_lbfgs_respects_the_pixel_bounds(content_image, style_image, extractor):
+    # A huge style weight pushes hard: without bounds the pixels would leave [0, 255].
+    config = SMALL.replace(pixel_scale=255.0, style_weight=1e6, iterations=4, snapshot_every=1)
+    steps = list(optimize.stylize(content_image, style_image, config, extractor=extractor))
+    for step in steps:
+        assert step.raw_image.min() >= 0.0 and step.raw_image.max() <= 1.0
+    assert np.abs(steps[-1].raw_image - content_image).max() > 0.05  # it did move
+    assert (steps[-1].raw_image == 0.0).any() and (steps[-1].raw_image == 1.0).any()  # pressed against both bounds
+
+
+def test_closing_the_generator_stops_the_optimisation(content_image, style_image, extractor):
+    before = threading.active_count()
+    steps = optimize.stylize(content_image, style_image, SMALL.replace(iterations=1000), extractor=extractor)
+    first = next(steps)
+    second = next(steps)
+    steps.close()
+    assert (first.iteration, second.iteration) == (0, 1)
+    assert threading.active_count() == before  # the SciPy worker thread has ended
+
+
+def test_stylize_lbfgs_is_stylize_with_lbfgs(content_image, style_image, extractor):
+    config = SMALL.replace(optimizer="adam", iterations=2)
+    steps = list(lbfgs.stylize_lbfgs(content_image, style_image, config, extractor=extractor))
+    assert len(steps) == 2 and steps[0].evaluations is not None
+
+
+def test_a_stalled_run_still_yields_every_step(content_image, style_image, extractor):
+    # Content only, starting from the content picture: the cost is 0 and its gradient 0, so L-BFGS-B can
+    # make no progress at all; the run still yields every requested step, the last with the picture.
+    config = SMALL.replace(style_weight=0.0, init="content", iterations=3)
+    steps = list(optimize.stylize(content_image, style_image, config, extractor=extractor))
+    assert [s.iteration for s in steps] == [0, 1, 2]
+    assert steps[-1].image is not None
+    assert all(s.costs["total"] == steps[0].costs["total"] for s in steps)
+
+
+def test_lbfgs_refuses_to_resume(content_image, style_image, extractor):
+    state = optimize.OptimizerState(1, content_image.copy(), [])
+    with pytest.raises(ConfigError, match="Adam"):
+        list(optimize.stylize(content_image, style_image, SMALL, extractor=extractor, resume=state))
+
+
+def test_lbfgs_is_an_optimizer_choice():
+    assert COURSE.replace(optimizer="lbfgs").optimizer == "lbfgs"
+    with pytest.raises(ConfigError):
+        DEFAULT.replace(optimizer="sgd")
+
+
+def test_xla_and_bfloat16_runs_lower_the_cost(content_image, style_image):
+    # Shallow layers keep XLA's compile time short.
+    config = SMALL.replace(
+        iterations=3, jit_compile=True, precision="bfloat16", content_layer="conv2_1", style_layers=(("conv1_1", 1.0),)
+    )
+    extractor = optimize.build_extractor(config, random_weights(seed=0))
+    assert isinstance(extractor, optimize.BFloat16Extractor)
+    for optimizer in ("lbfgs", "adam"):
+        steps = list(
+            optimize.stylize(content_image, style_image, config.replace(optimizer=optimizer), extractor=extractor)
+        )
+        assert steps[-1].costs["total"] < steps[0].costs["total"], optimizer
+        assert steps[-1].image.dtype == np.float32
