@@ -20,8 +20,9 @@ from pathlib import Path
 from nst_tf.config import Config, keras_layer_name
 from nst_tf.errors import ConfigError
 
-# What the process holds before any picture: Python, TensorFlow, Keras, oneDNN. Measured RSS of a run
-# at 32 px was about 1.0 GiB on TF 2.21 CPU.
+# What the process holds besides the feature maps: Python, TensorFlow, Keras, oneDNN, the pictures and
+# the allocator's slack. A 32 px run peaks at about 770 MB on TF 2.21 CPU; 1100 MB makes the estimate land
+# 2-7 % above the measured peak at 512-1024 px (33 % above at 256 px, where it matters least).
 RUNTIME_BYTES = 1100 * 2**20
 # Feature maps are held about this many times over at the peak of a step (forward, gradient, temporaries).
 ACTIVATION_COPIES = 3.0
