@@ -29,8 +29,9 @@ ACTIVATION_COPIES = 3.0
 # Weights are held twice: the loaded arrays and the Keras model's variables.
 WEIGHT_COPIES = 2
 # SciPy L-BFGS-B: 2·m history vectors and 5 work vectors in its workspace, plus x, g, bounds and the copies
-# SciPy and nst_tf.lbfgs keep (about 10 more), all float64.
-LBFGS_VECTORS = 2 * 10 + 5 + 10
+# SciPy and nst_tf.lbfgs keep, all float64: about 40 vectors measured (256-1024 px), and SciPy itself.
+LBFGS_VECTORS = 40
+LBFGS_FIXED_BYTES = 64 * 2**20
 # Adam: variable, gradient, m, v, plus the snapshot copies; float32.
 ADAM_VECTORS = 6
 # Refuse when the estimate is above this share of the available memory: the estimate is not exact.
@@ -82,7 +83,7 @@ def estimate_peak_bytes(config: Config, height: int, width: int, architecture: s
     weights = _weight_count(architecture) * 4 * WEIGHT_COPIES
     pixels = height * width * 3
     if config.optimizer == "lbfgs":
-        optimizer_bytes = LBFGS_VECTORS * pixels * 8
+        optimizer_bytes = LBFGS_FIXED_BYTES + LBFGS_VECTORS * pixels * 8
     else:
         optimizer_bytes = ADAM_VECTORS * pixels * 4
     return int(RUNTIME_BYTES + weights + ACTIVATION_COPIES * activations * value_bytes + optimizer_bytes)
