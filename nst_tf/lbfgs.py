@@ -249,8 +249,24 @@ def stylize_lbfgs(
     content: np.ndarray | None,
     styles: np.ndarray | Sequence[np.ndarray],
     config: Config | None = None,
-    **options,
+    *,
+    extractor: FeatureExtractor | None = None,
+    style_blend: Sequence[float] | None = None,
+    snapshot_every: int | None = None,
+    resume: optimize.OptimizerState | None = None,
 ) -> Iterator[optimize.Step]:
-    """`optimize.stylize` with L-BFGS: same arguments (`options` are its keyword-only ones), same Steps."""
+    """`optimize.stylize` with L-BFGS forced on: same arguments, same Steps (see this module's notes).
+
+    `optimize.stylize` itself takes this route whenever `config.optimizer == "lbfgs"`: it dispatches per
+    scale (in `_run_stage`), so modes, coarse-to-fine scales and colour preservation work with L-BFGS too.
+    """
     config = (config or Config()).replace(optimizer="lbfgs")
-    yield from optimize.stylize(content, styles, config, **options)
+    yield from optimize.stylize(
+        content,
+        styles,
+        config,
+        extractor=extractor,
+        style_blend=style_blend,
+        snapshot_every=snapshot_every,
+        resume=resume,
+    )
