@@ -9,8 +9,9 @@ What is counted (multiply and add count as two FLOPs), per cost evaluation:
 - forward: every conv layer up to the deepest one the costs need, 2·H·W·K²·C_in·C_out (K = 3);
 - backward: the same again per conv layer, for the gradient with respect to its input (the data
   gradient); the weights are frozen, so no weight gradient is computed or counted;
-- Gram matrices: 2·n·C² for G = AᵀA (n = H·W positions) and 2·n·C² for its gradient 2·A·dG per style
-  layer (the useful work; TensorFlow's matmul gradient spends another 2·n·C² on its symmetric twin).
+- Gram matrices: 2·n·C² for G = AᵀA (n = H·W positions) and 2·n·C² for its gradient A·(dG + dGᵀ) per
+  style layer (one matmul in `nst_tf.costs.gram_matrix`; TensorFlow's own matmul gradient would spend
+  another 2·n·C² on the symmetric twin).
 Not counted: bias, ReLU, pooling and their gradients, the content difference, the optimizer update (all
 linear in the feature-map size), and the targets (computed once per run, not per step).
 

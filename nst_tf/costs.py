@@ -35,11 +35,30 @@ def content_cost(content_features: tf.Tensor, generated_features: tf.Tensor) -> 
     return tf.reduce_sum(tf.square(content_features - generated_features)) / (4.0 * positions * channels)
 
 
+@tf.custom_gradient
+def _symmetric_gram(unrolled: tf.Tensor):
+    """AᵀA of an (n, C) matrix, with its gradient as one matmul: dJ/dA = A·(dG + dGᵀ).
+
+    TensorFlow's own gradient of matmul(A, A, transpose_a=True) spends two matmuls, A·dGᵀ and A·dG, one per
+    operand; G is symmetric in A, so their sum is one matmul of A with the symmetrised upstream gradient.
+    The forward value is the same matmul as before.
+    """
+
+    def gradient(upstream: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(unrolled, upstream + tf.transpose(upstream))
+
+    return tf.matmul(unrolled, unrolled, transpose_a=True), gradient
+
+
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
-    """G = Aᵀ·A, with A the (n_H·n_W, n_C) unrolled activations: (1, n_H, n_W, n_C) -> (n_C, n_C)."""
+    """G = Aᵀ·A, with A the (n_H·n_W, n_C) unrolled activations: (1, n_H, n_W, n_C) -> (n_C, n_C).
+
+    Its gradient is dJ/dA = A·(dG + dGᵀ), one matmul (see `_symmetric_gram`), in any float dtype, inside a
+    `tf.function` with unknown height and width, and under XLA.
+    """
     channels = tf.shape(features)[-1]
     unrolled = tf.reshape(features, [-1, channels])  # (n_H·n_W, n_C)
-    return tf.matmul(unrolled, unrolled, transpose_a=True)
+    return _symmetric_gram(unrolled)
 
 
 def layer_style_cost(

@@ -6,6 +6,22 @@ loads frozen weights into it. It owns the preprocessing the weights expect (scal
 means, per-channel std), so nothing outside it knows about BGR or ImageNet means. Pooling can be max
 (Keras, the TF2 notebook) or average (Gatys et al., the TF1 notebook), with "valid" (Keras) or "same" (the
 TF1 notebook's `tf.nn.avg_pool(..., padding='SAME')`) padding.
+
+Calling the extractor does not run the Keras model, by default: it runs the same network as a chain of
+`tf.nn` ops (`conv2d` with "SAME" padding, `bias_add`, `relu`, `avg_pool2d`/`max_pool2d`) on the Keras
+model's own kernels and biases. These are the ops Keras's Conv2D and pooling layers call, so the feature
+maps are the same numbers (the tests check them against the model). What differs is the gradient: each
+convolution has a custom one that computes d/d input as a *forward* convolution of the upstream gradient
+with the kernel rotated by 180° and its input/output channels swapped (both kernels precomputed once).
+TensorFlow's own gradient, Conv2DBackpropInput, runs the large early layers at about 60 % of the forward
+convolution's speed on oneDNN (CPU); the forward convolution runs at forward speed, which takes a 256 px
+step from 81 % to 95 % of the machine's matmul peak together with the Gram's one-matmul gradient
+(`nst_tf.costs.gram_matrix`); see benchmarks/README.md, "Step variants". block1_conv1 keeps the native
+op: its input gradient has 3 channels, where the native op is the faster one.
+
+`fast_gradient=False` calls the Keras model instead, as before; so does a model built under a mixed
+precision policy (compute dtype other than the variables', as `nst_tf.optimize.BFloat16Extractor`),
+where Keras's casts are part of the numbers.
 """
 
 from __future__ import annotations
@@ -28,6 +44,10 @@ class FeatureExtractor:
         pooling: "max" or "avg".
         pool_padding: "valid" (Keras VGG) or "same" (the TF1 course's VGG).
         preprocessing: override the weights' own preprocessing (the TF2 notebook feeds [0, 1] as is).
+        fast_gradient: compute the features with `tf.nn` ops whose convolutions have the flipped-kernel
+            gradient (the default); False runs the Keras model under TensorFlow's own gradients. A model
+            built under a mixed precision policy always runs as the Keras model. The fast path reads the
+            model's weights once, here: weights set on `self.model` afterwards reach only the Keras path.
     """
 
     def __init__(
@@ -37,6 +57,7 @@ class FeatureExtractor:
         pooling: str = "max",
         pool_padding: str = "valid",
         preprocessing: Preprocessing | None = None,
+        fast_gradient: bool = True,
     ) -> None:
         self.layer_names: list[str] = select_layers(weights, layers)
         if pooling not in ("max", "avg"):
@@ -51,6 +72,17 @@ class FeatureExtractor:
         self._bgr = p.channel_order == "BGR"
         # Only torchvision's weights divide by a std; the others skip the op, so their numbers stay bit-exact.
         self._std = None if tuple(p.std) == (1.0, 1.0, 1.0) else tf.constant(p.std, tf.float32)
+        convs = [layer for layer in self.model.layers if isinstance(layer, keras.layers.Conv2D)]
+        # Under a mixed policy (bfloat16 maths on float32 variables) Keras casts inputs and kernels in every
+        # layer; the tf.nn chain would compute in float32 instead, so such a model keeps the Keras path.
+        mixed = any(layer.compute_dtype != layer.variable_dtype for layer in convs)
+        self.fast_gradient = bool(fast_gradient) and not mixed
+        self._chain: list[_FlippedConv] = []
+        if self.fast_gradient:
+            self._dtype = tf.as_dtype(convs[0].variable_dtype)
+            self._pool = tf.nn.avg_pool2d if pooling == "avg" else tf.nn.max_pool2d
+            self._pool_padding = pool_padding.upper()
+            self._chain = [_FlippedConv(layer) for layer in convs]
 
     def preprocess(self, images: tf.Tensor) -> tf.Tensor:
         """(N, H, W, 3) RGB in [0, 1] -> what the weights were trained on."""
@@ -64,12 +96,68 @@ class FeatureExtractor:
 
     def __call__(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         """Feature maps of (N, H, W, 3) RGB images in [0, 1], keyed by Keras layer name."""
-        return self.model(self.preprocess(images), training=False)
+        x = self.preprocess(images)
+        if not self.fast_gradient:
+            return self.model(x, training=False)
+        x = tf.cast(x, self._dtype)  # as a Keras layer casts its input to its dtype
+        wanted, features, block = set(self.layer_names), {}, 1
+        for conv in self._chain:
+            if conv.block != block:  # a 2x2 pooling between blocks, as the model's blockN_pool
+                x, block = self._pool(x, 2, 2, self._pool_padding), conv.block
+            x = conv(x)
+            if conv.name in wanted:
+                features[conv.name] = x
+        return {name: features[name] for name in self.layer_names}  # the model's order
 
     @property
     def feeds_raw_unit_rgb(self) -> bool:
         """True when the input goes to VGG untouched (the TF2 notebook's quirk)."""
         return self.preprocessing == IDENTITY
+
+
+class _FlippedConv:
+    """One VGG conv layer as relu(bias_add(conv2d(x, kernel, "SAME"), bias)), the ops Keras's Conv2D runs, with
+    the input gradient computed as a forward convolution (see the module docstring).
+
+    For a stride-1 "SAME" convolution with an odd-sized kernel K (HWIO), d/dx of conv2d(x, K) applied to an
+    upstream gradient g is conv2d(g, K'), K' = K rotated by 180° in space with its I and O axes swapped.
+    Both kernels, and the bias, are tensors made once here, in the layer's variable dtype (float64 for a
+    float64 model). block1_conv1 keeps TensorFlow's Conv2DBackpropInput (3 output channels in its gradient,
+    where that op is the faster one) and so holds no backward kernel.
+    """
+
+    def __init__(self, layer: keras.layers.Conv2D) -> None:
+        # The variables' values as tensors (in their dtype), read once: they share the variables' memory.
+        forward = tf.convert_to_tensor(layer.kernel.value)
+        bias = tf.convert_to_tensor(layer.bias.value)
+        if forward.shape[0] % 2 == 0 or forward.shape[1] % 2 == 0:
+            raise ValueError(f"{layer.name}: the flipped-kernel gradient needs an odd kernel size, not {forward.shape}")
+        self.name: str = layer.name
+        self.block = int(layer.name[len("block")])
+        backward = None
+        if self.name != "block1_conv1":  # a new copy of the kernel: nst_tf.memory counts it
+            backward = tf.constant(forward.numpy()[::-1, ::-1].transpose(0, 1, 3, 2))
+        self.kernel, self.backward_kernel, self.bias = forward, backward, bias
+
+        @tf.custom_gradient
+        def convolve(inputs: tf.Tensor):
+            def gradient(upstream: tf.Tensor) -> tf.Tensor:
+                if backward is None:
+                    return tf.raw_ops.Conv2DBackpropInput(
+                        input_sizes=tf.shape(inputs),
+                        filter=forward,
+                        out_backprop=upstream,
+                        strides=[1, 1, 1, 1],
+                        padding="SAME",
+                    )
+                return tf.nn.conv2d(upstream, backward, 1, "SAME")
+
+            return tf.nn.conv2d(inputs, forward, 1, "SAME"), gradient
+
+        self._convolve = convolve
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.nn.relu(tf.nn.bias_add(self._convolve(x), self.bias))
 
 
 def _build_vgg(weights: VGGWeights, outputs: list[str], pooling: str, pool_padding: str) -> keras.Model:

@@ -1,12 +1,13 @@
 """A run's peak memory, estimated before it starts, and a refusal instead of an out-of-memory kill.
 
 `estimate_peak_bytes` adds up what a run holds at its busiest moment, the step's backward pass: the
-runtime (TensorFlow, Keras, Python), the VGG weights, every feature map up to the deepest layer the costs
-need (about three times over: the forward maps kept for the backward pass, the gradients flowing back and
-the convolution's temporaries), and the optimizer's own arrays (Adam: the picture, its gradient and two
-moments; L-BFGS: SciPy's float64 history and work arrays). `check_memory` compares that with the memory
-this machine has free (/proc/meminfo's MemAvailable, a cgroup limit when one is set) and raises
-ConfigError with a size that would fit. No TensorFlow import: the estimate is arithmetic on shapes.
+runtime (TensorFlow, Keras, Python), the VGG weights (and the backward kernels of the extractor's fast
+gradient), every feature map up to the deepest layer the costs need (about three times over: the forward
+maps kept for the backward pass, the gradients flowing back and the convolution's temporaries), and the
+optimizer's own arrays (Adam: the picture, its gradient and two moments; L-BFGS: SciPy's float64 history
+and work arrays). `check_memory` compares that with the memory this machine has free (/proc/meminfo's
+MemAvailable, a cgroup limit when one is set) and raises ConfigError with a size that would fit. No
+TensorFlow import: the estimate is arithmetic on shapes.
 
 The constants were calibrated against measured peak RSS on CPU (see benchmarks/README.md).
 """
@@ -28,6 +29,12 @@ RUNTIME_BYTES = 1100 * 2**20
 ACTIVATION_COPIES = 3.0
 # Weights are held twice: the loaded arrays and the Keras model's variables.
 WEIGHT_COPIES = 2
+# The extractor's fast gradient (nst_tf.features) holds one more copy of every conv kernel it runs after
+# block1_conv1: the kernel rotated by 180° with its channels swapped, for the input gradient as a forward
+# convolution (49 MB in float32 for VGG19 up to conv5_1; its forward kernels share the Keras variables'
+# memory). A bfloat16 run keeps Keras's own gradients and holds no such copy. (Measured at 256 px, the
+# fast path's peak RSS was no higher than the Keras path's, so this errs on the safe side.)
+BACKWARD_KERNEL_COPIES = 1
 # SciPy L-BFGS-B: 2·m history vectors and 5 work vectors in its workspace, plus x, g, bounds and the copies
 # SciPy and nst_tf.lbfgs keep, all float64: about 40 vectors measured (256-1024 px), and SciPy itself.
 LBFGS_VECTORS = 40
@@ -73,7 +80,8 @@ def estimate_peak_bytes(config: Config, height: int, width: int, architecture: s
         architecture: "vgg19" or "vgg16" (the weights' network).
 
     Returns:
-        runtime + weights + feature maps x ACTIVATION_COPIES + the optimizer's arrays.
+        runtime + weights (with the backward kernels) + feature maps x ACTIVATION_COPIES + the optimizer's
+        arrays.
     """
     layers = conv_layers(config, height, width, architecture)
     value_bytes = 2 if config.precision == "bfloat16" else 4
@@ -81,6 +89,9 @@ def estimate_peak_bytes(config: Config, height: int, width: int, architecture: s
     # Each pooling output (a quarter of its input) and the preprocessed picture are held too.
     activations += sum(layer["height"] * layer["width"] * layer["c_in"] for layer in layers if layer["name"][-1] == "1")
     weights = _weight_count(architecture) * 4 * WEIGHT_COPIES
+    if config.precision != "bfloat16":
+        flipped = sum(9 * layer["c_in"] * layer["c_out"] for layer in layers if layer["name"] != "block1_conv1")
+        weights += BACKWARD_KERNEL_COPIES * flipped * 4
     pixels = height * width * 3
     if config.optimizer == "lbfgs":
         optimizer_bytes = LBFGS_FIXED_BYTES + LBFGS_VECTORS * pixels * 8

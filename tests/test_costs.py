@@ -91,3 +91,45 @@ def test_costs_work_with_unknown_height_and_width():
     content2, _, _ = both(tf.ones((1, 8, 2, 3)), tf.zeros((1, 8, 2, 3)))  # another size, same trace
     assert float(content2) == pytest.approx(0.25)
     assert both.experimental_get_tracing_count() == 1
+
+
+def _plain_gram(features: tf.Tensor) -> tf.Tensor:
+    """AᵀA under TensorFlow's own matmul gradient, the reference for the custom one."""
+    unrolled = tf.reshape(features, [-1, tf.shape(features)[-1]])
+    return tf.matmul(unrolled, unrolled, transpose_a=True)
+
+
+def _gram_gradient(gram_fn, features: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """d Σ(W ⊙ G) / d features, W not symmetric so both halves of the gradient matter."""
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        total = tf.reduce_sum(weights * gram_fn(features)) + tf.reduce_sum(tf.square(gram_fn(features)))
+    return tape.gradient(total, features)
+
+
+def test_gram_gradient_equals_autodiff_of_the_product_float64():
+    rng = np.random.default_rng(6)
+    features = tf.constant(rng.normal(size=(1, 5, 7, 6)))  # float64
+    weights = tf.constant(rng.normal(size=(6, 6)))
+    np.testing.assert_array_equal(costs.gram_matrix(features).numpy(), _plain_gram(features).numpy())
+    custom = _gram_gradient(costs.gram_matrix, features, weights)
+    reference = _gram_gradient(_plain_gram, features, weights)
+    assert custom.dtype == tf.float64
+    np.testing.assert_allclose(custom.numpy(), reference.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_gram_gradient_with_unknown_height_and_width_and_xla(jit_compile):
+    spec = tf.TensorSpec((1, None, None, 4), tf.float32)
+
+    @tf.function(input_signature=[spec, tf.TensorSpec((4, 4), tf.float32)], jit_compile=jit_compile)
+    def custom(features, weights):
+        return _gram_gradient(costs.gram_matrix, features, weights)
+
+    rng = np.random.default_rng(7)
+    weights = tf.constant(rng.normal(size=(4, 4)).astype(np.float32))
+    for shape in ((1, 3, 5, 4), (1, 6, 2, 4)):  # two sizes, one trace
+        features = tf.constant(rng.normal(size=shape).astype(np.float32))
+        reference = _gram_gradient(_plain_gram, features, weights).numpy()
+        np.testing.assert_allclose(custom(features, weights).numpy(), reference, rtol=1e-5, atol=1e-5)
+    assert custom.experimental_get_tracing_count() == 1

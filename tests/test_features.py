@@ -1,14 +1,22 @@
-"""The feature extractor: keys, shapes, frozen weights, preprocessing and pooling."""
+"""The feature extractor: keys, shapes, frozen weights, preprocessing and pooling, and its fast gradient
+(tf.nn ops with flipped-kernel convolution gradients) against the Keras model under TensorFlow's own."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import tiny_image
 
+from nst_tf import costs, optimize
+from nst_tf.compare import build_tf_extractor
+from nst_tf.config import Config
 from nst_tf.errors import ConfigError
 from nst_tf.features import FeatureExtractor
-from nst_tf.weights import CAFFE, IDENTITY, hed_vgg16_weights, random_weights
+from nst_tf.weights import CAFFE, IDENTITY, conv_layer_names, hed_vgg16_weights, random_weights
+
+STYLE_LAYERS = ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]
+CONTENT_LAYER = "block4_conv2"
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +90,87 @@ def test_unknown_layer_for_the_architecture():
         FeatureExtractor(hed, ["conv5_4"])
     extractor = FeatureExtractor(hed, ["conv4_2", "conv5_1"])  # every default layer exists in VGG16
     assert extractor.layer_names == ["block4_conv2", "block5_conv1"]
+
+
+@pytest.mark.parametrize(("pooling", "padding"), [("avg", "same"), ("max", "valid")])
+def test_fast_features_equal_the_keras_model(vgg19, pooling, padding):
+    layers = conv_layer_names("vgg19")
+    fast = FeatureExtractor(vgg19, layers, pooling, padding)
+    keras_path = FeatureExtractor(vgg19, layers, pooling, padding, fast_gradient=False)
+    assert fast.fast_gradient and not keras_path.fast_gradient
+    picture = tf.constant(tiny_image(37, 45, seed=3))  # odd sizes: "same" and "valid" pool differently
+    ours, theirs = fast(picture), keras_path(picture)
+    assert list(ours) == list(theirs)
+    for name, value in theirs.items():
+        # The same TensorFlow ops on the same weights: bit-exact on TF 2.21 CPU; a hair of slack all the same.
+        np.testing.assert_allclose(ours[name].numpy(), value.numpy(), rtol=1e-6, atol=1e-6, err_msg=name)
+    np.testing.assert_array_equal(ours["block1_conv1"], keras_path.model(fast.preprocess(picture))["block1_conv1"])
+
+
+def _style_content_gradient(extractor, targets, picture, plain_gram=False):
+    """d(10·J_content + 40·J_style)/d picture, the style Grams by `costs.gram_matrix` or TF's matmul gradient."""
+
+    def gram(features):
+        if not plain_gram:
+            return costs.gram_matrix(features)
+        unrolled = tf.reshape(features, [-1, tf.shape(features)[-1]])
+        return tf.matmul(unrolled, unrolled, transpose_a=True)
+
+    with tf.GradientTape() as tape:
+        tape.watch(picture)
+        features = extractor(picture)
+        total = 10.0 * costs.content_cost(targets[CONTENT_LAYER], features[CONTENT_LAYER])
+        for layer in STYLE_LAYERS:
+            a = features[layer]
+            n, c = tf.cast(tf.shape(a)[1] * tf.shape(a)[2], a.dtype), tf.cast(tf.shape(a)[3], a.dtype)
+            style_gram = gram(targets[layer])
+            total += 40.0 / 5 * tf.reduce_sum(tf.square(style_gram - gram(a))) / (4.0 * tf.square(c * n))
+    return tape.gradient(total, picture)
+
+
+def _relative(value, reference) -> float:
+    return float(np.linalg.norm(value - reference) / np.linalg.norm(reference))
+
+
+@pytest.fixture(scope="module", params=[("avg", "same"), ("max", "valid")], ids=["avg-same", "max-valid"])
+def fast_and_keras(request, vgg19):
+    pooling, padding = request.param
+    layers = [CONTENT_LAYER, *STYLE_LAYERS]
+    fast = FeatureExtractor(vgg19, layers, pooling, padding)
+    keras_path = FeatureExtractor(vgg19, layers, pooling, padding, fast_gradient=False)
+    targets = keras_path(tf.constant(tiny_image(48, 48, seed=8)))
+    picture = tf.constant(tiny_image(48, 48, seed=9))
+    # Before the fast gradient: the Keras model and TensorFlow's own matmul gradient for the Grams.
+    reference = _style_content_gradient(keras_path, targets, picture, plain_gram=True).numpy()
+    return fast, keras_path, targets, picture, reference
+
+
+def test_fast_gradient_equals_keras_gradient(fast_and_keras):
+    fast, keras_path, targets, picture, reference = fast_and_keras
+    assert np.linalg.norm(reference) > 0
+    assert _relative(_style_content_gradient(fast, targets, picture).numpy(), reference) < 1e-5
+    # The convolutions alone (both with the custom Gram), and the Gram alone (both with Keras), agree too.
+    keras_custom_gram = _style_content_gradient(keras_path, targets, picture).numpy()
+    assert _relative(keras_custom_gram, reference) < 1e-5
+    assert _relative(_style_content_gradient(fast, targets, picture).numpy(), keras_custom_gram) < 1e-5
+
+
+def test_fast_gradient_under_xla_agrees(fast_and_keras):
+    fast, _, targets, picture, reference = fast_and_keras
+    compiled = tf.function(lambda x: _style_content_gradient(fast, targets, x), jit_compile=True)
+    assert _relative(compiled(picture).numpy(), reference) < 1e-5  # 5e-7 measured (XLA sums in its own order)
+
+
+def test_fast_path_keeps_the_model_dtype_and_falls_back_under_mixed_precision(vgg19):
+    float64 = build_tf_extractor(Config(weights="random"), vgg19, float64=True)
+    assert float64.fast_gradient
+    assert {conv.kernel.dtype for conv in float64._chain} == {tf.float64}
+    assert {conv.backward_kernel.dtype for conv in float64._chain[1:]} == {tf.float64}
+    features = float64(tf.constant(tiny_image(20, 20), tf.float64))
+    assert {value.dtype for value in features.values()} == {tf.float64}
+    mixed = optimize.BFloat16Extractor(vgg19, ["conv1_2"])  # bfloat16 maths on float32 variables
+    assert not mixed.fast_gradient
+    picture = tf.constant(tiny_image(20, 20))
+    np.testing.assert_array_equal(
+        mixed(picture)["block1_conv2"], tf.cast(mixed.model(mixed.preprocess(picture))["block1_conv2"], tf.float32)
+    )
