@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf import __version__, image_io
-from nst_tf.config import INIT_MODES, PRESETS, Config, parse_style_layers, preset
+from nst_tf.config import DEFAULT_ADAM, INIT_MODES, PRESETS, Config, parse_style_layers, preset
 from nst_tf.errors import ConfigError, NSTError
 from nst_tf.weights_cli import add_weights_parser, command_weights
 
@@ -109,6 +109,8 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> Config:
     """The preset, with every flag the user gave applied on top, validated."""
     base = preset(args.preset or "default")
+    if base.preset == "default" and args.optimizer == "adam":
+        base = base.replace(**DEFAULT_ADAM)  # Adam needs more, cheaper steps than L-BFGS's 100 iterations
     changes: dict = {}
     for flag in (
         "iterations",
@@ -406,7 +408,7 @@ def _execute(plan: _RunPlan, steps, tensorboard: bool, quiet: bool) -> int:
                     board.costs(step.iteration, step.costs)
                 if step.image is not None:
                     image_io.save_image(step.image, run_dir / "snapshots" / f"iter_{step.iteration:05d}.png")
-                    if step.state is not None:  # Adam on TensorFlow; other routes cannot resume
+                    if step.state is not None:  # single-scale TensorFlow runs; the torch twin keeps none
                         _save_state(run_dir, step.state)
                     if board:
                         board.image(step.iteration, step.image)

@@ -82,8 +82,9 @@ def compare(
     Args:
         content: the content picture, (1, H, W, 3) RGB in [0, 1] (resized per `config`).
         styles: one style picture or a list of them.
-        config: the run's settings. A noisy init without a seed gets seed 0, so both backends draw the
-            same noise (recorded in the report's notes).
+        config: the run's settings, with optimizer "adam" (compare checks Adam's update step by step;
+            L-BFGS's line search would turn float rounding into different accepted points). A noisy init
+            without a seed gets seed 0, so both backends draw the same noise (recorded in the notes).
         out_dir: folder for the report files (created; files of an earlier report are replaced).
         float64: run both backends in double precision.
         weights: the VGG weights (else resolved from `config.weights`); both backends use this object.
@@ -96,6 +97,8 @@ def compare(
     from nst_tf import optimize
 
     config = config.validated()
+    if config.optimizer != "adam":
+        raise ConfigError("compare runs Adam on both backends; pass a config with optimizer='adam'")
     notes: list[str] = []
     if config.seed is None and config.init in INIT_MODES and config.init != "content":
         config = config.replace(seed=0)
@@ -520,6 +523,9 @@ def command_compare(args: argparse.Namespace) -> int:
     """
     from nst_tf import cli
 
+    if getattr(args, "optimizer", None) == "lbfgs":
+        raise ConfigError("compare runs Adam on both backends (--optimizer lbfgs is not compared; see README)")
+    args.optimizer = "adam"  # the default preset's own optimizer is L-BFGS; compare checks Adam's update
     config = cli.config_from_args(args)
     content_path, style_paths = _picture_paths(args)
     content = image_io.load_image(content_path)

@@ -20,8 +20,12 @@ yields exactly its requested number of Steps, the last one with the picture.
 
 SciPy's minimize is callback-driven, so it runs in a worker thread that hands each iteration to the
 generator and waits: nothing is computed ahead of the consumer, and closing the generator stops the
-optimisation (the callback raises StopIteration, SciPy's own way to halt). Resuming is Adam-only: an
-L-BFGS Step's `state` is always None (the curvature history is not saved).
+optimisation (the callback raises StopIteration, SciPy's own way to halt).
+
+Resuming: a snapshot Step's `state` holds the accepted picture (and no optimizer arrays). SciPy keeps its
+curvature pairs inside one `minimize` call and offers no way to hand them back in, so a resumed run starts
+L-BFGS-B afresh from that picture: it continues downhill from exactly where the run stopped, but its first
+few iterations rebuild the history, so it is not bit for bit the uninterrupted run (Adam's resume is).
 """
 
 from __future__ import annotations
@@ -71,23 +75,35 @@ def make_cost_and_gradient(
     return cost_and_gradient
 
 
+# pixels (float64, the picture's shape, config units) -> ({cost name: value}, d total / d pixels as an array)
+Evaluate = Callable[[np.ndarray], tuple[dict[str, float], np.ndarray]]
+
+
+def tf_evaluator(function: CostAndGradient) -> Evaluate:
+    """`function` (see `make_cost_and_gradient`) as an `Evaluate`: float32 from here to the gradient."""
+
+    def evaluate(pixels: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        values, gradient = function(tf.constant(pixels.astype(np.float32)))
+        return {name: float(values[name]) for name in optimize.COST_NAMES}, gradient.numpy()
+
+    return evaluate
+
+
 class _Objective:
     """fun(x) -> (J, dJ/dx) for SciPy on flat float64 pixels; remembers recent costs for the callback."""
 
-    def __init__(self, function: CostAndGradient, shape: tuple[int, ...]) -> None:
-        self.function = function
+    def __init__(self, evaluate: Evaluate, shape: tuple[int, ...]) -> None:
+        self.evaluate = evaluate
         self.shape = shape
         self.evaluations = 0
         self._recent: list[tuple[np.ndarray, dict[str, float]]] = []
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        pixels = tf.constant(x.reshape(self.shape).astype(np.float32))  # (1, H, W, 3), float32 from here
-        values, gradient = self.function(pixels)
+        step_costs, gradient = self.evaluate(x.reshape(self.shape))
         self.evaluations += 1
-        step_costs = {name: float(values[name]) for name in optimize.COST_NAMES}
         # The callback asks for the costs of the accepted point, nearly always the last one evaluated.
         self._recent = [(x.copy(), step_costs), *self._recent[:2]]
-        return step_costs["total"], gradient.numpy().astype(np.float64).ravel()
+        return step_costs["total"], np.asarray(gradient, np.float64).ravel()
 
     def costs_at(self, x: np.ndarray) -> dict[str, float]:
         for seen, step_costs in self._recent:
@@ -95,6 +111,21 @@ class _Objective:
                 return step_costs
         self(x)  # not seen lately (never in practice): one extra evaluation
         return self._recent[0][1]
+
+
+def steps(
+    evaluate: Evaluate, start: np.ndarray, iterations: int, upper: float, device: str = "/CPU:0"
+) -> Iterator[tuple[np.ndarray, dict[str, float], int]]:
+    """(accepted pixels, their costs, cost evaluations so far), exactly `iterations` times.
+
+    The framework-free driver: `evaluate` may be TensorFlow's (`tf_evaluator`) or the PyTorch twin's,
+    so both backends run the very same L-BFGS-B. `start` is clipped to [0, upper] (the bounds).
+    """
+    shape = tuple(start.shape)
+    x0 = np.clip(np.asarray(start, np.float64), 0.0, upper).ravel()
+    objective = _Objective(evaluate, shape)
+    for _, x, step_costs in _iterate(objective, x0, iterations, upper, device):
+        yield x.reshape(shape), step_costs, objective.evaluations
 
 
 class _Stop(Exception):
@@ -117,27 +148,32 @@ def run_stage(
     """Steps `first` .. `last` - 1 at one size by L-BFGS-B (the arguments are `optimize._run_stage`'s).
 
     Yields:
-        One Step per L-BFGS iteration: costs of the accepted picture, `evaluations` so far, the picture on
-        snapshot steps and the last, `state` None.
+        One Step per L-BFGS iteration: costs of the accepted picture, `evaluations` so far, and on
+        snapshot steps and the last the picture and (single-scale runs) a `state` to resume from.
     """
     if isinstance(start, optimize.OptimizerState):
-        raise ConfigError("--resume continues Adam runs only; an L-BFGS run cannot be resumed")
+        optimize.check_resume(start, content.shape)
+        if start.optimizer:
+            raise ConfigError("the saved state is an Adam run's; it cannot be continued with L-BFGS")
+        start = start.image  # a fresh L-BFGS-B from the saved picture (see the module's notes)
     with tf.device(device):
         targets = optimize.compute_targets(extractor, content, styles, config, style_blend)
         value = optimize.initial_image(content, config, rng) * config.pixel_scale if start is None else start
         function = make_cost_and_gradient(extractor, targets, config, tuple(content.shape))
-    x0 = np.clip(np.asarray(value, np.float64), 0.0, config.pixel_scale).ravel()
-    objective = _Objective(function, tuple(content.shape))
     log.info("L-BFGS %dx%d on %s, steps %d to %d", content.shape[2], content.shape[1], device, first, last)
     began = time.perf_counter()
-    for i, x, step_costs in _iterate(objective, x0, last - first, config.pixel_scale, device):
-        picture = raw = None
-        if first + i == last - 1 or (every and (first + i) % every == 0):
-            raw = x.reshape(content.shape).astype(np.float32) / config.pixel_scale
+    evaluations = 0
+    accepted = steps(tf_evaluator(function), np.asarray(value), last - first, config.pixel_scale, device)
+    for i, (x, step_costs, evaluations) in enumerate(accepted, first):
+        picture = raw = state = None
+        if i == last - 1 or (every and i % every == 0):
+            pixels = x.astype(np.float32)
+            raw = pixels / config.pixel_scale
             picture = np.clip(raw, 0.0, 1.0)
-        seconds = time.perf_counter() - began
-        yield optimize.Step(first + i, step_costs, seconds, picture, None, raw, objective.evaluations)
-    log.info("L-BFGS: %d iterations, %d cost evaluations", last - first, objective.evaluations)
+            if config.scales == 1:  # as Adam: only single-scale runs can be resumed
+                state = optimize.OptimizerState(i + 1, pixels, [])
+        yield optimize.Step(i, step_costs, time.perf_counter() - began, picture, state, raw, evaluations)
+    log.info("L-BFGS: %d iterations, %d cost evaluations", last - first, evaluations)
     if function.experimental_get_tracing_count() != 1:
         log.warning("the cost function was traced %d times", function.experimental_get_tracing_count())
 

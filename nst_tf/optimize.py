@@ -44,8 +44,8 @@ class Step:
             forward pass, so no extra evaluation is spent on reporting).
         seconds: wall time since the first step began.
         image: the picture after this step, (1, H, W, 3) in [0, 1]; only on snapshot steps and the last.
-        state: everything needed to continue from here (see `OptimizerState`); with `image` only. Adam
-            only: L-BFGS runs cannot be resumed, their Steps have state None.
+        state: everything needed to continue from here (see `OptimizerState`); with `image` only, in
+            single-scale runs.
         evaluations: cost evaluations so far, for L-BFGS (whose iteration may take several; see
             nst_tf.lbfgs); None for Adam, which spends exactly one per step.
     """
@@ -61,14 +61,15 @@ class Step:
 
 @dataclass
 class OptimizerState:
-    """A run's exact position: the unclipped variable and Adam's own variables, after `steps` updates.
+    """A run's position: the unclipped variable and the optimizer's own arrays, after `steps` updates.
 
-    Resuming from it continues bit for bit as if the run had never stopped (on a seeded CPU run).
+    Adam: resuming continues bit for bit as if the run had never stopped (on a seeded CPU run). L-BFGS
+    saves no arrays of its own (`optimizer` is empty): it restarts from the picture (see nst_tf.lbfgs).
     """
 
     steps: int  # updates applied so far
     image: np.ndarray  # the variable's value, in the config's pixel units, (1, H, W, 3) float32
-    optimizer: list[np.ndarray]  # Adam's variables in `optimizer.variables` order (iteration, lr, m, v)
+    optimizer: list[np.ndarray]  # Adam's variables in `optimizer.variables` order (iteration, lr, m, v); L-BFGS: []
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for np.savez (read back with allow_pickle=False)."""
@@ -447,6 +448,8 @@ def _run_stage(
             value = initial_image(content, config, rng) * config.pixel_scale
         elif isinstance(start, OptimizerState):
             check_resume(start, content.shape)
+            if not start.optimizer:
+                raise ConfigError("the saved state is an L-BFGS run's; it cannot be continued with Adam")
             value = start.image
         else:
             value = start

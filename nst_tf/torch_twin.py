@@ -4,7 +4,8 @@ This module owns a second implementation of the whole pipeline so the two can be
 other (DESIGN.md §1, "people who compare frameworks"): `TorchVGG` (VGG19 or VGG16 as the weights say,
 built from `torch.nn.functional` without torchvision, with the Keras layer names and the very same
 `Preprocessing` object as `nst_tf.features.FeatureExtractor`), the costs of `nst_tf.costs` term for term,
-`KerasAdam` (Keras 3's Adam arithmetic by hand), and `stylize`, a generator of the same
+`KerasAdam` (Keras 3's Adam arithmetic by hand), L-BFGS through the very same SciPy driver as the
+TensorFlow route (`nst_tf.lbfgs.steps`, fed this module's cost and gradient), and `stylize`, a generator of the same
 `nst_tf.optimize.Step` records as `nst_tf.optimize.stylize`. Sizing and the starting picture come from
 `nst_tf.optimize` itself (`prepare_images`, `initial_image` with the same seeded NumPy generator), and
 the weights from the same `VGGWeights` object, so both backends start from the very same pixels and
@@ -403,6 +404,9 @@ def stylize(
     extractor = build_extractor(config, weights, dtype, device)
     targets = compute_targets(extractor, content, style_list, config, style_blend)
     start = initial_image(content, config, rng)
+    if config.optimizer == "lbfgs":
+        yield from _stylize_lbfgs(extractor, targets, config, start * config.pixel_scale, dtype, device, every)
+        return
     # The variable holds start·scale computed in float32, as TF's tf.Variable(start * scale) does.
     image = torch.tensor(start * config.pixel_scale, dtype=dtype, device=device, requires_grad=True)
     optimizer = KerasAdam(image, config.learning_rate, config.adam_epsilon)
@@ -418,3 +422,34 @@ def stylize(
         if last or (every and i % every == 0):
             picture = np.clip(image.detach().cpu().numpy() / config.pixel_scale, 0.0, 1.0)
         yield Step(i, step_costs, time.perf_counter() - began, picture)
+
+
+def _stylize_lbfgs(
+    extractor: TorchVGG,
+    targets: Targets,
+    config: Config,
+    start: np.ndarray,
+    dtype: torch.dtype,
+    device: torch.device,
+    every: int,
+) -> Iterator[Step]:
+    """L-BFGS-B over the pixels by `nst_tf.lbfgs.steps` (the TF route's own driver), costs from PyTorch."""
+    from nst_tf import lbfgs
+
+    scale = float(config.pixel_scale)
+
+    def evaluate(pixels: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        image = torch.tensor(pixels, dtype=dtype, device=device, requires_grad=True)
+        values = picture_costs(extractor, targets, config, image / scale)
+        values["total"].backward()
+        return {name: float(values[name].detach()) for name in COST_NAMES}, image.grad.detach().cpu().numpy()
+
+    log.info("L-BFGS %dx%d in PyTorch (%s, %s) for %d iterations", start.shape[2], start.shape[1], device, dtype,
+             config.iterations)  # fmt: skip
+    began = time.perf_counter()
+    accepted = lbfgs.steps(evaluate, start, config.iterations, scale)
+    for i, (x, step_costs, evaluations) in enumerate(accepted):
+        picture = None
+        if i == config.iterations - 1 or (every and i % every == 0):
+            picture = np.clip(x / scale, 0.0, 1.0).astype(np.float64 if dtype == torch.float64 else np.float32)
+        yield Step(i, step_costs, time.perf_counter() - began, picture, evaluations=evaluations)

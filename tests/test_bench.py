@@ -34,7 +34,20 @@ def test_bench_writes_well_formed_json(tmp_path, capsys):
     bench.add_bench_parser(parser.add_subparsers(dest="command"))
     out = tmp_path / "bench.json"
     args = parser.parse_args(
-        ["bench", "--image-size", "32", "--iterations", "2", "--warmup", "1", "--weights", "random", "--json", str(out)]
+        [
+            "bench",
+            "--image-size",
+            "32",
+            "--iterations",
+            "2",
+            "--warmup",
+            "1",
+            "--weights",
+            "random",
+            "--optimizer",
+            "adam",
+        ]
+        + ["--json", str(out)]
     )
     args.content, args.style = str(IMAGES / "chelsea.png"), str(IMAGES / "ihc.png")
     original = bench.MATMUL_SIZES

@@ -69,6 +69,20 @@ def test_flags_override_the_preset(tmp_path, capsys):
     assert config["content_layer"] == "block3_conv1" and config["exact_size"] is None and config["image_size"] == 32
 
 
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ([], ("lbfgs", 100, 10)),
+        (["--optimizer", "adam"], ("adam", 300, 50)),  # the default preset's Adam schedule
+        (["--optimizer", "adam", "--iterations", "7"], ("adam", 7, 50)),
+        (["--preset", "course", "--optimizer", "lbfgs"], ("lbfgs", 200, 20)),  # other presets keep their counts
+    ],
+)
+def test_the_optimizer_decides_the_default_presets_step_count(flags, expected):
+    config = cli.config_from_args(cli.build_parser().parse_args(["run", CONTENT, STYLE, *flags]))
+    assert (config.optimizer, config.iterations, config.snapshot_every) == expected
+
+
 def test_existing_runs_are_never_overwritten_unasked(tmp_path, capsys):
     base = [CONTENT, STYLE, "-o", str(tmp_path), *FAST, "--weights", "random"]
     assert run_cli(base, capsys)[0] == 0
@@ -200,3 +214,5 @@ def test_compare_command_writes_every_file(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert report["iterations"] == 2 and report["feature_max_rel_err"] < 1e-5
     assert cli.main(args) == 2  # an existing report is not replaced unasked
+    assert cli.main([*args, "--overwrite", "--optimizer", "lbfgs"]) == 2  # compare checks Adam's update
+    assert "compare runs Adam" in capsys.readouterr().err

@@ -38,7 +38,7 @@ def finite_numbers(value) -> list[float]:
 
 
 def test_compare_writes_every_file_with_finite_figures(tmp_path):
-    config = Config(iterations=3, image_size=32, weights="random", tv_weight=10.0, init="noise")
+    config = Config(iterations=3, image_size=32, weights="random", tv_weight=10.0, init="noise", optimizer="adam")
     out = tmp_path / "report"
     report = compare(tiny_image(30, 40, seed=1), [tiny_image(40, 40, seed=2)], config, out, weights=random_weights(0))
     for name in REPORT_FILES:
@@ -62,7 +62,9 @@ def test_compare_writes_every_file_with_finite_figures(tmp_path):
 def test_float64_runs_agree_to_1e_10(tmp_path):
     # Random weights with a content+noise start hit a ReLU kink in float32 at step 2 (test_torch_twin);
     # in float64 the two backends must still agree to rounding, every step.
-    config = Config(iterations=10, image_size=32, weights="random", tv_weight=20.0, init="content+noise", seed=1)
+    config = Config(
+        iterations=10, image_size=32, weights="random", tv_weight=20.0, init="content+noise", seed=1, optimizer="adam"
+    )
     content, style = tiny_image(30, 40, seed=7), tiny_image(48, 48, seed=8)
     report = compare(content, [style], config, tmp_path, float64=True, weights=random_weights(0))
     assert report["dtype"] == "float64"

@@ -27,7 +27,10 @@ def test_lbfgs_lowers_the_cost_and_yields_steps_with_snapshots(content_image, st
     assert [s.iteration for s in steps] == list(range(6))
     assert [s.image is not None for s in steps] == [True, False, True, False, True, True]
     assert steps[-1].image.shape == (1, 32, 48, 3)
-    assert all(s.state is None for s in steps)  # resume is Adam's only
+    # Snapshot steps carry a state to resume from: the accepted picture, no optimizer arrays.
+    assert [s.state is not None for s in steps] == [s.image is not None for s in steps]
+    assert steps[2].state.steps == 3 and steps[2].state.optimizer == []
+    np.testing.assert_allclose(steps[2].state.image, steps[2].raw_image * SMALL.pixel_scale, rtol=1e-6)
     totals = [s.costs["total"] for s in steps]
     assert totals[-1] < 0.7 * totals[0]
     assert all(later <= earlier for earlier, later in zip(totals, totals[1:], strict=False))  # a descent method
@@ -71,10 +74,34 @@ def test_a_stalled_run_still_yields_every_step(content_image, style_image, extra
     assert all(s.costs["total"] == steps[0].costs["total"] for s in steps)
 
 
-def test_lbfgs_refuses_to_resume(content_image, style_image, extractor):
-    state = optimize.OptimizerState(1, content_image.copy(), [])
-    with pytest.raises(ConfigError, match="Adam"):
-        list(optimize.stylize(content_image, style_image, SMALL, extractor=extractor, resume=state))
+def test_a_resumed_lbfgs_run_continues_downhill_from_the_saved_picture(content_image, style_image, extractor):
+    straight = list(optimize.stylize(content_image, style_image, SMALL, extractor=extractor))
+    saved = straight[2].state  # after 3 iterations
+    resumed = list(optimize.stylize(content_image, style_image, SMALL, extractor=extractor, resume=saved))
+    assert [s.iteration for s in resumed] == [3, 4, 5]
+    totals = [s.costs["total"] for s in resumed]
+    # A fresh L-BFGS-B from the saved picture: every accepted point is below the cost it started from.
+    assert totals[0] < straight[2].costs["total"]
+    assert all(later <= earlier for earlier, later in zip(totals, totals[1:], strict=False))
+    assert totals[-1] < 0.9 * straight[2].costs["total"]
+
+
+def test_a_saved_state_continues_only_with_its_own_optimizer(content_image, style_image, extractor):
+    lbfgs_state = optimize.OptimizerState(1, content_image.copy(), [])
+    adam_state = optimize.OptimizerState(1, content_image.copy(), [np.zeros(1), np.zeros(1)])
+    with pytest.raises(ConfigError, match="Adam run's"):
+        list(optimize.stylize(content_image, style_image, SMALL, extractor=extractor, resume=adam_state))
+    with pytest.raises(ConfigError, match="L-BFGS run's"):
+        adam = SMALL.replace(optimizer="adam")
+        list(optimize.stylize(content_image, style_image, adam, extractor=extractor, resume=lbfgs_state))
+    wrong_size = optimize.OptimizerState(1, np.zeros((1, 8, 8, 3), np.float32), [])
+    with pytest.raises(ConfigError, match="picture"):
+        list(optimize.stylize(content_image, style_image, SMALL, extractor=extractor, resume=wrong_size))
+
+
+def test_the_default_preset_is_lbfgs():
+    # Chosen by measurement (benchmarks/README.md, time_to_quality.py --cost default).
+    assert (DEFAULT.optimizer, DEFAULT.iterations) == ("lbfgs", 100)
 
 
 def test_lbfgs_is_an_optimizer_choice():

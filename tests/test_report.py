@@ -78,8 +78,8 @@ def test_no_tb_writes_no_event_files(tmp_path):
 
 
 def test_ten_plus_resumed_ten_equals_twenty(tmp_path):
-    straight = _run(tmp_path, "straight", "--iterations", "20", "--snapshot-every", "5")
-    split = _run(tmp_path, "split", "--iterations", "10", "--snapshot-every", "5")
+    straight = _run(tmp_path, "straight", "--iterations", "20", "--snapshot-every", "5", "--optimizer", "adam")
+    split = _run(tmp_path, "split", "--iterations", "10", "--snapshot-every", "5", "--optimizer", "adam")
     assert cli.main(["run", "--resume", str(split), "--iterations", "20", "-q"]) == 0
     np.testing.assert_array_equal(
         np.asarray(Image.open(split / "generated.png")), np.asarray(Image.open(straight / "generated.png"))
@@ -98,8 +98,8 @@ def test_ten_plus_resumed_ten_equals_twenty(tmp_path):
 
 
 def test_resume_after_an_interruption_redoes_steps_past_the_last_snapshot(tmp_path):
-    straight = _run(tmp_path, "ref", "--iterations", "9", "--snapshot-every", "4")
-    run = _run(tmp_path, "cut", "--iterations", "5", "--snapshot-every", "4")  # state saved after 5 steps
+    straight = _run(tmp_path, "ref", "--iterations", "9", "--snapshot-every", "4", "--optimizer", "adam")
+    run = _run(tmp_path, "cut", "--iterations", "5", "--snapshot-every", "4", "--optimizer", "adam")  # state after 5
     # As if Ctrl-C came after step 6: rows past the saved state exist, and the run says it was interrupted.
     with open(run / "metrics.csv", "a", newline="") as handle:
         csv.writer(handle).writerows([[5, 1, 1, 1, 0, 9.0], [6, 1, 1, 1, 0, 9.5]])
@@ -113,6 +113,21 @@ def test_resume_after_an_interruption_redoes_steps_past_the_last_snapshot(tmp_pa
     assert [int(r["iteration"]) for r in rows] == list(range(9))
     with open(straight / "metrics.csv") as handle:
         assert [r["total"] for r in rows] == [r["total"] for r in csv.DictReader(handle)]
+
+
+def test_an_lbfgs_run_resumes_from_its_last_snapshot(tmp_path):
+    run = _run(tmp_path, "lbfgs", "--iterations", "4", "--snapshot-every", "2")  # the default optimizer
+    with np.load(run / "state.npz") as saved:
+        assert int(saved["steps"]) == 4 and not [k for k in saved if k.startswith("optimizer_")]
+    assert cli.main(["run", "--resume", str(run), "--iterations", "7", "-q"]) == 0
+    with open(run / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["iteration"]) for r in rows] == list(range(7))
+    totals = [float(r["total"]) for r in rows]
+    assert all(later <= earlier for earlier, later in zip(totals, totals[1:], strict=False))  # downhill throughout
+    record = json.loads((run / "config.json").read_text())
+    assert record["status"] == "complete" and record["config"]["optimizer"] == "lbfgs"
+    assert sorted(p.name for p in (run / "snapshots").glob("*.png"))[-1] == "iter_00006.png"
 
 
 @pytest.mark.parametrize(

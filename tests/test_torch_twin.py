@@ -188,7 +188,7 @@ def test_ten_adam_steps_agree_float32(which, changes, random_vgg19, hed_vgg16):
     # float64 agrees to 1e-15; see test_compare). These two recipes do not hit such a kink.
     weights = hed_vgg16 if which == "hed" else random_vgg19
     spec = "hed-vgg16" if which == "hed" else "random"
-    config = Config(iterations=10, snapshot_every=4, image_size=32, weights=spec, **changes).validated()
+    config = Config(iterations=10, snapshot_every=4, image_size=32, weights=spec, optimizer="adam", **changes)
     content, style = tiny_image(30, 40, seed=7), tiny_image(48, 48, seed=8)  # style bigger: positions rescale
     tf_steps = list(optimize.stylize(content, style, config, extractor=optimize.build_extractor(config, weights)))
     twin_steps = list(torch_twin.stylize(content, style, config, weights=weights))
@@ -201,6 +201,22 @@ def test_ten_adam_steps_agree_float32(which, changes, random_vgg19, hed_vgg16):
     assert tf_steps[-1].costs["total"] < tf_steps[0].costs["total"]  # it did optimise
     assert twin_steps[-1].image.dtype == np.float32 and twin_steps[-1].image.shape == (1, 24, 32, 3)
     assert np.abs(tf_steps[-1].image - twin_steps[-1].image).max() <= 1e-4
+
+
+def test_lbfgs_runs_the_same_driver_on_both_backends(hed_vgg16):
+    # One SciPy L-BFGS-B, fed by TensorFlow or by the twin: from the same start the first iterations accept
+    # the same points (float32 rounding separates the trajectories only slowly).
+    config = Config(iterations=4, snapshot_every=2, image_size=32, weights="hed-vgg16", optimizer="lbfgs")
+    content, style = tiny_image(30, 40, seed=7), tiny_image(30, 40, seed=8)
+    tf_steps = list(optimize.stylize(content, style, config, extractor=optimize.build_extractor(config, hed_vgg16)))
+    twin_steps = list(torch_twin.stylize(content, style, config, weights=hed_vgg16))
+    assert [s.iteration for s in twin_steps] == [0, 1, 2, 3]
+    assert [s.image is not None for s in twin_steps] == [True, False, True, True]
+    assert [s.evaluations for s in twin_steps] == [s.evaluations for s in tf_steps]
+    for a, b in zip(tf_steps[:2], twin_steps[:2], strict=True):
+        assert abs(a.costs["total"] - b.costs["total"]) <= 1e-4 * a.costs["total"], a.iteration
+    assert twin_steps[-1].costs["total"] < 0.9 * twin_steps[0].costs["total"]
+    assert np.abs(tf_steps[-1].image - twin_steps[-1].image).max() < 0.02
 
 
 def test_std_preprocessing_is_honoured(random_vgg19):
