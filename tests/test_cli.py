@@ -75,6 +75,8 @@ def test_flags_override_the_preset(tmp_path, capsys):
         ([], ("lbfgs", 100, 10)),
         (["--optimizer", "adam"], ("adam", 300, 50)),  # the default preset's Adam schedule
         (["--optimizer", "adam", "--iterations", "7"], ("adam", 7, 50)),
+        (["--preset", "course"], ("adam", 200, 20)),  # the course recipes are Adam's
+        (["--preset", "course-tf2"], ("adam", 2501, 250)),
         (["--preset", "course", "--optimizer", "lbfgs"], ("lbfgs", 200, 20)),  # other presets keep their counts
     ],
 )

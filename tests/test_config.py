@@ -53,6 +53,7 @@ def test_course_preset_is_the_tf1_recipe():
     assert (c.pooling, c.init, c.init_noise_ratio, c.pixel_scale) == ("avg", "blend", 0.6, 255.0)
     assert c.init_noise_range * 255 == pytest.approx(20.0)
     assert c.weights == "imagenet" and c.strict_weights
+    assert (c.optimizer, c.adam_epsilon, c.clip_every_step) == ("adam", 1e-8, False)
 
 
 def test_course_tf2_preset_is_the_tf2_recipe():
@@ -75,6 +76,7 @@ def test_course_tf2_preset_is_the_tf2_recipe():
         272,
     )
     assert c.weights == "imagenet" and c.strict_weights and c.clip_every_step
+    assert (c.optimizer, c.adam_epsilon) == ("adam", 1e-7)
 
 
 def test_config_is_frozen_and_serialisable():
