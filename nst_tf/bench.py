@@ -16,7 +16,10 @@ Not counted: bias, ReLU, pooling and their gradients, the content difference, th
 linear in the feature-map size), and the targets (computed once per run, not per step).
 
 An Adam iteration is one evaluation; an L-BFGS iteration is as many as its line search took, so its
-FLOPs per iteration are the evaluations per iteration times the above.
+FLOPs per iteration are the mean evaluations per timed iteration times the above. The achieved rate is
+one evaluation's FLOPs over the median seconds per evaluation (each timed iteration's seconds divided by
+its own evaluations), so iterations of one and of two evaluations are not mixed up; for Adam it is simply
+`gflop_per_iteration / seconds_per_iteration`.
 
 The machine is shared and its speed drifts, so the peak is measured next to the steps: after the warm-up
 steps, three probes at each of MATMUL_SIZES pick the fastest size, then every timed step is followed by
@@ -206,7 +209,9 @@ def run_bench(
     # Evaluations per timed iteration: the count after the timed steps minus the count before them.
     per_iteration = (evaluations[-1] - evaluations[warmup - 1]) / iterations
     gflop = flops["total"] * per_iteration / 1e9
-    achieved = gflop / seconds
+    counts = [b - a for a, b in zip(evaluations[warmup - 1 : -1], evaluations[warmup:], strict=True)]
+    per_evaluation = statistics.median(t / max(n, 1) for t, n in zip(times, counts, strict=True))
+    achieved = flops["total"] / 1e9 / per_evaluation
     import tensorflow as tf
 
     return {
@@ -222,6 +227,7 @@ def run_bench(
         "iterations": iterations,
         "warmup": warmup,
         "evaluations_per_iteration": per_iteration,
+        "seconds_per_evaluation": per_evaluation,
         "gflop_per_evaluation": {name: value / 1e9 for name, value in flops.items()},
         "iteration_seconds": times,
         "warmup_seconds": warmup_seconds,

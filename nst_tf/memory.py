@@ -22,11 +22,15 @@ from nst_tf.config import Config, keras_layer_name
 from nst_tf.errors import ConfigError
 
 # What the process holds besides the feature maps: Python, TensorFlow, Keras, oneDNN, the pictures and
-# the allocator's slack. A 32 px run peaks at about 770 MB on TF 2.21 CPU; 1100 MB makes the estimate land
-# 2-7 % above the measured peak at 512-1024 px (33 % above at 256 px, where it matters least).
-RUNTIME_BYTES = 1100 * 2**20
-# Feature maps are held about this many times over at the peak of a step (forward, gradient, temporaries).
-ACTIVATION_COPIES = 3.0
+# the allocator's slack. Fitted together with the copies below to peak RSS measured at 256-1024 px with
+# `nst_tf bench` (benchmarks/README.md): the estimate lands 5-13 % above each measurement.
+RUNTIME_BYTES = 800 * 2**20
+# Feature maps are held about this many times over at the peak of a step (the forward maps kept for the
+# backward pass, the gradient flowing back, the convolution's temporaries). The extractor's tf.nn path
+# (nst_tf.features) holds fewer than Keras's own layers and gradients did (measured: 2270 against 3715 MB
+# at 1024x768 with Adam); a bfloat16 run still goes through the Keras model.
+ACTIVATION_COPIES = 1.75
+KERAS_ACTIVATION_COPIES = 3.0
 # Weights are held twice: the loaded arrays and the Keras model's variables.
 WEIGHT_COPIES = 2
 # The extractor's fast gradient (nst_tf.features) holds one more copy of every conv kernel it runs after
@@ -80,8 +84,8 @@ def estimate_peak_bytes(config: Config, height: int, width: int, architecture: s
         architecture: "vgg19" or "vgg16" (the weights' network).
 
     Returns:
-        runtime + weights (with the backward kernels) + feature maps x ACTIVATION_COPIES + the optimizer's
-        arrays.
+        runtime + weights (with the backward kernels) + feature maps x ACTIVATION_COPIES (bfloat16:
+        KERAS_ACTIVATION_COPIES) + the optimizer's arrays.
     """
     layers = conv_layers(config, height, width, architecture)
     value_bytes = 2 if config.precision == "bfloat16" else 4
@@ -97,7 +101,8 @@ def estimate_peak_bytes(config: Config, height: int, width: int, architecture: s
         optimizer_bytes = LBFGS_FIXED_BYTES + LBFGS_VECTORS * pixels * 8
     else:
         optimizer_bytes = ADAM_VECTORS * pixels * 4
-    return int(RUNTIME_BYTES + weights + ACTIVATION_COPIES * activations * value_bytes + optimizer_bytes)
+    copies = KERAS_ACTIVATION_COPIES if config.precision == "bfloat16" else ACTIVATION_COPIES
+    return int(RUNTIME_BYTES + weights + copies * activations * value_bytes + optimizer_bytes)
 
 
 def available_bytes() -> int | None:

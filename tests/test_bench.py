@@ -69,6 +69,7 @@ def test_bench_writes_well_formed_json(tmp_path, capsys):
     assert result["image"] == {"height": 21, "width": 32}  # chelsea.png is 451x300
     assert result["device"].startswith(("CPU", "GPU"))
     assert len(result["iteration_seconds"]) == 2 and result["evaluations_per_iteration"] == 1.0
+    assert result["seconds_per_evaluation"] == result["seconds_per_iteration"]  # Adam: one evaluation each
     flops = bench.step_flops(DEFAULT, 21, 32, result["config"]["architecture"])
     assert math.isclose(result["gflop_per_iteration"], flops["total"] / 1e9)
     assert math.isclose(result["achieved_gflops"], result["gflop_per_iteration"] / result["seconds_per_iteration"])
