@@ -89,14 +89,16 @@ def contact_sheet(run_dir: Path, columns: int = 5, cell: int = 200) -> Path | No
     label_h = 22
     cols = min(columns, len(thumbs))
     rows = (len(thumbs) + cols - 1) // cols
-    sheet = Image.new("RGB", (cols * (cell + 8) + 8, rows * (cell + label_h + 8) + 8), "white")
+    # Cells as large as the largest thumbnail, not square: a landscape run leaves no blank band per row.
+    cell_w, cell_h = max(img.width for _, img in thumbs), max(img.height for _, img in thumbs)
+    sheet = Image.new("RGB", (cols * (cell_w + 8) + 8, rows * (cell_h + label_h + 8) + 8), "white")
     draw = ImageDraw.Draw(sheet)
     font = _font(16)
     for index, (iteration, img) in enumerate(thumbs):
-        x = 8 + (index % cols) * (cell + 8)
-        y = 8 + (index // cols) * (cell + label_h + 8)
-        sheet.paste(img, (x + (cell - img.width) // 2, y))
-        draw.text((x, y + cell + 2), f"iteration {iteration}", fill="black", font=font)
+        x = 8 + (index % cols) * (cell_w + 8)
+        y = 8 + (index // cols) * (cell_h + label_h + 8)
+        sheet.paste(img, (x + (cell_w - img.width) // 2, y + (cell_h - img.height) // 2))
+        draw.text((x, y + cell_h + 2), f"iteration {iteration}", fill="black", font=font)
     path = Path(run_dir) / "snapshots.png"
     sheet.save(path)
     return path

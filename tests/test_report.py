@@ -41,6 +41,7 @@ def test_every_view_is_written(finished_run):
     assert gif.n_frames == 4
     sheet = Image.open(finished_run / "snapshots.png")
     assert sheet.width > 200 and np.asarray(sheet).std() > 10  # pictures, not an empty canvas
+    assert sheet.height < 200 + 22 + 16  # one row of landscape cells: no square cell's blank band
     plot = np.asarray(Image.open(finished_run / "loss.png").convert("L"))
     assert plot.shape[0] > 300 and plot.std() > 10
 
