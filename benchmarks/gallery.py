@@ -1,11 +1,12 @@
 """Regenerate the README gallery: the experiments the course and its companions walk through.
 
-    python benchmarks/gallery.py                # writes docs/gallery/*.png (about 5 minutes on 2 cores)
-    python benchmarks/gallery.py --size 256 --iterations 300
+    python benchmarks/gallery.py                # writes docs/gallery/*.png (about 11 minutes on 2 cores)
+    python benchmarks/gallery.py --size 256 --iterations 200
 
 Rows: content/style weight ratio, max vs average pooling, content vs noise start, the three colour
 modes, texture synthesis. Every picture is a real run of `nst_tf.stylize` with the offline hed-vgg16
-weights on the project's own images, seeded, so the gallery is the same on every machine of a kind.
+weights on the project's own images, seeded, so the gallery is the same on every machine of a kind. The
+optimizer is the default preset's (L-BFGS); `--iterations` defaults to its count.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _row(cells: list[Image.Image], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=160, help="longest side, px")
-    parser.add_argument("--iterations", type=int, default=150)
+    parser.add_argument("--iterations", type=int, default=DEFAULT.iterations)
     parser.add_argument("--out", default=str(ROOT / "docs" / "gallery"))
     parser.add_argument("--rows", default=",".join(ROWS), help=f"which rows to make (default all: {','.join(ROWS)})")
     args = parser.parse_args()
