@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf import __version__, image_io
-from nst_tf.config import DEFAULT_ADAM, INIT_MODES, PRESETS, Config, parse_style_layers, preset
+from nst_tf.config import INIT_MODES, PRESETS, Config, parse_style_layers, preset
 from nst_tf.errors import ConfigError, NSTError
 from nst_tf.weights_cli import add_weights_parser, command_weights
 
@@ -108,9 +108,7 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The preset, with every flag the user gave applied on top, validated."""
-    base = preset(args.preset or "default")
-    if base.preset == "default" and args.optimizer == "adam":
-        base = base.replace(**DEFAULT_ADAM)  # Adam needs more, cheaper steps than L-BFGS's 100 iterations
+    base = preset(args.preset or "default", args.optimizer)  # the default preset's Adam takes Adam's counts
     changes: dict = {}
     for flag in (
         "iterations",

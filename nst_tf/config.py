@@ -351,13 +351,19 @@ COURSE_TF2 = Config(
 PRESETS: dict[str, Config] = {"default": DEFAULT, "course": COURSE, "course-tf2": COURSE_TF2}
 
 
-def preset(name: str) -> Config:
-    """Return the preset called `name`.
+def preset(name: str, optimizer: str | None = None) -> Config:
+    """Return the preset called `name`, for `optimizer` when one is named.
+
+    The default preset's step counts are L-BFGS's; with `optimizer="adam"` it takes Adam's own
+    (`DEFAULT_ADAM`). The other presets are recipes and keep their counts whatever the optimizer.
 
     Raises:
         ConfigError: for an unknown name.
     """
     try:
-        return PRESETS[name]
+        base = PRESETS[name]
     except KeyError:
         raise ConfigError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}") from None
+    if base is DEFAULT and optimizer == "adam":
+        base = base.replace(optimizer="adam", **DEFAULT_ADAM)
+    return base

@@ -124,7 +124,7 @@ def steps(
     shape = tuple(start.shape)
     x0 = np.clip(np.asarray(start, np.float64), 0.0, upper).ravel()
     objective = _Objective(evaluate, shape)
-    for _, x, step_costs in _iterate(objective, x0, iterations, upper, device):
+    for x, step_costs in _iterate(objective, x0, iterations, upper, device):
         yield x.reshape(shape), step_costs, objective.evaluations
 
 
@@ -180,8 +180,8 @@ def run_stage(
 
 def _iterate(
     objective: _Objective, x0: np.ndarray, iterations: int, upper: float, device: str
-) -> Iterator[tuple[int, np.ndarray, dict[str, float]]]:
-    """(iteration, accepted x, its costs), exactly `iterations` times, one per L-BFGS-B iteration.
+) -> Iterator[tuple[np.ndarray, dict[str, float]]]:
+    """(accepted x, its costs), exactly `iterations` times, one per L-BFGS-B iteration.
 
     SciPy runs in a worker thread in lockstep with this generator: the callback hands over its iteration
     and waits for the next request; closing the generator makes the waiting callback stop SciPy.
@@ -229,7 +229,7 @@ def _work(
     def hand_over(x_now: np.ndarray, step_costs: dict[str, float]) -> None:
         nonlocal done, halted, latest
         latest = (x_now, step_costs)
-        handed.put(("step", (done, x_now, step_costs)))
+        handed.put(("step", (x_now, step_costs)))
         done += 1
         if not requests.get():
             halted = True

@@ -2,7 +2,7 @@
 
 `estimate_peak_bytes` adds up what a run holds at its busiest moment, the step's backward pass: the
 runtime (TensorFlow, Keras, Python), the VGG weights (and the backward kernels of the extractor's fast
-gradient), every feature map up to the deepest layer the costs need (about three times over: the forward
+gradient), every feature map up to the deepest layer the costs need (held more than once: the forward
 maps kept for the backward pass, the gradients flowing back and the convolution's temporaries), and the
 optimizer's own arrays (Adam: the picture, its gradient and two moments; L-BFGS: SciPy's float64 history
 and work arrays). `check_memory` compares that with the memory this machine has free (/proc/meminfo's
@@ -88,12 +88,13 @@ def estimate_peak_bytes(config: Config, height: int, width: int, architecture: s
         KERAS_ACTIVATION_COPIES) + the optimizer's arrays.
     """
     layers = conv_layers(config, height, width, architecture)
-    value_bytes = 2 if config.precision == "bfloat16" else 4
+    keras_path = config.precision == "bfloat16"  # the extractor's tf.nn path is float32/float64 only
+    value_bytes = 2 if keras_path else 4
     activations = sum(layer["height"] * layer["width"] * layer["c_out"] for layer in layers)
     # Each pooling output (a quarter of its input) and the preprocessed picture are held too.
     activations += sum(layer["height"] * layer["width"] * layer["c_in"] for layer in layers if layer["name"][-1] == "1")
     weights = _weight_count(architecture) * 4 * WEIGHT_COPIES
-    if config.precision != "bfloat16":
+    if not keras_path:
         flipped = sum(9 * layer["c_in"] * layer["c_out"] for layer in layers if layer["name"] != "block1_conv1")
         weights += BACKWARD_KERNEL_COPIES * flipped * 4
     pixels = height * width * 3
@@ -101,7 +102,7 @@ def estimate_peak_bytes(config: Config, height: int, width: int, architecture: s
         optimizer_bytes = LBFGS_FIXED_BYTES + LBFGS_VECTORS * pixels * 8
     else:
         optimizer_bytes = ADAM_VECTORS * pixels * 4
-    copies = KERAS_ACTIVATION_COPIES if config.precision == "bfloat16" else ACTIVATION_COPIES
+    copies = KERAS_ACTIVATION_COPIES if keras_path else ACTIVATION_COPIES
     return int(RUNTIME_BYTES + weights + copies * activations * value_bytes + optimizer_bytes)
 
 
