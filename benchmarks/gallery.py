@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from nst_tf import image_io, optimize
 from nst_tf.config import DEFAULT
-from nst_tf.weights import hed_vgg16_weights
+from nst_tf.io import images as image_io
+from nst_tf.optim import engine as optimize
+from nst_tf.vgg.weights import hed_vgg16_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = ("weights", "pooling", "init", "colors", "texture")

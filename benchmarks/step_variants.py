@@ -5,7 +5,7 @@
 Every variant computes the same thing, d J / d picture of the default cost on the same pictures, and
 the script checks that they agree. The rounds interleave the variants with a 2048² matmul probe, so a
 drift in this shared machine's speed hits them all alike; medians are reported, with the fraction of the
-probe's GFLOP/s that `nst_tf.bench.step_flops` of work per second represents.
+probe's GFLOP/s that `nst_tf.perf.bench.step_flops` of work per second represents.
 
 - keras: what the product did before the fast gradient: the Keras VGG model
   (`FeatureExtractor(..., fast_gradient=False)`) under a GradientTape, TensorFlow's own gradients for the
@@ -14,7 +14,7 @@ probe's GFLOP/s that `nst_tf.bench.step_flops` of work per second represents.
 - product: `optimize.picture_costs` with the default extractor under a tape, as `optimize.make_step`
   does: the VGG as `tf.nn` ops whose convolutions compute the input gradient as a forward convolution
   with the kernel rotated by 180° and its channels swapped (precomputed once; conv1_1 keeps the native
-  op), and `costs.gram_matrix`'s one-matmul gradient A·(dG + dGᵀ). See `nst_tf.features`.
+  op), and `costs.gram_matrix`'s one-matmul gradient A·(dG + dGᵀ). See `nst_tf.vgg.extractor`.
 - product+xla: the same, compiled with XLA.
 """
 
@@ -34,10 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst_tf import costs, image_io, optimize  # noqa: E402
-from nst_tf.bench import default_pictures, step_flops  # noqa: E402
 from nst_tf.config import DEFAULT  # noqa: E402
-from nst_tf.features import FeatureExtractor  # noqa: E402
+from nst_tf.io import images as image_io
+from nst_tf.losses import costs
+from nst_tf.optim import engine as optimize  # noqa: E402
+from nst_tf.perf.bench import default_pictures, step_flops  # noqa: E402
+from nst_tf.vgg.extractor import FeatureExtractor  # noqa: E402
 
 
 def plain_gram(features: tf.Tensor) -> tf.Tensor:

@@ -32,9 +32,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nst_tf import image_io, optimize  # noqa: E402
-from nst_tf.bench import default_pictures  # noqa: E402
 from nst_tf.config import COURSE, DEFAULT, Config  # noqa: E402
+from nst_tf.io import images as image_io
+from nst_tf.optim import engine as optimize  # noqa: E402
+from nst_tf.perf.bench import default_pictures  # noqa: E402
 
 # What "the optimizer" is made of: everything else in a Config is the cost function, size or pictures.
 OPTIMIZER_FIELDS = (

@@ -23,13 +23,13 @@ _EXPORTS = {
     "ConfigError": "nst_tf.errors",
     "ImageError": "nst_tf.errors",
     "WeightsError": "nst_tf.errors",
-    "load_image": "nst_tf.image_io",
-    "save_image": "nst_tf.image_io",
-    "resolve_weights": "nst_tf.weights",
-    "FeatureExtractor": "nst_tf.features",
-    "Step": "nst_tf.optimize",
-    "stylize": "nst_tf.optimize",
-    "build_extractor": "nst_tf.optimize",
+    "load_image": "nst_tf.io.images",
+    "save_image": "nst_tf.io.images",
+    "resolve_weights": "nst_tf.vgg.weights",
+    "FeatureExtractor": "nst_tf.vgg.extractor",
+    "Step": "nst_tf.optim.engine",
+    "stylize": "nst_tf.optim.engine",
+    "build_extractor": "nst_tf.optim.engine",
 }
 
 __all__ = [
@@ -53,10 +53,10 @@ __all__ = [
 if TYPE_CHECKING:
     from nst_tf.config import PRESETS, Config, preset
     from nst_tf.errors import ConfigError, ImageError, NSTError, WeightsError
-    from nst_tf.features import FeatureExtractor
-    from nst_tf.image_io import load_image, save_image
-    from nst_tf.optimize import Step, build_extractor, stylize
-    from nst_tf.weights import resolve_weights
+    from nst_tf.io.images import load_image, save_image
+    from nst_tf.optim.engine import Step, build_extractor, stylize
+    from nst_tf.vgg.extractor import FeatureExtractor
+    from nst_tf.vgg.weights import resolve_weights
 
 
 def __getattr__(name: str) -> Any:

@@ -79,7 +79,7 @@ class Config:
         style_layers: (layer, weight λ_l) pairs for the style cost.
         content_weight, style_weight, tv_weight: α, β, γ of the total cost.
         optimizer: "adam" or "lbfgs" (SciPy's L-BFGS-B over the pixels, bounded to the valid range; one
-            iteration is one L-BFGS iteration, which may spend several cost evaluations; see nst_tf.lbfgs).
+            iteration is one L-BFGS iteration, which may spend several cost evaluations; see nst_tf.optim.lbfgs).
         learning_rate: Adam's step, in units of `pixel_scale`.
         adam_epsilon: Adam's ε (Keras 1e-7; TF1's tf.train.AdamOptimizer 1e-8).
         pixel_scale: the units the optimised variable lives in: 1 -> [0, 1], 255 -> 0-255 (the TF1
@@ -105,7 +105,7 @@ class Config:
         mode: "transfer" (content + style), "texture" (texture synthesis: α = 0, start from noise, no
             content picture) or "invert" (feature inversion: β = 0, start from noise, no style picture).
         style_scale: the style picture's longest side relative to the result's (0.5: larger strokes).
-        preserve_colors: None, "post", "luminance" or "histogram" (see nst_tf.color).
+        preserve_colors: None, "post", "luminance" or "histogram" (see nst_tf.losses.color).
         scales: coarse-to-fine stages; stage k of N works at image_size / 2^(N-1-k) and runs
             iterations / 2^k steps (the coarsest the full count; finer ones start from a good picture).
     """

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from nst_tf import image_io
 from nst_tf.config import Config
-from nst_tf.optimize import Step, stylize
+from nst_tf.io import images as image_io
+from nst_tf.optim.engine import Step, stylize
 
 
 def to_pil(image: np.ndarray) -> Image.Image:

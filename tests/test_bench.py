@@ -8,8 +8,8 @@ import math
 
 from conftest import IMAGES
 
-from nst_tf import bench
 from nst_tf.config import DEFAULT
+from nst_tf.perf import bench
 
 
 def test_flops_of_one_layer_match_a_hand_count():

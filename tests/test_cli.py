@@ -15,7 +15,7 @@ import pytest
 from conftest import IMAGES, ROOT
 from PIL import Image
 
-from nst_tf import cli
+from nst_tf.cli import main as cli
 
 CONTENT = str(IMAGES / "chelsea.png")
 STYLE = str(IMAGES / "ihc.png")

@@ -1,4 +1,4 @@
-"""nst_tf.compare: the parity report's files and figures, float64 agreement, and the command entry."""
+"""nst_tf.twin.parity: the parity report's files and figures, float64 agreement, and the command entry."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ pytest.importorskip("torch")
 
 from conftest import IMAGES, tiny_image  # noqa: E402
 
-from nst_tf import cli  # noqa: E402
-from nst_tf.compare import REPORT_FILES, _amplification, command_compare, compare  # noqa: E402
+from nst_tf.cli import main as cli  # noqa: E402
 from nst_tf.config import Config  # noqa: E402
 from nst_tf.errors import ConfigError  # noqa: E402
-from nst_tf.weights import random_weights  # noqa: E402
+from nst_tf.twin.parity import REPORT_FILES, _amplification, command_compare, compare  # noqa: E402
+from nst_tf.vgg.weights import random_weights  # noqa: E402
 
 HEADLINE = ("feature_max_rel_err", "grad_max_rel_err", "cost_max_rel_err", "image_max_abs_diff")
 

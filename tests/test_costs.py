@@ -1,4 +1,4 @@
-"""nst_tf.costs against hand-computed values and a float64 NumPy reference."""
+"""nst_tf.losses.costs against hand-computed values and a float64 NumPy reference."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import costs
+from nst_tf.losses import costs
 
 
 def test_content_cost_hand_computed():

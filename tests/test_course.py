@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import course
+from nst_tf.losses import course
 
 
 def test_compute_content_cost_notebook_value():

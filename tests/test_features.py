@@ -8,12 +8,13 @@ import pytest
 import tensorflow as tf
 from conftest import tiny_image
 
-from nst_tf import costs, optimize
-from nst_tf.compare import build_tf_extractor
 from nst_tf.config import Config
 from nst_tf.errors import ConfigError
-from nst_tf.features import FeatureExtractor
-from nst_tf.weights import CAFFE, IDENTITY, conv_layer_names, hed_vgg16_weights, random_weights
+from nst_tf.losses import costs
+from nst_tf.optim import engine as optimize
+from nst_tf.twin.parity import build_tf_extractor
+from nst_tf.vgg.extractor import FeatureExtractor
+from nst_tf.vgg.weights import CAFFE, IDENTITY, conv_layer_names, hed_vgg16_weights, random_weights
 
 STYLE_LAYERS = ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]
 CONTENT_LAYER = "block4_conv2"

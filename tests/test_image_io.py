@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import image_io
 from nst_tf.errors import ImageError
+from nst_tf.io import images as image_io
 
 
 def _gradient_rgb(h=12, w=20) -> np.ndarray:

@@ -7,10 +7,11 @@ import threading
 import numpy as np
 import pytest
 
-from nst_tf import lbfgs, optimize
 from nst_tf.config import COURSE, DEFAULT
 from nst_tf.errors import ConfigError
-from nst_tf.weights import random_weights
+from nst_tf.optim import engine as optimize
+from nst_tf.optim import lbfgs
+from nst_tf.vgg.weights import random_weights
 
 SMALL = DEFAULT.replace(
     image_size=48, iterations=6, snapshot_every=2, weights="random", seed=0, optimizer="lbfgs", init="content+noise"

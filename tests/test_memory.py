@@ -6,10 +6,11 @@ import re
 
 import pytest
 
-from nst_tf import memory, optimize
 from nst_tf.config import DEFAULT
 from nst_tf.errors import ConfigError
-from nst_tf.weights import random_weights
+from nst_tf.optim import engine as optimize
+from nst_tf.perf import memory
+from nst_tf.vgg.weights import random_weights
 
 
 def test_the_estimate_grows_with_the_square_of_the_size():

@@ -9,10 +9,13 @@ import pytest
 from conftest import IMAGES
 from PIL import Image
 
-from nst_tf import cli, color, image_io, optimize
+from nst_tf.cli import main as cli
 from nst_tf.config import DEFAULT
 from nst_tf.errors import ConfigError
-from nst_tf.weights import random_weights
+from nst_tf.io import images as image_io
+from nst_tf.losses import color
+from nst_tf.optim import engine as optimize
+from nst_tf.vgg.weights import random_weights
 
 BASE = DEFAULT.replace(image_size=48, iterations=12, snapshot_every=0, weights="random", seed=0)
 

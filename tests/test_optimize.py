@@ -7,9 +7,10 @@ import pytest
 import tensorflow as tf
 from conftest import IMAGES
 
-from nst_tf import image_io, optimize
 from nst_tf.config import COURSE, DEFAULT, IMAGENET_MEAN_RGB
-from nst_tf.weights import hed_vgg16_weights, random_weights
+from nst_tf.io import images as image_io
+from nst_tf.optim import engine as optimize
+from nst_tf.vgg.weights import hed_vgg16_weights, random_weights
 
 SMALL = DEFAULT.replace(image_size=48, iterations=3, snapshot_every=1, weights="random", seed=0)
 

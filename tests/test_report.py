@@ -13,7 +13,8 @@ import pytest
 from conftest import IMAGES, ROOT
 from PIL import Image
 
-from nst_tf import cli, notebook
+from nst_tf import notebook
+from nst_tf.cli import main as cli
 from nst_tf.config import DEFAULT
 
 CONTENT = str(IMAGES / "chelsea.png")

@@ -1,4 +1,4 @@
-"""nst_tf.torch_twin against the TensorFlow engine, on the same inputs: features, pooling, costs, gradients,
+"""nst_tf.twin.torch_vgg against the TensorFlow engine, on the same inputs: features, pooling, costs, gradients,
 Adam and whole runs, in float32 (1e-5 relative) and float64 (1e-10)."""
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ torch = pytest.importorskip("torch")
 import tensorflow as tf  # noqa: E402
 from conftest import tiny_image  # noqa: E402
 
-from nst_tf import costs, optimize, torch_twin  # noqa: E402
-from nst_tf.compare import build_tf_extractor, keras_float64, measure_start  # noqa: E402
 from nst_tf.config import Config  # noqa: E402
 from nst_tf.errors import ConfigError  # noqa: E402
-from nst_tf.features import FeatureExtractor  # noqa: E402
-from nst_tf.weights import conv_layer_names, hed_vgg16_weights, random_weights  # noqa: E402
+from nst_tf.losses import costs  # noqa: E402
+from nst_tf.optim import engine as optimize  # noqa: E402
+from nst_tf.twin import torch_vgg as torch_twin  # noqa: E402
+from nst_tf.twin.parity import build_tf_extractor, keras_float64, measure_start  # noqa: E402
+from nst_tf.vgg.extractor import FeatureExtractor  # noqa: E402
+from nst_tf.vgg.weights import conv_layer_names, hed_vgg16_weights, random_weights  # noqa: E402
 
 TOL = {"float32": 1e-5, "float64": 1e-10}
 

@@ -12,8 +12,8 @@ import h5py
 import numpy as np
 import pytest
 
-from nst_tf import weights as W
 from nst_tf.errors import WeightsError
+from nst_tf.vgg import weights as W
 
 
 def write_keras_h5(path, layers, full=False):
@@ -68,7 +68,7 @@ def test_hed_vgg16_is_the_bundled_trunk():
 
 def test_auto_falls_back_to_hed_offline_and_says_so(caplog, monkeypatch):
     monkeypatch.setattr(logging.getLogger("nst_tf"), "propagate", True)  # the CLI may have turned it off
-    with caplog.at_level(logging.WARNING, logger="nst_tf.weights"):
+    with caplog.at_level(logging.WARNING, logger="nst_tf.vgg.weights"):
         chosen = W.resolve_weights("auto")
     assert chosen.source == "hed-vgg16"
     assert "fell back" in chosen.summary()["note"]

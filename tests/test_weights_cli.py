@@ -1,6 +1,6 @@
 """The `weights` command: list, verify and convert, their output and exit statuses.
 
-The command is driven through `nst_tf.weights_cli.main`, which handles errors as the main command does
+The command is driven through `nst_tf.cli.weights.main`, which handles errors as the main command does
 (one line on stderr, exit status 2), through a parser built with the main command's own parser class,
 and once as a separate process to show that a bad file ends without a traceback.
 """
@@ -16,8 +16,8 @@ import pytest
 from conftest import ROOT
 from test_weights_formats import base_layers, bgr_layout, write_keras_h5
 
-from nst_tf import weights as W
-from nst_tf import weights_cli
+from nst_tf.cli import weights as weights_cli
+from nst_tf.vgg import weights as W
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_verify_strict_accepts_a_published_file(capsys):
 
 def test_a_bad_file_ends_without_a_traceback_in_a_process(files):
     result = subprocess.run(
-        [sys.executable, "-m", "nst_tf.weights_cli", "verify", str(files["truncated"])],
+        [sys.executable, "-m", "nst_tf.cli.weights", "verify", str(files["truncated"])],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -127,7 +127,7 @@ def test_convert_writes_a_verified_npz(capsys, files, tmp_path):
 
 
 def test_parser_plugs_into_the_main_command_parser(capsys):
-    from nst_tf.cli import _Parser
+    from nst_tf.cli.main import _Parser
 
     parser = _Parser(prog="nst_tf")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

@@ -36,11 +36,11 @@ import scipy.io
 import tensorflow as tf
 from conftest import tiny_image
 
-from nst_tf import weights as W
 from nst_tf.config import COURSE, COURSE_TF2
 from nst_tf.errors import WeightsError
-from nst_tf.features import FeatureExtractor
-from nst_tf.optimize import build_extractor, stylize
+from nst_tf.optim.engine import build_extractor, stylize
+from nst_tf.vgg import weights as W
+from nst_tf.vgg.extractor import FeatureExtractor
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 ALL_LAYERS = W.conv_layer_names("vgg19")
@@ -377,7 +377,7 @@ def test_torch_preprocessing_rule_in_order(caplog):
     assert W.torch_preprocessing_rule("vgg19-dcbb9e9d.pth", "0" * 64)[0] == "torchvision"
     assert W.torch_preprocessing_rule("VGG19_Caffe.pth", "0" * 64)[0] == "caffe"
     assert not caplog.records
-    with caplog.at_level(logging.WARNING, logger="nst_tf.weights"):
+    with caplog.at_level(logging.WARNING, logger="nst_tf.vgg.weights"):
         choice, rule = W.torch_preprocessing_rule("mystery.pth", "0" * 64)
     assert choice == "torchvision" and "default" in rule
     assert len(caplog.records) == 1 and "--torch-preprocessing caffe" in caplog.records[0].getMessage()

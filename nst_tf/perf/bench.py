@@ -3,14 +3,14 @@
 In one process it measures the float32 matmul peak (GFLOP/s, median of timed `tf.matmul`s of square
 matrices, warm-up excluded), counts one step's FLOPs analytically (`step_flops`), times the real step
 (`optimize.stylize`, median seconds per iteration after warm-up) and reports the achieved GFLOP/s, the
-fraction of the peak, the peak resident memory and the memory estimate of `nst_tf.memory`.
+fraction of the peak, the peak resident memory and the memory estimate of `nst_tf.perf.memory`.
 
 What is counted (multiply and add count as two FLOPs), per cost evaluation:
 - forward: every conv layer up to the deepest one the costs need, 2·H·W·K²·C_in·C_out (K = 3);
 - backward: the same again per conv layer, for the gradient with respect to its input (the data
   gradient); the weights are frozen, so no weight gradient is computed or counted;
 - Gram matrices: 2·n·C² for G = AᵀA (n = H·W positions) and 2·n·C² for its gradient A·(dG + dGᵀ) per
-  style layer (one matmul in `nst_tf.costs.gram_matrix`; TensorFlow's own matmul gradient would spend
+  style layer (one matmul in `nst_tf.losses.costs.gram_matrix`; TensorFlow's own matmul gradient would spend
   another 2·n·C² on the symmetric twin).
 Not counted: bias, ReLU, pooling and their gradients, the content difference, the optimizer update (all
 linear in the feature-map size), and the targets (computed once per run, not per step).
@@ -47,8 +47,8 @@ from nst_tf.errors import ConfigError
 log = logging.getLogger(__name__)
 
 MATMUL_SIZES = (2048, 3072, 4096)
-REPO_IMAGES = Path(__file__).resolve().parent.parent / "images"
-SHARED_IMAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "images"
+REPO_IMAGES = Path(__file__).resolve().parents[2] / "images"
+SHARED_IMAGES = Path(__file__).resolve().parents[3] / "shared" / "images"
 
 
 def default_pictures() -> tuple[Path, Path]:
@@ -65,7 +65,7 @@ def step_flops(config: Config, height: int, width: int, architecture: str = "vgg
     Returns:
         {"conv_forward", "conv_backward", "gram", "total"} in FLOP.
     """
-    from nst_tf.memory import conv_layers
+    from nst_tf.perf.memory import conv_layers
 
     layers = conv_layers(config, height, width, architecture)
     forward = sum(2 * layer["height"] * layer["width"] * 9 * layer["c_in"] * layer["c_out"] for layer in layers)
@@ -167,7 +167,9 @@ def run_bench(
     """
     import numpy as np
 
-    from nst_tf import image_io, memory, optimize
+    from nst_tf.io import images as image_io
+    from nst_tf.optim import engine as optimize
+    from nst_tf.perf import memory
 
     if iterations < 1 or warmup < 1:
         raise ConfigError("bench needs --iterations >= 1 and --warmup >= 1")

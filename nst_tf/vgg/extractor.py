@@ -16,11 +16,11 @@ with the kernel rotated by 180° and its input/output channels swapped (both ker
 TensorFlow's own gradient, Conv2DBackpropInput, runs the large early layers at about 60 % of the forward
 convolution's speed on oneDNN (CPU); the forward convolution runs at forward speed, which takes a 256 px
 step from 81 % to 95 % of the machine's matmul peak together with the Gram's one-matmul gradient
-(`nst_tf.costs.gram_matrix`); see benchmarks/README.md, "Step variants". block1_conv1 keeps the native
+(`nst_tf.losses.costs.gram_matrix`); see benchmarks/README.md, "Step variants". block1_conv1 keeps the native
 op: its input gradient has 3 channels, where the native op is the faster one.
 
 `fast_gradient=False` calls the Keras model instead, as before; so does a model built under a mixed
-precision policy (compute dtype other than the variables', as `nst_tf.optimize.BFloat16Extractor`),
+precision policy (compute dtype other than the variables', as `nst_tf.optim.engine.BFloat16Extractor`),
 where Keras's casts are part of the numbers.
 """
 
@@ -32,14 +32,14 @@ import keras
 import tensorflow as tf
 
 from nst_tf.errors import ConfigError
-from nst_tf.weights import IDENTITY, VGG_BLOCKS, Preprocessing, VGGWeights, conv_layer_names, select_layers
+from nst_tf.vgg.weights import IDENTITY, VGG_BLOCKS, Preprocessing, VGGWeights, conv_layer_names, select_layers
 
 
 class FeatureExtractor:
     """Frozen VGG up to the deepest requested layer; `extractor(images)` -> {keras_layer_name: (1, h, w, C)}.
 
     Args:
-        weights: loaded conv weights (see `nst_tf.weights.resolve_weights`).
+        weights: loaded conv weights (see `nst_tf.vgg.weights.resolve_weights`).
         layers: layer names to return, paper or Keras spelling.
         pooling: "max" or "avg".
         pool_padding: "valid" (Keras VGG) or "same" (the TF1 course's VGG).
@@ -135,7 +135,7 @@ class _FlippedConv:
         self.name: str = layer.name
         self.block = int(layer.name[len("block")])
         backward = None
-        if self.name != "block1_conv1":  # a new copy of the kernel: nst_tf.memory counts it
+        if self.name != "block1_conv1":  # a new copy of the kernel: nst_tf.perf.memory counts it
             backward = tf.constant(forward.numpy()[::-1, ::-1].transpose(0, 1, 3, 2))
         self.kernel, self.backward_kernel, self.bias = forward, backward, bias
 

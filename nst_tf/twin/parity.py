@@ -1,14 +1,14 @@
 """TF-vs-PyTorch parity: run both backends from one start and write a report of how far they disagree.
 
 `compare(content, styles, config, out_dir)` resolves the weights once, sizes the pictures and draws the
-starting picture once (`nst_tf.optimize`), then measures, on that very start, the feature maps of every
-layer the run uses and the gradient of the total cost in TensorFlow (`FeatureExtractor` + `nst_tf.costs`)
-and in the PyTorch twin (`nst_tf.torch_twin`), runs both optimisations for `config.iterations` steps
+starting picture once (`nst_tf.optim.engine`), then measures, on that very start, the feature maps of every
+layer the run uses and the gradient of the total cost in TensorFlow (`FeatureExtractor` + `nst_tf.losses.costs`)
+and in the PyTorch twin (`nst_tf.twin.torch_vgg`), runs both optimisations for `config.iterations` steps
 and writes into `out_dir`: report.json, report.md, parity.png (both cost curves and their relative
 difference), tf.png, torch.png and diff.png (|tf − torch|, amplified by a power of ten written in the
 report). `command_compare(args)` is the command-line entry; `add_compare_options` adds its own flags.
 
-In float32 the TF side is the product itself (`nst_tf.optimize.stylize`). With `float64=True` both
+In float32 the TF side is the product itself (`nst_tf.optim.engine.stylize`). With `float64=True` both
 sides run in double precision, to separate algorithmic disagreement from rounding; the product's step is
 float32-only in one place: its variable. So the TF float64 run here builds a float64 variable and Adam and
 then uses the product's own `make_step`, on the product's Keras VGG built with a float64 dtype policy.
@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nst_tf import image_io
 from nst_tf.config import INIT_MODES, Config
 from nst_tf.errors import ConfigError
-from nst_tf.weights import IDENTITY, VGGWeights, resolve_weights
+from nst_tf.io import images as image_io
+from nst_tf.vgg.weights import IDENTITY, VGGWeights, resolve_weights
 
 if TYPE_CHECKING:
-    from nst_tf.features import FeatureExtractor
+    from nst_tf.vgg.extractor import FeatureExtractor
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def compare(
         The report (what report.json holds).
     """
     torch_twin = _import_torch_twin()
-    from nst_tf import optimize
+    from nst_tf.optim import engine as optimize
 
     config = config.validated()
     if config.optimizer != "adam":
@@ -175,7 +175,7 @@ def measure_start(
     """Features and the first gradient of both backends on the run's starting picture.
 
     Args:
-        content, styles: pictures already sized (`nst_tf.optimize.prepare_images`).
+        content, styles: pictures already sized (`nst_tf.optim.engine.prepare_images`).
         config, weights, style_blend: as for `compare`; the start is `initial_image` with `config.seed`.
         float64: measure in double precision.
         tf_extractor: a ready TF extractor of the right dtype (else built).
@@ -186,7 +186,7 @@ def measure_start(
     """
     import tensorflow as tf
 
-    from nst_tf import optimize
+    from nst_tf.optim import engine as optimize
 
     torch_twin = _import_torch_twin()
     torch = _torch()
@@ -232,12 +232,12 @@ def keras_float64() -> Iterator[None]:
 
 
 def build_tf_extractor(config: Config, weights: VGGWeights, float64: bool = False) -> FeatureExtractor:
-    """The product's extractor (`nst_tf.optimize.build_extractor`); in float64, the same Keras VGG built with a
+    """The product's extractor (`nst_tf.optim.engine.build_extractor`); in float64, the same Keras VGG built with a
     float64 dtype policy and a float64 preprocessing."""
     import tensorflow as tf
 
-    from nst_tf import optimize
-    from nst_tf.features import FeatureExtractor
+    from nst_tf.optim import engine as optimize
+    from nst_tf.vgg.extractor import FeatureExtractor
 
     if not float64:
         return optimize.build_extractor(config, weights)
@@ -268,7 +268,7 @@ def _tf_gradient(extractor, targets, config: Config, start: np.ndarray, dtype) -
     """dJ/d(image variable) at the start, the variable in pixel_scale units as in the product's step."""
     import tensorflow as tf
 
-    from nst_tf import optimize
+    from nst_tf.optim import engine as optimize
 
     image = tf.Variable(start * config.pixel_scale, dtype=dtype)
     with tf.GradientTape() as tape:
@@ -277,12 +277,12 @@ def _tf_gradient(extractor, targets, config: Config, start: np.ndarray, dtype) -
 
 
 def _tf_float64_stylize(content, styles, config: Config, extractor, style_blend) -> Iterator:
-    """`nst_tf.optimize.stylize` in float64 (pictures already sized): the same targets, start, Adam and clip."""
+    """`nst_tf.optim.engine.stylize` in float64 (pictures already sized): the same targets, start, Adam and clip."""
     import time
 
     import tensorflow as tf
 
-    from nst_tf import optimize
+    from nst_tf.optim import engine as optimize
 
     if config.seed is not None:
         tf.random.set_seed(config.seed)
@@ -307,7 +307,7 @@ def _tf_float64_stylize(content, styles, config: Config, extractor, style_blend)
 
 def _import_torch_twin():
     try:
-        from nst_tf import torch_twin
+        from nst_tf.twin import torch_vgg as torch_twin
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise
@@ -521,7 +521,7 @@ def command_compare(args: argparse.Namespace) -> int:
     Returns 0 when every figure is within its tolerance, 1 when not (the report is written either way).
     Bad input raises `NSTError` before anything is written (the CLI turns it into exit status 2).
     """
-    from nst_tf import cli
+    from nst_tf.cli import main as cli
 
     if getattr(args, "optimizer", None) == "lbfgs":
         raise ConfigError("compare runs Adam on both backends (--optimizer lbfgs is not compared; see README)")
@@ -543,7 +543,7 @@ def command_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"{out_dir} already holds a report; pass --overwrite to replace it")
     with cli._native_stderr_silenced():  # TensorFlow's C++ start-up and device-probing lines, as `run` does
         torch_twin = _import_torch_twin()  # also fails now, not after the TF run, when PyTorch is missing
-        from nst_tf import optimize
+        from nst_tf.optim import engine as optimize
 
         optimize.resolve_device(config.device)
         torch_twin.resolve_device(config.device)
@@ -570,7 +570,7 @@ def _picture_paths(args: argparse.Namespace) -> tuple[str, list[str]]:
 
 def _resolve_weights(config: Config) -> VGGWeights:
     """The weights `run` would use for `config`."""
-    from nst_tf import weights as weights_module
+    from nst_tf.vgg import weights as weights_module
 
     # resolve_weights_for_config also knows the course presets' preferred ImageNet layout; older trees
     # have only resolve_weights.

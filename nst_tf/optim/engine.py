@@ -5,7 +5,7 @@ the content target and the style Gram targets once, makes the generated picture 
 then yields one `Step` record per optimizer step. The step is a `tf.function` made by `make_step` from
 explicit arguments, traced once per run: tape -> features -> costs -> gradient -> Adam -> clip.
 
-The library never writes files: the caller decides what to keep of the Steps (`nst_tf.cli` saves
+The library never writes files: the caller decides what to keep of the Steps (`nst_tf.cli.main` saves
 snapshots and metrics). Pictures are (1, H, W, 3) float32 RGB in [0, 1] at every boundary.
 """
 
@@ -21,11 +21,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nst_tf import color, costs, image_io, memory
 from nst_tf.config import IMAGENET_MEAN_RGB, INIT_MODES, Config
 from nst_tf.errors import ConfigError
-from nst_tf.features import FeatureExtractor
-from nst_tf.weights import IDENTITY, VGGWeights, resolve_weights_for_config
+from nst_tf.io import images as image_io
+from nst_tf.losses import color, costs
+from nst_tf.perf import memory
+from nst_tf.vgg.extractor import FeatureExtractor
+from nst_tf.vgg.weights import IDENTITY, VGGWeights, resolve_weights_for_config
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ class Step:
         state: everything needed to continue from here (see `OptimizerState`); with `image` only, in
             single-scale runs.
         evaluations: cost evaluations so far, for L-BFGS (whose iteration may take several; see
-            nst_tf.lbfgs); None for Adam, which spends exactly one per step.
+            nst_tf.optim.lbfgs); None for Adam, which spends exactly one per step.
     """
 
     iteration: int
@@ -64,7 +66,7 @@ class OptimizerState:
     """A run's position: the unclipped variable and the optimizer's own arrays, after `steps` updates.
 
     Adam: resuming continues bit for bit as if the run had never stopped (on a seeded CPU run). L-BFGS
-    saves no arrays of its own (`optimizer` is empty): it restarts from the picture (see nst_tf.lbfgs).
+    saves no arrays of its own (`optimizer` is empty): it restarts from the picture (see nst_tf.optim.lbfgs).
     """
 
     steps: int  # updates applied so far
@@ -437,7 +439,7 @@ def _run_stage(
 ) -> Iterator[Step]:
     """Steps `first` .. `last` - 1 at one size, from `start` (pixels, a saved state, or None: the init)."""
     if config.optimizer == "lbfgs":
-        from nst_tf import lbfgs  # SciPy only for L-BFGS runs
+        from nst_tf.optim import lbfgs  # SciPy only for L-BFGS runs
 
         stage = (extractor, content, styles, config, style_blend, start, rng, first, last, every, device)
         yield from lbfgs.run_stage(*stage)

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nst_tf import __version__, image_io
+from nst_tf import __version__
+from nst_tf.cli.weights import add_weights_parser, command_weights
 from nst_tf.config import INIT_MODES, PRESETS, Config, parse_style_layers, preset
 from nst_tf.errors import ConfigError, NSTError
-from nst_tf.weights_cli import add_weights_parser, command_weights
+from nst_tf.io import images as image_io
 
 log = logging.getLogger("nst_tf")
 
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--overwrite", action="store_true", help="replace an existing report")
     _add_setting_options(compare)
     add_weights_parser(commands)
-    from nst_tf.bench import add_bench_parser  # argparse only; TensorFlow is imported when it runs
+    from nst_tf.perf.bench import add_bench_parser  # argparse only; TensorFlow is imported when it runs
 
     add_bench_parser(commands)
     return parser
@@ -255,11 +256,11 @@ class _RunPlan:
 def command_run(args: argparse.Namespace) -> int:
     """`run`: validate everything, then stylize and write the run folder (or continue one: --resume)."""
     plan = _plan_resume(args) if args.resume else _plan_new_run(args)
-    from nst_tf import weights as weights_module  # h5py only: still no TensorFlow
+    from nst_tf.vgg import weights as weights_module  # h5py only: still no TensorFlow
 
     weights = weights_module.resolve_weights_for_config(plan.config)
     with _native_stderr_silenced():  # TensorFlow from here on; its C++ start-up logs bypass Python
-        from nst_tf import optimize
+        from nst_tf.optim import engine as optimize
 
         device = optimize.resolve_device(plan.config.device)
     extractor = optimize.build_extractor(plan.config, weights) if args.backend == "tf" else None
@@ -300,7 +301,7 @@ def _torch_steps(plan: _RunPlan, weights):
     try:
         import torch
 
-        from nst_tf import torch_twin
+        from nst_tf.twin import torch_vgg as torch_twin
     except ModuleNotFoundError:
         raise ConfigError("--backend torch needs PyTorch: pip install torch==2.13.0") from None
     plan.record["versions"]["torch"] = torch.__version__
@@ -334,7 +335,7 @@ _RESUME_FLAGS = {"resume", "iterations", "quiet", "no_tb", "command", "output_di
 
 
 def _plan_resume(args: argparse.Namespace) -> _RunPlan:
-    from nst_tf.optimize import OptimizerState  # numpy only until stylize runs
+    from nst_tf.optim.engine import OptimizerState  # numpy only until stylize runs
 
     run_dir = Path(args.resume)
     given = sorted(k for k, v in vars(args).items() if k not in _RESUME_FLAGS and v not in (None, False))
@@ -444,7 +445,7 @@ def _save_state(run_dir: Path, state) -> None:
 
 def _finish(run_dir: Path, record: dict, board) -> None:
     """config.json's final word, then the plots and the page (also for an interrupted run)."""
-    from nst_tf import report
+    from nst_tf.io import report
 
     _write_json(run_dir / "config.json", record)
     if board:
@@ -555,11 +556,11 @@ def main(argv: list[str] | None = None) -> int:
             return command_weights(args)
         if args.command == "compare":
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin (2 cores)
-            from nst_tf.compare import command_compare
+            from nst_tf.twin.parity import command_compare
 
             return command_compare(args)
         if args.command == "bench":
-            from nst_tf.bench import command_bench
+            from nst_tf.perf.bench import command_bench
 
             return command_bench(args)
     except NSTError as exc:

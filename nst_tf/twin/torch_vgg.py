@@ -1,13 +1,14 @@
-"""The PyTorch twin: the same style transfer as `nst_tf.optimize`, in plain torch.nn, for parity checks.
+"""The PyTorch twin: the same style transfer as `nst_tf.optim.engine`, in plain torch.nn, for parity checks.
 
 This module owns a second implementation of the whole pipeline so the two can be tested against each
 other (DESIGN.md §1, "people who compare frameworks"): `TorchVGG` (VGG19 or VGG16 as the weights say,
 built from `torch.nn.functional` without torchvision, with the Keras layer names and the very same
-`Preprocessing` object as `nst_tf.features.FeatureExtractor`), the costs of `nst_tf.costs` term for term,
+`Preprocessing` object as `nst_tf.vgg.extractor.FeatureExtractor`), the costs of `nst_tf.losses.costs` term for term,
 `KerasAdam` (Keras 3's Adam arithmetic by hand), L-BFGS through the very same SciPy driver as the
-TensorFlow route (`nst_tf.lbfgs.steps`, fed this module's cost and gradient), and `stylize`, a generator of the same
-`nst_tf.optimize.Step` records as `nst_tf.optimize.stylize`. Sizing and the starting picture come from
-`nst_tf.optimize` itself (`prepare_images`, `initial_image` with the same seeded NumPy generator), and
+TensorFlow route (`nst_tf.optim.lbfgs.steps`, fed this module's cost and gradient), and `stylize`, a
+generator of the same `nst_tf.optim.engine.Step` records as `nst_tf.optim.engine.stylize`. Sizing and the
+starting picture come from
+`nst_tf.optim.engine` itself (`prepare_images`, `initial_image` with the same seeded NumPy generator), and
 the weights from the same `VGGWeights` object, so both backends start from the very same pixels and
 kernels. Features are returned as (N, h, w, C), like Keras's, so the two can be compared element-wise.
 
@@ -30,8 +31,8 @@ import torch.nn.functional as F
 
 from nst_tf.config import Config
 from nst_tf.errors import ConfigError
-from nst_tf.optimize import COST_NAMES, Step, _normalised_blend, initial_image, prepare_images
-from nst_tf.weights import IDENTITY, Preprocessing, VGGWeights, conv_layer_names, resolve_weights, select_layers
+from nst_tf.optim.engine import COST_NAMES, Step, _normalised_blend, initial_image, prepare_images
+from nst_tf.vgg.weights import IDENTITY, Preprocessing, VGGWeights, conv_layer_names, resolve_weights, select_layers
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def pool2d(x: torch.Tensor, pooling: str, padding: str) -> torch.Tensor:
 class TorchVGG(torch.nn.Module):
     """Frozen VGG up to the deepest requested layer; `vgg(images)` -> {keras_layer_name: (N, h, w, C)}.
 
-    The mirror of `nst_tf.features.FeatureExtractor`, with the same arguments and checks.
+    The mirror of `nst_tf.vgg.extractor.FeatureExtractor`, with the same arguments and checks.
 
     Args:
         weights: the very `VGGWeights` the TF extractor loads (kernels HWIO, copied to OIHW here).
@@ -166,7 +167,7 @@ def build_extractor(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> TorchVGG:
-    """The twin of `nst_tf.optimize.build_extractor`: the layers, pooling and preprocessing a run needs."""
+    """The twin of `nst_tf.optim.engine.build_extractor`: the layers, pooling and preprocessing a run needs."""
     if weights is None:
         weights = resolve_weights(config.weights, strict=config.strict_weights, seed=config.seed)
     layers = [config.content_layer_key, *config.style_layer_weights]
@@ -174,7 +175,7 @@ def build_extractor(
     return TorchVGG(weights, layers, config.pooling, config.pool_padding, preprocessing, dtype, device)
 
 
-# --- the costs: nst_tf.costs, term for term -------------------------------------------------------------
+# --- the costs: nst_tf.losses.costs, term for term -------------------------------------------------------------
 
 
 def _positions_and_channels(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -198,9 +199,9 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 def layer_style_cost(
     style_gram: torch.Tensor, generated_features: torch.Tensor, style_positions: float | None = None
 ) -> torch.Tensor:
-    """J_style[l] = 1/(4·n_C²·(n_H·n_W)²) · Σ (G_S − G_G)², G_S rescaled per position as in nst_tf.costs.
+    """J_style[l] = 1/(4·n_C²·(n_H·n_W)²) · Σ (G_S − G_G)², G_S rescaled per position as in nst_tf.losses.costs.
 
-    Departure from the paper (as `nst_tf.costs.layer_style_cost`): when the style picture's n_H·n_W
+    Departure from the paper (as `nst_tf.losses.costs.layer_style_cost`): when the style picture's n_H·n_W
     differs, G_S is multiplied by (n_H·n_W)_G / (n_H·n_W)_S.
     """
     positions, channels = _positions_and_channels(generated_features)
@@ -217,7 +218,7 @@ def style_cost(
     layer_weights: Mapping[str, float],
     style_positions: Mapping[str, float] | None = None,
 ) -> torch.Tensor:
-    """J_style = Σ_l λ_l · J_style[l], accumulated in layer order from zero (as nst_tf.costs)."""
+    """J_style = Σ_l λ_l · J_style[l], accumulated in layer order from zero (as nst_tf.losses.costs)."""
     first = next(iter(generated_features.values()))
     total = torch.zeros((), dtype=first.dtype, device=first.device)
     for layer, weight in layer_weights.items():
@@ -250,7 +251,7 @@ def total_cost(
 
 @dataclass
 class Targets:
-    """The twin of `nst_tf.optimize.Targets`: computed once per run."""
+    """The twin of `nst_tf.optim.engine.Targets`: computed once per run."""
 
     content: torch.Tensor  # a_C, (1, n_H, n_W, n_C)
     style_grams: dict[str, torch.Tensor]  # {layer: G_S (n_C, n_C)}
@@ -265,7 +266,7 @@ def compute_targets(
     config: Config,
     style_blend: Sequence[float] | None = None,
 ) -> Targets:
-    """Content features and style Gram targets, blended exactly as `nst_tf.optimize.compute_targets`."""
+    """Content features and style Gram targets, blended exactly as `nst_tf.optim.engine.compute_targets`."""
     content_features = extractor(content)[config.content_layer_key]
     blend = _normalised_blend(style_blend, len(styles))
     per_style = [extractor(s) for s in styles]
@@ -347,7 +348,7 @@ class KerasAdam:
 def make_step(
     extractor: TorchVGG, targets: Targets, config: Config, image: torch.Tensor, optimizer: KerasAdam
 ) -> Callable[[], dict[str, torch.Tensor]]:
-    """The twin of `nst_tf.optimize.make_step`: forward -> gradient -> Adam -> clip, on `image` in place.
+    """The twin of `nst_tf.optim.engine.make_step`: forward -> gradient -> Adam -> clip, on `image` in place.
 
     Returns:
         A callable taking no arguments that applies one update to `image` and returns the costs (detached
@@ -379,7 +380,7 @@ def stylize(
     snapshot_every: int | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Iterator[Step]:
-    """Run style transfer in PyTorch, yielding a `Step` after every optimizer step (as nst_tf.optimize).
+    """Run style transfer in PyTorch, yielding a `Step` after every optimizer step (as nst_tf.optim.engine).
 
     Args:
         content: the content picture, (1, H, W, 3) RGB in [0, 1] (any size; resized per `config`).
@@ -393,7 +394,7 @@ def stylize(
             precision for parity checks).
 
     Yields:
-        `nst_tf.optimize.Step` records; the generator can be stopped at any time.
+        `nst_tf.optim.engine.Step` records; the generator can be stopped at any time.
     """
     config = (config or Config()).validated()
     style_list = [styles] if isinstance(styles, np.ndarray) and styles.ndim == 4 else list(styles)
@@ -433,8 +434,8 @@ def _stylize_lbfgs(
     device: torch.device,
     every: int,
 ) -> Iterator[Step]:
-    """L-BFGS-B over the pixels by `nst_tf.lbfgs.steps` (the TF route's own driver), costs from PyTorch."""
-    from nst_tf import lbfgs
+    """L-BFGS-B over the pixels by `nst_tf.optim.lbfgs.steps` (the TF route's own driver), costs from PyTorch."""
+    from nst_tf.optim import lbfgs
 
     scale = float(config.pixel_scale)
 

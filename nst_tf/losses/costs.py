@@ -4,7 +4,7 @@ No globals and no Python-side shapes: every normalisation comes from `tf.shape` 
 the functions work inside a `tf.function` whose height and width are unknown at trace time. Feature maps
 are (1, n_H, n_W, n_C); images are (1, H, W, 3) RGB in [0, 1].
 
-The course notebooks' graded functions, with their own argument conventions, live in `nst_tf.course`;
+The course notebooks' graded functions, with their own argument conventions, live in `nst_tf.losses.course`;
 these are the engine's versions, which take precomputed Gram targets (computed once per run).
 """
 

@@ -8,7 +8,7 @@ tensors they print the notebook's values (tests/test_course.py pins them).
 
 They are written with `keras.ops`, which return TensorFlow tensors for eager input and also accept
 symbolic Keras 3 tensors (a `KerasTensor` cannot go through raw `tf.*` ops any more), as the notebook's
-tests check. The engine itself uses `nst_tf.costs`, which takes precomputed Gram targets.
+tests check. The engine itself uses `nst_tf.losses.costs`, which takes precomputed Gram targets.
 """
 
 from __future__ import annotations

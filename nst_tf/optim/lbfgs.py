@@ -1,6 +1,6 @@
 """L-BFGS over the pixels: SciPy's L-BFGS-B driven by one compiled cost-and-gradient function.
 
-`run_stage` is the L-BFGS counterpart of the Adam loop in `nst_tf.optimize` (which dispatches to it when
+`run_stage` is the L-BFGS counterpart of the Adam loop in `nst_tf.optim.engine` (which dispatches to it when
 `config.optimizer == "lbfgs"`, so modes, coarse-to-fine scales and colour preservation work unchanged);
 `stylize_lbfgs` is `optimize.stylize` with L-BFGS forced on. The costs and their gradient come from one
 `tf.function` (`make_cost_and_gradient`), traced once per run, in float32; float64 appears only at the
@@ -41,10 +41,10 @@ import numpy as np
 import scipy.optimize
 import tensorflow as tf
 
-from nst_tf import optimize
 from nst_tf.config import Config
 from nst_tf.errors import ConfigError
-from nst_tf.features import FeatureExtractor
+from nst_tf.optim import engine as optimize
+from nst_tf.vgg.extractor import FeatureExtractor
 
 log = logging.getLogger(__name__)
 

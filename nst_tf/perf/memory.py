@@ -27,20 +27,20 @@ from nst_tf.errors import ConfigError
 RUNTIME_BYTES = 800 * 2**20
 # Feature maps are held about this many times over at the peak of a step (the forward maps kept for the
 # backward pass, the gradient flowing back, the convolution's temporaries). The extractor's tf.nn path
-# (nst_tf.features) holds fewer than Keras's own layers and gradients did (measured: 2270 against 3715 MB
+# (nst_tf.vgg.extractor) holds fewer than Keras's own layers and gradients did (measured: 2270 against 3715 MB
 # at 1024x768 with Adam); a bfloat16 run still goes through the Keras model.
 ACTIVATION_COPIES = 1.75
 KERAS_ACTIVATION_COPIES = 3.0
 # Weights are held twice: the loaded arrays and the Keras model's variables.
 WEIGHT_COPIES = 2
-# The extractor's fast gradient (nst_tf.features) holds one more copy of every conv kernel it runs after
+# The extractor's fast gradient (nst_tf.vgg.extractor) holds one more copy of every conv kernel it runs after
 # block1_conv1: the kernel rotated by 180° with its channels swapped, for the input gradient as a forward
 # convolution (49 MB in float32 for VGG19 up to conv5_1; its forward kernels share the Keras variables'
 # memory). A bfloat16 run keeps Keras's own gradients and holds no such copy. (Measured at 256 px, the
 # fast path's peak RSS was no higher than the Keras path's, so this errs on the safe side.)
 BACKWARD_KERNEL_COPIES = 1
 # SciPy L-BFGS-B: 2·m history vectors and 5 work vectors in its workspace, plus x, g, bounds and the copies
-# SciPy and nst_tf.lbfgs keep, all float64: about 40 vectors measured (256-1024 px), and SciPy itself.
+# SciPy and nst_tf.optim.lbfgs keep, all float64: about 40 vectors measured (256-1024 px), and SciPy itself.
 LBFGS_VECTORS = 40
 LBFGS_FIXED_BYTES = 64 * 2**20
 # Adam: variable, gradient, m, v, plus the snapshot copies; float32.

@@ -1,0 +1,1 @@
+"""Pictures and sound in and out, the run folder, the report."""

@@ -1,0 +1,1 @@
+"""Speed and memory: the bench command's measurements and the peak-memory estimate."""

@@ -1,0 +1,1 @@
+"""The PyTorch mirror of the optimisation and the TF-vs-PyTorch parity report."""

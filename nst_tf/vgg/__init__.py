@@ -1,0 +1,1 @@
+"""The VGG loss network: layer tables, the feature extractor, and its weights."""
