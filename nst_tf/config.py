@@ -30,14 +30,20 @@ PAPER_STYLE_LAYERS: LayerWeights = (
 # ImageNet mean colour (RGB, 0-255): the centre of the course's noise image.
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 
-INIT_MODES = ("content", "noise", "blend", "content+noise")
-OPTIMIZERS = ("adam", "lbfgs")
+INIT_MODES = ("content", "noise", "blend", "content+noise", "gaussian")
+OPTIMIZERS = ("adam", "lbfgs", "torch-lbfgs")
 PRECISIONS = ("float32", "bfloat16")
 POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "gpu")
 PREPROCESSING = ("weights", "none")
 MODES = ("transfer", "texture", "invert")
 COLOR_MODES = ("post", "luminance", "histogram")
+# Cost conventions of each source's recipe (see nst_tf.losses.costs for the formulas).
+CONTENT_FORMS = ("course", "mse", "sum")
+STYLE_FORMS = ("course", "mse", "sum")
+GRAM_NORMALISATIONS = ("none", "size")
+TV_FORMS = ("mean", "sum")
+FEATURE_TAPS = ("relu", "conv")
 
 _PAPER = re.compile(r"^conv([1-5])_([1-4])$")
 _KERAS = re.compile(r"^block([1-5])_conv([1-4])$")
@@ -108,6 +114,10 @@ class Config:
         preserve_colors: None, "post", "luminance" or "histogram" (see nst_tf.losses.color).
         scales: coarse-to-fine stages; stage k of N works at image_size / 2^(N-1-k) and runs
             iterations / 2^k steps (the coarsest the full count; finer ones start from a good picture).
+        content_cost_form, style_cost_form, gram_normalisation, tv_form: each source's cost conventions,
+            see nst_tf.losses.costs ("course"/"mse"/"sum"; Gram "none"/"size"; TV "mean"/"sum").
+        feature_tap: "relu" (each conv's ReLU output) or "conv" (before the ReLU: the PyTorch recipes).
+        lr_decay_at, decayed_learning_rate: Adam restarts with this rate at this step (cs231n); None: never.
     """
 
     preset: str = "default"
@@ -142,6 +152,13 @@ class Config:
     style_scale: float = 1.0
     preserve_colors: str | None = None
     scales: int = 1
+    content_cost_form: str = "course"
+    style_cost_form: str = "course"
+    gram_normalisation: str = "none"
+    tv_form: str = "mean"
+    feature_tap: str = "relu"
+    lr_decay_at: int | None = None
+    decayed_learning_rate: float = 0.1
 
     def replace(self, **changes) -> Config:
         """Return a validated copy with `changes` applied."""
@@ -175,8 +192,8 @@ class Config:
             f"unknown input preprocessing {self.input_preprocessing!r}; choose from {PREPROCESSING}",
         )
         _require(
-            self.imagenet_layout in (None, "matconvnet", "keras"),
-            f"unknown imagenet layout {self.imagenet_layout!r}; choose matconvnet or keras",
+            self.imagenet_layout in (None, "matconvnet", "keras", "torchvision"),
+            f"unknown imagenet layout {self.imagenet_layout!r}; choose matconvnet, keras or torchvision",
         )
         _require(bool(self.init), "init must not be empty")
         _require(self.mode in MODES, f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
@@ -189,6 +206,7 @@ class Config:
             f"unknown preserve-colors {self.preserve_colors!r}; choose from {', '.join(COLOR_MODES)}",
         )
         _require(1 <= self.scales <= 6, f"scales must be between 1 and 6, got {self.scales}")
+        self._validate_conventions()
         if self.scales > 1:
             smallest = self.image_size / 2 ** (self.scales - 1)
             _require(smallest >= 16, f"{self.scales} scales from {self.image_size} px start below 16 px")
@@ -202,6 +220,24 @@ class Config:
             _require(math.isfinite(weight) and weight >= 0, f"style layer weight must be >= 0, got {weight}")
         _require(sum(w for _, w in self.style_layers) > 0, "style layer weights must not all be zero")
         return self
+
+    def _validate_conventions(self) -> None:
+        """The cost conventions and the learning-rate schedule."""
+        for name, choices in (
+            ("content_cost_form", CONTENT_FORMS),
+            ("style_cost_form", STYLE_FORMS),
+            ("gram_normalisation", GRAM_NORMALISATIONS),
+            ("tv_form", TV_FORMS),
+            ("feature_tap", FEATURE_TAPS),
+        ):
+            value = getattr(self, name)
+            _require(value in choices, f"unknown {_flag(name)} {value!r}; choose from {', '.join(choices)}")
+        if self.lr_decay_at is not None:
+            _require(self.lr_decay_at >= 1, f"lr-decay-at must be at least 1, got {self.lr_decay_at}")
+        _require(
+            math.isfinite(self.decayed_learning_rate) and self.decayed_learning_rate > 0,
+            f"decayed-learning-rate must be > 0, got {self.decayed_learning_rate}",
+        )
 
     def resolved(self) -> Config:
         """The configuration a run really uses: the mode's rules applied on top of the settings.
@@ -348,7 +384,97 @@ COURSE_TF2 = Config(
     strict_weights=True,
 )
 
-PRESETS: dict[str, Config] = {"default": DEFAULT, "course": COURSE, "course-tf2": COURSE_TF2}
+# The other sources' recipes (README "Presets" says where each number comes from). The two PyTorch recipes
+# count convolutions: their conv_1 ... conv_5 are conv1_1, conv1_2, conv2_1, conv2_2, conv3_1 and conv_4 is
+# conv2_2, not the paper's layers; their loss modules sit right after each nn.Conv2d, before its ReLU.
+COUNTED_CONVS = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1")
+_PYTORCH_COSTS = {"content_cost_form": "mse", "style_cost_form": "mse", "gram_normalisation": "size"}
+
+# The PyTorch tutorial "Neural Transfer Using PyTorch": torchvision's VGG19 (its ImageNet mean/std comes
+# with the weights), optim.LBFGS with its defaults for 300 closure calls, the picture clamped in each call.
+PYTORCH_TUTORIAL = Config(
+    preset="pytorch-tutorial",
+    iterations=300,  # closure calls, one Step each
+    snapshot_every=50,
+    image_size=128,  # 512 on a GPU (--image-size 512), 128 on a CPU
+    content_layer="conv2_2",  # ['conv_4']
+    style_layers=tuple((name, 1.0) for name in COUNTED_CONVS),  # ['conv_1' ... 'conv_5'], summed
+    content_weight=1.0,
+    style_weight=1e6,
+    optimizer="torch-lbfgs",
+    init="content",
+    pooling="max",
+    weights="imagenet",
+    imagenet_layout="torchvision",
+    strict_weights=True,
+    feature_tap="conv",
+    **_PYTORCH_COSTS,
+)
+
+# "Mastering PyTorch", neural style transfer chapter: VGG19 with average pooling, fed ToTensor's [0, 1]
+# RGB without normalisation, Adam(0.1) from torch.randn, clamped to [0, 1] every epoch.
+MASTERING_PYTORCH = Config(
+    preset="mastering-pytorch",
+    iterations=180,  # the chapter's epochs (its repository's notebook runs 300)
+    snapshot_every=50,
+    image_size=128,
+    content_layer="conv2_2",  # layers {1: 's', 2: 's', 3: 's', 4: 'sc', 5: 's'}
+    style_layers=tuple((name, 1.0) for name in COUNTED_CONVS),
+    content_weight=1.0,
+    style_weight=1e6,
+    optimizer="adam",
+    learning_rate=0.1,
+    adam_epsilon=1e-8,  # torch's default
+    init="gaussian",
+    pooling="avg",
+    weights="imagenet",
+    imagenet_layout="torchvision",
+    input_preprocessing="none",
+    strict_weights=True,
+    feature_tap="conv",
+    **_PYTORCH_COSTS,
+)
+
+# The cs231n assignment's first run. Its SqueezeNet 1.1 layers (features 3 content; 1, 4, 6, 7 style) are
+# stood in for by VGG19 layers at the same resolution: 1 (1/2) conv2_1, 3 and 4 (1/4) conv3_1 and conv3_2,
+# 6 and 7 (1/8) conv4_1 and conv4_2. It optimises the normalised picture: one unit is one ImageNet std
+# (0.226, the three channels' mean, stands in for per-channel ones); it clamps to ±1.5 std before step 190,
+# this preset to the valid range every step.
+CS231N = Config(
+    preset="cs231n",
+    iterations=200,
+    snapshot_every=100,
+    image_size=192,
+    style_scale=512 / 192,  # style_size 512
+    content_layer="conv3_1",
+    style_layers=(("conv2_1", 20000.0), ("conv3_2", 500.0), ("conv4_1", 12.0), ("conv4_2", 1.0)),
+    content_weight=5e-2,
+    style_weight=1.0,  # the layer weights carry it
+    tv_weight=5e-2,
+    optimizer="adam",
+    learning_rate=3.0,
+    lr_decay_at=180,  # a new Adam with lr 0.1
+    decayed_learning_rate=0.1,
+    adam_epsilon=1e-8,
+    pixel_scale=1 / 0.226,
+    init="content",
+    pooling="max",
+    weights="imagenet",
+    strict_weights=True,
+    content_cost_form="sum",
+    style_cost_form="sum",
+    gram_normalisation="size",
+    tv_form="sum",
+)
+
+PRESETS: dict[str, Config] = {
+    "default": DEFAULT,
+    "course": COURSE,
+    "course-tf2": COURSE_TF2,
+    "pytorch-tutorial": PYTORCH_TUTORIAL,
+    "mastering-pytorch": MASTERING_PYTORCH,
+    "cs231n": CS231N,
+}
 
 
 def preset(name: str, optimizer: str | None = None) -> Config:

@@ -169,6 +169,7 @@ def run_bench(
 
     from nst_tf.io import images as image_io
     from nst_tf.optim import engine as optimize
+    from nst_tf.optim.pictures import prepare_images
     from nst_tf.perf import memory
 
     if iterations < 1 or warmup < 1:
@@ -178,7 +179,7 @@ def run_bench(
     style = image_io.load_image(style_path)
     extractor = optimize.build_extractor(config)
     device = optimize.resolve_device(config.device)
-    sized, _ = optimize.prepare_images(content, [], config)
+    sized, _ = prepare_images(content, [], config)
     height, width = int(sized.shape[1]), int(sized.shape[2])
     architecture = extractor.weights.architecture
     flops = step_flops(config, height, width, architecture)
