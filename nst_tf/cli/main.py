@@ -26,7 +26,7 @@ import numpy as np
 
 from nst_tf import __version__
 from nst_tf.cli.weights import add_weights_parser, command_weights
-from nst_tf.config import INIT_MODES, PRESETS, Config, parse_style_layers, preset
+from nst_tf.config import INIT_MODES, OPTIMIZERS, PRESETS, Config, parse_style_layers, preset
 from nst_tf.errors import ConfigError, NSTError
 from nst_tf.io import images as image_io
 
@@ -58,12 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     run.add_argument("--no-tb", action="store_true", help="write no TensorBoard event files")
     _add_setting_options(run)
-    compare = commands.add_parser("compare", help="TensorFlow and the PyTorch twin from one start: a parity report")
-    compare.add_argument("pictures", nargs="+", metavar="CONTENT STYLE", help="content picture, then style picture(s)")
-    compare.add_argument("-o", "--output", help="report folder (default: output/compare_CONTENT_STYLE)")
-    compare.add_argument("--float64", action="store_true", help="run both backends in double precision")
-    compare.add_argument("--overwrite", action="store_true", help="replace an existing report")
-    _add_setting_options(compare)
+    from nst_tf.cli import compare  # argparse only; TensorFlow and torch are imported when it runs
+
+    compare.add_parser(commands)
     add_weights_parser(commands)
     from nst_tf.perf.bench import add_bench_parser  # argparse only; TensorFlow is imported when it runs
 
@@ -102,7 +99,9 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
         "--preserve-colors", choices=("post", "luminance", "histogram"), help="keep the content's colours"
     )
     parser.add_argument("--scales", type=int, help="coarse-to-fine stages, for large pictures (e.g. 3)")
-    parser.add_argument("--optimizer", choices=("adam", "lbfgs"), help="Adam, or SciPy's L-BFGS-B")
+    parser.add_argument(
+        "--optimizer", choices=OPTIMIZERS, help="Adam, SciPy's L-BFGS-B, or torch.optim.LBFGS's algorithm"
+    )
     parser.add_argument("--precision", choices=("float32", "bfloat16"), help="VGG's arithmetic")
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None, help="XLA-compile the step")
 
@@ -255,21 +254,26 @@ class _RunPlan:
 
 def command_run(args: argparse.Namespace) -> int:
     """`run`: validate everything, then stylize and write the run folder (or continue one: --resume)."""
+    if args.backend == "torch":  # refuse what the twin cannot do before anything is read or made
+        settings = Config() if args.resume else config_from_args(args)
+        _import_twin().check_supported(settings, resume=bool(args.resume))
     plan = _plan_resume(args) if args.resume else _plan_new_run(args)
+    from nst_tf.optim import pictures  # NumPy only
     from nst_tf.vgg import weights as weights_module  # h5py only: still no TensorFlow
 
     weights = weights_module.resolve_weights_for_config(plan.config)
     with _native_stderr_silenced():  # TensorFlow from here on; its C++ start-up logs bypass Python
         from nst_tf.optim import engine as optimize
+        from nst_tf.vgg.extractor import build_extractor
 
         device = optimize.resolve_device(plan.config.device)
-    extractor = optimize.build_extractor(plan.config, weights) if args.backend == "tf" else None
-    shown_content, shown_styles = optimize.inputs_for_mode(plan.content, plan.styles, plan.config)
-    for stage_config, _ in optimize.stage_plan(plan.config)[:-1]:  # every scale's size must work: check now
-        optimize.prepare_images(shown_content, [], stage_config)
-    content, styles = optimize.prepare_images(shown_content, shown_styles, plan.config)
+    extractor = build_extractor(plan.config, weights) if args.backend == "tf" else None
+    shown_content, shown_styles = pictures.inputs_for_mode(plan.content, plan.styles, plan.config)
+    for stage_config, _ in pictures.stage_plan(plan.config)[:-1]:  # every scale's size must work: check now
+        pictures.prepare_images(shown_content, [], stage_config)
+    content, styles = pictures.prepare_images(shown_content, shown_styles, plan.config)
     if plan.resume is not None:
-        optimize.check_resume(plan.resume, content.shape)
+        pictures.check_resume(plan.resume, content.shape)
     plan.record.update(
         image_size={"height": int(content.shape[1]), "width": int(content.shape[2])},
         weights=weights.summary(),
@@ -293,19 +297,25 @@ def command_run(args: argparse.Namespace) -> int:
     return _execute(plan, steps, tensorboard=not args.no_tb, quiet=args.quiet)
 
 
-def _torch_steps(plan: _RunPlan, weights):
-    """The PyTorch twin's Step stream for `run --backend torch` (no resume: it keeps no optimizer state)."""
-    if plan.resume is not None:
-        raise ConfigError("--resume works with the TensorFlow backend only")
+def _import_twin():
+    """nst_tf.twin.torch_run, or one line saying PyTorch is missing."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin on 2 cores
     try:
-        import torch
-
-        from nst_tf.twin import torch_vgg as torch_twin
-    except ModuleNotFoundError:
+        from nst_tf.twin import torch_run
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
         raise ConfigError("--backend torch needs PyTorch: pip install torch==2.13.0") from None
+    return torch_run
+
+
+def _torch_steps(plan: _RunPlan, weights):
+    """The PyTorch twin's Step stream for `run --backend torch` (no resume: it keeps no optimizer state)."""
+    import torch
+
+    torch_run = _import_twin()
     plan.record["versions"]["torch"] = torch.__version__
-    return torch_twin.stylize(plan.content, plan.styles, plan.config, weights=weights, style_blend=plan.blend)
+    return torch_run.stylize(plan.content, plan.styles, plan.config, weights=weights, style_blend=plan.blend)
 
 
 def _plan_new_run(args: argparse.Namespace) -> _RunPlan:
@@ -335,7 +345,7 @@ _RESUME_FLAGS = {"resume", "iterations", "quiet", "no_tb", "command", "output_di
 
 
 def _plan_resume(args: argparse.Namespace) -> _RunPlan:
-    from nst_tf.optim.engine import OptimizerState  # numpy only until stylize runs
+    from nst_tf.optim.records import OptimizerState  # NumPy only
 
     run_dir = Path(args.resume)
     given = sorted(k for k, v in vars(args).items() if k not in _RESUME_FLAGS and v not in (None, False))
@@ -555,10 +565,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "weights":
             return command_weights(args)
         if args.command == "compare":
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin (2 cores)
-            from nst_tf.twin.parity import command_compare
+            from nst_tf.cli import compare
 
-            return command_compare(args)
+            return compare.command(args)
         if args.command == "bench":
             from nst_tf.perf.bench import command_bench
 
