@@ -26,7 +26,7 @@ def test_style_loss_hand_computed():
     features = tf.constant([[[[1.0, 2.0], [3.0, 4.0]]]])
     zero = tf.zeros((1, 1, 2, 2))
     feats = [zero, features, zero]
-    targets = [tf.zeros((2, 2)), cs231n.gram_matrix(features)]
+    targets = [cs231n.gram_matrix(features), cs231n.gram_matrix(features)]
     # layer 1 matches its target (0); layer 2's Gram is 0 against [[2.5, 3.5], [3.5, 5]]: Σ = 55.75
     assert float(cs231n.style_loss(feats, [1, 2], targets, [7.0, 3.0])) == pytest.approx(3.0 * 55.75)
 

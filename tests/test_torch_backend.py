@@ -32,7 +32,7 @@ FAST = ["--image-size", "32", "--iterations", "2", "--weights", "random", "--see
 
 
 def run(tmp_path, capsys, *args: str) -> tuple[int, str]:
-    code = cli.main(["run", *args, "-o", str(tmp_path), "--name", "t", "--backend", "torch", *FAST])
+    code = cli.main(["run", *FAST, "-o", str(tmp_path), "--name", "t", "--backend", "torch", *args])  # args win
     return code, capsys.readouterr().err
 
 

@@ -275,7 +275,7 @@ def test_twin_costs_per_picture_batch_of_two_equals_two_singles(form, norm):
 
 def test_pre_relu_taps_agree_and_differ_from_relu(random_vgg19):
     picture = tiny_image(20, 24, seed=5)
-    layers = ["conv1_1", "conv2_2"]
+    layers = ["block1_conv1", "block2_conv2"]
     tf_conv = FeatureExtractor(random_vgg19, layers, tap="conv")(tf.constant(picture))
     keras_conv = FeatureExtractor(random_vgg19, layers, tap="conv", fast_gradient=False)(tf.constant(picture))
     twin_conv = torch_vgg.TorchVGG(random_vgg19, layers, tap="conv")(picture)

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
-from nst_tf.config import Config
+from nst_tf.config import PRESET_NOTES, Config
 from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
 from nst_tf.optim.adam import run_adam_stage
@@ -75,6 +75,8 @@ def stylize(
         Step records; the generator can be stopped at any time.
     """
     config = (config or Config()).resolved()
+    if note := PRESET_NOTES.get(config.preset):
+        log.warning(note)
     style_list = [styles] if isinstance(styles, np.ndarray) and styles.ndim == 4 else list(styles)
     content, style_list = inputs_for_mode(content, style_list, config)
     if resume is not None and config.scales > 1:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nst_tf.config import Config
+from nst_tf.config import PRESET_NOTES, Config
 from nst_tf.errors import ConfigError
 from nst_tf.optim import lbfgs
 from nst_tf.optim.pictures import initial_image, inputs_for_mode, normalised_blend
@@ -288,6 +288,8 @@ def stylize(
         `nst_tf.optim.records.Step` records (without a resumable state); the generator can be stopped.
     """
     config = (config or Config()).resolved()
+    if note := PRESET_NOTES.get(config.preset):
+        log.warning(note)
     check_supported(config)
     style_list = [styles] if isinstance(styles, np.ndarray) and styles.ndim == 4 else list(styles)
     content, style_list = inputs_for_mode(content, style_list, config)
