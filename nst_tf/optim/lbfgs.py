@@ -2,7 +2,9 @@
 
 `steps(evaluate, start, iterations, upper)` is the driver both backends share: `evaluate` maps pixels to
 ({cost name: value}, d total / d pixels) and may be TensorFlow's (`nst_tf.optim.lbfgs_tf`) or the PyTorch
-twin's, so both run the very same L-BFGS-B. Nothing here imports TensorFlow or torch. float64 appears only
+twin's, so both run the very same L-BFGS-B. `accepted_points` picks the driver a config names (this one, or
+`nst_tf.optim.closure_lbfgs` for the PyTorch tutorial's recipe) and `steps_from_points` turns the points into
+Step records. Nothing here imports TensorFlow or torch. float64 appears only
 here, because L-BFGS-B works in float64; the evaluators compute in their own precision.
 
 What one step is: one L-BFGS-B iteration, i.e. one accepted point after a line search that may spend
