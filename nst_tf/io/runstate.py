@@ -130,7 +130,7 @@ class StateStore:
             return {name: np.asarray(reader.get_tensor(key)) for name, key in names.items()}
         except StateError:
             raise
-        except (tf.errors.OpError, ValueError, KeyError, TypeError) as exc:
+        except Exception as exc:  # the C++ reader maps corruption to many types (IndexError, OpError ...)
             raise StateError(f"{what}: the checkpoint is corrupt or truncated ({_short(exc)})") from None
 
 
@@ -148,8 +148,10 @@ def _load_legacy(path: Path, expected, max_bytes: int) -> dict[str, np.ndarray]:
             arrays = {name: saved[name] for name in names}
     except StateError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, KeyError, EOFError) as exc:
+    except Exception as exc:  # zipfile and numpy report damage as BadZipFile, ValueError, EOFError, zlib.error ...
         raise StateError(f"{what} is corrupt or truncated ({_short(exc)})") from None
+    if not all(isinstance(a, np.ndarray) for a in arrays.values()):  # numpy hands back raw bytes for a non-.npy member
+        raise StateError(f"{what} is corrupt (a member is not an array)")
     _check_names_and_shapes({n: a.shape for n, a in arrays.items()}, expected, what)
     return arrays
 
