@@ -12,22 +12,24 @@ import argparse
 import os
 from pathlib import Path
 
-# The shared setting flags and their parsing live with the CLI's settings (nst_tf.cli.main until the
-# per-command split moves them to nst_tf.cli.settings).
-from nst_tf.cli.main import _add_setting_options as add_setting_options
-from nst_tf.cli.main import _native_stderr_silenced, config_from_args, parse_blend, picture_paths
+from nst_tf.cli.common import HelpFormatter, native_stderr_silenced
+from nst_tf.cli.run_plan import parse_blend, picture_paths
+from nst_tf.cli.settings import add_setting_options, config_from_args
 from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register `compare` with its options."""
-    parser = subparsers.add_parser("compare", help="TensorFlow and the PyTorch twin from one start: a parity report")
+    parser = subparsers.add_parser(
+        "compare", help="TensorFlow and the PyTorch twin from one start: a parity report", formatter_class=HelpFormatter
+    )
     parser.add_argument("pictures", nargs="+", metavar="CONTENT STYLE", help="content picture, then style picture(s)")
     parser.add_argument("-o", "--output", help="report folder (default: output/compare_CONTENT_STYLE)")
     parser.add_argument("--float64", action="store_true", help="run both backends in double precision")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--style-blend", metavar="W,W", help="weights of several style pictures, e.g. 0.7,0.3")
     add_setting_options(parser)
     return parser
 
@@ -58,7 +60,7 @@ def command(args: argparse.Namespace) -> int:
     styles = [image_io.load_image(path) for path in style_paths]
     blend = parse_blend(args.style_blend, len(styles))
     out_dir = _report_folder(args, content_path, style_paths)
-    with _native_stderr_silenced():  # TensorFlow's C++ start-up and device-probing lines, as `run` does
+    with native_stderr_silenced():  # TensorFlow's C++ start-up and device-probing lines, as `run` does
         try:
             from nst_tf.twin import parity, parity_report, torch_vgg
         except ModuleNotFoundError as exc:

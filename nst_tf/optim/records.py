@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nst_tf.config import COST_NAMES  # noqa: F401  (re-exported: the Step records' cost names)
+
 if TYPE_CHECKING:
     from nst_tf.config import Config
-
-COST_NAMES = ("total", "content", "style", "tv")
 
 
 @dataclass(frozen=True)
