@@ -39,8 +39,8 @@ PREPROCESSING = ("weights", "none")
 MODES = ("transfer", "texture", "invert")
 COLOR_MODES = ("post", "luminance", "histogram")
 # Cost conventions of each source's recipe (see nst_tf.losses.costs for the formulas).
-CONTENT_FORMS = ("course", "mse", "sum")
-STYLE_FORMS = ("course", "mse", "sum")
+CONTENT_FORMS = ("course", "mse", "sum", "relative")
+STYLE_FORMS = ("course", "mse", "sum", "relative")
 GRAM_NORMALISATIONS = ("none", "size")
 TV_FORMS = ("mean", "sum")
 FEATURE_TAPS = ("relu", "conv")
@@ -185,8 +185,8 @@ class Config:
         parse="parse_style_layers",
         metavar="LAYERS",
     )
-    content_weight: float = setting(1000.0, "alpha, the content cost's weight", parse="float", metavar="ALPHA")
-    style_weight: float = setting(40.0, "beta, the style cost's weight", parse="float", metavar="BETA")
+    content_weight: float = setting(1.0, "alpha, the content cost's weight", parse="float", metavar="ALPHA")
+    style_weight: float = setting(5.0, "beta, the style cost's weight", parse="float", metavar="BETA")
     tv_weight: float = setting(0.0, "gamma, total-variation smoothing", parse="float", metavar="GAMMA")
     optimizer: str = setting("lbfgs", "Adam, or SciPy's L-BFGS-B", parse="str", choices=OPTIMIZERS)
     learning_rate: float = setting(0.02, "Adam's step size (pixel units of the preset)", parse="float", metavar="LR")
@@ -221,8 +221,8 @@ class Config:
     )
     preserve_colors: str | None = setting(None, "keep the content's colours", parse="str", choices=COLOR_MODES)
     scales: int = setting(1, "coarse-to-fine stages, for large pictures (e.g. 3)", parse="int", metavar="N")
-    content_cost_form: str = setting("course")
-    style_cost_form: str = setting("course")
+    content_cost_form: str = setting("relative")
+    style_cost_form: str = setting("relative")
     gram_normalisation: str = setting("none")
     tv_form: str = setting("mean")
     feature_tap: str = setting("relu")
@@ -390,10 +390,12 @@ def _flag(attribute: str) -> str:
 
 # --- presets -----------------------------------------------------------------------------------------
 
-# Tuned for good pictures on a laptop CPU; the README explains each choice. It differs from the course in
-# α = 1000 (the course's α = 10 lets style drown content once the picture leaves its starting point), the
-# start (the content picture itself, not noise) and the optimizer: 100 L-BFGS-B iterations, chosen by
-# measurement (benchmarks/README.md: on this cost it reaches Adam's 300-step cost about 5x sooner).
+# Tuned for good pictures on a laptop CPU on ImageNet VGG16 (`auto` without a VGG19 file); the README
+# explains each choice. Unlike every source, each cost term is relative to its target's own size
+# ("relative" forms, nst_tf.losses.costs), so α = 1, β = 5 mean the same for any weights file, layer and
+# picture size (chosen by looking at tubingen/starry night, golden gate/the scream and chelsea/ihc: α/β from
+# 0.1, strong style, to 0.5, mostly photo). The start is the content picture itself, not noise, and the
+# optimizer 100 L-BFGS-B iterations, chosen by measurement (benchmarks/README.md).
 DEFAULT = Config()
 
 # What the default preset does with `--optimizer adam` (and no --iterations / --snapshot-every): 300 steps
@@ -410,6 +412,8 @@ COURSE = Config(
     exact_size=(300, 400),
     content_layer="conv4_2",
     style_layers=PAPER_STYLE_LAYERS,
+    content_cost_form="course",  # stated: the default preset's terms are relative
+    style_cost_form="course",
     content_weight=10.0,
     style_weight=40.0,
     optimizer="adam",  # stated, not inherited: the default preset's optimizer is L-BFGS
@@ -437,6 +441,8 @@ COURSE_TF2 = Config(
     exact_size=(400, 400),
     content_layer="block5_conv4",
     style_layers=tuple((f"block{b}_conv1", 0.2) for b in range(1, 6)),
+    content_cost_form="course",  # stated: the default preset's terms are relative
+    style_cost_form="course",
     content_weight=10.0,
     style_weight=40.0,
     optimizer="adam",

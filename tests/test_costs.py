@@ -194,3 +194,32 @@ def test_conventions_hand_computed():
     image = np.zeros((1, 2, 2, 3), np.float32)
     image[0, 0, 0, :] = 1.0  # 3 vertical and 3 horizontal differences of 1
     assert one(costs.total_variation_cost(tf.constant(image), "sum")) == pytest.approx(6.0)
+
+
+def test_relative_forms_are_scale_free_and_one_against_zero():
+    # "relative": Σ(a_C − a_G)²/Σa_C² and Σ(G_S − G_G)²/ΣG_S²: 1 for all-zero generated features, 0 at the
+    # target, and unchanged when every feature is scaled (a weights file with larger activations).
+    rng = np.random.default_rng(3)
+    a_c = tf.constant(rng.random((1, 4, 5, 3)), tf.float64)
+    a_g = tf.constant(rng.random((2, 4, 5, 3)), tf.float64)
+    zero = tf.zeros((1, 4, 5, 3), tf.float64)
+    assert float(costs.content_cost(a_c, zero, "relative")[0]) == pytest.approx(1.0)
+    assert float(costs.content_cost(a_c, a_c, "relative")[0]) == 0.0
+    hand = np.sum((a_c.numpy() - a_g.numpy()[1:]) ** 2) / np.sum(a_c.numpy() ** 2)
+    assert float(costs.content_cost(a_c, a_g, "relative")[1]) == pytest.approx(hand, rel=1e-12)
+    scaled = costs.content_cost(7.0 * a_c, 7.0 * a_g, "relative").numpy()
+    np.testing.assert_allclose(scaled, costs.content_cost(a_c, a_g, "relative").numpy(), rtol=1e-12)
+    g_s = costs.gram_matrix(a_c)
+    assert float(costs.layer_style_cost(g_s, zero, form="relative")[0]) == pytest.approx(1.0)
+    style = costs.layer_style_cost(g_s, a_g, form="relative").numpy()
+    scaled_style = costs.layer_style_cost(costs.gram_matrix(3.0 * a_c), 3.0 * a_g, form="relative").numpy()
+    np.testing.assert_allclose(scaled_style, style, rtol=1e-12)
+
+
+def test_default_preset_uses_relative_terms_and_the_courses_keep_theirs():
+    from nst_tf.config import COURSE, COURSE_TF2, DEFAULT
+
+    assert (DEFAULT.content_cost_form, DEFAULT.style_cost_form) == ("relative", "relative")
+    assert (DEFAULT.content_weight, DEFAULT.style_weight) == (1.0, 5.0)
+    for recipe in (COURSE, COURSE_TF2):
+        assert (recipe.content_cost_form, recipe.style_cost_form) == ("course", "course")

@@ -250,7 +250,7 @@ def test_the_twin_imports_no_tensorflow():
     assert done.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize(("form", "norm"), [("course", "none"), ("mse", "size"), ("sum", "size")])
+@pytest.mark.parametrize(("form", "norm"), [("course", "none"), ("mse", "size"), ("sum", "size"), ("relative", "none")])
 def test_twin_costs_per_picture_batch_of_two_equals_two_singles(form, norm):
     rng = np.random.default_rng(9)
     a_c, a_g, a_s = (torch.tensor(rng.normal(size=(2, 4, 5, 6))) for _ in range(3))

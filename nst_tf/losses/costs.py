@@ -13,6 +13,12 @@ Each source's recipe normalises differently; `form` / `normalisation` name the c
 | content | Σ(a_C − a_G)² / (4·n_H·n_W·n_C) | mean((a_C − a_G)²) | Σ(a_C − a_G)² |
 | layer style | Σ(G_S − G_G)² / (4·n_C²·(n_H·n_W)²) | mean((G_S − G_G)²) over the n_C² entries | Σ(G_S − G_G)² |
 
+and "relative" (the default preset's): content Σ(a_C − a_G)² / Σa_C², layer style Σ(G_S − G_G)² / ΣG_S² —
+each term's squared error relative to its target's own size, a departure from every source: the term is 1
+for a picture whose features are all zero and 0 at the target, whatever the layer, the weights file or the
+picture size, so α, β and the layer weights mean the same for any of them (the course form's style terms
+span six orders of magnitude across conv1_1 … conv5_1 on ImageNet VGG16).
+
 Gram normalisation: "none" (G = AᵀA, the course) or "size" (AᵀA / (n_H·n_W·n_C): the tutorial's
 `G.div(a*b*c*d)` with a = 1 picture, Mastering PyTorch's, cs231n's `normalize=True`). Total variation:
 "mean" (mean squared neighbour difference per direction, this project's) or "sum" (cs231n's Σdx² + Σdy²).
@@ -28,8 +34,10 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 
-CONTENT_FORMS = ("course", "mse", "sum")
-STYLE_FORMS = ("course", "mse", "sum")
+CONTENT_FORMS = ("course", "mse", "sum", "relative")
+STYLE_FORMS = ("course", "mse", "sum", "relative")
+# Keeps a relative term finite when its target is all zeros (a blank picture through random weights).
+_TINY = 1e-12
 GRAM_NORMALISATIONS = ("none", "size")
 TV_FORMS = ("mean", "sum")
 
@@ -51,7 +59,7 @@ def content_cost(content_features: tf.Tensor, generated_features: tf.Tensor, for
     Args:
         content_features: a_C, (1 or B, n_H, n_W, n_C) activations of the content picture(s).
         generated_features: a_G, (B, n_H, n_W, n_C), the same layer's activations of the generated pictures.
-        form: "course", "mse" or "sum".
+        form: "course", "mse", "sum" or "relative".
 
     Returns:
         A (B,) tensor.
@@ -60,6 +68,8 @@ def content_cost(content_features: tf.Tensor, generated_features: tf.Tensor, for
     total = _per_picture_sum(tf.square(content_features - generated_features))
     if form == "sum":
         return total
+    if form == "relative":
+        return total / tf.maximum(_per_picture_sum(tf.square(content_features)), _TINY)
     if form == "mse":
         return total / (positions * channels)
     return total / (4.0 * positions * channels)
@@ -114,7 +124,7 @@ def layer_style_cost(
             picture's. Departure from the paper, which assumes equal sizes: a raw G_S (normalisation "none")
             is then rescaled by (n_H·n_W)_G / (n_H·n_W)_S, i.e. the two Grams are compared per position. With
             equal sizes (or None), or Grams already divided by their size, this changes nothing.
-        form: "course", "mse" or "sum".
+        form: "course", "mse", "sum" or "relative".
         normalisation: the Grams' normalisation, "none" or "size".
 
     Returns:
@@ -127,6 +137,8 @@ def layer_style_cost(
     total = _per_picture_sum(tf.square(style_gram - generated_gram))
     if form == "sum":
         return total
+    if form == "relative":
+        return total / tf.maximum(_per_picture_sum(tf.square(style_gram)), _TINY)
     if form == "mse":
         return total / tf.square(channels)
     return total / (4.0 * tf.square(channels * positions))

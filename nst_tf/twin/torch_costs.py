@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import torch
 
+_TINY = 1e-12  # as nst_tf.losses.costs: a relative term stays finite against an all-zero target
+
 
 def _positions_and_channels(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(n_H·n_W, n_C) of a (B, n_H, n_W, n_C) tensor as scalars of its dtype (TF casts them the same way)."""
@@ -33,6 +35,8 @@ def content_cost(
     total = _per_picture_sum(torch.square(content_features - generated_features))
     if form == "sum":
         return total
+    if form == "relative":
+        return total / torch.clamp(_per_picture_sum(torch.square(content_features)), min=_TINY)
     if form == "mse":
         return total / (positions * channels)
     return total / (4.0 * positions * channels)
@@ -65,6 +69,8 @@ def layer_style_cost(
     total = _per_picture_sum(torch.square(style_gram - generated_gram))
     if form == "sum":
         return total
+    if form == "relative":
+        return total / torch.clamp(_per_picture_sum(torch.square(style_gram)), min=_TINY)
     if form == "mse":
         return total / torch.square(channels)
     return total / (4.0 * torch.square(channels * positions))
