@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf import __version__
+from nst_tf.cli import audio as audio_command
 from nst_tf.cli.weights import add_weights_parser, command_weights
 from nst_tf.config import INIT_MODES, PRESETS, Config, parse_style_layers, preset
 from nst_tf.errors import ConfigError, NSTError
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--overwrite", action="store_true", help="replace an existing report")
     _add_setting_options(compare)
     add_weights_parser(commands)
+    audio_command.add_parser(commands)
     from nst_tf.perf.bench import add_bench_parser  # argparse only; TensorFlow is imported when it runs
 
     add_bench_parser(commands)
@@ -554,6 +556,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_run(args)
         if args.command == "weights":
             return command_weights(args)
+        if args.command == "audio":
+            return audio_command.command(args)
         if args.command == "compare":
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin (2 cores)
             from nst_tf.twin.parity import command_compare
