@@ -1,10 +1,9 @@
 """The pictures and the page of an audio run: spectrograms (matplotlib) and report.html with audio players.
 
-`spectrogram_picture` draws one log-magnitude spectrogram with time and frequency axes; `comparison_picture`
-draws content, style, result (and the optimised spectrogram before Griffin–Lim) one above another on one
-colour scale, which is the picture to judge a run by. `html_report` writes an offline page (relative links
-only) with an <audio> player for each WAV, the pictures, the loss plot and the settings. Only the run
-folder (`nst_tf.audio.run_folder`) calls these.
+`comparison_picture` draws log-magnitude spectrograms — content, style, the optimised one and the result
+after Griffin–Lim — one above another on one colour scale and time axis: the picture to judge a run by.
+`html_report` writes an offline page (relative links only) with an <audio> player for each WAV, the
+pictures, the loss plot and the settings. Only the run folder (`nst_tf.audio.run_folder`) calls these.
 """
 
 from __future__ import annotations
@@ -36,19 +35,6 @@ def _draw(axis, spectrogram: np.ndarray, rate: int, hop: int, title: str, vmax: 
     return image
 
 
-def spectrogram_picture(path: Path, spectrogram: np.ndarray, rate: int, hop: int, title: str) -> Path:
-    """One spectrogram as a PNG (log(1 + |STFT|), magma colours)."""
-    plt = _pyplot()
-    fig, axis = plt.subplots(figsize=(8, 3))
-    image = _draw(axis, spectrogram, rate, hop, title, float(max(spectrogram.max(), 1e-6)))
-    axis.set_xlabel("seconds")
-    fig.colorbar(image, ax=axis, label="log(1 + |S|)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
-
-
 def comparison_picture(path: Path, panels: list[tuple[str, np.ndarray]], rate: int, hop: int) -> Path:
     """spectrograms.png: the panels one above another on one colour scale."""
     plt = _pyplot()
@@ -60,7 +46,7 @@ def comparison_picture(path: Path, panels: list[tuple[str, np.ndarray]], rate: i
         axis.set_xlim(0, longest)
     axes[-1, 0].set_xlabel("seconds")
     fig.colorbar(image, ax=axes[:, 0].tolist(), label="log(1 + |S|)")
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     return Path(path)
 
@@ -74,10 +60,8 @@ def html_report(run_dir: Path) -> Path:
         label = html.escape(caption)
         if not (run_dir / name).exists():
             return f"<figure><div class='missing'>no {label}</div><figcaption>{label}</figcaption></figure>"
-        picture = name.replace(".wav", "_spectrogram.png")
-        img = f"<img src='{picture}' alt='{label} spectrogram'>" if (run_dir / picture).exists() else ""
         return (
-            f"<figure>{img}<audio controls preload='none' src='{html.escape(name)}'></audio>"
+            f"<figure><audio controls preload='none' src='{html.escape(name)}'></audio>"
             f"<figcaption>{label} (<a href='{html.escape(name)}'>{html.escape(name)}</a>)</figcaption></figure>"
         )
 

@@ -3,7 +3,7 @@
 Files: content.wav and style.wav (the inputs as the run used them: mono, at the run's rate, cropped),
 result.wav (16-bit PCM), metrics.csv (iteration, total, content, style, tv, seconds, evaluations — the
 picture runs' columns, so `nst_tf.io.report.plot_losses` draws loss.png), config.json (rewritten
-atomically whenever the status changes), the spectrogram pictures, report.html and TensorBoard event
+atomically whenever the status changes), spectrograms.png, loss.png, report.html and TensorBoard event
 files under tb/ (cost scalars every iteration, `tf.summary.audio` of the three sounds).
 
 Kept apart from the command so that it can move onto the project's shared run-folder object once that
@@ -67,21 +67,20 @@ class AudioRunFolder:
                 for name, value in costs.items():
                     self._tf.summary.scalar(f"cost/{name}", value)
 
-    def pictures(self, spectrograms: dict[str, np.ndarray], optimised: np.ndarray | None) -> list[Path]:
-        """NAME_spectrogram.png for each sound and spectrograms.png comparing them (and the optimised one)."""
-        from nst_tf.audio.report import comparison_picture, spectrogram_picture
+    def pictures(self, spectrograms: dict[str, np.ndarray], optimised: np.ndarray | None) -> Path:
+        """spectrograms.png: content, style, the optimised spectrogram and the result's, on one colour scale.
 
-        made = [
-            spectrogram_picture(self.path / f"{name}_spectrogram.png", s, self.rate, self.hop, f"{name}.wav")
-            for name, s in spectrograms.items()
-        ]
+        One figure rather than one per sound: the shared scale and time axis are what make them comparable
+        (and each matplotlib figure costs seconds on a busy 2-core machine).
+        """
+        from nst_tf.audio.report import comparison_picture
+
         panels = [(f"{name}.wav", s) for name, s in spectrograms.items() if name != "result"]
         if optimised is not None:
             panels.append(("optimised spectrogram (before Griffin–Lim)", optimised))
         if "result" in spectrograms:
-            panels.append(("result.wav", spectrograms["result"]))
-        made.append(comparison_picture(self.path / "spectrograms.png", panels, self.rate, self.hop))
-        return made
+            panels.append(("result.wav (after Griffin–Lim)", spectrograms["result"]))
+        return comparison_picture(self.path / "spectrograms.png", panels, self.rate, self.hop)
 
     def finish(self, record: dict, weights: dict[str, float]) -> Path:
         """config.json's final word, loss.png (if any step was made) and report.html."""

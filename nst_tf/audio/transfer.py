@@ -41,7 +41,7 @@ class AudioConfig:
     300 L-BFGS iterations, 500 Griffin–Lim iterations."""
 
     mode: str = "transfer"
-    iterations: int = 200
+    iterations: int = 60
     content_weight: float = 1e-2
     style_weight: float = 1.0
     filters: int = 1024
