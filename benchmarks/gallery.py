@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 from nst_tf.config import DEFAULT
 from nst_tf.io import images as image_io
 from nst_tf.optim import engine as optimize
+from nst_tf.optim import pictures
 from nst_tf.vgg.weights import hed_vgg16_weights
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +79,7 @@ def main() -> None:
         return _label(steps[-1].image, label)
 
     def inputs(content, style):
-        c, (s,) = optimize.prepare_images(content, [style], base)
+        c, (s,) = pictures.prepare_images(content, [style], base)
         return [_label(c, "content"), _label(s, "style")]
 
     rows = set(args.rows.split(","))
@@ -114,9 +115,9 @@ def main() -> None:
             mode="texture", iterations=2 * args.iterations, exact_size=(args.size * 3 // 4, args.size)
         )
         _row(
-            [_label(optimize.prepare_images(ihc, [], base)[0], "style: ihc"), run(None, ihc, texture, "texture: ihc")]
+            [_label(pictures.prepare_images(ihc, [], base)[0], "style: ihc"), run(None, ihc, texture, "texture: ihc")]
             + [
-                _label(optimize.prepare_images(hubble, [], base)[0], "style: hubble"),
+                _label(pictures.prepare_images(hubble, [], base)[0], "style: hubble"),
                 run(None, hubble, texture, "texture: hubble"),
             ],
             out / "texture.png",

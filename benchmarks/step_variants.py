@@ -11,7 +11,7 @@ probe's GFLOP/s that `nst_tf.perf.bench.step_flops` of work per second represent
   (`FeatureExtractor(..., fast_gradient=False)`) under a GradientTape, TensorFlow's own gradients for the
   convolutions (Conv2DBackpropInput) and for the Gram matrices (two matmuls for G = AᵀA).
 - keras+xla: the same, `tf.function(jit_compile=True)`.
-- product: `optimize.picture_costs` with the default extractor under a tape, as `optimize.make_step`
+- product: `optim_targets.picture_costs` with the default extractor under a tape, as `adam.make_step`
   does: the VGG as `tf.nn` ops whose convolutions compute the input gradient as a forward convolution
   with the kernel rotated by 180° and its channels swapped (precomputed once; conv1_1 keeps the native
   op), and `costs.gram_matrix`'s one-matmul gradient A·(dG + dGᵀ). See `nst_tf.vgg.extractor`.
@@ -37,9 +37,10 @@ import tensorflow as tf  # noqa: E402
 from nst_tf.config import DEFAULT  # noqa: E402
 from nst_tf.io import images as image_io
 from nst_tf.losses import costs
-from nst_tf.optim import engine as optimize  # noqa: E402
+from nst_tf.optim import pictures  # noqa: E402
+from nst_tf.optim import targets as optim_targets  # noqa: E402
 from nst_tf.perf.bench import default_pictures, step_flops  # noqa: E402
-from nst_tf.vgg.extractor import FeatureExtractor  # noqa: E402
+from nst_tf.vgg.extractor import FeatureExtractor, build_extractor  # noqa: E402
 
 
 def plain_gram(features: tf.Tensor) -> tf.Tensor:
@@ -49,7 +50,7 @@ def plain_gram(features: tf.Tensor) -> tf.Tensor:
 
 
 def keras_costs(extractor, targets, config, picture) -> tf.Tensor:
-    """`optimize.picture_costs(...)["total"]` as it was computed before: the same terms, Grams by `plain_gram`."""
+    """`optim_targets.picture_costs(...)["total"]` as it was computed before: the same terms, Grams by `plain_gram`."""
     features = extractor(picture)
     total = tf.zeros([], picture.dtype)
     if config.content_weight:
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     config = DEFAULT.replace(image_size=args.image_size, weights=args.weights)
-    product = optimize.build_extractor(config)  # the default extractor: fast gradient
+    product = build_extractor(config)  # the default extractor: fast gradient
     keras_extractor = FeatureExtractor(
         product.weights,
         product.layer_names,
@@ -88,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         fast_gradient=False,
     )
     assert product.fast_gradient and not keras_extractor.fast_gradient
-    content, (style,) = optimize.prepare_images(
+    content, (style,) = pictures.prepare_images(
         image_io.load_image(content_path), [image_io.load_image(style_path)], config
     )
-    targets = optimize.compute_targets(product, content, [style], config)
+    targets = optim_targets.compute_targets(product, content, [style], config)
     picture = tf.Variable(content)
 
     def keras_gradient():
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def product_gradient():
         with tf.GradientTape() as tape:
-            total = optimize.picture_costs(product, targets, config, picture)["total"]
+            total = optim_targets.picture_costs(product, targets, config, picture)["total"]
         return tape.gradient(total, picture)
 
     probe_a = tf.random.uniform((2048, 2048))

@@ -30,14 +30,22 @@ PAPER_STYLE_LAYERS: LayerWeights = (
 # ImageNet mean colour (RGB, 0-255): the centre of the course's noise image.
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 
-INIT_MODES = ("content", "noise", "blend", "content+noise")
-OPTIMIZERS = ("adam", "lbfgs")
+INIT_MODES = ("content", "noise", "blend", "content+noise", "gaussian")
+OPTIMIZERS = ("adam", "lbfgs", "torch-lbfgs")
 PRECISIONS = ("float32", "bfloat16")
 POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "gpu")
 PREPROCESSING = ("weights", "none")
 MODES = ("transfer", "texture", "invert")
 COLOR_MODES = ("post", "luminance", "histogram")
+# Cost conventions of each source's recipe (see nst_tf.losses.costs for the formulas).
+CONTENT_FORMS = ("course", "mse", "sum")
+STYLE_FORMS = ("course", "mse", "sum")
+GRAM_NORMALISATIONS = ("none", "size")
+TV_FORMS = ("mean", "sum")
+FEATURE_TAPS = ("relu", "conv")
+# The cost terms every Step, metrics.csv row and report carries, in this order.
+COST_NAMES = ("total", "content", "style", "tv")
 
 _PAPER = re.compile(r"^conv([1-5])_([1-4])$")
 _KERAS = re.compile(r"^block([1-5])_conv([1-4])$")
@@ -62,6 +70,49 @@ def paper_layer_name(name: str) -> str:
     m = _KERAS.match(keras_layer_name(name))
     assert m is not None
     return f"conv{m.group(1)}_{m.group(2)}"
+
+
+def setting(
+    default,
+    help: str | None = None,
+    *,
+    flag: str | None = None,
+    parse: str = "",
+    choices: tuple | None = None,
+    metavar: str | None = None,
+    clears: tuple[str, ...] = (),
+):
+    """A Config field whose metadata also describes its command-line flag (read by nst_tf.cli.settings).
+
+    Args:
+        default: the field's default (the default preset's value).
+        help: the flag's help text; None: the field has no flag (a recipe setting only presets change).
+        flag: the flag's name when it is not the field's name with dashes (e.g. "--jit" for jit_compile).
+        parse: how the flag's text becomes the value: "int", "float", "str", "bool" (--x/--no-x) or the
+            name of a parser in this module ("parse_style_layers", "parse_size").
+        choices: the allowed values, when they are a fixed list.
+        metavar: the placeholder --help shows.
+        clears: fields reset to None when the flag is given (an explicit --image-size replaces a preset's
+            exact size).
+    """
+    metadata = {"help": help, "flag": flag, "parse": parse, "choices": choices, "metavar": metavar, "clears": clears}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """`400x300` (width x height) -> (300, 400) as (height, width).
+
+    Raises:
+        ConfigError: when the text is not WIDTHxHEIGHT with both at least 16 px.
+    """
+    width, sep, height = text.lower().partition("x")
+    try:
+        size = (int(height), int(width))
+    except ValueError:
+        raise ConfigError(f"--size must look like 400x300 (width x height), got {text!r}") from None
+    if not sep or min(size) < 16:
+        raise ConfigError(f"--size must be WIDTHxHEIGHT with both at least 16 px, got {text!r}")
+    return size
 
 
 @dataclass(frozen=True)
@@ -108,40 +159,75 @@ class Config:
         preserve_colors: None, "post", "luminance" or "histogram" (see nst_tf.losses.color).
         scales: coarse-to-fine stages; stage k of N works at image_size / 2^(N-1-k) and runs
             iterations / 2^k steps (the coarsest the full count; finer ones start from a good picture).
+        content_cost_form, style_cost_form, gram_normalisation, tv_form: each source's cost conventions,
+            see nst_tf.losses.costs ("course"/"mse"/"sum"; Gram "none"/"size"; TV "mean"/"sum").
+        feature_tap: "relu" (each conv's ReLU output) or "conv" (before the ReLU: the PyTorch recipes).
+        lr_decay_at, decayed_learning_rate: Adam restarts with this rate at this step (cs231n); None: never.
     """
 
-    preset: str = "default"
-    iterations: int = 100
-    snapshot_every: int = 10
-    image_size: int = 256
-    exact_size: tuple[int, int] | None = None
-    content_layer: str = "conv4_2"
-    style_layers: LayerWeights = PAPER_STYLE_LAYERS
-    content_weight: float = 1000.0
-    style_weight: float = 40.0
-    tv_weight: float = 0.0
-    optimizer: str = "lbfgs"
-    learning_rate: float = 0.02
-    adam_epsilon: float = 1e-7
-    pixel_scale: float = 1.0
-    clip_every_step: bool = True
-    init: str = "content"
-    init_noise_ratio: float = 0.6
-    init_noise_range: float = 0.25
-    pooling: str = "avg"
-    pool_padding: str = "valid"
-    weights: str = "auto"
-    imagenet_layout: str | None = None
-    input_preprocessing: str = "weights"
-    device: str = "auto"
-    seed: int | None = None
-    strict_weights: bool = False
-    jit_compile: bool = False
-    precision: str = "float32"
-    mode: str = "transfer"
-    style_scale: float = 1.0
-    preserve_colors: str | None = None
-    scales: int = 1
+    preset: str = setting("default")
+    iterations: int = setting(100, "optimizer steps", parse="int", metavar="N")
+    snapshot_every: int = setting(10, "save the picture every N steps (0: only the final)", parse="int", metavar="N")
+    image_size: int = setting(
+        256, "longest side of the result in px (aspect kept)", parse="int", metavar="PX", clears=("exact_size",)
+    )
+    exact_size: tuple[int, int] | None = setting(
+        None,
+        "exact result size, e.g. 400x300 (replaces --image-size)",
+        flag="--size",
+        parse="parse_size",
+        metavar="WxH",
+    )
+    content_layer: str = setting("conv4_2", "content layer, e.g. conv4_2 or block4_conv2", parse="str", metavar="LAYER")
+    style_layers: LayerWeights = setting(
+        PAPER_STYLE_LAYERS,
+        "e.g. conv1_1,conv2_1 (equal weights) or conv1_1:0.5,conv3_1:0.5",
+        parse="parse_style_layers",
+        metavar="LAYERS",
+    )
+    content_weight: float = setting(1000.0, "alpha, the content cost's weight", parse="float", metavar="ALPHA")
+    style_weight: float = setting(40.0, "beta, the style cost's weight", parse="float", metavar="BETA")
+    tv_weight: float = setting(0.0, "gamma, total-variation smoothing", parse="float", metavar="GAMMA")
+    optimizer: str = setting("lbfgs", "Adam, or SciPy's L-BFGS-B", parse="str", choices=OPTIMIZERS)
+    learning_rate: float = setting(0.02, "Adam's step size (pixel units of the preset)", parse="float", metavar="LR")
+    adam_epsilon: float = setting(1e-7)
+    pixel_scale: float = setting(1.0)
+    clip_every_step: bool = setting(True)
+    init: str = setting("content", f"{', '.join(INIT_MODES)} or a picture file", parse="str", metavar="INIT")
+    init_noise_ratio: float = setting(0.6)
+    init_noise_range: float = setting(0.25)
+    pooling: str = setting("avg", "VGG's pooling", parse="str", choices=POOLINGS)
+    pool_padding: str = setting("valid")
+    weights: str = setting(
+        "auto", "auto, imagenet, imagenet-vgg16, hed-vgg16, random or a weights file", parse="str", metavar="WEIGHTS"
+    )
+    imagenet_layout: str | None = setting(None)
+    input_preprocessing: str = setting("weights")
+    device: str = setting("auto", "where TensorFlow runs", parse="str", choices=DEVICES)
+    seed: int | None = setting(
+        None, "seed the init noise and TensorFlow (repeatable CPU runs)", parse="int", metavar="N"
+    )
+    strict_weights: bool = setting(False)
+    jit_compile: bool = setting(False, "XLA-compile the step", flag="--jit", parse="bool")
+    precision: str = setting("float32", "VGG's arithmetic", parse="str", choices=PRECISIONS)
+    mode: str = setting(
+        "transfer",
+        "transfer (CONTENT STYLE...), texture synthesis (STYLE...) or feature inversion (CONTENT)",
+        parse="str",
+        choices=MODES,
+    )
+    style_scale: float = setting(
+        1.0, "style picture size relative to the result (0.5: bigger strokes)", parse="float", metavar="S"
+    )
+    preserve_colors: str | None = setting(None, "keep the content's colours", parse="str", choices=COLOR_MODES)
+    scales: int = setting(1, "coarse-to-fine stages, for large pictures (e.g. 3)", parse="int", metavar="N")
+    content_cost_form: str = setting("course")
+    style_cost_form: str = setting("course")
+    gram_normalisation: str = setting("none")
+    tv_form: str = setting("mean")
+    feature_tap: str = setting("relu")
+    lr_decay_at: int | None = setting(None)
+    decayed_learning_rate: float = setting(0.1)
 
     def replace(self, **changes) -> Config:
         """Return a validated copy with `changes` applied."""
@@ -175,8 +261,8 @@ class Config:
             f"unknown input preprocessing {self.input_preprocessing!r}; choose from {PREPROCESSING}",
         )
         _require(
-            self.imagenet_layout in (None, "matconvnet", "keras"),
-            f"unknown imagenet layout {self.imagenet_layout!r}; choose matconvnet or keras",
+            self.imagenet_layout in (None, "matconvnet", "keras", "torchvision"),
+            f"unknown imagenet layout {self.imagenet_layout!r}; choose matconvnet, keras or torchvision",
         )
         _require(bool(self.init), "init must not be empty")
         _require(self.mode in MODES, f"unknown mode {self.mode!r}; choose from {', '.join(MODES)}")
@@ -188,7 +274,9 @@ class Config:
             self.preserve_colors in (None, *COLOR_MODES),
             f"unknown preserve-colors {self.preserve_colors!r}; choose from {', '.join(COLOR_MODES)}",
         )
+        _require(self.seed is None or 0 <= self.seed < 2**32, f"seed must be between 0 and 2**32 - 1, got {self.seed}")
         _require(1 <= self.scales <= 6, f"scales must be between 1 and 6, got {self.scales}")
+        self._validate_conventions()
         if self.scales > 1:
             smallest = self.image_size / 2 ** (self.scales - 1)
             _require(smallest >= 16, f"{self.scales} scales from {self.image_size} px start below 16 px")
@@ -202,6 +290,24 @@ class Config:
             _require(math.isfinite(weight) and weight >= 0, f"style layer weight must be >= 0, got {weight}")
         _require(sum(w for _, w in self.style_layers) > 0, "style layer weights must not all be zero")
         return self
+
+    def _validate_conventions(self) -> None:
+        """The cost conventions and the learning-rate schedule."""
+        for name, choices in (
+            ("content_cost_form", CONTENT_FORMS),
+            ("style_cost_form", STYLE_FORMS),
+            ("gram_normalisation", GRAM_NORMALISATIONS),
+            ("tv_form", TV_FORMS),
+            ("feature_tap", FEATURE_TAPS),
+        ):
+            value = getattr(self, name)
+            _require(value in choices, f"unknown {_flag(name)} {value!r}; choose from {', '.join(choices)}")
+        if self.lr_decay_at is not None:
+            _require(self.lr_decay_at >= 1, f"lr-decay-at must be at least 1, got {self.lr_decay_at}")
+        _require(
+            math.isfinite(self.decayed_learning_rate) and self.decayed_learning_rate > 0,
+            f"decayed-learning-rate must be > 0, got {self.decayed_learning_rate}",
+        )
 
     def resolved(self) -> Config:
         """The configuration a run really uses: the mode's rules applied on top of the settings.
@@ -348,7 +454,97 @@ COURSE_TF2 = Config(
     strict_weights=True,
 )
 
-PRESETS: dict[str, Config] = {"default": DEFAULT, "course": COURSE, "course-tf2": COURSE_TF2}
+# The other sources' recipes (README "Presets" says where each number comes from). The two PyTorch recipes
+# count convolutions: their conv_1 ... conv_5 are conv1_1, conv1_2, conv2_1, conv2_2, conv3_1 and conv_4 is
+# conv2_2, not the paper's layers; their loss modules sit right after each nn.Conv2d, before its ReLU.
+COUNTED_CONVS = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1")
+_PYTORCH_COSTS = {"content_cost_form": "mse", "style_cost_form": "mse", "gram_normalisation": "size"}
+
+# The PyTorch tutorial "Neural Transfer Using PyTorch": torchvision's VGG19 (its ImageNet mean/std comes
+# with the weights), optim.LBFGS with its defaults for 300 closure calls, the picture clamped in each call.
+PYTORCH_TUTORIAL = Config(
+    preset="pytorch-tutorial",
+    iterations=300,  # closure calls, one Step each
+    snapshot_every=50,
+    image_size=128,  # 512 on a GPU (--image-size 512), 128 on a CPU
+    content_layer="conv2_2",  # ['conv_4']
+    style_layers=tuple((name, 1.0) for name in COUNTED_CONVS),  # ['conv_1' ... 'conv_5'], summed
+    content_weight=1.0,
+    style_weight=1e6,
+    optimizer="torch-lbfgs",
+    init="content",
+    pooling="max",
+    weights="imagenet",
+    imagenet_layout="torchvision",
+    strict_weights=True,
+    feature_tap="conv",
+    **_PYTORCH_COSTS,
+)
+
+# "Mastering PyTorch", neural style transfer chapter: VGG19 with average pooling, fed ToTensor's [0, 1]
+# RGB without normalisation, Adam(0.1) from torch.randn, clamped to [0, 1] every epoch.
+MASTERING_PYTORCH = Config(
+    preset="mastering-pytorch",
+    iterations=180,  # the chapter's epochs (its repository's notebook runs 300)
+    snapshot_every=50,
+    image_size=128,
+    content_layer="conv2_2",  # layers {1: 's', 2: 's', 3: 's', 4: 'sc', 5: 's'}
+    style_layers=tuple((name, 1.0) for name in COUNTED_CONVS),
+    content_weight=1.0,
+    style_weight=1e6,
+    optimizer="adam",
+    learning_rate=0.1,
+    adam_epsilon=1e-8,  # torch's default
+    init="gaussian",
+    pooling="avg",
+    weights="imagenet",
+    imagenet_layout="torchvision",
+    input_preprocessing="none",
+    strict_weights=True,
+    feature_tap="conv",
+    **_PYTORCH_COSTS,
+)
+
+# The cs231n assignment's first run. Its SqueezeNet 1.1 layers (features 3 content; 1, 4, 6, 7 style) are
+# stood in for by VGG19 layers at the same resolution: 1 (1/2) conv2_1, 3 and 4 (1/4) conv3_1 and conv3_2,
+# 6 and 7 (1/8) conv4_1 and conv4_2. It optimises the normalised picture: one unit is one ImageNet std
+# (0.226, the three channels' mean, stands in for per-channel ones); it clamps to ±1.5 std before step 190,
+# this preset to the valid range every step.
+CS231N = Config(
+    preset="cs231n",
+    iterations=200,
+    snapshot_every=100,
+    image_size=192,
+    style_scale=512 / 192,  # style_size 512
+    content_layer="conv3_1",
+    style_layers=(("conv2_1", 20000.0), ("conv3_2", 500.0), ("conv4_1", 12.0), ("conv4_2", 1.0)),
+    content_weight=5e-2,
+    style_weight=1.0,  # the layer weights carry it
+    tv_weight=5e-2,
+    optimizer="adam",
+    learning_rate=3.0,
+    lr_decay_at=180,  # a new Adam with lr 0.1
+    decayed_learning_rate=0.1,
+    adam_epsilon=1e-8,
+    pixel_scale=1 / 0.226,
+    init="content",
+    pooling="max",
+    weights="imagenet",
+    strict_weights=True,
+    content_cost_form="sum",
+    style_cost_form="sum",
+    gram_normalisation="size",
+    tv_form="sum",
+)
+
+PRESETS: dict[str, Config] = {
+    "default": DEFAULT,
+    "course": COURSE,
+    "course-tf2": COURSE_TF2,
+    "pytorch-tutorial": PYTORCH_TUTORIAL,
+    "mastering-pytorch": MASTERING_PYTORCH,
+    "cs231n": CS231N,
+}
 
 
 def preset(name: str, optimizer: str | None = None) -> Config:

@@ -1,4 +1,4 @@
-"""nst_tf.twin.parity: the parity report's files and figures, float64 agreement, and the command entry."""
+"""nst_tf.twin.parity and nst_tf.cli.compare: the parity report's files and figures, float64 agreement, the command."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ pytest.importorskip("torch")
 
 from conftest import IMAGES, tiny_image  # noqa: E402
 
+from nst_tf.cli import compare as compare_command  # noqa: E402
 from nst_tf.cli import main as cli  # noqa: E402
 from nst_tf.config import Config  # noqa: E402
 from nst_tf.errors import ConfigError  # noqa: E402
-from nst_tf.twin.parity import REPORT_FILES, _amplification, command_compare, compare  # noqa: E402
+from nst_tf.twin.parity import REPORT_FILES, _amplification, compare  # noqa: E402
+from nst_tf.twin.parity_report import write_report  # noqa: E402
 from nst_tf.vgg.weights import random_weights  # noqa: E402
 
 HEADLINE = ("feature_max_rel_err", "grad_max_rel_err", "cost_max_rel_err", "image_max_abs_diff")
@@ -40,7 +42,9 @@ def finite_numbers(value) -> list[float]:
 def test_compare_writes_every_file_with_finite_figures(tmp_path):
     config = Config(iterations=3, image_size=32, weights="random", tv_weight=10.0, init="noise", optimizer="adam")
     out = tmp_path / "report"
-    report = compare(tiny_image(30, 40, seed=1), [tiny_image(40, 40, seed=2)], config, out, weights=random_weights(0))
+    result = compare(tiny_image(30, 40, seed=1), [tiny_image(40, 40, seed=2)], config, weights=random_weights(0))
+    write_report(out, result)
+    report = result.report
     for name in REPORT_FILES:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     on_disk = json.loads((out / "report.json").read_text())
@@ -66,7 +70,7 @@ def test_float64_runs_agree_to_1e_10(tmp_path):
         iterations=10, image_size=32, weights="random", tv_weight=20.0, init="content+noise", seed=1, optimizer="adam"
     )
     content, style = tiny_image(30, 40, seed=7), tiny_image(48, 48, seed=8)
-    report = compare(content, [style], config, tmp_path, float64=True, weights=random_weights(0))
+    report = compare(content, [style], config, float64=True, weights=random_weights(0)).report
     assert report["dtype"] == "float64"
     for key in HEADLINE:
         assert report[key] <= 1e-10, key
@@ -82,28 +86,25 @@ def test_amplification_is_a_power_of_ten_lifting_the_largest_difference():
 
 
 def run_args(tmp_path, *extra: str):
-    """A Namespace with the `run` options, as the CLI's parser makes it, plus compare's own."""
-    argv = ["run", str(IMAGES / "chelsea.png"), str(IMAGES / "ihc.png"), "--image-size", "32", *extra]
-    args = cli.build_parser().parse_args(argv)
-    args.output = str(tmp_path / "cmp")
-    args.float64 = False
-    return args
+    """A Namespace of `compare`'s options, as the CLI's parser makes it."""
+    argv = ["compare", str(IMAGES / "chelsea.png"), str(IMAGES / "ihc.png"), "--image-size", "32", *extra]
+    return cli.build_parser().parse_args([*argv, "-o", str(tmp_path / "cmp")])
 
 
 def test_command_compare_writes_the_report_and_refuses_to_overwrite(tmp_path, capsys):
     args = run_args(tmp_path, "--iterations", "2", "--weights", "hed-vgg16")
-    assert command_compare(args) == 0
+    assert compare_command.command(args) == 0
     printed = capsys.readouterr().out
     assert "feature_max_rel_err" in printed and "agree" in printed
     report = json.loads((tmp_path / "cmp" / "report.json").read_text())
     assert report["weights"]["source"] == "hed-vgg16" and report["image_size"] == [21, 32]
     assert np.isfinite([report[k] for k in HEADLINE]).all()
     with pytest.raises(ConfigError, match="--overwrite"):
-        command_compare(args)
+        compare_command.command(args)
 
 
 def test_command_compare_rejects_bad_input_before_writing(tmp_path):
     args = run_args(tmp_path, "--iterations", "0")
     with pytest.raises(ConfigError):
-        command_compare(args)
+        compare_command.command(args)
     assert not (tmp_path / "cmp").exists()

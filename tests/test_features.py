@@ -11,9 +11,8 @@ from conftest import tiny_image
 from nst_tf.config import Config
 from nst_tf.errors import ConfigError
 from nst_tf.losses import costs
-from nst_tf.optim import engine as optimize
-from nst_tf.twin.parity import build_tf_extractor
-from nst_tf.vgg.extractor import FeatureExtractor
+from nst_tf.twin.parity_tf import build_tf_extractor
+from nst_tf.vgg.extractor import BFloat16Extractor, FeatureExtractor
 from nst_tf.vgg.weights import CAFFE, IDENTITY, conv_layer_names, hed_vgg16_weights, random_weights
 
 STYLE_LAYERS = ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]
@@ -169,7 +168,7 @@ def test_fast_path_keeps_the_model_dtype_and_falls_back_under_mixed_precision(vg
     assert {conv.backward_kernel.dtype for conv in float64._chain[1:]} == {tf.float64}
     features = float64(tf.constant(tiny_image(20, 20), tf.float64))
     assert {value.dtype for value in features.values()} == {tf.float64}
-    mixed = optimize.BFloat16Extractor(vgg19, ["conv1_2"])  # bfloat16 maths on float32 variables
+    mixed = BFloat16Extractor(vgg19, ["conv1_2"])  # bfloat16 maths on float32 variables
     assert not mixed.fast_gradient
     picture = tf.constant(tiny_image(20, 20))
     np.testing.assert_array_equal(

@@ -10,7 +10,8 @@ import pytest
 from nst_tf.config import COURSE, DEFAULT
 from nst_tf.errors import ConfigError
 from nst_tf.optim import engine as optimize
-from nst_tf.optim import lbfgs
+from nst_tf.optim import records
+from nst_tf.vgg.extractor import BFloat16Extractor, build_extractor
 from nst_tf.vgg.weights import random_weights
 
 SMALL = DEFAULT.replace(
@@ -20,7 +21,7 @@ SMALL = DEFAULT.replace(
 
 @pytest.fixture(scope="module")
 def extractor():
-    return optimize.build_extractor(SMALL, random_weights(seed=0))
+    return build_extractor(SMALL, random_weights(seed=0))
 
 
 def test_lbfgs_lowers_the_cost_and_yields_steps_with_snapshots(content_image, style_image, extractor):
@@ -59,12 +60,6 @@ def test_closing_the_generator_stops_the_optimisation(content_image, style_image
     assert threading.active_count() == before  # the SciPy worker thread has ended
 
 
-def test_stylize_lbfgs_is_stylize_with_lbfgs(content_image, style_image, extractor):
-    config = SMALL.replace(optimizer="adam", iterations=2)
-    steps = list(lbfgs.stylize_lbfgs(content_image, style_image, config, extractor=extractor))
-    assert len(steps) == 2 and steps[0].evaluations is not None
-
-
 def test_a_stalled_run_still_yields_every_step(content_image, style_image, extractor):
     # Content only, starting from the content picture: the cost is 0 and its gradient 0, so L-BFGS-B can
     # make no progress at all; the run still yields every requested step, the last with the picture.
@@ -88,14 +83,14 @@ def test_a_resumed_lbfgs_run_continues_downhill_from_the_saved_picture(content_i
 
 
 def test_a_saved_state_continues_only_with_its_own_optimizer(content_image, style_image, extractor):
-    lbfgs_state = optimize.OptimizerState(1, content_image.copy(), [])
-    adam_state = optimize.OptimizerState(1, content_image.copy(), [np.zeros(1), np.zeros(1)])
+    lbfgs_state = records.OptimizerState(1, content_image.copy(), [])
+    adam_state = records.OptimizerState(1, content_image.copy(), [np.zeros(1), np.zeros(1)])
     with pytest.raises(ConfigError, match="Adam run's"):
         list(optimize.stylize(content_image, style_image, SMALL, extractor=extractor, resume=adam_state))
     with pytest.raises(ConfigError, match="L-BFGS run's"):
         adam = SMALL.replace(optimizer="adam")
         list(optimize.stylize(content_image, style_image, adam, extractor=extractor, resume=lbfgs_state))
-    wrong_size = optimize.OptimizerState(1, np.zeros((1, 8, 8, 3), np.float32), [])
+    wrong_size = records.OptimizerState(1, np.zeros((1, 8, 8, 3), np.float32), [])
     with pytest.raises(ConfigError, match="picture"):
         list(optimize.stylize(content_image, style_image, SMALL, extractor=extractor, resume=wrong_size))
 
@@ -116,8 +111,8 @@ def test_xla_and_bfloat16_runs_lower_the_cost(content_image, style_image):
     config = SMALL.replace(
         iterations=3, jit_compile=True, precision="bfloat16", content_layer="conv2_1", style_layers=(("conv1_1", 1.0),)
     )
-    extractor = optimize.build_extractor(config, random_weights(seed=0))
-    assert isinstance(extractor, optimize.BFloat16Extractor)
+    extractor = build_extractor(config, random_weights(seed=0))
+    assert isinstance(extractor, BFloat16Extractor)
     for optimizer in ("lbfgs", "adam"):
         steps = list(
             optimize.stylize(content_image, style_image, config.replace(optimizer=optimizer), extractor=extractor)

@@ -9,6 +9,7 @@ import pytest
 from nst_tf.config import DEFAULT
 from nst_tf.errors import ConfigError
 from nst_tf.optim import engine as optimize
+from nst_tf.optim import stages
 from nst_tf.perf import memory
 from nst_tf.vgg.weights import random_weights
 
@@ -51,7 +52,7 @@ def test_an_absurd_size_is_refused_before_anything_is_allocated(content_image, s
     def no_resizing(*args, **kwargs):
         raise AssertionError("the pictures were resized before the memory check")
 
-    monkeypatch.setattr(optimize, "prepare_images", no_resizing)
+    monkeypatch.setattr(stages, "prepare_images", no_resizing)
     config = DEFAULT.replace(image_size=100_000, weights="random")
     extractor = optimize.build_extractor(config, random_weights(seed=0))
     with pytest.raises(ConfigError, match="GiB"):

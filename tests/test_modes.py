@@ -15,6 +15,8 @@ from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
 from nst_tf.losses import color
 from nst_tf.optim import engine as optimize
+from nst_tf.optim import pictures
+from nst_tf.vgg.extractor import build_extractor
 from nst_tf.vgg.weights import random_weights
 
 BASE = DEFAULT.replace(image_size=48, iterations=12, snapshot_every=0, weights="random", seed=0)
@@ -22,7 +24,7 @@ BASE = DEFAULT.replace(image_size=48, iterations=12, snapshot_every=0, weights="
 
 @pytest.fixture(scope="module")
 def extractor():
-    return optimize.build_extractor(BASE, random_weights(seed=0))
+    return build_extractor(BASE, random_weights(seed=0))
 
 
 def _steps(content, styles, config, extractor, **kwargs):
@@ -62,8 +64,8 @@ def test_blend_one_zero_equals_the_single_style_run(content_image, style_image, 
 
 
 def test_style_scale_resizes_the_style_relative_to_the_result(content_image, style_image):
-    _, (full,) = optimize.prepare_images(content_image, [style_image], BASE)
-    _, (half,) = optimize.prepare_images(content_image, [style_image], BASE.replace(style_scale=0.5))
+    _, (full,) = pictures.prepare_images(content_image, [style_image], BASE)
+    _, (half,) = pictures.prepare_images(content_image, [style_image], BASE.replace(style_scale=0.5))
     assert max(full.shape[1:3]) == 48 and max(half.shape[1:3]) == 24
 
 
@@ -75,7 +77,7 @@ def test_colour_modes_keep_the_content_colours(extractor):
     content = image_io.load_image(IMAGES / "chelsea.png")  # warm browns
     style = image_io.load_image(IMAGES / "hubble_deep_field.jpg")  # dark blue and orange dots
     config = BASE.replace(iterations=15, learning_rate=0.05)
-    reference = optimize.prepare_images(content, [], config)[0]
+    reference = pictures.prepare_images(content, [], config)[0]
     plain = _steps(content, style, config, extractor)[-1].image
     distance = {"plain": np.linalg.norm(_mean_chroma(plain) - _mean_chroma(reference))}
     for mode in ("post", "luminance", "histogram"):
@@ -96,7 +98,7 @@ def test_histogram_matching_gives_the_style_the_content_statistics(content_image
 
 def test_coarse_to_fine_plan_and_run(content_image, style_image, extractor):
     config = BASE.replace(image_size=96, iterations=8, scales=3, snapshot_every=100)
-    plan = optimize.stage_plan(config)
+    plan = pictures.stage_plan(config)
     assert [(c.image_size, end) for c, end in plan] == [(24, 8), (48, 12), (96, 14)]
     steps = _steps(content_image, style_image, config, extractor)
     assert [s.iteration for s in steps] == list(range(14))

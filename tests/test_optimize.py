@@ -9,7 +9,10 @@ from conftest import IMAGES
 
 from nst_tf.config import COURSE, DEFAULT, IMAGENET_MEAN_RGB
 from nst_tf.io import images as image_io
+from nst_tf.optim import adam, pictures
 from nst_tf.optim import engine as optimize
+from nst_tf.optim.targets import compute_targets
+from nst_tf.vgg.extractor import build_extractor
 from nst_tf.vgg.weights import hed_vgg16_weights, random_weights
 
 SMALL = DEFAULT.replace(image_size=48, iterations=3, snapshot_every=1, weights="random", seed=0)
@@ -17,15 +20,15 @@ SMALL = DEFAULT.replace(image_size=48, iterations=3, snapshot_every=1, weights="
 
 @pytest.fixture(scope="module")
 def extractor():
-    return optimize.build_extractor(SMALL, random_weights(seed=0))
+    return build_extractor(SMALL, random_weights(seed=0))
 
 
 def _setup(extractor, content, style, config):
-    content, (style,) = optimize.prepare_images(content, [style], config)
-    targets = optimize.compute_targets(extractor, content, [style], config)
-    image = tf.Variable(optimize.initial_image(content, config, np.random.default_rng(0)) * config.pixel_scale)
-    optimizer = optimize.make_optimizer(config)
-    return content, image, optimize.make_step(extractor, targets, config, image, optimizer)
+    content, (style,) = pictures.prepare_images(content, [style], config)
+    targets = compute_targets(extractor, content, [style], config)
+    image = tf.Variable(pictures.initial_image(content, config, np.random.default_rng(0)) * config.pixel_scale)
+    optimizer = adam.make_optimizer(config)
+    return content, image, adam.make_step(extractor, targets, config, image, optimizer)
 
 
 def test_one_step_changes_the_image_stays_in_range_and_traces_once(extractor, content_image, style_image):
@@ -43,11 +46,11 @@ def test_one_step_changes_the_image_stays_in_range_and_traces_once(extractor, co
 
 
 def test_targets_are_computed_once_from_the_pictures(extractor, content_image, style_image):
-    content, (style,) = optimize.prepare_images(content_image, [style_image], SMALL)
-    targets = optimize.compute_targets(extractor, content, [style], SMALL)
+    content, (style,) = pictures.prepare_images(content_image, [style_image], SMALL)
+    targets = compute_targets(extractor, content, [style], SMALL)
     features = extractor(tf.constant(style))
     np.testing.assert_allclose(
-        targets.style_grams["block3_conv1"],
+        targets.style_grams["block3_conv1"][0],  # one picture: (1, C, C)
         tf.matmul(
             tf.reshape(features["block3_conv1"], [-1, 256]),
             tf.reshape(features["block3_conv1"], [-1, 256]),
@@ -62,12 +65,12 @@ def test_targets_are_computed_once_from_the_pictures(extractor, content_image, s
 def test_init_modes(content_image):
     rng = np.random.default_rng(0)
     config = DEFAULT.replace(init_noise_range=0.1)
-    np.testing.assert_array_equal(optimize.initial_image(content_image, config, rng), content_image)
-    jitter = optimize.initial_image(content_image, config.replace(init="content+noise"), rng)
+    np.testing.assert_array_equal(pictures.initial_image(content_image, config, rng), content_image)
+    jitter = pictures.initial_image(content_image, config.replace(init="content+noise"), rng)
     assert 0 <= jitter.min() and jitter.max() <= 1 and 0 < np.abs(jitter - content_image).max() <= 0.1 + 1e-6
-    noise = optimize.initial_image(content_image, config.replace(init="noise"), rng)
+    noise = pictures.initial_image(content_image, config.replace(init="noise"), rng)
     np.testing.assert_allclose(noise.mean(axis=(0, 1, 2)), np.array(IMAGENET_MEAN_RGB) / 255, atol=0.01)
-    blend = optimize.initial_image(content_image, COURSE, rng)
+    blend = pictures.initial_image(content_image, COURSE, rng)
     # 0.6·(mean + U(-20, 20)/255) + 0.4·content
     residual = (blend - 0.4 * content_image) / 0.6 - np.array(IMAGENET_MEAN_RGB, np.float32) / 255
     assert np.abs(residual).max() <= 20 / 255 + 1e-5 and np.abs(residual).max() > 15 / 255
@@ -75,7 +78,7 @@ def test_init_modes(content_image):
 
 def test_init_from_a_picture_file(tmp_path, content_image):
     image_io.save_image(np.full((1, 10, 10, 3), 0.5, np.float32), tmp_path / "start.png")
-    start = optimize.initial_image(content_image, DEFAULT.replace(init=str(tmp_path / "start.png")), None)
+    start = pictures.initial_image(content_image, DEFAULT.replace(init=str(tmp_path / "start.png")), None)
     assert start.shape == content_image.shape
     np.testing.assert_allclose(start, 128 / 255, atol=1e-6)
 
@@ -104,9 +107,7 @@ def test_hed_vgg16_cost_falls_steadily_on_a_real_picture():
     content = image_io.load_image(IMAGES / "chelsea.png")
     style = image_io.load_image(IMAGES / "ihc.png")
     config = DEFAULT.replace(image_size=64, iterations=20, snapshot_every=0, weights="hed-vgg16", seed=0)
-    steps = list(
-        optimize.stylize(content, style, config, extractor=optimize.build_extractor(config, hed_vgg16_weights()))
-    )
+    steps = list(optimize.stylize(content, style, config, extractor=build_extractor(config, hed_vgg16_weights())))
     totals = np.array([s.costs["total"] for s in steps])
     blocks = totals.reshape(4, 5).mean(axis=1)
     assert np.all(np.diff(blocks) < 0), totals  # every 5 steps lower than the 5 before

@@ -1,10 +1,12 @@
-"""nst_tf.twin.torch_vgg against the TensorFlow engine, on the same inputs: features, pooling, costs, gradients,
-Adam and whole runs, in float32 (1e-5 relative) and float64 (1e-10)."""
+"""The PyTorch twin (nst_tf.twin) against the TensorFlow engine, on the same inputs: features, pooling, costs,
+gradients, Adam and whole runs, in float32 (1e-5 relative) and float64 (1e-10); the twin imports no TensorFlow."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -23,9 +25,11 @@ from nst_tf.config import Config  # noqa: E402
 from nst_tf.errors import ConfigError  # noqa: E402
 from nst_tf.losses import costs  # noqa: E402
 from nst_tf.optim import engine as optimize  # noqa: E402
-from nst_tf.twin import torch_vgg as torch_twin  # noqa: E402
-from nst_tf.twin.parity import build_tf_extractor, keras_float64, measure_start  # noqa: E402
-from nst_tf.vgg.extractor import FeatureExtractor  # noqa: E402
+from nst_tf.optim import pictures, records  # noqa: E402
+from nst_tf.twin import torch_costs, torch_run, torch_vgg  # noqa: E402
+from nst_tf.twin.parity import measure_start  # noqa: E402
+from nst_tf.twin.parity_tf import build_tf_extractor, keras_float64  # noqa: E402
+from nst_tf.vgg.extractor import FeatureExtractor, build_extractor  # noqa: E402
 from nst_tf.vgg.weights import conv_layer_names, hed_vgg16_weights, random_weights  # noqa: E402
 
 TOL = {"float32": 1e-5, "float64": 1e-10}
@@ -55,7 +59,7 @@ def test_features_agree_float32(which, pooling, padding, random_vgg19, hed_vgg16
     layers = conv_layer_names(weights.architecture)  # every layer, VGG19 or VGG16 as the weights say
     picture = tiny_image(37, 45, seed=3)  # odd sizes: "same" keeps the last row/column at every pool
     tf_features = FeatureExtractor(weights, layers, pooling, padding)(tf.constant(picture))
-    twin_features = torch_twin.TorchVGG(weights, layers, pooling, padding)(picture)
+    twin_features = torch_vgg.TorchVGG(weights, layers, pooling, padding)(picture)
     assert list(twin_features) == list(tf_features)
     for name in layers:
         assert tuple(twin_features[name].shape) == tuple(tf_features[name].shape), name
@@ -66,7 +70,7 @@ def test_features_agree_float64(random_vgg19):
     config = Config(pooling="avg", pool_padding="same", weights="random")
     picture = tiny_image(35, 41, seed=4)
     tf_features = build_tf_extractor(config, random_vgg19, float64=True)(tf.constant(picture, tf.float64))
-    twin = torch_twin.build_extractor(config, random_vgg19, dtype=torch.float64)
+    twin = torch_vgg.build_extractor(config, random_vgg19, dtype=torch.float64)
     twin_features = twin(torch.tensor(picture, dtype=torch.float64))
     for name, value in tf_features.items():
         assert value.dtype == tf.float64 and twin_features[name].dtype == torch.float64
@@ -81,7 +85,7 @@ def test_same_padding_pooling_matches_tf_on_odd_sizes(pooling, size):
     x = np.random.default_rng(0).normal(size=(1, *size, 4))
     tf_pool = tf.nn.avg_pool2d if pooling == "avg" else tf.nn.max_pool2d
     expected = tf_pool(tf.constant(x), 2, 2, "SAME").numpy()
-    got = torch_twin.pool2d(torch.tensor(x).permute(0, 3, 1, 2), pooling, "same").permute(0, 2, 3, 1).numpy()
+    got = torch_vgg.pool2d(torch.tensor(x).permute(0, 3, 1, 2), pooling, "same").permute(0, 2, 3, 1).numpy()
     assert got.shape == expected.shape == (1, (size[0] + 1) // 2, (size[1] + 1) // 2, 4)
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
     if pooling == "avg" and size == (5, 7):  # TF divides by the real cells only: the corner is x itself
@@ -104,31 +108,31 @@ def test_costs_agree(dtype):
     def pt(x):
         return torch.tensor(x, dtype=torch_dtype)
 
-    pairs = [(costs.content_cost(tf_t(a_c), tf_t(a_g)), torch_twin.content_cost(pt(a_c), pt(a_g)))]
-    pairs.append((costs.gram_matrix(tf_t(a_g)), torch_twin.gram_matrix(pt(a_g))))
+    pairs = [(costs.content_cost(tf_t(a_c), tf_t(a_g)), torch_costs.content_cost(pt(a_c), pt(a_g)))]
+    pairs.append((costs.gram_matrix(tf_t(a_g)), torch_costs.gram_matrix(pt(a_g))))
     grams_tf = {k: costs.gram_matrix(tf_t(v)) for k, v in style.items()}
-    grams_pt = {k: torch_twin.gram_matrix(pt(v)) for k, v in style.items()}
+    grams_pt = {k: torch_costs.gram_matrix(pt(v)) for k, v in style.items()}
     positions = {"l1": 63.0, "l2": 25.0}  # the style pictures are bigger: G_S is rescaled per position
     generated = {"l1": a_g, "l2": a_g2}
     weights = {"l1": 0.3, "l2": 0.7}
     for layer in style:
         tf_cost = costs.layer_style_cost(grams_tf[layer], tf_t(generated[layer]), positions[layer])
-        pt_cost = torch_twin.layer_style_cost(grams_pt[layer], pt(generated[layer]), positions[layer])
+        pt_cost = torch_costs.layer_style_cost(grams_pt[layer], pt(generated[layer]), positions[layer])
         pairs.append((tf_cost, pt_cost))
     if dtype == "float32":  # costs.style_cost sums from a float32 zero
         tf_style = costs.style_cost(grams_tf, {k: tf_t(v) for k, v in generated.items()}, weights, positions)
     else:
-        tf_style = sum(w * float(costs.layer_style_cost(grams_tf[k], tf_t(generated[k]), positions[k])) for k, w in
+        tf_style = sum(w * float(costs.layer_style_cost(grams_tf[k], tf_t(generated[k]), positions[k])[0]) for k, w in
                        weights.items())  # fmt: skip
-    pt_style = torch_twin.style_cost(grams_pt, {k: pt(v) for k, v in generated.items()}, weights, positions)
+    pt_style = torch_costs.style_cost(grams_pt, {k: pt(v) for k, v in generated.items()}, weights, positions)
     pairs.append((tf_style, pt_style))
-    pairs.append((costs.total_variation_cost(tf_t(image)), torch_twin.total_variation_cost(pt(image))))
+    pairs.append((costs.total_variation_cost(tf_t(image)), torch_costs.total_variation_cost(pt(image))))
     scalars = (tf_t(1.5), tf_t(2.5), tf_t(3.5)), (pt(1.5), pt(2.5), pt(3.5))
-    pairs.append((costs.total_cost(*scalars[0], 10.0, 40.0, 2.0), torch_twin.total_cost(*scalars[1], 10.0, 40.0, 2.0)))
+    pairs.append((costs.total_cost(*scalars[0], 10.0, 40.0, 2.0), torch_costs.total_cost(*scalars[1], 10.0, 40.0, 2.0)))
     for i, (expected, got) in enumerate(pairs):
         assert rel_err(expected, got) < TOL[dtype] / 10, i
     # A hand-computed value, so the two cannot agree on a wrong formula: Σ(1 − 0)²/(4·1·2·3) over 6 ones.
-    assert float(torch_twin.content_cost(torch.ones(1, 1, 2, 3), torch.zeros(1, 1, 2, 3))) == pytest.approx(0.25)
+    assert float(torch_costs.content_cost(torch.ones(1, 1, 2, 3), torch.zeros(1, 1, 2, 3))) == pytest.approx(0.25)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -136,7 +140,7 @@ def test_features_and_gradient_at_start_agree(dtype, random_vgg19):
     config = Config(
         image_size=40, init="blend", seed=3, tv_weight=5.0, pooling="avg", pool_padding="same", weights="random"
     )
-    content, styles = optimize.prepare_images(tiny_image(30, 40, seed=5), [tiny_image(40, 40, seed=6)], config)
+    content, styles = pictures.prepare_images(tiny_image(30, 40, seed=5), [tiny_image(40, 40, seed=6)], config)
     measures = measure_start(content, styles, config, random_vgg19, float64=dtype == "float64")
     assert max(measures["feature_rel_err"].values()) < TOL[dtype]
     assert measures["grad_max_rel_err"] < TOL[dtype]
@@ -155,7 +159,7 @@ def test_keras_adam_arithmetic_and_why_not_torch_adam():
         with keras_float64() if np_dtype == np.float64 else contextlib.nullcontext():
             keras_adam = keras.optimizers.Adam(learning_rate=0.02, epsilon=1e-7)  # learning rate in floatx
         twin_variable = torch.tensor(start, dtype=torch_dtype)
-        twin_adam = torch_twin.KerasAdam(twin_variable, 0.02, 1e-7)
+        twin_adam = torch_run.KerasAdam(twin_variable, 0.02, 1e-7)
         for g in gradients:
             keras_adam.apply([keras.ops.convert_to_tensor(g.astype(np_dtype))], [variable])
             twin_adam.apply(torch.tensor(g, dtype=torch_dtype))
@@ -165,7 +169,7 @@ def test_keras_adam_arithmetic_and_why_not_torch_adam():
     torch_variable = torch.tensor(start, requires_grad=True)
     torch_adam = torch.optim.Adam([torch_variable], lr=0.02, eps=1e-7)
     twin_variable = torch.tensor(start)
-    twin_adam = torch_twin.KerasAdam(twin_variable, 0.02, 1e-7)
+    twin_adam = torch_run.KerasAdam(twin_variable, 0.02, 1e-7)
     for g in small:
         torch_variable.grad = torch.tensor(g)
         torch_adam.step()
@@ -192,9 +196,9 @@ def test_ten_adam_steps_agree_float32(which, changes, random_vgg19, hed_vgg16):
     spec = "hed-vgg16" if which == "hed" else "random"
     config = Config(iterations=10, snapshot_every=4, image_size=32, weights=spec, optimizer="adam", **changes)
     content, style = tiny_image(30, 40, seed=7), tiny_image(48, 48, seed=8)  # style bigger: positions rescale
-    tf_steps = list(optimize.stylize(content, style, config, extractor=optimize.build_extractor(config, weights)))
-    twin_steps = list(torch_twin.stylize(content, style, config, weights=weights))
-    assert all(isinstance(s, optimize.Step) for s in twin_steps)
+    tf_steps = list(optimize.stylize(content, style, config, extractor=build_extractor(config, weights)))
+    twin_steps = list(torch_run.stylize(content, style, config, weights=weights))
+    assert all(isinstance(s, records.Step) for s in twin_steps)
     assert [s.iteration for s in twin_steps] == [s.iteration for s in tf_steps] == list(range(10))
     assert [s.image is not None for s in twin_steps] == [s.image is not None for s in tf_steps]
     for a, b in zip(tf_steps, twin_steps, strict=True):
@@ -210,8 +214,8 @@ def test_lbfgs_runs_the_same_driver_on_both_backends(hed_vgg16):
     # the same points (float32 rounding separates the trajectories only slowly).
     config = Config(iterations=4, snapshot_every=2, image_size=32, weights="hed-vgg16", optimizer="lbfgs")
     content, style = tiny_image(30, 40, seed=7), tiny_image(30, 40, seed=8)
-    tf_steps = list(optimize.stylize(content, style, config, extractor=optimize.build_extractor(config, hed_vgg16)))
-    twin_steps = list(torch_twin.stylize(content, style, config, weights=hed_vgg16))
+    tf_steps = list(optimize.stylize(content, style, config, extractor=build_extractor(config, hed_vgg16)))
+    twin_steps = list(torch_run.stylize(content, style, config, weights=hed_vgg16))
     assert [s.iteration for s in twin_steps] == [0, 1, 2, 3]
     assert [s.image is not None for s in twin_steps] == [True, False, True, True]
     assert [s.evaluations for s in twin_steps] == [s.evaluations for s in tf_steps]
@@ -223,7 +227,7 @@ def test_lbfgs_runs_the_same_driver_on_both_backends(hed_vgg16):
 
 def test_std_preprocessing_is_honoured(random_vgg19):
     p = types.SimpleNamespace(channel_order="BGR", scale=255.0, mean=(100.0, 110.0, 120.0), std=(2.0, 4.0, 8.0))
-    twin = torch_twin.TorchVGG(random_vgg19, ["conv1_1"], preprocessing=p)
+    twin = torch_vgg.TorchVGG(random_vgg19, ["conv1_1"], preprocessing=p)
     picture = tiny_image(8, 8)
     expected = (picture * 255.0)[..., ::-1] - np.array(p.mean)
     expected = expected / np.array(p.std)
@@ -232,4 +236,52 @@ def test_std_preprocessing_is_honoured(random_vgg19):
 
 def test_unknown_layer_is_a_config_error(hed_vgg16):
     with pytest.raises(ConfigError, match="conv5_4"):
-        torch_twin.TorchVGG(hed_vgg16, ["conv5_4"])  # VGG16 has no fourth conv in block 5
+        torch_vgg.TorchVGG(hed_vgg16, ["conv5_4"])  # VGG16 has no fourth conv in block 5
+
+
+def test_the_twin_imports_no_tensorflow():
+    # A fresh interpreter: this test process has TensorFlow loaded already.
+    code = (
+        "import sys; import nst_tf.twin.torch_run, nst_tf.twin.torch_vgg, nst_tf.twin.torch_costs; "
+        "import nst_tf.optim.lbfgs, nst_tf.optim.closure_lbfgs, nst_tf.optim.stages; "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("form", "norm"), [("course", "none"), ("mse", "size"), ("sum", "size")])
+def test_twin_costs_per_picture_batch_of_two_equals_two_singles(form, norm):
+    rng = np.random.default_rng(9)
+    a_c, a_g, a_s = (torch.tensor(rng.normal(size=(2, 4, 5, 6))) for _ in range(3))
+    image = torch.tensor(rng.uniform(size=(2, 7, 9, 3)))
+    grams = torch_costs.gram_matrix(a_s, norm)
+    assert tuple(grams.shape) == (2, 6, 6)
+    batch_style = torch_costs.layer_style_cost(grams, a_g, form=form, normalisation=norm)
+    batch_content = torch_costs.content_cost(a_c, a_g, form)
+    batch_tv = torch_costs.total_variation_cost(image, "sum" if form == "sum" else "mean")
+    for i in range(2):
+        pick = slice(i, i + 1)
+        single = torch_costs.layer_style_cost(torch_costs.gram_matrix(a_s[pick], norm), a_g[pick], None, form, norm)
+        assert float(batch_style[i]) == pytest.approx(float(single[0]), rel=1e-12)
+        assert float(batch_content[i]) == pytest.approx(float(torch_costs.content_cost(a_c[pick], a_g[pick], form)[0]))
+        tv_single = torch_costs.total_variation_cost(image[pick], "sum" if form == "sum" else "mean")
+        assert float(batch_tv[i]) == pytest.approx(float(tv_single[0]), rel=1e-12)
+    # and the same numbers as TensorFlow's batched costs
+    tf_style = costs.layer_style_cost(costs.gram_matrix(tf.constant(a_s.numpy()), norm), tf.constant(a_g.numpy()),
+                                      form=form, normalisation=norm)  # fmt: skip
+    np.testing.assert_allclose(tf_style.numpy(), batch_style.numpy(), rtol=1e-12)
+
+
+def test_pre_relu_taps_agree_and_differ_from_relu(random_vgg19):
+    picture = tiny_image(20, 24, seed=5)
+    layers = ["conv1_1", "conv2_2"]
+    tf_conv = FeatureExtractor(random_vgg19, layers, tap="conv")(tf.constant(picture))
+    keras_conv = FeatureExtractor(random_vgg19, layers, tap="conv", fast_gradient=False)(tf.constant(picture))
+    twin_conv = torch_vgg.TorchVGG(random_vgg19, layers, tap="conv")(picture)
+    relu = FeatureExtractor(random_vgg19, layers)(tf.constant(picture))
+    for name in layers:
+        assert rel_err(tf_conv[name], twin_conv[name]) < TOL["float32"], name
+        assert rel_err(tf_conv[name], keras_conv[name]) < TOL["float32"], name
+        assert tf_conv[name].numpy().min() < 0  # before the ReLU: negative values survive
+        np.testing.assert_allclose(np.maximum(tf_conv[name].numpy(), 0), relu[name].numpy(), rtol=1e-6, atol=1e-6)

@@ -1,11 +1,25 @@
-"""The costs of neural style transfer as pure functions on tensors (Gatys, Ecker, Bethge 2015).
+"""The costs of neural style transfer as pure functions on batched tensors (Gatys, Ecker, Bethge 2015).
 
-No globals and no Python-side shapes: every normalisation comes from `tf.shape` of the tensors given, so
-the functions work inside a `tf.function` whose height and width are unknown at trace time. Feature maps
-are (1, n_H, n_W, n_C); images are (1, H, W, 3) RGB in [0, 1].
+Every function works per picture: feature maps are (B, n_H, n_W, n_C), images (B, H, W, 3) RGB in [0, 1],
+Gram matrices (B, n_C, n_C), and every cost is a (B,) vector, one value per picture, normalised by each
+tensor's own shape (`tf.shape`, so they work inside a `tf.function` whose sizes are unknown at trace time).
+A batch of two gives exactly the two single-picture values (tests/test_costs.py). A target with batch 1
+(one style's Gram, one content picture) is broadcast against a batch of generated pictures.
 
-The course notebooks' graded functions, with their own argument conventions, live in `nst_tf.losses.course`;
-these are the engine's versions, which take precomputed Gram targets (computed once per run).
+Each source's recipe normalises differently; `form` / `normalisation` name the convention (see `Config`):
+
+| form | "course" (Gatys; the deep-learning course) | "mse" (PyTorch tutorial, Mastering PyTorch) | "sum" (cs231n) |
+|---|---|---|---|
+| content | Σ(a_C − a_G)² / (4·n_H·n_W·n_C) | mean((a_C − a_G)²) | Σ(a_C − a_G)² |
+| layer style | Σ(G_S − G_G)² / (4·n_C²·(n_H·n_W)²) | mean((G_S − G_G)²) over the n_C² entries | Σ(G_S − G_G)² |
+
+Gram normalisation: "none" (G = AᵀA, the course) or "size" (AᵀA / (n_H·n_W·n_C): the tutorial's
+`G.div(a*b*c*d)` with a = 1 picture, Mastering PyTorch's, cs231n's `normalize=True`). Total variation:
+"mean" (mean squared neighbour difference per direction, this project's) or "sum" (cs231n's Σdx² + Σdy²).
+
+The course notebooks' graded functions, with their own argument conventions, live in
+`nst_tf.losses.course`, the cs231n assignment's in `nst_tf.losses.cs231n`; these are the engine's
+versions, which take precomputed Gram targets (computed once per run).
 """
 
 from __future__ import annotations
@@ -14,74 +28,108 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 
+CONTENT_FORMS = ("course", "mse", "sum")
+STYLE_FORMS = ("course", "mse", "sum")
+GRAM_NORMALISATIONS = ("none", "size")
+TV_FORMS = ("mean", "sum")
+
 
 def _positions_and_channels(features: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """(n_H·n_W, n_C) of a (1, n_H, n_W, n_C) tensor, as float scalars of its dtype."""
+    """(n_H·n_W, n_C) of a (B, n_H, n_W, n_C) tensor, as float scalars of its dtype."""
     shape = tf.shape(features)
     return tf.cast(shape[1] * shape[2], features.dtype), tf.cast(shape[3], features.dtype)
 
 
-def content_cost(content_features: tf.Tensor, generated_features: tf.Tensor) -> tf.Tensor:
-    """J_content = 1/(4·n_H·n_W·n_C) · Σ (a_C − a_G)².
+def _per_picture_sum(values: tf.Tensor) -> tf.Tensor:
+    """Σ over every axis but the first: (B, ...) -> (B,), as one contiguous row per picture."""
+    return tf.reduce_sum(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
+
+
+def content_cost(content_features: tf.Tensor, generated_features: tf.Tensor, form: str = "course") -> tf.Tensor:
+    """J_content per picture; "course": 1/(4·n_H·n_W·n_C) · Σ (a_C − a_G)² (see the module's table).
 
     Args:
-        content_features: a_C, (1, n_H, n_W, n_C) activations of the content picture.
-        generated_features: a_G, the same layer's activations of the generated picture.
+        content_features: a_C, (1 or B, n_H, n_W, n_C) activations of the content picture(s).
+        generated_features: a_G, (B, n_H, n_W, n_C), the same layer's activations of the generated pictures.
+        form: "course", "mse" or "sum".
 
     Returns:
-        A scalar tensor.
+        A (B,) tensor.
     """
     positions, channels = _positions_and_channels(generated_features)
-    return tf.reduce_sum(tf.square(content_features - generated_features)) / (4.0 * positions * channels)
+    total = _per_picture_sum(tf.square(content_features - generated_features))
+    if form == "sum":
+        return total
+    if form == "mse":
+        return total / (positions * channels)
+    return total / (4.0 * positions * channels)
 
 
 @tf.custom_gradient
 def _symmetric_gram(unrolled: tf.Tensor):
-    """AᵀA of an (n, C) matrix, with its gradient as one matmul: dJ/dA = A·(dG + dGᵀ).
+    """AᵀA per picture of a (B, n, C) tensor, with its gradient as one matmul: dJ/dA = A·(dG + dGᵀ).
 
     TensorFlow's own gradient of matmul(A, A, transpose_a=True) spends two matmuls, A·dGᵀ and A·dG, one per
     operand; G is symmetric in A, so their sum is one matmul of A with the symmetrised upstream gradient.
-    The forward value is the same matmul as before.
     """
 
     def gradient(upstream: tf.Tensor) -> tf.Tensor:
-        return tf.matmul(unrolled, upstream + tf.transpose(upstream))
+        return tf.matmul(unrolled, upstream + tf.linalg.matrix_transpose(upstream))
 
     return tf.matmul(unrolled, unrolled, transpose_a=True), gradient
 
 
-def gram_matrix(features: tf.Tensor) -> tf.Tensor:
-    """G = Aᵀ·A, with A the (n_H·n_W, n_C) unrolled activations: (1, n_H, n_W, n_C) -> (n_C, n_C).
+def gram_matrix(features: tf.Tensor, normalisation: str = "none") -> tf.Tensor:
+    """G = Aᵀ·A per picture, A the (n_H·n_W, n_C) unrolled activations: (B, n_H, n_W, n_C) -> (B, n_C, n_C).
 
-    Its gradient is dJ/dA = A·(dG + dGᵀ), one matmul (see `_symmetric_gram`), in any float dtype, inside a
-    `tf.function` with unknown height and width, and under XLA.
+    Args:
+        features: the activations.
+        normalisation: "none" (AᵀA, the course) or "size" (AᵀA / (n_H·n_W·n_C), the PyTorch recipes').
+
+    Its gradient is one matmul (see `_symmetric_gram`), in any float dtype, inside a `tf.function` with
+    unknown height and width, and under XLA.
     """
-    channels = tf.shape(features)[-1]
-    unrolled = tf.reshape(features, [-1, channels])  # (n_H·n_W, n_C)
-    return _symmetric_gram(unrolled)
+    shape = tf.shape(features)
+    unrolled = tf.reshape(features, [shape[0], -1, shape[3]])  # (B, n_H·n_W, n_C)
+    gram = _symmetric_gram(unrolled)
+    if normalisation == "size":
+        positions, channels = _positions_and_channels(features)
+        gram = gram / (positions * channels)
+    return gram
 
 
 def layer_style_cost(
-    style_gram: tf.Tensor, generated_features: tf.Tensor, style_positions: tf.Tensor | float | None = None
+    style_gram: tf.Tensor,
+    generated_features: tf.Tensor,
+    style_positions: tf.Tensor | float | None = None,
+    form: str = "course",
+    normalisation: str = "none",
 ) -> tf.Tensor:
-    """J_style[l] = 1/(4·n_C²·(n_H·n_W)²) · Σ (G_S − G_G)².
+    """J_style[l] per picture; "course": 1/(4·n_C²·(n_H·n_W)²) · Σ (G_S − G_G)² (see the module's table).
 
     Args:
-        style_gram: G_S, the (n_C, n_C) Gram matrix of the style picture at this layer.
-        generated_features: a_G, (1, n_H, n_W, n_C) activations of the generated picture.
+        style_gram: G_S, (1 or B, n_C, n_C), the style picture's Gram at this layer (same normalisation).
+        generated_features: a_G, (B, n_H, n_W, n_C) activations of the generated pictures.
         style_positions: n_H·n_W of the style picture at this layer, when it differs from the generated
-            picture's. Departure from the paper, which assumes equal sizes: G_S is then rescaled by
-            (n_H·n_W)_G / (n_H·n_W)_S, i.e. the two Grams are compared per position. With equal sizes
-            (or None) this is exactly the formula above.
+            picture's. Departure from the paper, which assumes equal sizes: a raw G_S (normalisation "none")
+            is then rescaled by (n_H·n_W)_G / (n_H·n_W)_S, i.e. the two Grams are compared per position. With
+            equal sizes (or None), or Grams already divided by their size, this changes nothing.
+        form: "course", "mse" or "sum".
+        normalisation: the Grams' normalisation, "none" or "size".
 
     Returns:
-        A scalar tensor.
+        A (B,) tensor.
     """
     positions, channels = _positions_and_channels(generated_features)
-    generated_gram = gram_matrix(generated_features)
-    if style_positions is not None:
+    generated_gram = gram_matrix(generated_features, normalisation)
+    if style_positions is not None and normalisation == "none":
         style_gram = style_gram * (positions / tf.cast(style_positions, generated_features.dtype))
-    return tf.reduce_sum(tf.square(style_gram - generated_gram)) / (4.0 * tf.square(channels * positions))
+    total = _per_picture_sum(tf.square(style_gram - generated_gram))
+    if form == "sum":
+        return total
+    if form == "mse":
+        return total / tf.square(channels)
+    return total / (4.0 * tf.square(channels * positions))
 
 
 def style_cost(
@@ -89,31 +137,40 @@ def style_cost(
     generated_features: Mapping[str, tf.Tensor],
     layer_weights: Mapping[str, float],
     style_positions: Mapping[str, tf.Tensor | float] | None = None,
+    form: str = "course",
+    normalisation: str = "none",
 ) -> tf.Tensor:
-    """J_style = Σ_l λ_l · J_style[l] over the layers in `layer_weights`.
+    """J_style = Σ_l λ_l · J_style[l] over the layers in `layer_weights`, per picture: (B,).
 
     Args:
         style_grams: {layer: G_S}.
         generated_features: {layer: a_G}.
         layer_weights: {layer: λ_l}.
         style_positions: {layer: n_H·n_W of the style picture}, see `layer_style_cost`.
+        form, normalisation: the conventions, see `layer_style_cost`.
     """
     terms = []
     for layer, weight in layer_weights.items():
         positions = None if style_positions is None else style_positions[layer]
-        terms.append(weight * layer_style_cost(style_grams[layer], generated_features[layer], positions))
+        cost = layer_style_cost(style_grams[layer], generated_features[layer], positions, form, normalisation)
+        terms.append(weight * cost)
     return tf.add_n(terms)  # in the features' own dtype (float32, float64 ...)
 
 
-def total_variation_cost(image: tf.Tensor) -> tf.Tensor:
-    """J_tv = mean((x[i+1, j] − x[i, j])²) + mean((x[i, j+1] − x[i, j])²) over a (1, H, W, 3) image.
+def total_variation_cost(image: tf.Tensor, form: str = "mean") -> tf.Tensor:
+    """J_tv per picture of a (B, H, W, 3) image: (B,).
 
-    Squared neighbour differences, averaged (not summed) so that γ means the same at every picture size.
-    Not part of the course recipes; it smooths high-frequency noise (Mahendran & Vedaldi 2015).
+    "mean": mean((x[i+1, j] − x[i, j])²) + mean((x[i, j+1] − x[i, j])²), averaged (not summed) so that γ
+    means the same at every picture size; not part of the course recipes, it smooths high-frequency
+    noise (Mahendran & Vedaldi 2015). "sum": Σ of the same squares, cs231n's `tv_loss` without its weight.
     """
-    down = image[:, 1:, :, :] - image[:, :-1, :, :]
-    right = image[:, :, 1:, :] - image[:, :, :-1, :]
-    return tf.reduce_mean(tf.square(down)) + tf.reduce_mean(tf.square(right))
+    down = tf.square(image[:, 1:, :, :] - image[:, :-1, :, :])
+    right = tf.square(image[:, :, 1:, :] - image[:, :, :-1, :])
+    if form == "sum":
+        return _per_picture_sum(down) + _per_picture_sum(right)
+    count = tf.shape(image)[0]
+    down_mean = tf.reduce_mean(tf.reshape(down, [count, -1]), axis=1)
+    return down_mean + tf.reduce_mean(tf.reshape(right, [count, -1]), axis=1)
 
 
 def total_cost(
@@ -124,5 +181,5 @@ def total_cost(
     beta: float = 40.0,
     gamma: float = 0.0,
 ) -> tf.Tensor:
-    """J = α·J_content + β·J_style + γ·J_tv."""
+    """J = α·J_content + β·J_style + γ·J_tv (per picture when the terms are (B,) vectors)."""
     return alpha * content + beta * style + gamma * tv

@@ -20,8 +20,14 @@ step from 81 % to 95 % of the machine's matmul peak together with the Gram's one
 op: its input gradient has 3 channels, where the native op is the faster one.
 
 `fast_gradient=False` calls the Keras model instead, as before; so does a model built under a mixed
-precision policy (compute dtype other than the variables', as `nst_tf.optim.engine.BFloat16Extractor`),
-where Keras's casts are part of the numbers.
+precision policy (compute dtype other than the variables', as `BFloat16Extractor`), where Keras's casts
+are part of the numbers.
+
+Where a layer is tapped: `tap="relu"` (the default) hands out each conv layer's ReLU output, as Gatys et
+al., the courses and cs231n do; `tap="conv"` hands out the conv output before its ReLU, as the PyTorch
+tutorial and Mastering PyTorch do (their loss modules sit right after `nn.Conv2d` in the Sequential; the
+network itself still applies the ReLU before the next layer). `build_extractor(config)` builds the
+extractor a run's settings ask for.
 """
 
 from __future__ import annotations
@@ -31,8 +37,19 @@ from collections.abc import Iterable
 import keras
 import tensorflow as tf
 
+from nst_tf.config import Config
 from nst_tf.errors import ConfigError
-from nst_tf.vgg.weights import IDENTITY, VGG_BLOCKS, Preprocessing, VGGWeights, conv_layer_names, select_layers
+from nst_tf.vgg.weights import (
+    IDENTITY,
+    VGG_BLOCKS,
+    Preprocessing,
+    VGGWeights,
+    conv_layer_names,
+    resolve_weights_for_config,
+    select_layers,
+)
+
+TAPS = ("relu", "conv")
 
 
 class FeatureExtractor:
@@ -48,6 +65,7 @@ class FeatureExtractor:
             gradient (the default); False runs the Keras model under TensorFlow's own gradients. A model
             built under a mixed precision policy always runs as the Keras model. The fast path reads the
             model's weights once, here: weights set on `self.model` afterwards reach only the Keras path.
+        tap: "relu" (after each conv's ReLU) or "conv" (before it; see the module's notes).
     """
 
     def __init__(
@@ -58,14 +76,18 @@ class FeatureExtractor:
         pool_padding: str = "valid",
         preprocessing: Preprocessing | None = None,
         fast_gradient: bool = True,
+        tap: str = "relu",
     ) -> None:
         self.layer_names: list[str] = select_layers(weights, layers)
         if pooling not in ("max", "avg"):
             raise ConfigError(f"unknown pooling {pooling!r}; choose max or avg")
+        if tap not in TAPS:
+            raise ConfigError(f"unknown feature tap {tap!r}; choose relu or conv")
         self.weights = weights
         self.pooling = pooling
+        self.tap = tap
         self.preprocessing = preprocessing or weights.preprocessing
-        self.model = _build_vgg(weights, self.layer_names, pooling, pool_padding)
+        self.model = _build_vgg(weights, self.layer_names, pooling, pool_padding, tap)
         p = self.preprocessing
         self._scale = tf.constant(p.scale, tf.float32)
         self._mean = tf.constant(p.mean, tf.float32)
@@ -104,9 +126,10 @@ class FeatureExtractor:
         for conv in self._chain:
             if conv.block != block:  # a 2x2 pooling between blocks, as the model's blockN_pool
                 x, block = self._pool(x, 2, 2, self._pool_padding), conv.block
-            x = conv(x)
+            before_relu = conv.linear(x)
+            x = tf.nn.relu(before_relu)
             if conv.name in wanted:
-                features[conv.name] = x
+                features[conv.name] = before_relu if self.tap == "conv" else x
         return {name: features[name] for name in self.layer_names}  # the model's order
 
     @property
@@ -156,12 +179,20 @@ class _FlippedConv:
 
         self._convolve = convolve
 
+    def linear(self, x: tf.Tensor) -> tf.Tensor:
+        """The conv layer's output before its ReLU."""
+        return tf.nn.bias_add(self._convolve(x), self.bias)
+
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.nn.relu(tf.nn.bias_add(self._convolve(x), self.bias))
+        return tf.nn.relu(self.linear(x))
 
 
-def _build_vgg(weights: VGGWeights, outputs: list[str], pooling: str, pool_padding: str) -> keras.Model:
-    """Keras functional VGG (layer names as keras.applications), cut after the deepest output."""
+def _build_vgg(weights: VGGWeights, outputs: list[str], pooling: str, pool_padding: str, tap: str) -> keras.Model:
+    """Keras functional VGG (layer names as keras.applications), cut after the deepest output.
+
+    With tap "conv" each conv layer has no activation of its own and is followed by a ReLU layer named
+    `<conv>_relu`; the model outputs the conv's (pre-ReLU) values.
+    """
     order = conv_layer_names(weights.architecture)
     deepest = max(order.index(name) for name in outputs)
     pool_layer = keras.layers.MaxPooling2D if pooling == "max" else keras.layers.AveragePooling2D
@@ -174,13 +205,16 @@ def _build_vgg(weights: VGGWeights, outputs: list[str], pooling: str, pool_paddi
             x = pool_layer(2, strides=2, padding=pool_padding, name=f"block{block - 1}_pool")(x)
         for c in range(1, count + 1):
             name = f"block{block}_conv{c}"
+            activation = "relu" if tap == "relu" else None
             conv = keras.layers.Conv2D(
-                weights.layers[name][0].shape[3], 3, padding="same", activation="relu", name=name
+                weights.layers[name][0].shape[3], 3, padding="same", activation=activation, name=name
             )
             x = conv(x)
-            convs.append(conv)
             if name in outputs:
                 taps[name] = x
+            if tap == "conv":
+                x = keras.layers.ReLU(name=f"{name}_relu")(x)
+            convs.append(conv)
             if len(convs) > deepest:  # nothing deeper is needed: stop building here
                 break
         if len(convs) > deepest:
@@ -190,3 +224,41 @@ def _build_vgg(weights: VGGWeights, outputs: list[str], pooling: str, pool_paddi
         conv.set_weights(list(weights.layers[conv.name]))
     model.trainable = False
     return model
+
+
+class BFloat16Extractor(FeatureExtractor):
+    """VGG computed in bfloat16 (Keras's mixed_bfloat16 policy: float32 weights, bfloat16 maths); the
+    feature maps are handed out as float32, so Grams and costs still accumulate in float32."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy("mixed_bfloat16")  # layers take the policy in force when built
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+    def __call__(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {name: tf.cast(value, tf.float32) for name, value in super().__call__(images).items()}
+
+
+def input_preprocessing(config: Config) -> Preprocessing | None:
+    """The preprocessing a config asks for instead of the weights' own: None keeps the weights'."""
+    return IDENTITY if config.input_preprocessing == "none" else None
+
+
+def extractor_layers(config: Config) -> list[str]:
+    """The layers a run of `config` needs: the content layer (when α > 0) and the style layers (β > 0)."""
+    layers = [config.content_layer_key] if config.content_weight else []
+    layers += list(config.style_layer_weights) if config.style_weight else []
+    return layers or [config.content_layer_key]
+
+
+def build_extractor(config: Config, weights: VGGWeights | None = None) -> FeatureExtractor:
+    """The extractor a run of `config` needs, weights resolved if not given."""
+    if weights is None:
+        weights = resolve_weights_for_config(config)
+    kind = BFloat16Extractor if config.precision == "bfloat16" else FeatureExtractor
+    layers = extractor_layers(config)
+    preprocessing = input_preprocessing(config)
+    return kind(weights, layers, config.pooling, config.pool_padding, preprocessing, tap=config.feature_tap)

@@ -1,0 +1,84 @@
+"""`nst_tf compare`: TensorFlow and the PyTorch twin from one start, and a report of how far they disagree.
+
+The command parses the `run` setting options plus its own (`-o/--output`, `--float64`, `--overwrite`),
+checks every input, then calls the library (`nst_tf.twin.parity.compare`) and writes the report with
+`nst_tf.twin.parity_report.write_report`. Exit status 0 when every figure is within its tolerance, 1
+when not (the report is written either way), 2 for bad input (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from nst_tf.cli.common import HelpFormatter, native_stderr_silenced
+from nst_tf.cli.run_plan import parse_blend, picture_paths
+from nst_tf.cli.settings import add_setting_options, config_from_args
+from nst_tf.errors import ConfigError
+from nst_tf.io import images as image_io
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register `compare` with its options."""
+    parser = subparsers.add_parser(
+        "compare", help="TensorFlow and the PyTorch twin from one start: a parity report", formatter_class=HelpFormatter
+    )
+    parser.add_argument("pictures", nargs="+", metavar="CONTENT STYLE", help="content picture, then style picture(s)")
+    parser.add_argument("-o", "--output", help="report folder (default: output/compare_CONTENT_STYLE)")
+    parser.add_argument("--float64", action="store_true", help="run both backends in double precision")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--style-blend", metavar="W,W", help="weights of several style pictures, e.g. 0.7,0.3")
+    add_setting_options(parser)
+    return parser
+
+
+def _report_folder(args: argparse.Namespace, content_path: str | None, style_paths: list[str]) -> Path:
+    """-o, or output/compare_CONTENT_STYLE; refused when it holds a report and --overwrite is not given."""
+    if args.output:
+        out_dir = Path(args.output)
+    else:
+        stem = Path(content_path).stem if content_path else "texture"
+        out_dir = Path("output") / f"compare_{stem}_{Path(style_paths[0]).stem}"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir} exists and is not a folder")
+    if (out_dir / "report.json").exists() and not args.overwrite:
+        raise ConfigError(f"{out_dir} already holds a report; pass --overwrite to replace it")
+    return out_dir
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run `compare`: check everything, compare, write the report, print its figures."""
+    if args.optimizer in ("lbfgs", "torch-lbfgs"):
+        raise ConfigError("compare runs Adam on both backends (L-BFGS is not compared element-wise; see README)")
+    args.optimizer = "adam"  # the default preset's own optimizer is L-BFGS; compare checks Adam's update
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin on 2 cores
+    config = config_from_args(args)
+    content_path, style_paths = picture_paths(args.pictures, config.mode)
+    content = image_io.load_image(content_path) if content_path else None
+    styles = [image_io.load_image(path) for path in style_paths]
+    blend = parse_blend(args.style_blend, len(styles))
+    out_dir = _report_folder(args, content_path, style_paths)
+    with native_stderr_silenced():  # TensorFlow's C++ start-up and device-probing lines, as `run` does
+        try:
+            from nst_tf.twin import parity, parity_report, torch_vgg
+        except ModuleNotFoundError as exc:
+            if exc.name != "torch":
+                raise
+            raise ConfigError("compare needs PyTorch: pip install torch==2.13.0 (the CPU build)") from None
+        config, _ = parity.comparable(config)
+        parity.resolve_device(config.device)
+        torch_vgg.resolve_device(config.device)
+    from nst_tf.vgg.weights import resolve_weights_for_config
+
+    weights = resolve_weights_for_config(config)
+    result = parity.compare(content, styles, config, args.float64, weights=weights, style_blend=blend)
+    parity_report.write_report(out_dir, result)
+    report = result.report
+    if not args.quiet:
+        for key, tolerance in report["tolerances"].items():
+            print(f"{key:<20} {report[key]:.3g}  (tolerance {tolerance:g})")
+        verdict = "agree" if report["within_tolerance"] else "DISAGREE"
+        print(f"{report['dtype']} (preset {config.preset}): the backends {verdict}; report in {out_dir}")
+    return 0 if report["within_tolerance"] else 1

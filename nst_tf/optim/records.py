@@ -1,0 +1,107 @@
+"""The records every optimiser loop hands out, and their names: framework-free (NumPy only).
+
+`Step` is what the loops yield (TensorFlow's Adam and L-BFGS, and the PyTorch twin alike); `OptimizerState`
+is a run's resumable position; `COST_NAMES` are the cost terms a Step reports, in metrics.csv's order.
+`Stage` gathers what one stage of a run (one picture size) needs, so the stage runners take one argument
+instead of a long positional list. Nothing here imports TensorFlow or torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nst_tf.config import COST_NAMES  # noqa: F401  (re-exported: the Step records' cost names)
+
+if TYPE_CHECKING:
+    from nst_tf.config import Config
+
+
+@dataclass(frozen=True)
+class Step:
+    """One optimizer step.
+
+    Attributes:
+        iteration: 0-based index of the step just taken (the notebooks' `i`).
+        costs: {"total", "content", "style", "tv"}: Adam's are those of the picture this step started
+            from (the step's own forward pass, so no extra evaluation is spent on reporting); L-BFGS's
+            those of the picture its iteration accepted.
+        seconds: wall time since the first step began.
+        image: the picture after this step, (1, H, W, 3) in [0, 1]; only on snapshot steps and the last.
+        state: everything needed to continue from here (see `OptimizerState`); with `image` only, in
+            single-scale runs.
+        raw_image: the unclipped picture in [0, 1] units (with `image`).
+        evaluations: cost evaluations so far, for L-BFGS (whose iteration may take several; see
+            nst_tf.optim.lbfgs); None for Adam, which spends exactly one per step.
+    """
+
+    iteration: int
+    costs: dict[str, float]
+    seconds: float
+    image: np.ndarray | None = None
+    state: OptimizerState | None = None
+    raw_image: np.ndarray | None = field(default=None, repr=False, compare=False)
+    evaluations: int | None = field(default=None, compare=False)
+
+
+@dataclass
+class OptimizerState:
+    """A run's position: the unclipped variable and the optimizer's own arrays, after `steps` updates.
+
+    Adam: resuming continues bit for bit as if the run had never stopped (on a seeded CPU run). L-BFGS
+    saves no arrays of its own (`optimizer` is empty): it restarts from the picture (see nst_tf.optim.lbfgs).
+    """
+
+    steps: int  # updates applied so far
+    image: np.ndarray  # the variable's value, in the config's pixel units, (1, H, W, 3) float32
+    optimizer: list[np.ndarray]  # Adam's variables in `optimizer.variables` order (iteration, lr, m, v); L-BFGS: []
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for np.savez (read back with allow_pickle=False)."""
+        arrays = {"steps": np.asarray(self.steps, np.int64), "image": self.image}
+        arrays.update({f"optimizer_{i}": value for i, value in enumerate(self.optimizer)})
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> OptimizerState:
+        """The inverse of `to_arrays` (a mapping such as np.load's NpzFile)."""
+        count = sum(1 for key in arrays if key.startswith("optimizer_"))
+        return cls(int(arrays["steps"]), np.asarray(arrays["image"]), [arrays[f"optimizer_{i}"] for i in range(count)])
+
+
+@dataclass
+class Stage:
+    """One stage of a run: steps `first` .. `last` - 1 at one picture size.
+
+    Attributes:
+        extractor: the feature extractor (TensorFlow's or the twin's).
+        content, styles: pictures already sized for this stage, (1, H, W, 3) in [0, 1].
+        config: the stage's settings (its size).
+        style_blend: weights of several styles, or None for equal ones.
+        start: where the picture starts: None (the config's init), pixels in the config's units, or a
+            saved `OptimizerState`.
+        rng: the run's seeded generator (the init noise).
+        first, last: the global step numbers this stage covers.
+        snapshot_every: attach the picture every this many steps (0: only the stage's last).
+        device: where to compute ("/CPU:0", "/GPU:0"; a torch device for the twin).
+    """
+
+    extractor: Any
+    content: np.ndarray
+    styles: Sequence[np.ndarray]
+    config: Config
+    style_blend: Sequence[float] | None
+    start: np.ndarray | OptimizerState | None
+    rng: np.random.Generator
+    first: int
+    last: int
+    snapshot_every: int
+    device: Any
+
+    def is_snapshot(self, iteration: int) -> bool:
+        """Does step `iteration` carry the picture? (every `snapshot_every`, and the stage's last)"""
+        every = self.snapshot_every
+        return iteration == self.last - 1 or bool(every and iteration % every == 0)

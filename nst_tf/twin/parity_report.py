@@ -1,0 +1,144 @@
+"""The parity report's files: report.json, report.md, parity.png, tf.png, torch.png and diff.png.
+
+`write_report(out_dir, result)` writes what `nst_tf.twin.parity.compare` measured; `report_markdown` and
+`plot_parity` make the page and the plot (both cost curves and their relative difference). diff.png is
+|tf − torch|, amplified by the power of ten the report names.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from nst_tf.errors import ConfigError
+from nst_tf.io import images as image_io
+from nst_tf.optim.records import COST_NAMES
+from nst_tf.twin.parity import ParityResult
+
+
+def write_report(out_dir: str | os.PathLike, result: ParityResult) -> None:
+    """report.json, report.md, parity.png, tf.png, torch.png and diff.png into `out_dir` (made if missing;
+    files of an earlier report are replaced, each atomically)."""
+    out_dir = Path(out_dir)
+    report, tf_image, twin_image, image_diff = result.report, result.tf_image, result.twin_image, result.image_diff
+    amplification = report["diff_amplification"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    image_io.save_image(tf_image.astype(np.float32), out_dir / "tf.png")
+    image_io.save_image(twin_image.astype(np.float32), out_dir / "torch.png")
+    image_io.save_image(np.clip(image_diff * amplification, 0.0, 1.0).astype(np.float32), out_dir / "diff.png")
+    plot_parity(report, out_dir / "parity.tmp.png")
+    os.replace(out_dir / "parity.tmp.png", out_dir / "parity.png")
+    _write_text(out_dir / "report.md", report_markdown(report))
+    _write_text(out_dir / "report.json", json.dumps(_json_safe(report), indent=2) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _json_safe(value):
+    """inf/nan are not JSON: write them as strings."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.3g}"
+
+
+def report_markdown(report: dict) -> str:
+    """report.md: the headline figures against their tolerances, per-layer errors, per-iteration costs."""
+    lines = [
+        f"# TensorFlow vs PyTorch parity ({report['dtype']}, preset {report['config']['preset']})",
+        "",
+        f"{report['iterations']} Adam steps on a {report['image_size'][1]}x{report['image_size'][0]} picture, "
+        f"weights {report['weights']['source']} ({report['weights']['architecture']}), "
+        f"pooling {report['config']['pooling']}/{report['config']['pool_padding']}. "
+        f"TF {report['seconds']['tf']} s, PyTorch {report['seconds']['torch']} s.",
+        "",
+        "| measure | value | tolerance | ok |",
+        "|---|---|---|---|",
+    ]
+    for key, tolerance in report["tolerances"].items():
+        ok = "yes" if report[key] <= tolerance else "**no**"
+        lines.append(f"| {key} | {report[key]:.3g} | {tolerance:g} | {ok} |")
+    lines += [
+        f"| image_mean_abs_diff | {report['image_mean_abs_diff']:.3g} | | |",
+        "",
+        f"diff.png shows |tf − torch| × {report['diff_amplification']:g} (pixels in [0, 1], clipped).",
+        "Relative errors: max|tf − torch| / max|tf| over a tensor; |tf − torch| / |tf| per cost value.",
+        "",
+        "| layer | feature rel. err |",
+        "|---|---|",
+        *(f"| {name} | {err:.3g} |" for name, err in report["feature_rel_err"].items()),
+        "",
+        "| cost term | max rel. err over iterations |",
+        "|---|---|",
+        *(f"| {term} | {_fmt(err)} |" for term, err in report["cost_rel_err"].items()),
+        "",
+        "| iteration | J tf | J torch | J_content tf | J_content torch | J_style tf | J_style torch "
+        "| J_tv tf | J_tv torch |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = list(zip(report["costs"]["tf"], report["costs"]["torch"], strict=True))
+    if len(rows) > 60:  # a long run: every k-th step and the last
+        k = math.ceil(len(rows) / 50)
+        rows = rows[::k] + ([rows[-1]] if (len(rows) - 1) % k else [])
+    for a, b in rows:
+        cells = " | ".join(f"{a[t]:.9g} | {b[t]:.9g}" for t in COST_NAMES)
+        lines.append(f"| {a['iteration']} | {cells} |")
+    if report["notes"]:
+        lines += ["", *(f"- {note}" for note in report["notes"])]
+    return "\n".join(lines) + "\n"
+
+
+def plot_parity(report: dict, path: str | os.PathLike) -> None:
+    """parity.png: both backends' total, content and style costs (log scale), their relative difference below.
+
+    Uses a bare Agg canvas, not pyplot, so no global matplotlib backend is chosen for the caller.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ModuleNotFoundError:
+        raise ConfigError("compare needs matplotlib for parity.png: pip install matplotlib") from None
+
+    fig = Figure(figsize=(8, 7), layout="constrained")
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
+    tf_rows, twin_rows = report["costs"]["tf"], report["costs"]["torch"]
+    iterations = np.array([row["iteration"] for row in tf_rows])
+    any_rel = False
+    for term, colour in (("total", "C0"), ("content", "C1"), ("style", "C2")):
+        a = np.array([row[term] for row in tf_rows], np.float64)
+        b = np.array([row[term] for row in twin_rows], np.float64)
+        top.plot(iterations, np.where(a > 0, a, np.nan), "-", color=colour, label=f"J_{term} TensorFlow")
+        top.plot(iterations, np.where(b > 0, b, np.nan), "--", color=colour, marker=".", label=f"J_{term} PyTorch")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.abs(a - b) / np.abs(a)
+        rel = np.where(np.isfinite(rel) & (rel > 0), rel, np.nan)
+        any_rel |= bool(np.isfinite(rel).any())
+        bottom.plot(iterations, rel, "-", color=colour, marker=".", label=f"J_{term}")
+    top.set_yscale("log")
+    top.set_ylabel("cost")
+    top.set_title(f"TensorFlow vs PyTorch ({report['dtype']})")
+    top.legend(fontsize="small", ncols=2)
+    tolerance = report["tolerances"]["cost_max_rel_err"]
+    bottom.axhline(tolerance, color="grey", linestyle=":", label=f"tolerance {tolerance:g}")
+    if any_rel:
+        bottom.set_yscale("log")
+    bottom.set_ylabel("|tf − torch| / |tf|")
+    bottom.set_xlabel("iteration")
+    bottom.legend(fontsize="small")
+    fig.savefig(path, dpi=100)
