@@ -111,8 +111,8 @@ def test_an_occupied_folder_is_not_replaced(sounds, tmp_path, capsys):
     out.mkdir()
     (out / "precious.txt").write_text("keep me")
     argv = ["audio", str(sounds[0]), str(sounds[1]), "-o", str(out), *TINY]
-    assert main(argv) == 2 and "not empty" in capsys.readouterr().err
-    assert main([*argv, "--overwrite"]) == 2 and "does not hold an audio run" in capsys.readouterr().err
+    assert main(argv) == 2 and "already exists" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 2 and "not an nst_tf run folder" in capsys.readouterr().err
     assert (out / "precious.txt").read_text() == "keep me"
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nst_tf.io import atomic
+
 
 def _pyplot():
     import matplotlib
@@ -104,8 +106,4 @@ TensorBoard: <code>tensorboard --logdir {html.escape(str(run_dir))}</code></p>
 <h2>Settings</h2><table>{settings}</table>
 </body></html>
 """
-    path = run_dir / "report.html"
-    tmp = run_dir / ".report.html.tmp"
-    tmp.write_text(page)
-    tmp.replace(path)
-    return path
+    return atomic.write_text(run_dir / "report.html", page)

@@ -3,21 +3,18 @@
     python -m nst_tf audio CONTENT.wav STYLE.wav -o DIR [options]
     python -m nst_tf audio STYLE.wav --mode texture --duration 6 -o DIR
 
-Reads the WAV files and checks every setting first: a bad file or setting is one line on stderr and exit
-status 2, and nothing is written. Then it makes DIR (see `nst_tf.audio.run_folder` for what goes in it),
-runs the optimisation with a progress line every few iterations, reconstructs the phase and writes the
-result, the pictures and report.html. Ctrl-C or SIGTERM stops it keeping what was written (metrics,
-config.json with status "interrupted", the inputs, the report): exit status 130 or 143. Defaults come from
-`nst_tf.audio.transfer.AudioConfig`.
+Reads the WAV files and checks every setting and the output place first: a bad file or setting is one
+line on stderr and exit status 2, and nothing is written. Then it makes DIR (see `nst_tf.audio.run_folder`
+for what goes in it), runs the optimisation with a progress line every few iterations, reconstructs the
+phase and writes the result, the picture and report.html. Ctrl-C or SIGTERM stops it keeping what was
+written (metrics, config.json with status "interrupted", the inputs, the report): exit status 130 or 143.
+Defaults come from `nst_tf.audio.transfer.AudioConfig`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import shutil
-import signal
 import sys
 import time
 from pathlib import Path
@@ -25,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf.audio.transfer import MODES, OPTIMIZERS, AudioConfig
+from nst_tf.cli.common import import_tensorflow_quietly, interrupted_status, sigterm_as_interrupt
 from nst_tf.errors import ConfigError
 
 _DEFAULTS = AudioConfig()
@@ -75,16 +73,9 @@ def config_from_args(args: argparse.Namespace) -> AudioConfig:
     ).validate()
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived (raised in the main thread by the handler, like KeyboardInterrupt for Ctrl-C)."""
-
-
-def _on_sigterm(signum, frame) -> None:
-    raise Terminated
-
-
 def command(args: argparse.Namespace) -> int:
     """Check everything, make the run folder, optimise, reconstruct, report. Returns the exit status."""
+    from nst_tf.audio import run_folder
     from nst_tf.audio.transfer import prepare
     from nst_tf.io.sound import read_wav
 
@@ -96,39 +87,20 @@ def command(args: argparse.Namespace) -> int:
     sounds = [read_wav(path) for path in args.sounds]
     content, style = (None, sounds[0]) if wanted == 1 else sounds
     inputs = prepare(content, style, config)
-    run_dir = _claim_run_dir(Path(args.output), args.overwrite)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        return _run(run_dir, inputs, config, args, sounds)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    folder = run_folder.plan(Path(args.output), args.overwrite)  # checks only: nothing exists yet
+    with sigterm_as_interrupt():
+        try:
+            import_tensorflow_quietly()
+        except KeyboardInterrupt as exc:
+            sys.stderr.write("nst_tf: interrupted before the run started; nothing was written\n")
+            return interrupted_status(exc)
+        return _run(folder, inputs, config, args)
 
 
-def _claim_run_dir(run_dir: Path, overwrite: bool) -> Path:
-    """DIR if it is free (missing or an empty folder); an earlier audio run's folder only with --overwrite."""
-    if run_dir.exists() or run_dir.is_symlink():
-        if not run_dir.is_dir() or run_dir.is_symlink():
-            raise ConfigError(f"{run_dir} exists and is not a folder")
-        if any(run_dir.iterdir()):
-            if not overwrite:
-                raise ConfigError(f"{run_dir} is not empty; pass --overwrite to replace an earlier audio run there")
-            if not _is_audio_run(run_dir):
-                raise ConfigError(f"{run_dir} does not hold an audio run (no config.json of one); not replacing it")
-            shutil.rmtree(run_dir)
-    return run_dir
-
-
-def _is_audio_run(run_dir: Path) -> bool:
-    try:
-        return json.loads((run_dir / "config.json").read_text()).get("command") == "audio"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def _run(run_dir: Path, inputs, config: AudioConfig, args: argparse.Namespace, sounds) -> int:
+def _run(planned, inputs, config: AudioConfig, args: argparse.Namespace) -> int:
+    """Create the folder, optimise, reconstruct; Ctrl-C or SIGTERM keeps what exists (exit 130 or 143)."""
     from nst_tf.audio.run_folder import AudioRunFolder
-    from nst_tf.audio.spectrogram import log_magnitude
-    from nst_tf.audio.transfer import synthesize, to_waveform
+    from nst_tf.io.provenance import library_versions
 
     record = {
         "command": "audio",
@@ -138,72 +110,84 @@ def _run(run_dir: Path, inputs, config: AudioConfig, args: argparse.Namespace, s
         "rate": inputs.rate,
         "samples": inputs.length,
         "config": config.to_dict(),
-        "versions": _versions(),
+        "versions": library_versions(),
     }
-    folder = AudioRunFolder(run_dir, inputs.rate, config.hop_length, config.n_fft, tensorboard=not args.no_tb)
     weights = {"content": config.content_weight if config.mode == "transfer" else 0.0, "style": config.style_weight}
+    try:
+        folder = AudioRunFolder(planned, inputs.rate, config.hop_length, tensorboard=not args.no_tb)
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(f"nst_tf: interrupted while making {planned.path}; what was written is there\n")
+        return interrupted_status(exc)
     spectrograms: dict[str, np.ndarray] = {}
-    done, last = 0, None
+    progress: list = []  # the latest AudioStep, kept even when the loop is interrupted
     try:
         folder.write_config(record)
-        for name, samples in (("content", inputs.content), ("style", inputs.style)):
-            if samples is not None:
-                folder.sound(name, samples)
-                spectrograms[name] = log_magnitude(samples, config.n_fft, config.hop_length)
-        every = max(1, config.iterations // 20)
-        for step in synthesize(inputs, config):
-            folder.step(step.iteration, step.costs, step.seconds, step.evaluations)
-            done, last = step.iteration + 1, step
-            if not args.quiet and (step.iteration % every == 0 or done == config.iterations):
-                c = step.costs
-                print(
-                    f"step {done:>5}/{config.iterations}  total {c['total']:.5g}  content {c['content']:.5g}  "
-                    f"style {c['style']:.5g}  {step.seconds:.1f}s",
-                    flush=True,
-                )
-        began = time.perf_counter()
-        result = to_waveform(last.spectrogram, inputs, config)
-        peak = float(np.abs(result).max())
-        gain = min(1.0, RESULT_PEAK / peak) if peak > 0 else 1.0
-        folder.sound("result", result * gain, step=done)
-        spectrograms["result"] = log_magnitude(result * gain, config.n_fft, config.hop_length)
-        record.update(griffin_lim_seconds=round(time.perf_counter() - began, 3), result_gain=round(gain, 6))
-        folder.pictures(spectrograms, last.spectrogram)
-    except (KeyboardInterrupt, Terminated) as stop:
-        code = 143 if isinstance(stop, Terminated) else 130
-        _finish(folder, record, weights, "interrupted", done, last, spectrograms)
-        sys.stderr.write(f"nst_tf: interrupted after {done} iterations; what was made so far is in {run_dir}\n")
-        return code
-    _finish(folder, record, weights, "complete", done, last, {})
+        _write_inputs(folder, inputs, config, spectrograms)
+        last = _optimise(folder, inputs, config, args.quiet, progress)
+        _write_result(folder, inputs, config, last, record, spectrograms)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM as common.Terminated
+        last = progress[-1] if progress else None
+        _finish(folder, record, weights, "interrupted", last, spectrograms)
+        done = last.iteration + 1 if last else 0
+        sys.stderr.write(f"nst_tf: interrupted after {done} iterations; what was made so far is in {folder.path}\n")
+        return interrupted_status(stop)
+    _finish(folder, record, weights, "complete", last, {})
     if not args.quiet:
-        print(f"wrote {run_dir / 'result.wav'} ({inputs.length / inputs.rate:.2f} s at {inputs.rate} Hz)")
-        print(f"report: {run_dir / 'report.html'}")
+        print(f"wrote {folder.path / 'result.wav'} ({inputs.length / inputs.rate:.2f} s at {inputs.rate} Hz)")
+        print(f"report: {folder.path / 'report.html'}")
     return 0
 
 
-def _finish(folder, record: dict, weights: dict, status: str, done: int, last, spectrograms: dict) -> None:
-    """Final config.json, loss plot and report; for an interrupted run also the inputs' pictures."""
-    record.update(status=status, iterations_done=done)
+def _write_inputs(folder, inputs, config: AudioConfig, spectrograms: dict) -> None:
+    """content.wav and style.wav as the run uses them, and their spectrograms for the picture."""
+    from nst_tf.audio.spectrogram import log_magnitude
+
+    for name, samples in (("content", inputs.content), ("style", inputs.style)):
+        if samples is not None:
+            folder.sound(name, samples)
+            spectrograms[name] = log_magnitude(samples, config.n_fft, config.hop_length)
+
+
+def _optimise(folder, inputs, config: AudioConfig, quiet: bool, progress: list):
+    """Run the loop: a metrics row per iteration, about 20 progress lines. Returns the last AudioStep."""
+    from nst_tf.audio.transfer import synthesize
+
+    every = max(1, config.iterations // 20)
+    for step in synthesize(inputs, config):
+        folder.step(step.iteration, step.costs, step.seconds, step.evaluations)
+        progress[:] = [step]
+        done = step.iteration + 1
+        if not quiet and (step.iteration % every == 0 or done == config.iterations):
+            c = step.costs
+            print(
+                f"step {done:>5}/{config.iterations}  total {c['total']:.5g}  content {c['content']:.5g}  "
+                f"style {c['style']:.5g}  {step.seconds:.1f}s",
+                flush=True,
+            )
+    return progress[-1]
+
+
+def _write_result(folder, inputs, config: AudioConfig, last, record: dict, spectrograms: dict) -> None:
+    """Griffin–Lim, result.wav (scaled down to RESULT_PEAK if louder, never clipped) and the picture."""
+    from nst_tf.audio.spectrogram import log_magnitude
+    from nst_tf.audio.transfer import to_waveform
+
+    began = time.perf_counter()
+    result = to_waveform(last.spectrogram, inputs, config)
+    peak = float(np.abs(result).max())
+    gain = min(1.0, RESULT_PEAK / peak) if peak > 0 else 1.0
+    folder.sound("result", result * gain, step=last.iteration + 1)
+    spectrograms["result"] = log_magnitude(result * gain, config.n_fft, config.hop_length)
+    record.update(griffin_lim_seconds=round(time.perf_counter() - began, 3), result_gain=round(gain, 6))
+    folder.pictures(spectrograms, last.spectrogram)
+
+
+def _finish(folder, record: dict, weights: dict, status: str, last, spectrograms: dict) -> None:
+    """Final config.json, loss plot and report; for an interrupted run also the inputs' picture."""
+    record.update(status=status, iterations_done=last.iteration + 1 if last else 0)
     if last is not None:
         record.update(seconds=round(last.seconds, 3), final_costs=last.costs, evaluations=last.evaluations)
-    with contextlib.suppress(KeyboardInterrupt, Terminated):  # a second Ctrl-C must not lose the record
+    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C must not lose the record
         if spectrograms and "result" not in spectrograms:
             folder.pictures(spectrograms, None)
     folder.finish(record, weights)
-
-
-def _versions() -> dict[str, str]:
-    import platform
-
-    import scipy
-    import tensorflow
-
-    from nst_tf import __version__
-
-    return {
-        "nst_tf": __version__,
-        "python": platform.python_version(),
-        "tensorflow": tensorflow.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-    }
