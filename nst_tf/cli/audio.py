@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf.audio.transfer import MODES, OPTIMIZERS, AudioConfig
-from nst_tf.cli.common import import_tensorflow_quietly, interrupted_status, sigterm_as_interrupt
+from nst_tf.cli.common import HelpFormatter, import_tensorflow_quietly, interrupted_status, sigterm_as_interrupt
 from nst_tf.errors import ConfigError
 
 _DEFAULTS = AudioConfig()
@@ -36,6 +36,7 @@ def add_parser(subparsers) -> None:
         help="style transfer for sound: a content WAV in the texture of a style WAV",
         description="Audio style transfer (Ulyanov & Lebedev 2016): spectrograms, a random 1-D convolution, "
         "Griffin-Lim. In --mode texture give only STYLE.wav.",
+        formatter_class=HelpFormatter,
     )
     p.add_argument("sounds", nargs="+", metavar="WAV", help="CONTENT.wav STYLE.wav (texture mode: STYLE.wav)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="the run folder to create")
@@ -47,11 +48,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--filters", type=int, default=_DEFAULTS.filters, help="random convolution filters")
     p.add_argument("--kernel-width", type=int, default=_DEFAULTS.kernel_width, help="filter width in frames")
     p.add_argument("--n-fft", type=int, default=_DEFAULTS.n_fft, help="STFT window length in samples")
-    p.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="filters, start and phases come from it")
+    p.add_argument(
+        "--seed", type=int, default=_DEFAULTS.seed, help="filters, start and phases come from it (default: 0)"
+    )
     p.add_argument("--duration", type=float, help="seconds to make (default: the content's, or the style's)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=_DEFAULTS.optimizer)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=_DEFAULTS.optimizer, help="L-BFGS-B or Adam")
     p.add_argument("--learning-rate", type=float, default=_DEFAULTS.learning_rate, help="Adam only")
-    p.add_argument("--griffin-lim-iterations", type=int, default=_DEFAULTS.griffin_lim_iterations)
+    p.add_argument(
+        "--griffin-lim-iterations", type=int, default=_DEFAULTS.griffin_lim_iterations, help="phase reconstruction"
+    )
     p.add_argument("--no-tb", action="store_true", help="write no TensorBoard event files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
