@@ -48,7 +48,8 @@ class AudioRunFolder:
         """NAME.wav (16-bit PCM) and its TensorBoard audio summary."""
         path = self.folder.write_file(f"{name}.wav", lambda tmp: write_wav(tmp, samples, self.rate))
         if self._board is not None:
-            tf = self._board._tf
+            import tensorflow as tf
+
             with self._board.writer.as_default(step=step):
                 clip = tf.constant(np.clip(samples, -1, 1)[None, :, None], tf.float32)  # (1, samples, 1)
                 tf.summary.audio(name, clip, self.rate, max_outputs=1)
