@@ -31,6 +31,7 @@ COMMANDS = {
     "compare": "nst_tf.cli.compare",
     "weights": "nst_tf.cli.weights",
     "bench": "nst_tf.cli.bench",
+    "audio": "nst_tf.cli.audio",
 }
 
 
