@@ -51,6 +51,7 @@ from nst_tf.vgg.weights.known import (
     published_file_text,
 )
 from nst_tf.vgg.weights.npz import NPZ_FORMAT, NPZ_VERSION, npz_metadata, read_npz_metadata, save_npz
+from nst_tf.vgg.weights.onnx_vgg16 import WHEEL as ONNX_WHEEL
 from nst_tf.vgg.weights.onnx_vgg16 import imagenet_vgg16_weights, onnx_file_path
 from nst_tf.vgg.weights.resolve import (
     COURSE_FOLDER,
@@ -61,6 +62,7 @@ from nst_tf.vgg.weights.resolve import (
     find_weight_files,
     imagenet_preference,
     imagenet_weights,
+    is_regular,
     keras_cache_dir,
     pretrained_dirs,
     resolve_weights,
@@ -86,6 +88,7 @@ __all__ = [
     "NPZ_VERSION",
     "ONNX_FILE",
     "ONNX_SHA256",
+    "ONNX_WHEEL",
     "SPECS",
     "TORCHVISION",
     "TORCH_FILE_PREPROCESSING",
@@ -109,6 +112,7 @@ __all__ = [
     "imagenet_preference",
     "imagenet_vgg16_weights",
     "imagenet_weights",
+    "is_regular",
     "keras_cache_dir",
     "known_file_status",
     "load_weights_file",
