@@ -298,3 +298,41 @@ def test_truncated_keras3_and_onnx_files(tmp_path):
     empty.touch()
     with pytest.raises(WeightsError, match="is empty"):
         W.load_weights_file(empty)
+
+
+def test_an_hdf5_kernel_declaring_gigabytes_is_refused_before_reading(tmp_path):
+    """A chunked HDF5 dataset never written reads back as its fill value: 7 GiB here, from a 4 KB file."""
+    import h5py
+
+    path = tmp_path / "giant.h5"
+    layers = W.random_weights(0).layers
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [name.encode() for name in layers]
+        for name, (_, bias) in layers.items():
+            group = f.create_group(name)
+            group.attrs["weight_names"] = [b"kernel:0", b"bias:0"]
+            if name == "block1_conv1":
+                group.create_dataset("kernel:0", shape=(3, 3, 3, 1 << 26), dtype="f4", chunks=True, compression="gzip")
+            else:
+                group.create_dataset("kernel:0", shape=(1, 1, 1, 1), dtype="f4")  # shape only, never read
+            group.create_dataset("bias:0", data=bias)
+    tracemalloc.start()
+    try:
+        with pytest.raises(WeightsError, match=r"block1_conv1 has kernel \(3, 3, 3, 67108864\)"):
+            W.load_weights_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20
+
+
+def test_a_torch_zip_that_inflates_is_refused(tmp_path):
+    pickled = b"\x80\x02}q\x00."  # an empty dict, never unpickled here
+    data, crc = _deflated_zeros(b"", GIB)
+    members = [
+        ("archive/data.pkl", pickled, zlib.crc32(pickled), len(pickled), 0),
+        ("archive/data/0", data, crc, GIB, 8),
+    ]
+    path = _write_zip(tmp_path / "bomb.pth", members)
+    with pytest.raises(WeightsError, match="more than the file holds"):
+        W.load_weights_file(path)

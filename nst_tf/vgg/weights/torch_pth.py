@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import pickle
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +83,13 @@ def _torch_feature_indices(architecture: str) -> list[int]:
     return indices
 
 
-def read_torch(path: Path) -> Layers:
-    """features.N.weight (O, I, H, W) and features.N.bias of a VGG state dict -> HWIO kernels by Keras name."""
+def _load_state(path: Path):
+    """What torch.load returns for `path`, through the restricted unpickler only.
+
+    A ZIP-format file (torch >= 1.6) is memory-mapped, so only the conv tensors copied out are ever read
+    (not the 400 MB classifier); its members must not declare more than the file holds (torch.save stores
+    them uncompressed, so an archive that inflates is not one of its files).
+    """
     try:
         import torch
     except ImportError:
@@ -91,9 +97,12 @@ def read_torch(path: Path) -> Layers:
             f"{path}: reading a PyTorch file needs the torch package (pip install torch==2.13.0), "
             "or convert it to .npz where torch is installed"
         ) from None
+    is_zip = zipfile.is_zipfile(path)
+    if is_zip:
+        _check_declared_sizes(path)
     try:
         # weights_only: a restricted unpickler that admits tensors and plain containers, nothing callable.
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
     except pickle.UnpicklingError:
         raise WeightsError(
             f"{path}: refused: the file stores Python objects besides tensors, and only plain tensors are "
@@ -101,6 +110,25 @@ def read_torch(path: Path) -> Layers:
         ) from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, ValueError ... on truncated files
         raise WeightsError(f"{path}: cannot read the PyTorch file, truncated or damaged ({short_error(exc)})") from None
+
+
+def _check_declared_sizes(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise WeightsError(f"{path}: a truncated or damaged ZIP archive ({short_error(exc)})") from None
+    if declared > path.stat().st_size + (1 << 20):
+        raise WeightsError(
+            f"{path}: its members declare {declared:,} bytes, more than the file holds; torch.save never "
+            "compresses, so this is no PyTorch file; refused"
+        )
+
+
+def read_torch(path: Path) -> Layers:
+    """features.N.weight (O, I, H, W) and features.N.bias of a VGG state dict -> HWIO kernels by Keras name."""
+    state = _load_state(path)
+    import torch  # importable: _load_state said so otherwise
     state = _state_dict(state, path)
     if any(key.endswith("running_mean") for key in state):
         raise WeightsError(f"{path}: a batch-norm VGG (vgg19_bn); only plain VGG16/VGG19 weights are supported")
