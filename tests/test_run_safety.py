@@ -297,3 +297,29 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     assert len(err.strip().splitlines()) == 1 and "interrupted after" in err and "Traceback" not in err
     record = json.loads((tmp_path / "t" / "config.json").read_text())
     assert record["status"] == "interrupted" and (tmp_path / "t" / "loss.png").exists()
+
+
+def test_the_weights_fallback_note_does_not_come_with_a_refusal(tmp_path, capsys):
+    # --weights auto falls back (no ImageNet file offline) with a note; a refusal after it is still one line.
+    _refused(["run", CONTENT, STYLE, "-o", str(tmp_path / "o"), "--image-size", "30000"], capsys, "memory")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_write_failure_mid_run_is_one_line(tmp_path, capsys, monkeypatch):
+    from nst_tf.cli import run_plan
+    from nst_tf.io.rundir import RunFolder
+
+    args = cli.build_parser().parse_args(["run", CONTENT, STYLE, "-o", str(tmp_path), "--name", "w", *FAST])
+    plan = run_plan.plan_new_run(args)
+    plan.record.update(image_size={"height": 4, "width": 4})
+    plan.folder.create()
+
+    def disk_full(self, name, image):
+        raise OSError(28, "No space left on device", name)
+
+    monkeypatch.setattr(RunFolder, "save_picture", disk_full)
+    costs = {"total": 2.0, "content": 1.0, "style": 1.0, "tv": 0.0}
+    steps = [Step(0, costs, 0.1, np.full((1, 4, 4, 3), 0.5, np.float32))]
+    code = run_loop.execute(plan, iter(steps), tensorboard=False, quiet=True)
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "No space left" in err
