@@ -101,6 +101,21 @@ def test_bench_json_to_an_unwritable_place_is_refused_before_measuring(tmp_path,
 # --- overwrite and refusals after planning ------------------------------------------------------------
 
 
+def test_overwrite_of_what_is_not_a_run_is_refused_and_untouched(tmp_path, capsys):
+    thesis = tmp_path / "thesis"
+    (thesis / "figures").mkdir(parents=True)
+    (thesis / "chapter1.tex").write_text("\\chapter{One}")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("keep")
+    (tmp_path / "link").symlink_to(mine)
+    (tmp_path / "plain").write_text("a file")
+    before = _tree(tmp_path)
+    for name in ("thesis", "link", "plain"):
+        _refused(["run", CONTENT, STYLE, "-o", str(tmp_path), "--name", name, "--overwrite", *FAST], capsys, name)
+    assert _tree(tmp_path) == before and (tmp_path / "link").is_symlink()
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
