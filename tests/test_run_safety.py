@@ -165,6 +165,11 @@ def _break(run, how):
     elif how == "settings missing":
         del record["config"]["iterations"]
         (run / "config.json").write_text(json.dumps(record))
+    elif how == "setting of the wrong type":
+        record["config"]["iterations"] = 5.5
+        (run / "config.json").write_text(json.dumps(record))
+    elif how == "blend not a list":
+        (run / "config.json").write_text(json.dumps({**record, "style_blend": 0.5}))
     elif how == "config.json not json":
         (run / "config.json").write_text("{ nope")
     elif how == "truncated state":
@@ -186,6 +191,8 @@ def _break(run, how):
 BROKEN = [
     "config.json missing keys",
     "settings missing",
+    "setting of the wrong type",
+    "blend not a list",
     "config.json not json",
     "truncated state",
     "corrupt state index",
