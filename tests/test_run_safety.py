@@ -98,6 +98,12 @@ def test_bench_json_to_an_unwritable_place_is_refused_before_measuring(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+def test_bench_refuses_a_size_that_cannot_fit_before_allocating(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    _refused(["bench", "--json", str(out), "--weights", "random", "--image-size", "100000"], capsys, "memory")
+    assert not out.exists()
+
+
 # --- overwrite and refusals after planning ------------------------------------------------------------
 
 
