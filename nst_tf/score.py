@@ -11,7 +11,9 @@ cost weights, nor the picture size. The evaluator is fixed:
   result of another aspect ratio is stretched to it); for the style distance it keeps its own;
 - content distance: at conv4_2, Σ (F_result − F_content)² / Σ F_content², the squared error of the
   feature maps relative to the content's own energy. 0 means the same features; a flat grey picture or
-  noise, which shows nothing of the content, scores about 1; a busy unrelated picture can score more;
+  noise, which shows nothing of the content, scores about 1. Texture added by stylization counts as
+  distance too, so stylized results commonly score 1–2 while their content is plainly visible (tubingen +
+  starry night at 192 px: 2.10 at α = 1e3, 1.04 at α = 1e6): compare results with each other;
 - style distance: at conv1_1, conv2_1, conv3_1, conv4_1 and conv5_1, with G = Fᵀ·F / (h·w) the Gram
   matrix of the (h·w, C) feature map averaged over positions (so it does not grow with the picture),
   ‖G_result − G_style‖² / ‖G_style‖² (squared Frobenius norms), averaged over the five layers with equal

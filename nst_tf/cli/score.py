@@ -21,7 +21,8 @@ Evaluator: ImageNet VGG16's conv trunk (--weights imagenet-vgg16, the detect-tum
 max pooling; every picture resized (Pillow bicubic) to 256 px on its longer side, aspect kept.
 
   content distance = sum (F_result - F_content)^2 / sum F_content^2 at conv4_2, the result resized to
-                     the content's evaluation size. 0: the same features; flat grey or noise: about 1.
+                     the content's evaluation size. 0: the same features; flat grey or noise: about 1;
+                     stylized results often 1-2 (added texture counts as distance): compare results.
   style distance   = mean over conv1_1, conv2_1, conv3_1, conv4_1, conv5_1 of
                      |G_result - G_style|^2 / |G_style|^2 (squared Frobenius norms), G = F^T F / (h w)
                      the Gram matrix averaged over positions, the result at its own aspect ratio.
