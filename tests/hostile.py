@@ -16,6 +16,7 @@ import os
 import stat
 import subprocess
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,12 +50,29 @@ def cli(*argv: str | os.PathLike) -> Result:
             rc = main([str(a) for a in argv])
         except SystemExit as exc:  # argparse's own errors and --help
             rc = exc.code if isinstance(exc.code, int) else 2
+        except Exception:  # what the user would see: Python's traceback and exit status 1
+            err.write(traceback.format_exc())
+            rc = 1
     return Result(int(rc), out.getvalue(), err.getvalue())
 
 
-def cli_subprocess(*argv: str | os.PathLike, timeout: float = 90, env: dict | None = None, cwd=None) -> Result:
-    """`python -m nst_tf ARGV` in a child; a hang fails the test (TimeoutExpired) instead of blocking CI."""
+def cli_subprocess(
+    *argv: str | os.PathLike, timeout: float = 90, env: dict | None = None, cwd=None, memory_gb: float = 0
+) -> Result:
+    """`python -m nst_tf ARGV` in a child; a hang fails the test (TimeoutExpired) instead of blocking CI.
+
+    memory_gb > 0 caps the child's address space, so a case that would allocate tens of gigabytes fails
+    with MemoryError in the child instead of taking a shared machine's memory.
+    """
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+
+    def _cap() -> None:
+        if memory_gb:
+            import resource
+
+            limit = int(memory_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
     done = subprocess.run(
         [sys.executable, "-m", "nst_tf", *map(str, argv)],
         capture_output=True,
@@ -63,6 +81,7 @@ def cli_subprocess(*argv: str | os.PathLike, timeout: float = 90, env: dict | No
         env=environment,
         cwd=cwd,
         stdin=subprocess.DEVNULL,
+        preexec_fn=_cap if memory_gb else None,
     )
     return Result(done.returncode, done.stdout, done.stderr)
 

@@ -356,3 +356,11 @@ def test_check_output_place_read_only_folder(tmp_path):
     (tmp_path / "ro").mkdir(mode=0o555)
     with pytest.raises(safe.OutputError, match="permission denied"):
         safe.check_output_place(tmp_path / "ro" / "out")
+
+
+def test_resizing_beyond_the_megapixel_limit_is_refused_before_allocating():
+    picture = np.zeros((1, 8, 8, 3), np.float32)
+    with pytest.raises(ImageError, match="100000x66667 px") as info:
+        image_io.resize(picture, 66667, 100000)  # 25 GB as 8-bit RGB: must not be attempted
+    assert "--image-size" in str(info.value) and "\n" not in str(info.value)
+    assert image_io.resize(picture, 16, 16).shape == (1, 16, 16, 3)

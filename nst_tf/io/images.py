@@ -172,10 +172,12 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
     8-bit precision is kept for the usual 8-bit sources: the picture is resized as an 8-bit RGB image
     when it was one, exactly as the notebooks' `Image.open(...).resize(...)` does, and per channel in
-    32-bit float otherwise.
+    32-bit float otherwise. Raises ImageError (one line) for a size over the megapixel limit, before
+    allocating it.
     """
     if image.shape[1:3] == (height, width):
         return image
+    _check_target_size(height, width)
     pixels = image[0]
     as_bytes = np.round(pixels * 255.0)
     if np.allclose(as_bytes / 255.0, pixels, rtol=0.0, atol=1e-6):
@@ -186,6 +188,18 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
         for c in range(3)
     ]
     return np.clip(np.stack(channels, axis=2), 0.0, 1.0)[np.newaxis].astype(np.float32)
+
+
+def _check_target_size(height: int, width: int) -> None:
+    """Refuse, before Pillow allocates it, a size no later step could hold (the same limit as decoding)."""
+    if height < 1 or width < 1:
+        raise ImageError(f"cannot resize a picture to {width}x{height} px")
+    megapixels, limit = height * width / 1e6, max_megapixels()
+    if megapixels > limit:
+        raise ImageError(
+            f"a {width}x{height} px picture ({megapixels:.0f} megapixels) is more than the {limit:g} megapixels "
+            f"nst_tf works with; choose a smaller --image-size or --size (or set NST_TF_MAX_MEGAPIXELS)"
+        )
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
