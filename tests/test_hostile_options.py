@@ -145,7 +145,7 @@ def test_sizes_too_large_for_memory_are_refused_before_allocating(tmp_path, opti
     before = snapshot(tmp_path)
     result = cli_subprocess(
         "run", user / "content.png", user / "style.png", "-o", tmp_path / "out", *BASE, "--iterations", "1",
-        *options, timeout=120, memory_gb=12,
+        *options, timeout=400, memory_gb=12,
     )  # fmt: skip
     assert_one_line(result, 2)
     assert_unchanged(before, tmp_path)

@@ -110,7 +110,7 @@ def test_fifo_picture_never_blocks(tmp_path, role):
         "init": [user / "content.png", user / "style.png", "--init", user / "pipe.png"],
     }[role]
     before = snapshot(tmp_path)
-    result = cli_subprocess("run", *pictures, "-o", tmp_path / "out", *FAST, timeout=60)
+    result = cli_subprocess("run", *pictures, "-o", tmp_path / "out", *FAST, timeout=240)
     assert_one_line(result, 2, "named pipe")
     assert_unchanged(before, tmp_path)
 
@@ -119,7 +119,7 @@ def test_texture_mode_with_a_fifo_style(tmp_path):
     user = user_folder(tmp_path)
     os.mkfifo(user / "pipe.png")
     before = snapshot(tmp_path)
-    result = cli_subprocess("run", user / "pipe.png", "--mode", "texture", "-o", tmp_path / "out", *FAST, timeout=60)
+    result = cli_subprocess("run", user / "pipe.png", "--mode", "texture", "-o", tmp_path / "out", *FAST, timeout=240)
     assert_one_line(result, 2, "named pipe")
     assert_unchanged(before, tmp_path)
 
