@@ -38,6 +38,8 @@ DEVICES = ("auto", "cpu", "gpu")
 PREPROCESSING = ("weights", "none")
 MODES = ("transfer", "texture", "invert")
 COLOR_MODES = ("post", "luminance", "histogram")
+# The cost terms every Step, metrics.csv row and report carries, in this order.
+COST_NAMES = ("total", "content", "style", "tv")
 
 _PAPER = re.compile(r"^conv([1-5])_([1-4])$")
 _KERAS = re.compile(r"^block([1-5])_conv([1-4])$")
@@ -62,6 +64,49 @@ def paper_layer_name(name: str) -> str:
     m = _KERAS.match(keras_layer_name(name))
     assert m is not None
     return f"conv{m.group(1)}_{m.group(2)}"
+
+
+def setting(
+    default,
+    help: str | None = None,
+    *,
+    flag: str | None = None,
+    parse: str = "",
+    choices: tuple | None = None,
+    metavar: str | None = None,
+    clears: tuple[str, ...] = (),
+):
+    """A Config field whose metadata also describes its command-line flag (read by nst_tf.cli.settings).
+
+    Args:
+        default: the field's default (the default preset's value).
+        help: the flag's help text; None: the field has no flag (a recipe setting only presets change).
+        flag: the flag's name when it is not the field's name with dashes (e.g. "--jit" for jit_compile).
+        parse: how the flag's text becomes the value: "int", "float", "str", "bool" (--x/--no-x) or the
+            name of a parser in this module ("parse_style_layers", "parse_size").
+        choices: the allowed values, when they are a fixed list.
+        metavar: the placeholder --help shows.
+        clears: fields reset to None when the flag is given (an explicit --image-size replaces a preset's
+            exact size).
+    """
+    metadata = {"help": help, "flag": flag, "parse": parse, "choices": choices, "metavar": metavar, "clears": clears}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """`400x300` (width x height) -> (300, 400) as (height, width).
+
+    Raises:
+        ConfigError: when the text is not WIDTHxHEIGHT with both at least 16 px.
+    """
+    width, sep, height = text.lower().partition("x")
+    try:
+        size = (int(height), int(width))
+    except ValueError:
+        raise ConfigError(f"--size must look like 400x300 (width x height), got {text!r}") from None
+    if not sep or min(size) < 16:
+        raise ConfigError(f"--size must be WIDTHxHEIGHT with both at least 16 px, got {text!r}")
+    return size
 
 
 @dataclass(frozen=True)
@@ -110,38 +155,62 @@ class Config:
             iterations / 2^k steps (the coarsest the full count; finer ones start from a good picture).
     """
 
-    preset: str = "default"
-    iterations: int = 100
-    snapshot_every: int = 10
-    image_size: int = 256
-    exact_size: tuple[int, int] | None = None
-    content_layer: str = "conv4_2"
-    style_layers: LayerWeights = PAPER_STYLE_LAYERS
-    content_weight: float = 1000.0
-    style_weight: float = 40.0
-    tv_weight: float = 0.0
-    optimizer: str = "lbfgs"
-    learning_rate: float = 0.02
-    adam_epsilon: float = 1e-7
-    pixel_scale: float = 1.0
-    clip_every_step: bool = True
-    init: str = "content"
-    init_noise_ratio: float = 0.6
-    init_noise_range: float = 0.25
-    pooling: str = "avg"
-    pool_padding: str = "valid"
-    weights: str = "auto"
-    imagenet_layout: str | None = None
-    input_preprocessing: str = "weights"
-    device: str = "auto"
-    seed: int | None = None
-    strict_weights: bool = False
-    jit_compile: bool = False
-    precision: str = "float32"
-    mode: str = "transfer"
-    style_scale: float = 1.0
-    preserve_colors: str | None = None
-    scales: int = 1
+    preset: str = setting("default")
+    iterations: int = setting(100, "optimizer steps", parse="int", metavar="N")
+    snapshot_every: int = setting(10, "save the picture every N steps (0: only the final)", parse="int", metavar="N")
+    image_size: int = setting(
+        256, "longest side of the result in px (aspect kept)", parse="int", metavar="PX", clears=("exact_size",)
+    )
+    exact_size: tuple[int, int] | None = setting(
+        None,
+        "exact result size, e.g. 400x300 (replaces --image-size)",
+        flag="--size",
+        parse="parse_size",
+        metavar="WxH",
+    )
+    content_layer: str = setting("conv4_2", "content layer, e.g. conv4_2 or block4_conv2", parse="str", metavar="LAYER")
+    style_layers: LayerWeights = setting(
+        PAPER_STYLE_LAYERS,
+        "e.g. conv1_1,conv2_1 (equal weights) or conv1_1:0.5,conv3_1:0.5",
+        parse="parse_style_layers",
+        metavar="LAYERS",
+    )
+    content_weight: float = setting(1000.0, "alpha, the content cost's weight", parse="float", metavar="ALPHA")
+    style_weight: float = setting(40.0, "beta, the style cost's weight", parse="float", metavar="BETA")
+    tv_weight: float = setting(0.0, "gamma, total-variation smoothing", parse="float", metavar="GAMMA")
+    optimizer: str = setting("lbfgs", "Adam, or SciPy's L-BFGS-B", parse="str", choices=OPTIMIZERS)
+    learning_rate: float = setting(0.02, "Adam's step size (pixel units of the preset)", parse="float", metavar="LR")
+    adam_epsilon: float = setting(1e-7)
+    pixel_scale: float = setting(1.0)
+    clip_every_step: bool = setting(True)
+    init: str = setting("content", f"{', '.join(INIT_MODES)} or a picture file", parse="str", metavar="INIT")
+    init_noise_ratio: float = setting(0.6)
+    init_noise_range: float = setting(0.25)
+    pooling: str = setting("avg", "VGG's pooling", parse="str", choices=POOLINGS)
+    pool_padding: str = setting("valid")
+    weights: str = setting(
+        "auto", "auto, imagenet, imagenet-vgg16, hed-vgg16, random or a weights file", parse="str", metavar="WEIGHTS"
+    )
+    imagenet_layout: str | None = setting(None)
+    input_preprocessing: str = setting("weights")
+    device: str = setting("auto", "where TensorFlow runs", parse="str", choices=DEVICES)
+    seed: int | None = setting(
+        None, "seed the init noise and TensorFlow (repeatable CPU runs)", parse="int", metavar="N"
+    )
+    strict_weights: bool = setting(False)
+    jit_compile: bool = setting(False, "XLA-compile the step", flag="--jit", parse="bool")
+    precision: str = setting("float32", "VGG's arithmetic", parse="str", choices=PRECISIONS)
+    mode: str = setting(
+        "transfer",
+        "transfer (CONTENT STYLE...), texture synthesis (STYLE...) or feature inversion (CONTENT)",
+        parse="str",
+        choices=MODES,
+    )
+    style_scale: float = setting(
+        1.0, "style picture size relative to the result (0.5: bigger strokes)", parse="float", metavar="S"
+    )
+    preserve_colors: str | None = setting(None, "keep the content's colours", parse="str", choices=COLOR_MODES)
+    scales: int = setting(1, "coarse-to-fine stages, for large pictures (e.g. 3)", parse="int", metavar="N")
 
     def replace(self, **changes) -> Config:
         """Return a validated copy with `changes` applied."""
@@ -188,6 +257,7 @@ class Config:
             self.preserve_colors in (None, *COLOR_MODES),
             f"unknown preserve-colors {self.preserve_colors!r}; choose from {', '.join(COLOR_MODES)}",
         )
+        _require(self.seed is None or 0 <= self.seed < 2**32, f"seed must be between 0 and 2**32 - 1, got {self.seed}")
         _require(1 <= self.scales <= 6, f"scales must be between 1 and 6, got {self.scales}")
         if self.scales > 1:
             smallest = self.image_size / 2 ** (self.scales - 1)

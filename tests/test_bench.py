@@ -8,6 +8,7 @@ import math
 
 from conftest import IMAGES
 
+from nst_tf.cli import bench as bench_cli
 from nst_tf.config import DEFAULT
 from nst_tf.perf import bench
 
@@ -31,7 +32,7 @@ def test_flops_through_a_pooling_stop_at_the_deepest_layer():
 
 def test_bench_writes_well_formed_json(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    bench.add_bench_parser(parser.add_subparsers(dest="command"))
+    bench_cli.add_parser(parser.add_subparsers(dest="command"))
     out = tmp_path / "bench.json"
     args = parser.parse_args(
         [
@@ -53,7 +54,7 @@ def test_bench_writes_well_formed_json(tmp_path, capsys):
     original = bench.MATMUL_SIZES
     bench.MATMUL_SIZES = (128, 256)  # the real probes (2048-4096) take seconds each
     try:
-        assert bench.command_bench(args) == 0
+        assert bench_cli.command(args) == 0
     finally:
         bench.MATMUL_SIZES = original
     result = json.loads(out.read_text())

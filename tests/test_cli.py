@@ -16,6 +16,7 @@ from conftest import IMAGES, ROOT
 from PIL import Image
 
 from nst_tf.cli import main as cli
+from nst_tf.cli.settings import config_from_args
 
 CONTENT = str(IMAGES / "chelsea.png")
 STYLE = str(IMAGES / "ihc.png")
@@ -42,7 +43,7 @@ def test_run_writes_a_complete_consistent_folder(tmp_path, capsys):
     np.testing.assert_array_equal(np.asarray(picture), np.asarray(Image.open(run / "snapshots" / "iter_00002.png")))
     record = json.loads((run / "config.json").read_text())
     assert record["status"] == "complete" and record["iterations_done"] == 3
-    assert record["weights"]["source"] == "hed-vgg16" and "fell back" in record["weights"]["note"]
+    assert record["weights"]["source"] == "imagenet-vgg16" and "auto:" in record["weights"]["note"]
     assert record["config"]["iterations"] == 3 and record["config"]["seed"] == 1
     assert record["versions"]["tensorflow"] and record["image_size"] == {"height": 21, "width": 32}
     with open(run / "metrics.csv") as handle:
@@ -54,7 +55,7 @@ def test_run_writes_a_complete_consistent_folder(tmp_path, capsys):
         assert float(r["total"]) == pytest.approx(expected, rel=1e-5)
     assert float(rows[-1]["seconds"]) >= float(rows[0]["seconds"])
     assert record["final_costs"]["total"] == pytest.approx(float(rows[-1]["total"]), rel=1e-6)
-    assert err.count("\n") == 1 and "hed-vgg16" in err  # the single fallback line
+    assert err.count("\n") == 1 and "imagenet-vgg16" in err  # the single fallback line
     assert "generated.png" in out
 
 
@@ -81,7 +82,7 @@ def test_flags_override_the_preset(tmp_path, capsys):
     ],
 )
 def test_the_optimizer_decides_the_default_presets_step_count(flags, expected):
-    config = cli.config_from_args(cli.build_parser().parse_args(["run", CONTENT, STYLE, *flags]))
+    config = config_from_args(cli.build_parser().parse_args(["run", CONTENT, STYLE, *flags]))
     assert (config.optimizer, config.iterations, config.snapshot_every) == expected
 
 
@@ -203,7 +204,7 @@ def test_run_with_the_torch_backend_writes_the_same_folder(tmp_path, capsys):
     record = json.loads((tmp_path / "t" / "config.json").read_text())
     assert record["backend"] == "torch" and record["versions"]["torch"].startswith("2.")
     assert (tmp_path / "t" / "generated.png").exists() and (tmp_path / "t" / "report.html").exists()
-    assert not (tmp_path / "t" / "state.npz").exists()  # the twin keeps no resumable state
+    assert not (tmp_path / "t" / "state").exists()  # the twin keeps no resumable state
 
 
 def test_compare_command_writes_every_file(tmp_path, capsys):

@@ -16,14 +16,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-COSTS = ("total", "content", "style", "tv")
+from nst_tf.config import COST_NAMES
+from nst_tf.io import atomic
+
+COSTS = COST_NAMES
 _SNAPSHOT = re.compile(r"^iter_(\d+)\.png$")
 
 
 def read_metrics(run_dir: Path) -> dict[str, np.ndarray]:
     """metrics.csv as columns of floats: iteration, total, content, style, tv, seconds."""
     with open(Path(run_dir) / "metrics.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        rows = [row for row in csv.DictReader(handle) if any((v or "").strip() for v in row.values())]
     return {key: np.array([float(r[key]) for r in rows]) for key in ("iteration", *COSTS, "seconds")}
 
 
@@ -55,14 +58,15 @@ def plot_losses(run_dir: Path, weights: dict[str, float]) -> Path:
     top.set_ylabel("cost")
     top.grid(True, which="both", alpha=0.3)
     top.legend()
-    top.set_title(f"{Path(run_dir).name}: costs per step")
+    # A run's name is the user's text: no mathtext (a `$` would be read as a formula, or fail to parse).
+    top.set_title(f"{Path(run_dir).name}: costs per step", parse_math=False)
     bottom.plot(m["iteration"], m["seconds"], color="tab:gray")
     bottom.set_xlabel("iteration")
     bottom.set_ylabel("wall-clock s")
     bottom.grid(True, alpha=0.3)
     fig.tight_layout()
     path = Path(run_dir) / "loss.png"
-    fig.savefig(path, dpi=100)
+    atomic.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
     plt.close(fig)
     return path
 
@@ -100,7 +104,7 @@ def contact_sheet(run_dir: Path, columns: int = 5, cell: int = 200) -> Path | No
         sheet.paste(img, (x + (cell_w - img.width) // 2, y + (cell_h - img.height) // 2))
         draw.text((x, y + cell_h + 2), f"iteration {iteration}", fill="black", font=font)
     path = Path(run_dir) / "snapshots.png"
-    sheet.save(path)
+    atomic.atomic_write(path, lambda tmp: sheet.save(tmp, format="PNG"))
     return path
 
 
@@ -117,7 +121,8 @@ def animation(run_dir: Path, frame_ms: int = 250, hold_ms: int = 1500) -> Path |
     frames = [f if f.size == size else f.resize(size, Image.Resampling.BICUBIC) for f in frames]
     path = Path(run_dir) / "evolution.gif"
     durations = [frame_ms] * (len(frames) - 1) + [hold_ms]
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=True)
+    options = {"save_all": True, "append_images": frames[1:], "duration": durations, "loop": 0, "optimize": True}
+    atomic.atomic_write(path, lambda tmp: frames[0].save(tmp, format="GIF", **options))
     return path
 
 
@@ -184,7 +189,7 @@ weights <b>{html.escape(str(w.get("source")))}</b>. Final costs: {final_text}.</
 </body></html>
 """
     path = run_dir / "report.html"
-    path.write_text(page)
+    atomic.write_text(path, page)
     return path
 
 

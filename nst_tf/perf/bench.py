@@ -1,4 +1,4 @@
-"""`nst_tf bench`: how close one optimisation step comes to this machine's matrix-multiply peak.
+"""Benchmark: how close one optimisation step comes to this machine's matrix-multiply peak.
 
 In one process it measures the float32 matmul peak (GFLOP/s, median of timed `tf.matmul`s of square
 matrices, warm-up excluded), counts one step's FLOPs analytically (`step_flops`), times the real step
@@ -29,9 +29,7 @@ warm-up (which has reached the run's peak) and before the first probe, so the pr
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
 import logging
 import os
 import platform
@@ -41,7 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-from nst_tf.config import OPTIMIZERS, PRECISIONS, PRESETS, Config, preset
+from nst_tf.config import Config
 from nst_tf.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -171,8 +169,7 @@ def run_bench(
     from nst_tf.optim import engine as optimize
     from nst_tf.perf import memory
 
-    if iterations < 1 or warmup < 1:
-        raise ConfigError("bench needs --iterations >= 1 and --warmup >= 1")
+    check_counts(iterations, warmup)
     config = config.replace(iterations=warmup + iterations, snapshot_every=0, scales=1)
     content = image_io.load_image(content_path)
     style = image_io.load_image(style_path)
@@ -254,6 +251,12 @@ def run_bench(
     }
 
 
+def check_counts(iterations: int, warmup: int) -> None:
+    """Refuse counts that measure nothing."""
+    if iterations < 1 or warmup < 1:
+        raise ConfigError("bench needs --iterations >= 1 and --warmup >= 1")
+
+
 def summary_line(result: dict) -> str:
     """The one line `bench` prints."""
     image, config = result["image"], result["config"]
@@ -265,50 +268,3 @@ def summary_line(result: dict) -> str:
         f"{result['matmul_peak_gflops']:.1f} GFLOP/s matmul peak; peak RSS {result['peak_rss_mb']:.0f} MB "
         f"(estimate {result['estimated_peak_mb']:.0f} MB); {result['device']}"
     )
-
-
-def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add `bench` to the command line's subcommands; returns its parser."""
-    bench = subparsers.add_parser("bench", help="time one step against this machine's matmul peak")
-    bench.add_argument("--image-size", type=int, default=256, help="longest side in px (default 256)")
-    bench.add_argument("--iterations", type=int, default=10, help="timed steps (default 10)")
-    bench.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
-    bench.add_argument("--json", metavar="FILE", help="write the figures to FILE as JSON")
-    bench.add_argument("--preset", choices=list(PRESETS), default="default", help="recipe to time (default: default)")
-    bench.add_argument("--optimizer", choices=OPTIMIZERS, help="adam or lbfgs (default: the preset's)")
-    bench.add_argument(
-        "--jit", action=argparse.BooleanOptionalAction, default=None, help="XLA compilation (default: the preset's)"
-    )
-    bench.add_argument("--precision", choices=PRECISIONS, help="float32 or bfloat16 (default: the preset's)")
-    bench.add_argument("--weights", help="auto, imagenet, hed-vgg16, random or a file (default: the preset's)")
-    bench.add_argument("--device", choices=("auto", "cpu", "gpu"), help="default: the preset's (auto)")
-    bench.add_argument("--content", help="content picture (default: ../shared/images/tubingen.jpg or chelsea.png)")
-    bench.add_argument("--style", help="style picture (default: ../shared/images/starry_night.jpg or ihc.png)")
-    return bench
-
-
-def bench_config(args: argparse.Namespace) -> Config:
-    """The preset with the bench's flags applied (an explicit size replaces a preset's exact size)."""
-    changes: dict = {"image_size": args.image_size, "exact_size": None}
-    for flag, field in (("optimizer", "optimizer"), ("jit", "jit_compile"), ("precision", "precision")):
-        if getattr(args, flag) is not None:
-            changes[field] = getattr(args, flag)
-    for flag in ("weights", "device"):
-        if getattr(args, flag) is not None:
-            changes[flag] = getattr(args, flag)
-    return preset(args.preset).replace(**changes)
-
-
-def command_bench(args: argparse.Namespace) -> int:
-    """`bench`: run, print one line, write --json FILE; returns the exit status."""
-    config = bench_config(args)
-    default_content, default_style = default_pictures()
-    result = run_bench(
-        config, args.content or default_content, args.style or default_style, args.iterations, args.warmup
-    )
-    print(summary_line(result), flush=True)
-    if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2) + "\n")
-    return 0

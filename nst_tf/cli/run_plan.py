@@ -1,0 +1,255 @@
+"""`run`'s preparation: every input, setting and output place checked before anything is written.
+
+`plan_new_run` and `plan_resume` read the command line (and, for --resume, the run folder) into a
+`RunPlan` without writing a byte; `check_run` then does the checks that need TensorFlow or the weights
+(picture sizes at every scale, the memory estimate, the saved state's shape, the torch backend's
+presence). Only when all of them pass does `nst_tf.cli.run` create or change the run folder, so a refused
+run, or a refused --resume, leaves the disk exactly as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nst_tf.cli.common import import_tensorflow_quietly
+from nst_tf.cli.settings import config_from_args
+from nst_tf.config import INIT_MODES, Config
+from nst_tf.errors import ConfigError
+from nst_tf.io import images as image_io
+from nst_tf.io.rundir import RunFolder
+
+# Keys a run record must hold to be resumed.
+RESUME_RECORD_KEYS = ("status", "config", "content", "styles", "image_size")
+# Flags that may accompany --resume: everything else is the run's own and comes from its config.json.
+RESUME_FLAGS = {"resume", "iterations", "quiet", "no_tb", "command", "output_dir", "pictures", "backend"}
+
+
+@dataclass
+class RunPlan:
+    """Everything a run needs, checked before anything is written."""
+
+    config: Config
+    content: np.ndarray | None
+    styles: list[np.ndarray]
+    blend: list[float] | None
+    folder: RunFolder
+    record: dict
+    backend: str = "tf"
+    resume: dict[str, np.ndarray] | None = None  # the saved state's arrays
+    resume_steps: int = 0
+    prepared: dict = dataclasses.field(default_factory=dict)  # weights, extractor: made by check_run
+
+
+def parse_blend(text: str | None, count: int) -> list[float] | None:
+    """`0.7,0.3` -> [0.7, 0.3], checked against the number of style pictures."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--style-blend must be numbers separated by commas, got {text!r}") from None
+    if len(values) != count:
+        raise ConfigError(f"--style-blend has {len(values)} weights for {count} style pictures")
+    if not all(math.isfinite(v) and v >= 0 for v in values) or sum(values) <= 0:
+        raise ConfigError("--style-blend weights must be finite, >= 0 and not all zero")
+    return values
+
+
+def picture_paths(pictures: list[str], mode: str) -> tuple[str | None, list[str]]:
+    """(content, styles) from the positional pictures, as the mode wants them."""
+    if mode == "texture":
+        if not pictures:
+            raise ConfigError("texture synthesis needs at least one STYLE picture")
+        return None, list(pictures)
+    if mode == "invert":
+        if len(pictures) != 1:
+            raise ConfigError("feature inversion needs exactly one CONTENT picture")
+        return pictures[0], []
+    if len(pictures) < 2:
+        raise ConfigError("run needs a CONTENT picture and at least one STYLE picture (or --resume RUN_DIR)")
+    return pictures[0], list(pictures[1:])
+
+
+def run_stem(mode: str, content: str | None, styles: list[str]) -> str:
+    """The default run folder name: CONTENT_STYLE, texture_STYLE or CONTENT_invert."""
+    if mode == "texture":
+        return f"texture_{Path(styles[0]).stem}"
+    if mode == "invert":
+        return f"{Path(str(content)).stem}_invert"
+    return f"{Path(str(content)).stem}_{Path(styles[0]).stem}"
+
+
+def plan_new_run(args: argparse.Namespace) -> RunPlan:
+    """Settings, pictures and the run folder's place, checked; nothing written."""
+    config = config_from_args(args)
+    content_path, style_paths = picture_paths(args.pictures, config.mode)
+    content = image_io.load_image(content_path) if content_path else None
+    styles = [image_io.load_image(path) for path in style_paths]
+    blend = parse_blend(args.style_blend, len(styles))
+    if config.init not in INIT_MODES:
+        image_io.load_image(config.init)  # a bad init picture must fail now, not mid-run
+    stem = run_stem(config.mode, content_path, style_paths)
+    folder = RunFolder.plan_new(args.output_dir, args.name, stem, overwrite=args.overwrite)
+    record = {
+        "status": "running",
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "content": str(Path(content_path).resolve()) if content_path else None,
+        "styles": [str(Path(s).resolve()) for s in style_paths],
+        "style_blend": blend,
+        "backend": args.backend,
+        "config": config.to_dict(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return RunPlan(config, content, styles, blend, folder, record, backend=args.backend)
+
+
+def plan_resume(args: argparse.Namespace) -> RunPlan:
+    """The run folder's record, metrics and saved state, checked; nothing written or deleted."""
+    given = sorted(k for k, v in vars(args).items() if k not in RESUME_FLAGS and v not in (None, False))
+    if args.pictures or given:
+        extra = ", ".join(["pictures"] * bool(args.pictures) + ["--" + k.replace("_", "-") for k in given])
+        raise ConfigError(f"--resume continues a run with its own settings; only --iterations may change (got {extra})")
+    if args.backend != "tf":
+        raise ConfigError("--resume works with the TensorFlow backend only (the torch twin saves no state)")
+    folder = RunFolder.open(args.resume)
+    record = folder.read_record(required=RESUME_RECORD_KEYS)
+    config = _record_config(folder, record)
+    if args.iterations is not None:
+        config = config.replace(iterations=args.iterations)
+    if config.scales > 1:
+        raise ConfigError("--resume works with single-scale runs only")
+    folder.read_metrics()  # a malformed metrics.csv is refused now, not after the first step
+    arrays = _saved_state(folder, record)
+    steps = int(arrays["steps"])
+    if config.iterations <= steps:
+        raise ConfigError(
+            f"{folder.path} already has {steps} steps; pass --iterations N (more than {steps}) to continue"
+        )
+    content = image_io.load_image(record["content"]) if record["content"] else None
+    styles = [image_io.load_image(path) for path in record["styles"]]
+    blend = record.get("style_blend")
+    if blend is not None:
+        blend = parse_blend(",".join(str(v) for v in blend), len(styles))
+    record.update(status="running", config=config.to_dict())
+    record.setdefault("resumed", []).append({"from_step": steps, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    plan = RunPlan(config, content, styles, blend, folder, record, "tf", arrays, steps)
+    return plan
+
+
+def _record_config(folder: RunFolder, record: dict) -> Config:
+    settings = record["config"]
+    where = folder.path / "config.json"
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{where}: 'config' is not a set of settings")
+    missing = sorted({f.name for f in dataclasses.fields(Config)} - set(settings))
+    if missing:
+        raise ConfigError(f"{where}: the settings lack {', '.join(missing)}")
+    if not isinstance(record["styles"], list) or not all(isinstance(s, str) for s in record["styles"]):
+        raise ConfigError(f"{where}: 'styles' is not a list of picture paths")
+    if record["content"] is not None and not isinstance(record["content"], str):
+        raise ConfigError(f"{where}: 'content' is not a picture path")
+    try:
+        return Config.from_dict(settings)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: a setting has the wrong type ({' '.join(str(exc).split())[:80]})") from None
+
+
+def _saved_state(folder: RunFolder, record: dict) -> dict[str, np.ndarray]:
+    size = record["image_size"]
+    try:
+        shape = (1, int(size["height"]), int(size["width"]), 3)
+    except (TypeError, KeyError, ValueError):
+        raise ConfigError(f"{folder.path / 'config.json'}: 'image_size' is not {{height, width}}") from None
+    if min(shape) < 1 or math.prod(shape) > 2**31:
+        raise ConfigError(f"{folder.path / 'config.json'}: 'image_size' {size} is not a picture size")
+    picture_bytes = math.prod(shape) * 4
+    if not folder.state.exists():
+        raise ConfigError(f"--resume {folder.path}: no saved state (the run saved none before it stopped)")
+    import_tensorflow_quietly()  # the state reader is TensorFlow's; its start-up lines stay off stderr
+    expected = {"steps": ((), "exact"), "image": (shape, "exact"), "optimizer": (None, "prefix")}
+    arrays = folder.state.load(expected, max_bytes=4 * picture_bytes + 2**20)
+    steps = arrays["steps"]
+    if steps.dtype.kind not in "iu" or int(steps) < 1:
+        raise ConfigError(f"--resume {folder.path}: the saved state's step count is not a positive integer")
+    if not np.isfinite(arrays["image"]).all():
+        raise ConfigError(f"--resume {folder.path}: the saved picture holds NaN or infinity")
+    return arrays
+
+
+def check_run(plan: RunPlan) -> None:
+    """The checks that need the weights or TensorFlow; fills plan.prepared. Writes nothing."""
+    from nst_tf.vgg import weights as weights_module  # h5py only: still no TensorFlow
+
+    config = plan.config
+    weights = weights_module.resolve_weights_for_config(config)
+    import_tensorflow_quietly()
+    from nst_tf.optim import engine as optimize
+    from nst_tf.perf import memory
+
+    device = optimize.resolve_device(config.device)
+    height, width = result_size(plan)
+    if device == "/CPU:0":  # the refusal stylize makes, made before any picture is resized or folder made
+        memory.check_memory(config, height, width, weights.architecture)
+    shown_content, shown_styles = optimize.inputs_for_mode(plan.content, plan.styles, config)
+    for stage_config, _ in optimize.stage_plan(config)[:-1]:  # every scale's size must work: check now
+        optimize.prepare_images(shown_content, [], stage_config)
+    content, styles = optimize.prepare_images(shown_content, shown_styles, config)
+    height, width = int(content.shape[1]), int(content.shape[2])
+    if plan.resume is not None and tuple(plan.resume["image"].shape) != tuple(content.shape):
+        raise ConfigError(
+            f"the saved state is for a {plan.resume['image'].shape} picture, this run makes {tuple(content.shape)}"
+        )
+    if plan.resume is not None and config.optimizer == "adam" and not _optimizer_arrays(plan.resume):
+        raise ConfigError("the saved state is an L-BFGS run's; it cannot be continued with Adam")
+    extractor = None
+    if plan.backend == "torch":
+        _check_torch(plan)
+    else:
+        extractor = optimize.build_extractor(config, weights)
+    plan.record.update(image_size={"height": height, "width": width}, weights=weights.summary(), device=device)
+    plan.prepared.update(weights=weights, extractor=extractor, content=content, styles=styles)
+
+
+def result_size(plan: RunPlan) -> tuple[int, int]:
+    """(height, width) of the picture the run makes, from the shapes alone (nothing resized yet)."""
+    config = plan.config
+    if config.exact_size is not None:
+        return config.exact_size
+    reference = plan.styles[0] if config.mode == "texture" else plan.content
+    return image_io.fit_size(reference.shape[1], reference.shape[2], config.image_size)
+
+
+def _optimizer_arrays(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    count = sum(1 for key in arrays if key.startswith("optimizer_"))
+    return [arrays[f"optimizer_{i}"] for i in range(count)]
+
+
+def _check_torch(plan: RunPlan) -> None:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin on 2 cores
+    try:
+        import torch  # noqa: F401
+
+        from nst_tf.twin import torch_vgg  # noqa: F401
+    except ModuleNotFoundError:
+        raise ConfigError("--backend torch needs PyTorch: pip install torch==2.13.0") from None
+
+
+def optimizer_state(plan: RunPlan):
+    """The saved arrays as the engine's OptimizerState (for stylize's `resume`)."""
+    from nst_tf.optim.engine import OptimizerState
+
+    if plan.resume is None:
+        return None
+    arrays = plan.resume
+    return OptimizerState(int(arrays["steps"]), np.asarray(arrays["image"], np.float32), _optimizer_arrays(arrays))
