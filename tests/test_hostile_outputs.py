@@ -77,7 +77,10 @@ def test_dollar_and_mathtext_in_the_name_just_work(tmp_path):
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077])
-def test_run_files_follow_the_umask(tmp_path, umask):
+def test_run_files_follow_the_umask(tmp_path, umask, monkeypatch):
+    from nst_tf.io import atomic
+
+    monkeypatch.setattr(atomic, "_UMASK", None, raising=False)  # it reads the umask once per process
     previous = os.umask(umask)
     try:
         run = finished_run(tmp_path)

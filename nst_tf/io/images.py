@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from nst_tf.errors import ImageError
-from nst_tf.io import safe
+from nst_tf.io import atomic, safe
 
 log = logging.getLogger(__name__)
 
@@ -213,17 +213,20 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
     """Write a (1, H, W, 3) [0, 1] picture atomically; the format follows the suffix (PNG, JPEG ...).
 
-    The file appears whole or not at all, with mode 0o666 & ~umask. Raises `safe.OutputError` (one line)
-    when the place cannot be written.
+    The file appears whole or not at all, with the mode the user's umask gives (`nst_tf.io.atomic`).
+
+    Raises:
+        ImageError: the picture cannot be written there (one line: the path and why).
     """
     path = Path(path)
+    img = Image.fromarray(to_uint8(image), "RGB")
+    picture_format = Image.registered_extensions().get(path.suffix.lower(), "PNG")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic.atomic_path(path) as tmp:
+            img.save(tmp, format=picture_format)
     except OSError as exc:
-        raise safe.OutputError(f"cannot write {path}: {safe.reason(exc)}") from None
-    img = Image.fromarray(to_uint8(image), "RGB")
-    with safe.atomic_write(path) as handle:
-        img.save(handle, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+        raise ImageError(f"cannot write {path}: {safe.reason(exc)}") from None
     return path
 
 

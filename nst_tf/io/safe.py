@@ -1,12 +1,12 @@
-"""Shared guards for every file nst_tf reads or writes: open only regular files, check sizes before decoding,
-write atomically with the user's umask, and check an output place before anything is created there.
+"""Shared guards for every file nst_tf reads: open only regular files, say what anything else is, and check
+declared sizes before decoding.
 
 Why this module exists: a named pipe (FIFO) given where a file is expected makes a plain `open()` wait
 forever; a directory, a device or a symlink loop used to be reported as "no such file"; an `.npz` can
-declare arrays of gigabytes that `np.load` allocates before any shape is checked; `tempfile.mkstemp`
-creates files with mode 600 whatever the user's umask. Each guard raises an `NSTError` subclass whose
-message is one line that names the path and says what the thing is, so the command line can print it and
-exit with status 2. Nothing here imports TensorFlow.
+declare arrays of gigabytes that `np.load` allocates before any shape is checked. Each guard raises the
+`NSTError` subclass its caller names, with a one-line message that starts with the path and says what the
+thing is, so the command line can print it and exit with status 2. Writing (atomic files with the user's
+umask, output places) lives in `nst_tf.io.atomic` and `nst_tf.io.places`. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +23,6 @@ from typing import BinaryIO
 import numpy as np
 
 from nst_tf.errors import NSTError
-
-
-class OutputError(NSTError):
-    """A place nst_tf cannot write to: under a plain file, read-only, in /proc, a name too long ..."""
-
 
 _ERRNO_WORDS = {
     errno.ENOENT: "no such file",
@@ -171,86 +165,3 @@ def _npy_header(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> tuple[tuple
         else:
             shape, _, dtype = np.lib.format.read_array_header_2_0(member)
     return tuple(int(n) for n in shape), np.dtype(dtype)
-
-
-def current_umask() -> int:
-    """The process's umask, read without changing it where Linux allows (/proc/self/status)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o022)  # elsewhere: the classic set-and-restore
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, error: type[NSTError] = OutputError) -> Iterator[BinaryIO]:
-    """Write `path` all at once: a temporary file in the same folder, then os.replace.
-
-    The result gets mode 0o666 & ~umask (what `open()` would have given it), not mkstemp's 600. An
-    interrupted or failed write leaves the old file (if any) as it was and no temporary file behind.
-    OSErrors while creating, writing or renaming become one-line `error`s.
-    """
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise error(f"cannot write {path}: {reason(exc)}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise error(f"cannot write {path}: {reason(exc)}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_bytes_atomic(path: str | os.PathLike, data: bytes, error: type[NSTError] = OutputError) -> Path:
-    """`atomic_write` for data already in memory (JSON, CSV, small reports)."""
-    with atomic_write(path, error) as handle:
-        handle.write(data)
-    return Path(path)
-
-
-def check_output_place(path: str | os.PathLike, error: type[NSTError] = OutputError, what: str = "output") -> None:
-    """Check, creating nothing that stays, that a file or folder could be made at `path`.
-
-    Refused in one line: a name longer than the file system allows, a path under a plain file, an existing
-    non-folder where a folder is wanted is left to the caller, and a nearest existing folder that cannot
-    be written (read-only, /proc, no permission). The writability probe is a temporary folder made and
-    removed at once, because os.access says yes to root on read-only places and pseudo file systems.
-    """
-    path = Path(os.path.abspath(path))
-    label = f"{what} {path}" if what else str(path)
-    parent = path
-    while True:
-        try:
-            info = os.stat(parent)
-            break
-        except FileNotFoundError:
-            parent = parent.parent
-        except OSError as exc:  # ENOTDIR, ELOOP, ENAMETOOLONG, EACCES along the way
-            raise error(f"{label}: {reason(exc)}") from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise error(f"{label}: {parent} is a file, not a folder")
-    name_max = _name_max(parent)
-    for part in path.relative_to(parent).parts:
-        if len(os.fsencode(part)) > name_max:
-            raise error(f"{label}: the name {part[:24]}… is longer than the {name_max} bytes the file system allows")
-    try:
-        probe = tempfile.mkdtemp(prefix=".nst_tf_probe.", dir=parent)
-    except OSError as exc:
-        raise error(f"{label}: cannot create anything in {parent} ({reason(exc)})") from None
-    os.rmdir(probe)
-
-
-def _name_max(folder: Path) -> int:
-    try:
-        return int(os.pathconf(folder, "PC_NAME_MAX"))
-    except (OSError, ValueError):
-        return 255
