@@ -163,3 +163,12 @@ def finished_run(tmp_path: Path, name: str = "done", *extra: str) -> Path:
     )  # fmt: skip
     assert result.rc == 0, result.err
     return tmp_path / "out" / name
+
+
+def copy_run(template: Path, tmp_path: Path, name: str = "run") -> Path:
+    """A private copy of a finished run folder (the pictures it names stay where the template's are)."""
+    import shutil
+
+    target = tmp_path / "out" / name
+    shutil.copytree(template, target, symlinks=True)
+    return target
