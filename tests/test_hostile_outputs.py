@@ -116,3 +116,16 @@ def test_bench_json(tmp_path, case):
     )  # fmt: skip
     assert_one_line(result, 2, word)
     assert_unchanged(before, tmp_path)
+
+
+def test_a_relative_output_dir_puts_everything_inside_the_run_folder(tmp_path, monkeypatch):
+    """`-o out` relative to the working folder: snapshots land in out/NAME/snapshots, nowhere deeper."""
+    user = user_folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = cli("run", user / "content.png", user / "style.png", "-o", "out", "--name", "rel", "--snapshot-every",
+                 "1", "--optimizer", "adam", *FAST)  # fmt: skip
+    assert result.rc == 0, result.err
+    run = tmp_path / "out" / "rel"
+    assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["iter_00000.png", "iter_00001.png"]
+    assert not (run / "out").exists(), "snapshots went to a nested out/rel/out/rel/snapshots"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "user"]
