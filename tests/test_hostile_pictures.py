@@ -171,3 +171,14 @@ def test_random_bytes_as_the_style_picture(tmp_path, data, header):
         return
     assert_one_line(result, 2)
     assert_unchanged(before, tmp_path / "h")
+
+
+def test_a_thin_style_within_the_limit_is_enlarged_and_runs(tmp_path):
+    """A 1:40 strip is accepted: the style is enlarged until its short side has the 16 px VGG needs."""
+    user = user_folder(tmp_path)
+    picture(user / "strip.png", 5, 200)
+    before = snapshot(user)
+    result = cli("run", user / "content.png", user / "strip.png", "-o", tmp_path / "out", *FAST)
+    assert result.rc == 0 and "Traceback" not in result.err, result.err
+    assert min(Image.open(tmp_path / "out" / "content_strip" / "style.png").size) >= 16
+    assert_unchanged(before, user)

@@ -342,3 +342,13 @@ def test_resizing_beyond_the_megapixel_limit_is_refused_before_allocating():
         image_io.resize(picture, 66667, 100000)  # 25 GB as 8-bit RGB: must not be attempted
     assert "--image-size" in str(info.value) and "\n" not in str(info.value)
     assert image_io.resize(picture, 16, 16).shape == (1, 16, 16, 3)
+
+
+@pytest.mark.parametrize(("height", "width"), [(5, 200), (3, 1000), (200, 5), (1, 50), (7, 113), (15, 16)])
+@pytest.mark.parametrize("longest", [16, 32, 64, 256])
+def test_fit_size_with_a_minimum_side_never_leaves_it_short(height, width, longest):
+    h, w = image_io.fit_size(height, width, longest, min_side=16)
+    assert min(h, w) >= 16
+    if round(min(height, width) * longest / max(height, width)) >= 16:
+        assert (h, w) == image_io.fit_size(height, width, longest)  # no enlargement where none is needed
+    assert abs(max(h, w) / min(h, w) - max(height, width) / min(height, width)) <= max(height, width) / min(h, w)

@@ -14,6 +14,7 @@ temporary file in the same folder, then a rename) and gives the file the mode th
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from pathlib import Path
@@ -161,10 +162,21 @@ def _to_rgb_float(img: Image.Image) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
-def fit_size(height: int, width: int, longest: int) -> tuple[int, int]:
-    """(height, width) scaled so the longer side is `longest` px, aspect kept, each side at least 1."""
-    scale = longest / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
+def fit_size(height: int, width: int, longest: int, min_side: int = 1) -> tuple[int, int]:
+    """(height, width) scaled so the longer side is `longest` px, aspect kept, each side at least 1.
+
+    With `min_side` > 1 the picture is enlarged instead where its shorter side would come out below
+    `min_side` (a thin style strip still gives VGG `min_side` px): the scale then comes from the shorter
+    side itself, rounded up, so the rounding of a 1-px side cannot leave it short.
+    """
+    short, long_ = min(height, width), max(height, width)
+    scale = longest / long_
+    if min_side > 1 and round(short * scale) < min_side:
+        scale = math.ceil(min_side * long_ / short) / long_
+    h, w = max(1, round(height * scale)), max(1, round(width * scale))
+    if min(h, w) < min_side:  # float rounding at the edge: one more pixel on the short side
+        h, w = (max(h, min_side), w) if height <= width else (h, max(w, min_side))
+    return h, w
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
