@@ -111,16 +111,6 @@ def open_regular(path: str | os.PathLike, error: type[NSTError] = NSTError, what
         yield handle
 
 
-def read_regular(path: str | os.PathLike, error: type[NSTError] = NSTError, what: str = "", limit: int = 0) -> bytes:
-    """The bytes of a regular file (see `open_regular`); `limit` > 0 refuses larger files before reading."""
-    with open_regular(path, error, what) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if limit and size > limit:
-            label = f"{what} {path}" if what else str(path)
-            raise error(f"{label}: {size / 2**20:.1f} MB is more than the {limit / 2**20:.0f} MB allowed here")
-        return handle.read()
-
-
 def npz_members(
     path: str | os.PathLike, error: type[NSTError] = NSTError, max_bytes: int = 2**31, what: str = ""
 ) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
