@@ -166,9 +166,30 @@ def finished_run(tmp_path: Path, name: str = "done", *extra: str) -> Path:
 
 
 def copy_run(template: Path, tmp_path: Path, name: str = "run") -> Path:
-    """A private copy of a finished run folder (the pictures it names stay where the template's are)."""
+    """A private copy of a finished run folder, at tmp_path/out/NAME, with private copies of its pictures.
+
+    The pictures the run names are copied to tmp_path/user (a test may replace or delete them) and the
+    copy's config.json is pointed at them, so one run made per module serves every test.
+    """
+    import json
     import shutil
 
     target = tmp_path / "out" / name
     shutil.copytree(template, target, symlinks=True)
+    record = json.loads((target / "config.json").read_text())
+    user = tmp_path / "user"
+    user.mkdir(exist_ok=True)
+    (user / "notes.txt").write_text("the user's own notes\n")
+    for key in ("content", "styles"):
+        paths = record[key] if isinstance(record[key], list) else [record[key]]
+        copies = []
+        for original in paths:
+            if original is None:
+                copies.append(None)
+                continue
+            copy = user / Path(original).name
+            shutil.copyfile(original, copy)
+            copies.append(str(copy))
+        record[key] = copies if isinstance(record[key], list) else copies[0]
+    (target / "config.json").write_text(json.dumps(record, indent=2) + "\n")
     return target

@@ -15,11 +15,18 @@ from hostile import (
     assert_unchanged,
     cli,
     cli_subprocess,
+    copy_run,
     finished_run,
     picture,
     snapshot,
     user_folder,
 )
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """One finished 2-step Adam run, made once; each test works on a copy (with its own pictures)."""
+    return finished_run(tmp_path_factory.mktemp("template"), "template")
 
 
 def _user_documents(folder):
@@ -81,8 +88,8 @@ LATE_REFUSALS = {
 
 
 @pytest.mark.parametrize("case", sorted(LATE_REFUSALS))
-def test_refused_overwrite_keeps_the_old_run(tmp_path, case):
-    run = finished_run(tmp_path, "keep")
+def test_refused_overwrite_keeps_the_old_run(tmp_path, template, case):
+    run = copy_run(template, tmp_path, "keep")
     user = tmp_path / "user"
     styles = [user / "style.png", user / "style.png"] if case.startswith("blend") else [user / "style.png"]
     if case == "thin_style":
@@ -97,9 +104,9 @@ def test_refused_overwrite_keeps_the_old_run(tmp_path, case):
 
 
 @pytest.mark.slow
-def test_memory_refusal_on_overwrite_keeps_the_old_run(tmp_path):
+def test_memory_refusal_on_overwrite_keeps_the_old_run(tmp_path, template):
     """The memory check used to run inside the optimiser, after the old run was deleted."""
-    run = finished_run(tmp_path, "keep")
+    run = copy_run(template, tmp_path, "keep")
     user = tmp_path / "user"
     before = snapshot(tmp_path)
     result = cli_subprocess(
@@ -115,8 +122,8 @@ RESUME_REFUSALS = ["backend_torch", "content_replaced", "content_deleted", "styl
 
 
 @pytest.mark.parametrize("case", RESUME_REFUSALS)
-def test_refused_resume_keeps_the_run_byte_for_byte(tmp_path, case):
-    run = finished_run(tmp_path, "resumable")
+def test_refused_resume_keeps_the_run_byte_for_byte(tmp_path, template, case):
+    run = copy_run(template, tmp_path, "resumable")
     user = tmp_path / "user"
     extra: list[str] = []
     if case == "backend_torch":
