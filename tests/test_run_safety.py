@@ -98,7 +98,28 @@ def test_bench_json_to_an_unwritable_place_is_refused_before_measuring(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+def test_bench_refuses_a_size_that_cannot_fit_before_allocating(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    _refused(["bench", "--json", str(out), "--weights", "random", "--image-size", "100000"], capsys, "memory")
+    assert not out.exists()
+
+
 # --- overwrite and refusals after planning ------------------------------------------------------------
+
+
+def test_overwrite_of_what_is_not_a_run_is_refused_and_untouched(tmp_path, capsys):
+    thesis = tmp_path / "thesis"
+    (thesis / "figures").mkdir(parents=True)
+    (thesis / "chapter1.tex").write_text("\\chapter{One}")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("keep")
+    (tmp_path / "link").symlink_to(mine)
+    (tmp_path / "plain").write_text("a file")
+    before = _tree(tmp_path)
+    for name in ("thesis", "link", "plain"):
+        _refused(["run", CONTENT, STYLE, "-o", str(tmp_path), "--name", name, "--overwrite", *FAST], capsys, name)
+    assert _tree(tmp_path) == before and (tmp_path / "link").is_symlink()
 
 
 @pytest.mark.parametrize(
@@ -150,6 +171,11 @@ def _break(run, how):
     elif how == "settings missing":
         del record["config"]["iterations"]
         (run / "config.json").write_text(json.dumps(record))
+    elif how == "setting of the wrong type":
+        record["config"]["iterations"] = 5.5
+        (run / "config.json").write_text(json.dumps(record))
+    elif how == "blend not a list":
+        (run / "config.json").write_text(json.dumps({**record, "style_blend": 0.5}))
     elif how == "config.json not json":
         (run / "config.json").write_text("{ nope")
     elif how == "truncated state":
@@ -171,6 +197,8 @@ def _break(run, how):
 BROKEN = [
     "config.json missing keys",
     "settings missing",
+    "setting of the wrong type",
+    "blend not a list",
     "config.json not json",
     "truncated state",
     "corrupt state index",

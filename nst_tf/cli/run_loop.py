@@ -144,6 +144,9 @@ def _complete(plan: RunPlan, writer: _Writer, quiet: bool) -> int:
         folder.write_record(record)
         folder.make_report()
     except KeyboardInterrupt as exc:
+        with contextlib.suppress(OSError, KeyboardInterrupt):  # the record must not keep saying "running"
+            record.update(status="interrupted", iterations_done=writer.done)
+            folder.write_record(record)
         sys.stderr.write(
             f"nst_tf: interrupted while writing the report; the picture, snapshots and metrics are in {folder.path}\n"
         )
