@@ -42,12 +42,11 @@ def _report_folder(args: argparse.Namespace, content_path: str | None, style_pat
     else:
         stem = Path(content_path).stem if content_path else "texture"
         out_dir = Path("output") / f"compare_{stem}_{Path(style_paths[0]).stem}"
+    check_creatable(out_dir, "-o")  # under a plain file, in /proc, a name too long ...: one line, before any work
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir} exists and is not a folder")
     if (out_dir / "report.json").exists() and not args.overwrite:
         raise ConfigError(f"{out_dir} already holds a report; pass --overwrite to replace it")
-    if not out_dir.is_dir():  # under a plain file, in /proc, a name too long ...: one line, before any work
-        check_creatable(out_dir, "-o")
     return out_dir
 
 

@@ -85,7 +85,9 @@ class _Writer:
         if self.board:
             self.board.scalars(step.iteration, costs)
         if step.image is not None:
-            self.folder.save_picture(str(self.folder.snapshot_path(step.iteration)), step.image)
+            self.folder.save_picture(
+                str(self.folder.snapshot_path(step.iteration).relative_to(self.folder.path)), step.image
+            )
             if step.state is not None:  # single-scale TensorFlow runs; the torch twin keeps none
                 self.folder.state.save(step.state.steps, step.state.to_arrays())
             if self.board:

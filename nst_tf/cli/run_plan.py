@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import math
 import os
 import sys
@@ -31,6 +32,8 @@ from nst_tf.io.rundir import RunFolder
 RESUME_RECORD_KEYS = ("status", "config", "content", "styles", "image_size")
 # Flags that may accompany --resume: everything else is the run's own and comes from its config.json.
 RESUME_FLAGS = {"resume", "iterations", "quiet", "no_tb", "command", "output_dir", "pictures", "backend"}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,6 +72,8 @@ def picture_paths(pictures: list[str], mode: str) -> tuple[str | None, list[str]
     if mode == "texture":
         if not pictures:
             raise ConfigError("texture synthesis needs at least one STYLE picture")
+        if len(pictures) > 1:  # said, not silent: a user may have meant the first as a content picture
+            log.warning("texture synthesis has no content picture: all %d pictures are style pictures", len(pictures))
         return None, list(pictures)
     if mode == "invert":
         if len(pictures) != 1:
@@ -128,6 +133,9 @@ def plan_resume(args: argparse.Namespace) -> RunPlan:
     if config.scales > 1:
         raise ConfigError("--resume works with single-scale runs only")
     folder.read_metrics()  # a malformed metrics.csv is refused now, not after the first step
+    snapshots = folder.path / "snapshots"
+    if snapshots.exists() and not snapshots.is_dir():  # else the first snapshot fails after config.json changed
+        raise ConfigError(f"--resume {folder.path}: its snapshots is not a folder")
     arrays = _saved_state(folder, record)
     steps = int(arrays["steps"])
     if config.iterations <= steps:

@@ -97,7 +97,8 @@ class RunFolder:
     """A run's folder. Make one with `plan_new` (checks only) then `create`, or `open` an existing one."""
 
     def __init__(self, path: Path, kind: str = "run", replaces: bool = False) -> None:
-        self.path = Path(path)
+        # Absolute, so that a path built from it (snapshot_path) and joined to it again stays inside.
+        self.path = Path(os.path.abspath(path))
         self.kind = kind
         self.replaces = replaces  # create() removes the old run of this name first
         self.created = False  # this process has written into the folder

@@ -53,10 +53,7 @@ def prepare_images(
 
 def _fit_at_least(height: int, width: int, longest: int) -> tuple[int, int]:
     """fit_size, enlarged where needed so that the shorter side keeps MIN_SIDE px."""
-    h, w = image_io.fit_size(height, width, longest)
-    if min(h, w) < MIN_SIDE:
-        h, w = image_io.fit_size(height, width, round(longest * MIN_SIDE / min(h, w)))
-    return h, w
+    return image_io.fit_size(height, width, longest, min_side=MIN_SIDE)
 
 
 def check_resume(resume: OptimizerState, shape: tuple[int, ...]) -> None:
