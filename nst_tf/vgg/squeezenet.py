@@ -47,10 +47,15 @@ class SqueezeNetExtractor:
         weights: verified SqueezeNet 1.1 parameters (`load_squeezenet_pth`).
         layers: `features.i` names (or the cs231n preset's VGG stand-in names).
         preprocessing: override the weights' own (torchvision's ImageNet mean/std).
+        dtype: tf.float32 (the product) or tf.float64 (`compare --float64`).
     """
 
     def __init__(
-        self, weights: SqueezeNetWeights, layers: Iterable[str], preprocessing: Preprocessing | None = None
+        self,
+        weights: SqueezeNetWeights,
+        layers: Iterable[str],
+        preprocessing: Preprocessing | None = None,
+        dtype: tf.DType = tf.float32,
     ) -> None:
         self.layer_names: list[str] = select_squeezenet_layers(layers)
         if not self.layer_names:
@@ -61,15 +66,18 @@ class SqueezeNetExtractor:
         p = self.preprocessing
         if p.channel_order != "RGB":
             raise ConfigError("SqueezeNet 1.1 takes RGB input")
-        self._scale = tf.constant(p.scale, tf.float32)
-        self._mean = tf.constant(p.mean, tf.float32)
-        self._std = tf.constant(p.std, tf.float32)
-        w = weights.params
-        self._params = {key: (_hwio(value) if value.ndim == 4 else tf.constant(value)) for key, value in w.items()}
+        self.dtype = tf.as_dtype(dtype)
+        self._scale = tf.constant(p.scale, self.dtype)
+        self._mean = tf.constant(p.mean, self.dtype)
+        self._std = tf.constant(p.std, self.dtype)
+        self._params = {
+            key: tf.cast(_hwio(value) if value.ndim == 4 else tf.constant(value), self.dtype)
+            for key, value in weights.params.items()
+        }
 
     def preprocess(self, images: tf.Tensor) -> tf.Tensor:
         """(N, H, W, 3) RGB in [0, 1] -> (x·scale − mean) / std."""
-        x = tf.convert_to_tensor(images, tf.float32) * self._scale
+        x = tf.cast(images, self.dtype) * self._scale
         return (x - self._mean) / self._std
 
     def _conv(self, x: tf.Tensor, key: str, stride: int = 1, padding: str = "SAME") -> tf.Tensor:

@@ -167,7 +167,9 @@ def load_squeezenet_pth(path: str | Path) -> SqueezeNetWeights:
     except pickle.UnpicklingError:
         raise WeightsError(f"{path}: refused: the file stores Python objects besides tensors") from None
     except Exception as exc:  # RuntimeError, EOFError, ValueError ... on truncated or damaged files
-        raise WeightsError(f"{path}: cannot read the PyTorch file, truncated or damaged ({type(exc).__name__})") from None
+        raise WeightsError(
+            f"{path}: cannot read the PyTorch file, truncated or damaged ({type(exc).__name__})"
+        ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
