@@ -63,10 +63,7 @@ def keras_layer_name(name: str) -> str:
         return f"block{m.group(1)}_conv{m.group(2)}"
     if _KERAS.match(name) or _SQUEEZENET.match(name):
         return name
-    raise ConfigError(
-        f"unknown layer name {name!r}: use the paper's (conv4_2) or Keras's (block4_conv2), "
-        "or features.0 … features.12 with SqueezeNet 1.1 weights"
-    )
+    raise ConfigError(f"unknown layer name {name!r}: use conv4_2, block4_conv2 or (SqueezeNet 1.1) features.0 … 12")
 
 
 def paper_layer_name(name: str) -> str:
@@ -549,8 +546,7 @@ CS231N = Config(
 
 # What a run of a preset says on stderr (where it departs from its source in a way the user must know).
 PRESET_NOTES = {"cs231n": "cs231n preset: with VGG19 weights, conv3_1 stands in for SqueezeNet 1.1 features[3] "
-                "(content), conv2_1, conv3_2, conv4_1, conv4_2 for features[1, 4, 6, 7] (style); with "
-                "squeezenet1_1-*.pth weights these names mean SqueezeNet's own features"}  # fmt: skip
+                "(content), conv2_1, conv3_2, conv4_1, conv4_2 for features[1, 4, 6, 7] (style)"}  # fmt: skip
 PRESETS: dict[str, Config] = {
     "default": DEFAULT,
     "course": COURSE,

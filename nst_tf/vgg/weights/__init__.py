@@ -222,18 +222,11 @@ def imagenet_preference(config) -> str | None:
 def resolve_weights_for_config(config) -> VGGWeights:
     """`resolve_weights` with a `Config`'s weights, strictness, seed and preferred ImageNet layout.
 
-    SqueezeNet 1.1 (`nst_tf.vgg.weights.squeezenet_pth`): a `--weights` file holding its state dict, or, for
-    the cs231n preset asking for "imagenet"/"auto", torchvision's squeezenet1_1-*.pth found in pretrained/.
-    """
-    from nst_tf.vgg.weights import squeezenet_pth
+    Or SqueezeNet 1.1's weights where the config asks for them (`squeezenet_pth.squeezenet_for_config`)."""
+    from nst_tf.vgg.weights.squeezenet_pth import squeezenet_for_config
 
-    spec = str(config.weights)
-    if spec not in ("auto", "imagenet", "random", "hed-vgg16", "imagenet-vgg16"):
-        if squeezenet_pth.looks_like_squeezenet(Path(spec).expanduser()):
-            return squeezenet_pth.load_squeezenet_pth(Path(spec).expanduser())
-    elif config.preset == "cs231n" and spec in ("auto", "imagenet"):
-        if (found := squeezenet_pth.find_squeezenet_file()) is not None:
-            return squeezenet_pth.load_squeezenet_pth(found)
+    if (squeezenet := squeezenet_for_config(config)) is not None:
+        return squeezenet
     return resolve_weights(
         config.weights, strict=config.strict_weights, seed=config.seed, prefer=imagenet_preference(config)
     )

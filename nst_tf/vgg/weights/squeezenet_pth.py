@@ -146,6 +146,22 @@ def find_squeezenet_file() -> Path | None:
     return None
 
 
+def squeezenet_for_config(config) -> SqueezeNetWeights | None:
+    """SqueezeNet 1.1 weights when `config` asks for them, else None (VGG's resolution follows).
+
+    A `--weights` file holding SqueezeNet's state dict; or, for the cs231n preset asking for "imagenet" or
+    "auto", torchvision's squeezenet1_1-*.pth in pretrained/ (without it the preset runs on VGG19 stand-ins).
+    """
+    spec = str(config.weights)
+    if spec not in ("auto", "imagenet", "random", "hed-vgg16", "imagenet-vgg16"):
+        path = Path(spec).expanduser()
+        return load_squeezenet_pth(path) if looks_like_squeezenet(path) else None
+    if config.preset == "cs231n" and spec in ("auto", "imagenet"):
+        found = find_squeezenet_file()
+        return load_squeezenet_pth(found) if found is not None else None
+    return None
+
+
 def load_squeezenet_pth(path: str | Path) -> SqueezeNetWeights:
     """Read and verify torchvision's SqueezeNet 1.1 state dict (`weights_only=True`).
 
