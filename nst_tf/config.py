@@ -179,7 +179,9 @@ class Config:
         parse="parse_size",
         metavar="WxH",
     )
-    content_layer: str = setting("conv4_2", "content layer, e.g. conv4_2 or block4_conv2", parse="str", metavar="LAYER")
+    content_layer: str = setting(
+        "conv4_2", "content layer, e.g. conv4_2, block4_conv2 (features.3: SqueezeNet)", parse="str", metavar="LAYER"
+    )
     style_layers: LayerWeights = setting(
         PAPER_STYLE_LAYERS,
         "e.g. conv1_1,conv2_1 (equal weights) or conv1_1:0.5,conv3_1:0.5",

@@ -97,6 +97,31 @@ def test_stand_in_names_mean_squeezenet_modules_and_others_are_refused(squeeze_f
         SqueezeNetExtractor(weights, ["block5_conv1"])
 
 
+def test_the_cs231n_preset_finds_the_file_in_pretrained_and_other_presets_do_not(tmp_path, monkeypatch):
+    from nst_tf.config import preset
+    from nst_tf.vgg.extractor import build_extractor
+    from nst_tf.vgg.squeezenet import SqueezeNetExtractor
+    from nst_tf.vgg.weights import resolve_weights_for_config
+
+    torch.save(squeezenet_pth.random_squeezenet_state(5), tmp_path / "squeezenet1_1-b8a52dc0.pth")
+    monkeypatch.setenv("NST_TF_PRETRAINED", str(tmp_path))
+    weights = resolve_weights_for_config(preset("cs231n"))
+    assert weights.architecture == "squeezenet1_1" and weights.note == ""  # the published name
+    assert squeezenet_pth.squeezenet_for_config(preset("pytorch-tutorial")) is None
+    config = preset("cs231n").replace(content_layer="features.3", style_layers=(("features.12", 1.0),))
+    extractor = build_extractor(config, weights)
+    assert isinstance(extractor, SqueezeNetExtractor) and extractor.layer_names == ["features.3", "features.12"]
+
+
+def test_a_damaged_squeezenet_file_stops_run_in_one_line(tmp_path, capsys, squeeze_file):
+    bad = tmp_path / "squeezenet1_1-cut.pth"
+    bad.write_bytes(squeeze_file.read_bytes()[:3000])
+    args = ["run", CONTENT, STYLE, "--preset", "cs231n", "--weights", str(bad), "--image-size", "32"]
+    code, err = _run([*args, "--iterations", "1", "--no-tb", "-q", "-o", str(tmp_path), "--name", "r"], capsys)
+    assert code == 2 and "truncated" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
+
+
 def _run(args: list[str], capsys) -> tuple[int, str]:
     from nst_tf.cli import main as cli
 
