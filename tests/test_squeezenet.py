@@ -84,6 +84,14 @@ def test_tf_and_torch_features_agree(squeeze_file):
     assert tf_features["features.12"].shape[-1] == 512 and tf_features["features.2"].shape[1:3] == (11, 9)
 
 
+def test_the_twins_squeezenet_imports_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, nst_tf.twin.torch_squeezenet; sys.exit('tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
 def test_stand_in_names_mean_squeezenet_modules_and_others_are_refused(squeeze_file):
     from nst_tf.vgg.squeezenet import SqueezeNetExtractor
 
