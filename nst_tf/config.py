@@ -547,8 +547,8 @@ CS231N = Config(
 )
 
 # What a run of a preset says on stderr (where it departs from its source in a way the user must know).
-PRESET_NOTES = {"cs231n": "cs231n preset: with VGG19 weights, conv3_1 stands in for SqueezeNet 1.1 features[3] "
-                "(content), conv2_1, conv3_2, conv4_1, conv4_2 for features[1, 4, 6, 7] (style)"}  # fmt: skip
+PRESET_NOTES = {"cs231n": "cs231n preset: VGG19 conv3_1 stands in for SqueezeNet 1.1 features[3] (content), "
+                "conv2_1, conv3_2, conv4_1, conv4_2 for features[1, 4, 6, 7] (style)"}  # fmt: skip
 PRESETS: dict[str, Config] = {
     "default": DEFAULT,
     "course": COURSE,

@@ -145,6 +145,7 @@ def test_run_cs231n_with_squeezenet_on_both_backends(tmp_path, capsys, squeeze_f
     args += ["-o", str(tmp_path), "--name", "r"]
     code, err = _run(args, capsys)
     assert code == 0, err
+    assert "stands in" not in err  # the VGG stand-ins' note is for VGG weights only
     record = json.loads((tmp_path / "r" / "config.json").read_text())
     assert record["weights"]["architecture"] == "squeezenet1_1" and record["backend"] == backend
     rows = (tmp_path / "r" / "metrics.csv").read_text().splitlines()
