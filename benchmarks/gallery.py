@@ -3,10 +3,11 @@
     python benchmarks/gallery.py                # writes docs/gallery/*.png (about 11 minutes on 2 cores)
     python benchmarks/gallery.py --size 256 --iterations 200
 
-Rows: content/style weight ratio, max vs average pooling, content vs noise start, the three colour
-modes, texture synthesis. Every picture is a real run of `nst_tf.stylize` with the offline hed-vgg16
-weights on the project's own images, seeded, so the gallery is the same on every machine of a kind. The
-optimizer is the default preset's (L-BFGS); `--iterations` defaults to its count.
+Rows: the loss network (ImageNet VGG16 against HED's edge-tuned VGG16), content/style weight ratio, max
+vs average pooling, content vs noise start, the three colour modes, texture synthesis. Every picture is a
+real run of `nst_tf.stylize` with the default preset (relative costs, L-BFGS) on the offline
+imagenet-vgg16 weights (`--weights` to change) and the project's own images, seeded, so the gallery is
+the same on every machine of a kind.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from nst_tf.config import DEFAULT
 from nst_tf.io import images as image_io
 from nst_tf.optim import engine as optimize
 from nst_tf.optim import pictures
-from nst_tf.vgg.weights import hed_vgg16_weights
+from nst_tf.vgg.extractor import build_extractor
+from nst_tf.vgg.weights import resolve_weights
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = ("weights", "pooling", "init", "colors", "texture")
+ROWS = ("network", "weights", "pooling", "init", "colors", "texture")
 IMAGES = ROOT / "images"
 
 
@@ -57,23 +59,24 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=160, help="longest side, px")
     parser.add_argument("--iterations", type=int, default=DEFAULT.iterations)
     parser.add_argument("--out", default=str(ROOT / "docs" / "gallery"))
+    parser.add_argument("--weights", default="imagenet-vgg16", help="loss network of every row but 'network'")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"which rows to make (default all: {','.join(ROWS)})")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    weights = hed_vgg16_weights()
+    weights = resolve_weights(args.weights)
     cat = image_io.load_image(IMAGES / "chelsea.png")
     ihc = image_io.load_image(IMAGES / "ihc.png")
     hubble = image_io.load_image(IMAGES / "hubble_deep_field.jpg")
     base = DEFAULT.replace(image_size=args.size, iterations=args.iterations, snapshot_every=0, seed=0)
-    extractors = {p: optimize.build_extractor(base.replace(pooling=p), weights) for p in ("avg", "max")}
+    extractors = {p: build_extractor(base.replace(pooling=p), weights) for p in ("avg", "max")}
     began = time.perf_counter()
 
-    def run(content, style, config, label):
+    def run(content, style, config, label, network=None):
         config = config.resolved()
         extractor = extractors[config.pooling]
-        if config.mode != "transfer":
-            extractor = optimize.build_extractor(config, weights)
+        if config.mode != "transfer" or network is not None:
+            extractor = build_extractor(config, network or weights)
         steps = list(optimize.stylize(content, style, config, extractor=extractor))
         print(f"  {label}: J {steps[0].costs['total']:.4g} -> {steps[-1].costs['total']:.4g}")
         return _label(steps[-1].image, label)
@@ -83,10 +86,17 @@ def main() -> None:
         return [_label(c, "content"), _label(s, "style")]
 
     rows = set(args.rows.split(","))
-    if "weights" in rows:
+    if "network" in rows:
+        networks = {name: resolve_weights(name) for name in ("imagenet-vgg16", "hed-vgg16")}
+        _row(
+            inputs(cat, ihc) + [run(cat, ihc, base, name, network=w) for name, w in networks.items()],
+            out / "network.png",
+        )
+    if "weights" in rows:  # relative cost terms: alpha/beta means the same for any network and size
+        beta = base.style_weight
         _row(
             inputs(cat, ihc)
-            + [run(cat, ihc, base.replace(content_weight=a), f"alpha/beta = {a / 40:g}") for a in (10, 1000, 100000)],
+            + [run(cat, ihc, base.replace(content_weight=r * beta), f"alpha/beta = {r:g}") for r in (0.05, 0.2, 1.0)],
             out / "weights.png",
         )
     if "pooling" in rows:

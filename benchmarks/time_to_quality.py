@@ -36,6 +36,7 @@ from nst_tf.config import COURSE, DEFAULT, Config  # noqa: E402
 from nst_tf.io import images as image_io
 from nst_tf.optim import engine as optimize  # noqa: E402
 from nst_tf.perf.bench import default_pictures  # noqa: E402
+from nst_tf.vgg.extractor import build_extractor  # noqa: E402
 
 # What "the optimizer" is made of: everything else in a Config is the cost function, size or pictures.
 OPTIMIZER_FIELDS = (
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     reference_config, ours_config = configs(args)
     content, style = image_io.load_image(args.content), image_io.load_image(args.style)
-    extractor = optimize.build_extractor(reference_config)  # the same network and layers for both
+    extractor = build_extractor(reference_config)  # the same network and layers for both
     references, ours = [], []
     for _ in range(args.repeats):
         references.append(run_reference(content, style, reference_config, extractor))

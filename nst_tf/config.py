@@ -49,7 +49,6 @@ COST_NAMES = ("total", "content", "style", "tv")
 
 _PAPER = re.compile(r"^conv([1-5])_([1-4])$")
 _KERAS = re.compile(r"^block([1-5])_conv([1-4])$")
-_SQUEEZENET = re.compile(r"^features\.(\d|1[0-2])$")  # SqueezeNet 1.1's model.features[i] (cs231n)
 
 
 def keras_layer_name(name: str) -> str:
@@ -61,7 +60,7 @@ def keras_layer_name(name: str) -> str:
     name = name.strip()
     if m := _PAPER.match(name):
         return f"block{m.group(1)}_conv{m.group(2)}"
-    if _KERAS.match(name) or _SQUEEZENET.match(name):
+    if _KERAS.match(name) or re.match(r"^features\.(\d|1[0-2])$", name):  # SqueezeNet 1.1's (cs231n)
         return name
     raise ConfigError(f"unknown layer name {name!r}: use conv4_2, block4_conv2 or (SqueezeNet 1.1) features.0 … 12")
 
@@ -179,9 +178,7 @@ class Config:
         parse="parse_size",
         metavar="WxH",
     )
-    content_layer: str = setting(
-        "conv4_2", "content layer, e.g. conv4_2, block4_conv2 (features.3: SqueezeNet)", parse="str", metavar="LAYER"
-    )
+    content_layer: str = setting("conv4_2", "content layer, e.g. conv4_2 or block4_conv2", parse="str", metavar="LAYER")
     style_layers: LayerWeights = setting(
         PAPER_STYLE_LAYERS,
         "e.g. conv1_1,conv2_1 (equal weights) or conv1_1:0.5,conv3_1:0.5",

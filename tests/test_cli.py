@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from conftest import IMAGES, ROOT
 from PIL import Image
 
 from nst_tf.cli import main as cli
+from nst_tf.cli import settings
 from nst_tf.cli.settings import config_from_args
 
 CONTENT = str(IMAGES / "chelsea.png")
@@ -43,7 +45,7 @@ def test_run_writes_a_complete_consistent_folder(tmp_path, capsys):
     np.testing.assert_array_equal(np.asarray(picture), np.asarray(Image.open(run / "snapshots" / "iter_00002.png")))
     record = json.loads((run / "config.json").read_text())
     assert record["status"] == "complete" and record["iterations_done"] == 3
-    assert record["weights"]["source"] == "hed-vgg16" and "fell back" in record["weights"]["note"]
+    assert record["weights"]["source"] == "imagenet-vgg16" and "auto:" in record["weights"]["note"]
     assert record["config"]["iterations"] == 3 and record["config"]["seed"] == 1
     assert record["versions"]["tensorflow"] and record["image_size"] == {"height": 21, "width": 32}
     with open(run / "metrics.csv") as handle:
@@ -55,7 +57,7 @@ def test_run_writes_a_complete_consistent_folder(tmp_path, capsys):
         assert float(r["total"]) == pytest.approx(expected, rel=1e-5)
     assert float(rows[-1]["seconds"]) >= float(rows[0]["seconds"])
     assert record["final_costs"]["total"] == pytest.approx(float(rows[-1]["total"]), rel=1e-6)
-    assert err.count("\n") == 1 and "hed-vgg16" in err  # the single fallback line
+    assert err.count("\n") == 1 and "imagenet-vgg16" in err  # the single fallback line
     assert "generated.png" in out
 
 
@@ -86,6 +88,7 @@ def test_the_optimizer_decides_the_default_presets_step_count(flags, expected):
     assert (config.optimizer, config.iterations, config.snapshot_every) == expected
 
 
+@pytest.mark.slow
 def test_existing_runs_are_never_overwritten_unasked(tmp_path, capsys):
     base = [CONTENT, STYLE, "-o", str(tmp_path), *FAST, "--weights", "random"]
     assert run_cli(base, capsys)[0] == 0
@@ -178,6 +181,7 @@ def test_bad_input_from_a_real_process_has_no_traceback(tmp_path):
     assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_snapshots_and_metrics(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     args = [sys.executable, "-m", "nst_tf", "run", CONTENT, STYLE, "-o", str(tmp_path), "--name", "c"]
@@ -207,6 +211,7 @@ def test_run_with_the_torch_backend_writes_the_same_folder(tmp_path, capsys):
     assert not (tmp_path / "t" / "state").exists()  # the twin keeps no resumable state
 
 
+@pytest.mark.slow
 def test_compare_command_writes_every_file(tmp_path, capsys):
     pytest.importorskip("torch")
     out = tmp_path / "cmp"
@@ -219,3 +224,21 @@ def test_compare_command_writes_every_file(tmp_path, capsys):
     assert cli.main(args) == 2  # an existing report is not replaced unasked
     assert cli.main([*args, "--overwrite", "--optimizer", "lbfgs"]) == 2  # compare checks Adam's update
     assert "compare runs Adam" in capsys.readouterr().err
+
+
+def test_help_works_everywhere_and_shows_every_default():
+    result = subprocess.run(
+        [sys.executable, "-m", "nst_tf", "--help"], capture_output=True, text=True, cwd="/", timeout=120
+    )
+    assert result.returncode == 0 and "run" in result.stdout and not result.stderr, result.stderr
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        text = " ".join(sub.format_help().split())
+        assert "usage:" in text, name
+    run_help = " ".join(commands["run"].format_help().split())
+    for field in settings.setting_fields():
+        flag = settings.flag_name(field)
+        assert re.search(re.escape(flag) + r"\b.*?\(default: ", run_help), flag
+    assert "--output-dir OUTPUT_DIR where run folders go (default: output)" in run_help
+    assert "(default: 100; with --optimizer adam: 300; preset course: 200; preset course-tf2: 2501)" in run_help

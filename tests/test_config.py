@@ -85,3 +85,33 @@ def test_config_is_frozen_and_serialisable():
     data = Config().to_dict()
     assert data["style_layers"][0] == ["conv1_1", 0.2]
     assert Config(**{**data, "style_layers": tuple(tuple(p) for p in data["style_layers"])}) == Config()
+
+
+def test_flags_come_from_the_config_fields():
+    import argparse
+    import dataclasses
+
+    from nst_tf import config as config_module
+    from nst_tf.cli import settings
+
+    parser = argparse.ArgumentParser()
+    settings.add_setting_options(parser)
+    actions = {a.dest: a for a in parser._actions}
+    for field in dataclasses.fields(Config):
+        if field.metadata.get("help"):
+            assert field.name in actions, field.name
+            assert f"default: {settings.show(getattr(DEFAULT, field.name))}" in actions[field.name].help
+    assert tuple(actions["optimizer"].choices) == config_module.OPTIMIZERS
+    assert tuple(actions["mode"].choices) == config_module.MODES
+    assert "adam_epsilon" not in actions  # recipe settings only presets change
+    assert settings.config_from_args(parser.parse_args([])) == DEFAULT
+    config = settings.config_from_args(parser.parse_args(["--preset", "course", "--image-size", "64"]))
+    assert config.image_size == 64 and config.exact_size is None  # --image-size replaces the exact size
+    config = settings.config_from_args(parser.parse_args(["--image-size", "64", "--size", "50x40", "--no-jit"]))
+    assert config.exact_size == (40, 50) and config.jit_compile is False
+
+
+def test_negative_and_huge_seeds_are_refused():
+    for seed in (-1, 2**32):
+        with pytest.raises(ConfigError, match="seed"):
+            DEFAULT.replace(seed=seed)

@@ -90,6 +90,7 @@ def test_no_tb_writes_no_event_files(tmp_path):
     assert not (run / "tb").exists() and (run / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_ten_plus_resumed_ten_equals_twenty(tmp_path):
     straight = _run(tmp_path, "straight", "--iterations", "20", "--snapshot-every", "5", "--optimizer", "adam")
     split = _run(tmp_path, "split", "--iterations", "10", "--snapshot-every", "5", "--optimizer", "adam")
@@ -110,6 +111,7 @@ def test_ten_plus_resumed_ten_equals_twenty(tmp_path):
     assert record["config"]["iterations"] == 20
 
 
+@pytest.mark.slow
 def test_resume_after_an_interruption_redoes_steps_past_the_last_snapshot(tmp_path):
     straight = _run(tmp_path, "ref", "--iterations", "9", "--snapshot-every", "4", "--optimizer", "adam")
     run = _run(tmp_path, "cut", "--iterations", "5", "--snapshot-every", "4", "--optimizer", "adam")  # state after 5
@@ -128,6 +130,7 @@ def test_resume_after_an_interruption_redoes_steps_past_the_last_snapshot(tmp_pa
         assert [r["total"] for r in rows] == [r["total"] for r in csv.DictReader(handle)]
 
 
+@pytest.mark.slow
 def test_an_lbfgs_run_resumes_from_its_last_snapshot(tmp_path):
     run = _run(tmp_path, "lbfgs", "--iterations", "4", "--snapshot-every", "2")  # the default optimizer
     saved = _state(run)

@@ -98,7 +98,28 @@ def test_bench_json_to_an_unwritable_place_is_refused_before_measuring(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+def test_bench_refuses_a_size_that_cannot_fit_before_allocating(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    _refused(["bench", "--json", str(out), "--weights", "random", "--image-size", "100000"], capsys, "memory")
+    assert not out.exists()
+
+
 # --- overwrite and refusals after planning ------------------------------------------------------------
+
+
+def test_overwrite_of_what_is_not_a_run_is_refused_and_untouched(tmp_path, capsys):
+    thesis = tmp_path / "thesis"
+    (thesis / "figures").mkdir(parents=True)
+    (thesis / "chapter1.tex").write_text("\\chapter{One}")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("keep")
+    (tmp_path / "link").symlink_to(mine)
+    (tmp_path / "plain").write_text("a file")
+    before = _tree(tmp_path)
+    for name in ("thesis", "link", "plain"):
+        _refused(["run", CONTENT, STYLE, "-o", str(tmp_path), "--name", name, "--overwrite", *FAST], capsys, name)
+    assert _tree(tmp_path) == before and (tmp_path / "link").is_symlink()
 
 
 @pytest.mark.parametrize(
@@ -150,6 +171,11 @@ def _break(run, how):
     elif how == "settings missing":
         del record["config"]["iterations"]
         (run / "config.json").write_text(json.dumps(record))
+    elif how == "setting of the wrong type":
+        record["config"]["iterations"] = 5.5
+        (run / "config.json").write_text(json.dumps(record))
+    elif how == "blend not a list":
+        (run / "config.json").write_text(json.dumps({**record, "style_blend": 0.5}))
     elif how == "config.json not json":
         (run / "config.json").write_text("{ nope")
     elif how == "truncated state":
@@ -171,6 +197,8 @@ def _break(run, how):
 BROKEN = [
     "config.json missing keys",
     "settings missing",
+    "setting of the wrong type",
+    "blend not a list",
     "config.json not json",
     "truncated state",
     "corrupt state index",
@@ -297,3 +325,29 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     assert len(err.strip().splitlines()) == 1 and "interrupted after" in err and "Traceback" not in err
     record = json.loads((tmp_path / "t" / "config.json").read_text())
     assert record["status"] == "interrupted" and (tmp_path / "t" / "loss.png").exists()
+
+
+def test_the_weights_fallback_note_does_not_come_with_a_refusal(tmp_path, capsys):
+    # --weights auto falls back (no ImageNet file offline) with a note; a refusal after it is still one line.
+    _refused(["run", CONTENT, STYLE, "-o", str(tmp_path / "o"), "--image-size", "30000"], capsys, "memory")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_write_failure_mid_run_is_one_line(tmp_path, capsys, monkeypatch):
+    from nst_tf.cli import run_plan
+    from nst_tf.io.rundir import RunFolder
+
+    args = cli.build_parser().parse_args(["run", CONTENT, STYLE, "-o", str(tmp_path), "--name", "w", *FAST])
+    plan = run_plan.plan_new_run(args)
+    plan.record.update(image_size={"height": 4, "width": 4})
+    plan.folder.create()
+
+    def disk_full(self, name, image):
+        raise OSError(28, "No space left on device", name)
+
+    monkeypatch.setattr(RunFolder, "save_picture", disk_full)
+    costs = {"total": 2.0, "content": 1.0, "style": 1.0, "tv": 0.0}
+    steps = [Step(0, costs, 0.1, np.full((1, 4, 4, 3), 0.5, np.float32))]
+    code = run_loop.execute(plan, iter(steps), tensorboard=False, quiet=True)
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "No space left" in err

@@ -115,7 +115,7 @@ def test_the_cs231n_preset_finds_the_file_in_pretrained_and_other_presets_do_not
     monkeypatch.setenv("NST_TF_PRETRAINED", str(tmp_path))
     weights = resolve_weights_for_config(preset("cs231n"))
     assert weights.architecture == "squeezenet1_1" and weights.note == ""  # the published name
-    assert squeezenet_pth.squeezenet_for_config(preset("pytorch-tutorial")) is None
+    assert squeezenet_pth.squeezenet_for_config(preset("pytorch-tutorial"), [tmp_path]) is None
     config = preset("cs231n").replace(content_layer="features.3", style_layers=(("features.12", 1.0),))
     extractor = build_extractor(config, weights)
     assert isinstance(extractor, SqueezeNetExtractor) and extractor.layer_names == ["features.3", "features.12"]

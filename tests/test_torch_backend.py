@@ -62,7 +62,7 @@ def test_preserve_colors_on_torch_keeps_the_content_colours():
     content = image_io.load_image(IMAGES / "chelsea.png")
     style = image_io.load_image(IMAGES / "hubble_deep_field.jpg")
     config = DEFAULT.replace(
-        image_size=40, iterations=6, weights="random", seed=0, optimizer="adam", learning_rate=0.05
+        image_size=40, iterations=6, weights="random", seed=0, optimizer="adam", learning_rate=0.05, style_weight=100.0
     )
     weights = random_weights(0)
     reference = pictures.prepare_images(content, [], config)[0]

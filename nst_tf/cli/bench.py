@@ -43,15 +43,17 @@ def bench_config(args: argparse.Namespace):
 def command(args: argparse.Namespace) -> int:
     """`bench`: check, run, print one line, write --json FILE; returns the exit status."""
     from nst_tf.io import images as image_io
-    from nst_tf.perf import bench
+    from nst_tf.perf import bench, memory
 
     config = bench_config(args)
     bench.check_counts(args.iterations, args.warmup)
     json_path = check_replaceable_file(args.json, "--json") if args.json else None
     default_content, default_style = bench.default_pictures()
     content, style = args.content or default_content, args.style or default_style
-    for picture in (content, style):
-        image_io.load_image(picture)  # a bad picture is refused before the measuring starts
+    pictures = [image_io.load_image(picture) for picture in (content, style)]  # bad ones refused now
+    height, width = image_io.fit_size(pictures[0].shape[1], pictures[0].shape[2], config.image_size)
+    # Before any picture is resized: VGG19's estimate, the larger of the two networks (weights not read yet).
+    memory.check_memory(config, height, width, "vgg19")
     import_tensorflow_quietly()
     result = bench.run_bench(config, content, style, args.iterations, args.warmup)
     result["versions"] = library_versions()

@@ -102,6 +102,26 @@ class StderrHandler(logging.Handler):
         sys.stderr.write(self.format(record) + "\n")
 
 
+@contextlib.contextmanager
+def warnings_held() -> Iterator[None]:
+    """Hold the library's warning lines (e.g. the weights fallback) during the checks: a refusal is then
+    the only line on stderr; when the block succeeds, the held lines are written after all."""
+    held: list[logging.LogRecord] = []
+
+    class Hold(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            held.append(record)
+
+    saved = log.handlers[:]
+    log.handlers = [Hold()]
+    try:
+        yield
+    finally:
+        log.handlers = saved
+    for record in held:
+        log.handle(record)
+
+
 def configure_logging() -> None:
     """Library warnings (e.g. the weights fallback) as one `nst_tf: ...` line each on stderr."""
     if not any(isinstance(h, StderrHandler) for h in log.handlers):

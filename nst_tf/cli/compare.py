@@ -17,6 +17,7 @@ from nst_tf.cli.run_plan import parse_blend, picture_paths
 from nst_tf.cli.settings import add_setting_options, config_from_args
 from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
+from nst_tf.io.places import check_creatable
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -45,6 +46,8 @@ def _report_folder(args: argparse.Namespace, content_path: str | None, style_pat
         raise ConfigError(f"{out_dir} exists and is not a folder")
     if (out_dir / "report.json").exists() and not args.overwrite:
         raise ConfigError(f"{out_dir} already holds a report; pass --overwrite to replace it")
+    if not out_dir.is_dir():  # under a plain file, in /proc, a name too long ...: one line, before any work
+        check_creatable(out_dir, "-o")
     return out_dir
 
 

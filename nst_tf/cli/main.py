@@ -32,6 +32,7 @@ COMMANDS = {
     "weights": "nst_tf.cli.weights",
     "bench": "nst_tf.cli.bench",
     "audio": "nst_tf.cli.audio",
+    "score": "nst_tf.cli.score",
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nst_tf.cli.common import HelpFormatter, interrupted_status, sigterm_as_interrupt
+from nst_tf.cli.common import HelpFormatter, interrupted_status, sigterm_as_interrupt, warnings_held
 from nst_tf.cli.run_loop import execute
 from nst_tf.cli.run_plan import RunPlan, check_run, optimizer_state, plan_new_run, plan_resume
 from nst_tf.cli.settings import add_setting_options
@@ -45,8 +45,9 @@ def command(args: argparse.Namespace) -> int:
     """`run`: check everything, then stylize and write the run folder; returns the exit status."""
     with sigterm_as_interrupt():
         try:
-            plan = plan_resume(args) if args.resume else plan_new_run(args)
-            check_run(plan)
+            with warnings_held():  # a refusal is the only line; the fallback note comes once the run starts
+                plan = plan_resume(args) if args.resume else plan_new_run(args)
+                check_run(plan)
             plan.record["versions"] = library_versions()
         except KeyboardInterrupt as exc:
             sys.stderr.write("nst_tf: interrupted before the run started; nothing was written\n")

@@ -10,6 +10,7 @@ so the snapshots and state on disk are the last good ones.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 from collections.abc import Iterable
@@ -122,6 +123,9 @@ def execute(plan: RunPlan, steps: Iterable, tensorboard: bool, quiet: bool) -> i
         record.update(status="failed", iterations_done=writer.done, error=str(exc))
         kept = f"the last good picture is {writer.last_path()}" if writer.last else "no picture was kept"
         return _finish(folder, record, EXIT_BAD_INPUT, f"error: {exc}; stopped, {kept}", with_folder=False)
+    except OSError as exc:  # the disk filled up, the folder went away ...: say so in one line
+        progress.close()
+        return _write_failed(writer, exc)
     progress.close()
     writer.close()
     return _complete(plan, writer, quiet)
@@ -140,6 +144,9 @@ def _complete(plan: RunPlan, writer: _Writer, quiet: bool) -> int:
         folder.write_record(record)
         folder.make_report()
     except KeyboardInterrupt as exc:
+        with contextlib.suppress(OSError, KeyboardInterrupt):  # the record must not keep saying "running"
+            record.update(status="interrupted", iterations_done=writer.done)
+            folder.write_record(record)
         sys.stderr.write(
             f"nst_tf: interrupted while writing the report; the picture, snapshots and metrics are in {folder.path}\n"
         )
@@ -152,6 +159,15 @@ def _complete(plan: RunPlan, writer: _Writer, quiet: bool) -> int:
         )
         print(f"report: {folder.path / 'report.html'}")
     return 0
+
+
+def _write_failed(writer: _Writer, exc: OSError) -> int:
+    with contextlib.suppress(OSError):
+        writer.close()
+    reason = exc.strerror or type(exc).__name__
+    where = f" ({exc.filename})" if exc.filename else ""
+    sys.stderr.write(f"nst_tf: error: writing the run failed after {writer.done} steps: {reason}{where}\n")
+    return EXIT_BAD_INPUT
 
 
 def _finish(folder: RunFolder, record: dict, status: int, message: str, with_folder: bool = True) -> int:

@@ -138,9 +138,13 @@ def plan_resume(args: argparse.Namespace) -> RunPlan:
     styles = [image_io.load_image(path) for path in record["styles"]]
     blend = record.get("style_blend")
     if blend is not None:
+        if not isinstance(blend, list):
+            raise ConfigError(f"{folder.path / 'config.json'}: 'style_blend' is not a list of weights")
         blend = parse_blend(",".join(str(v) for v in blend), len(styles))
     record.update(status="running", config=config.to_dict())
-    record.setdefault("resumed", []).append({"from_step": steps, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    if not isinstance(record.get("resumed"), list):
+        record["resumed"] = []
+    record["resumed"].append({"from_step": steps, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     plan = RunPlan(config, content, styles, blend, folder, record, "tf", arrays, steps)
     return plan
 
@@ -157,12 +161,33 @@ def _record_config(folder: RunFolder, record: dict) -> Config:
         raise ConfigError(f"{where}: 'styles' is not a list of picture paths")
     if record["content"] is not None and not isinstance(record["content"], str):
         raise ConfigError(f"{where}: 'content' is not a picture path")
+    wrong = [f.name for f in dataclasses.fields(Config) if not _has_type(settings[f.name], str(f.type))]
+    if wrong:
+        raise ConfigError(f"{where}: the settings {', '.join(wrong)} have the wrong type")
     try:
         return Config.from_dict(settings)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: a setting has the wrong type ({' '.join(str(exc).split())[:80]})") from None
+
+
+# Field annotations (as text, `from __future__ import annotations`) -> the JSON types config.json may hold.
+_JSON_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def _has_type(value: object, annotation: str) -> bool:
+    """Does a config.json value fit a Config field's annotation? (Tuples are checked by Config.from_dict.)"""
+    kinds = annotation.replace(" ", "").split("|")
+    if value is None:
+        return "None" in kinds
+    for kind in (k for k in kinds if k != "None"):
+        allowed = _JSON_TYPES.get(kind)
+        if allowed is None:  # tuples, LayerWeights: from_dict converts and checks them
+            return True
+        if isinstance(value, allowed) and (kind == "bool" or not isinstance(value, bool)):
+            return True
+    return False
 
 
 def _saved_state(folder: RunFolder, record: dict) -> dict[str, np.ndarray]:

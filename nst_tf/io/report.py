@@ -126,6 +126,33 @@ def animation(run_dir: Path, frame_ms: int = 250, hold_ms: int = 1500) -> Path |
     return path
 
 
+_STYLE = """<style>
+body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1200px; }
+.row { display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }
+figure { margin: 0; } figure img { width: 360px; height: auto; border: 1px solid #ccc; }
+figcaption { text-align: center; font-size: 14px; color: #555; }
+.wide img { width: auto; max-width: 100%; }
+table { border-collapse: collapse; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+th { background: #f4f4f4; } .missing { width: 200px; height: 150px; background: #eee; }
+</style>"""
+
+
+def _settings_tables(record: dict) -> tuple[str, str]:
+    """(settings rows, weights rows) of report.html's settings tables."""
+    config_rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v))}</td></tr>"
+        for k, v in record.get("config", {}).items()
+    )
+    w = record.get("weights", {})
+    weights_rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(json.dumps(w.get(k)))}</td></tr>"
+        for k in ("source", "format", "architecture", "path", "sha256", "note")
+        if w.get(k) not in (None, "")
+    )
+    return config_rows, weights_rows
+
+
 def html_report(run_dir: Path) -> Path:
     """report.html: inputs and result side by side, the plots, the settings and the timing; offline
     (relative links only)."""
@@ -145,16 +172,8 @@ def html_report(run_dir: Path) -> Path:
             body = f"<img src='{html.escape(src)}' alt='{label}'>"
         return f"<figure>{body}<figcaption>{label}</figcaption></figure>"
 
-    config_rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v))}</td></tr>"
-        for k, v in record.get("config", {}).items()
-    )
+    config_rows, weights_rows = _settings_tables(record)
     w = record.get("weights", {})
-    weights_rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(json.dumps(w.get(k)))}</td></tr>"
-        for k in ("source", "format", "architecture", "path", "sha256", "note")
-        if w.get(k) not in (None, "")
-    )
     final = {k: float(m[k][-1]) for k in COSTS} if len(m["iteration"]) else {}
     steps = len(m["iteration"])
     seconds = float(m["seconds"][-1]) if steps else 0.0
@@ -165,16 +184,7 @@ def html_report(run_dir: Path) -> Path:
     final_text = ", ".join(f"{k} {v:.5g}" for k, v in final.items())
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>nst_tf run {html.escape(run_dir.name)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 24px; color: #222; max-width: 1200px; }}
-.row {{ display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }}
-figure {{ margin: 0; }} figure img {{ width: 360px; height: auto; border: 1px solid #ccc; }}
-figcaption {{ text-align: center; font-size: 14px; color: #555; }}
-.wide img {{ width: auto; max-width: 100%; }}
-table {{ border-collapse: collapse; font-size: 13px; }}
-th, td {{ border: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
-th {{ background: #f4f4f4; }} .missing {{ width: 200px; height: 150px; background: #eee; }}
-</style></head><body>
+{_STYLE}</head><body>
 <h1>{html.escape(run_dir.name)}</h1>
 <p>Status <b>{html.escape(str(record.get("status")))}</b>: {steps} steps in {seconds:.1f} s
 ({per_step:.3f} s per step) on {html.escape(str(record.get("device")))}, {size.get("width")}×{size.get("height")} px,

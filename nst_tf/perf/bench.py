@@ -161,14 +161,11 @@ def run_bench(
         matmul_sizes: square sizes to probe the peak with (default MATMUL_SIZES); the best one is kept.
 
     Returns:
-        A JSON-ready dict (see `command_bench`).
+        A JSON-ready dict (see `nst_tf.cli.bench`).
     """
-    import numpy as np
-
     from nst_tf.io import images as image_io
     from nst_tf.optim import engine as optimize
     from nst_tf.optim.pictures import prepare_images
-    from nst_tf.perf import memory
     from nst_tf.vgg.extractor import build_extractor
 
     check_counts(iterations, warmup)
@@ -179,51 +176,68 @@ def run_bench(
     device = optimize.resolve_device(config.device)
     sized, _ = prepare_images(content, [], config)
     height, width = int(sized.shape[1]), int(sized.shape[2])
-    architecture = extractor.weights.architecture
-    flops = step_flops(config, height, width, architecture)
     steps = optimize.stylize(content, style, config, extractor=extractor)
+    try:
+        timing = _time_steps(steps, warmup, iterations, device, matmul_sizes or MATMUL_SIZES)
+    finally:
+        steps.close()
+    result = _figures(config, height, width, extractor, timing, warmup, iterations)
+    result["pictures"] = {"content": str(content_path), "style": str(style_path)}
+    result["device"] = device_name(device)
+    return result
+
+
+def _time_steps(steps, warmup: int, iterations: int, device: str, matmul_sizes: tuple[int, ...]) -> dict:
+    """Warm-up steps, the peak memory, the matmul probes, then each timed step next to a probe."""
     times: list[float] = []
     warmup_seconds: list[float] = []  # the first includes tracing (and XLA compilation)
     evaluations: list[int] = []
-    try:
-        for _ in range(warmup):
-            began = time.perf_counter()
-            step = next(steps)
-            warmup_seconds.append(time.perf_counter() - began)
-            evaluations.append(step.evaluations or step.iteration + 1)
-        # The warm-up steps have reached the run's peak memory; read it before the probes allocate theirs.
-        rss = peak_rss_mb()
-        by_size = {size: matmul_gflops(size, 3, device) for size in matmul_sizes or MATMUL_SIZES}
-        best = max(by_size, key=lambda size: statistics.median(by_size[size]))
-        probe = MatmulProbe(best, device)
-        rates: list[float] = []
-        for _ in range(iterations):  # each step next to a probe: a drift in speed hits both alike
-            began = time.perf_counter()
-            step = next(steps)
-            times.append(time.perf_counter() - began)
-            evaluations.append(step.evaluations or step.iteration + 1)
-            rates.append(probe.gflops())
-    finally:
-        steps.close()
+    for _ in range(warmup):
+        began = time.perf_counter()
+        step = next(steps)
+        warmup_seconds.append(time.perf_counter() - began)
+        evaluations.append(step.evaluations or step.iteration + 1)
+    # The warm-up steps have reached the run's peak memory; read it before the probes allocate theirs.
+    rss = peak_rss_mb()
+    by_size = {size: matmul_gflops(size, 3, device) for size in matmul_sizes}
+    best = max(by_size, key=lambda size: statistics.median(by_size[size]))
+    probe = MatmulProbe(best, device)
+    rates: list[float] = []
+    for _ in range(iterations):  # each step next to a probe: a drift in speed hits both alike
+        began = time.perf_counter()
+        step = next(steps)
+        times.append(time.perf_counter() - began)
+        evaluations.append(step.evaluations or step.iteration + 1)
+        rates.append(probe.gflops())
+    return {"times": times, "warmup_seconds": warmup_seconds, "evaluations": evaluations, "rss": rss,
+            "by_size": by_size, "best": best, "rates": rates}  # fmt: skip
+
+
+def _figures(config: Config, height: int, width: int, extractor, timing: dict, warmup: int, iterations: int) -> dict:
+    """The JSON-ready figures from the timings (see the module notes for what is counted)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from nst_tf.perf import memory
+
+    architecture = extractor.weights.architecture
+    flops = step_flops(config, height, width, architecture)
+    times, evaluations, rates = timing["times"], timing["evaluations"], timing["rates"]
     peak = statistics.median(rates)
     seconds = statistics.median(times)
     # Evaluations per timed iteration: the count after the timed steps minus the count before them.
     per_iteration = (evaluations[-1] - evaluations[warmup - 1]) / iterations
-    gflop = flops["total"] * per_iteration / 1e9
     counts = [b - a for a, b in zip(evaluations[warmup - 1 : -1], evaluations[warmup:], strict=True)]
     per_evaluation = statistics.median(t / max(n, 1) for t, n in zip(times, counts, strict=True))
     achieved = flops["total"] / 1e9 / per_evaluation
-    import tensorflow as tf
-
     return {
         "seconds_per_iteration": seconds,
-        "gflop_per_iteration": gflop,
+        "gflop_per_iteration": flops["total"] * per_iteration / 1e9,
         "achieved_gflops": achieved,
         "matmul_peak_gflops": peak,
         "fraction_of_peak": achieved / peak,
-        "peak_rss_mb": rss,
+        "peak_rss_mb": timing["rss"],
         "estimated_peak_mb": memory.estimate_peak_bytes(config, height, width, architecture) / 2**20,
-        "device": device_name(device),
         "image": {"height": height, "width": width},
         "iterations": iterations,
         "warmup": warmup,
@@ -231,9 +245,9 @@ def run_bench(
         "seconds_per_evaluation": per_evaluation,
         "gflop_per_evaluation": {name: value / 1e9 for name, value in flops.items()},
         "iteration_seconds": times,
-        "warmup_seconds": warmup_seconds,
-        "matmul_gflops_by_size": {str(size): values for size, values in by_size.items()},
-        "matmul_size": best,
+        "warmup_seconds": timing["warmup_seconds"],
+        "matmul_gflops_by_size": {str(size): values for size, values in timing["by_size"].items()},
+        "matmul_size": timing["best"],
         "matmul_gflops_next_to_steps": rates,
         "config": {
             "preset": config.preset,
@@ -244,7 +258,6 @@ def run_bench(
             "architecture": architecture,
             "layers": extractor.layer_names,
         },
-        "pictures": {"content": str(content_path), "style": str(style_path)},
         "versions": {"tensorflow": tf.__version__, "numpy": np.__version__, "python": platform.python_version()},
         "threads": {
             "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),

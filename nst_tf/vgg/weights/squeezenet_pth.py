@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf.errors import WeightsError
-from nst_tf.vgg.weights import TORCHVISION, Preprocessing, pretrained_dirs
+from nst_tf.vgg.weights.base import TORCHVISION, Preprocessing
+from nst_tf.vgg.weights.files import check_regular_file
 
 ARCHITECTURE = "squeezenet1_1"
 PUBLISHED_FILE = "squeezenet1_1-b8a52dc0.pth"
@@ -135,9 +136,9 @@ def looks_like_squeezenet(path: str | Path) -> bool:
     return path.name.startswith("squeezenet")
 
 
-def find_squeezenet_file() -> Path | None:
-    """torchvision's `squeezenet1_1-*.pth` in the pretrained/ folders (the published name first), or None."""
-    for folder in pretrained_dirs():
+def find_squeezenet_file(folders: list[Path]) -> Path | None:
+    """torchvision's `squeezenet1_1-*.pth` in `folders` (pretrained/; the published name first), or None."""
+    for folder in folders:
         if (folder / PUBLISHED_FILE).is_file():
             return folder / PUBLISHED_FILE
         found = sorted(p for p in folder.glob("squeezenet1_1-*.pth") if p.is_file())
@@ -146,18 +147,19 @@ def find_squeezenet_file() -> Path | None:
     return None
 
 
-def squeezenet_for_config(config) -> SqueezeNetWeights | None:
+def squeezenet_for_config(config, folders: list[Path]) -> SqueezeNetWeights | None:
     """SqueezeNet 1.1 weights when `config` asks for them, else None (VGG's resolution follows).
 
     A `--weights` file holding SqueezeNet's state dict; or, for the cs231n preset asking for "imagenet" or
-    "auto", torchvision's squeezenet1_1-*.pth in pretrained/ (without it the preset runs on VGG19 stand-ins).
+    "auto", torchvision's squeezenet1_1-*.pth in `folders`, the pretrained/ ones (without it the preset runs
+    on VGG19 stand-ins).
     """
     spec = str(config.weights)
     if spec not in ("auto", "imagenet", "random", "hed-vgg16", "imagenet-vgg16"):
         path = Path(spec).expanduser()
         return load_squeezenet_pth(path) if looks_like_squeezenet(path) else None
     if config.preset == "cs231n" and spec in ("auto", "imagenet"):
-        found = find_squeezenet_file()
+        found = find_squeezenet_file(folders)
         return load_squeezenet_pth(found) if found is not None else None
     return None
 
@@ -170,10 +172,7 @@ def load_squeezenet_pth(path: str | Path) -> SqueezeNetWeights:
             a missing key, a wrong shape or non-finite values (one line each).
     """
     path = Path(path)
-    if not path.is_file():  # also refuses a FIFO or a folder before anything opens it
-        raise WeightsError(f"{path}: no such weights file (a regular file is needed)")
-    if path.stat().st_size == 0:
-        raise WeightsError(f"{path}: the weights file is empty")
+    check_regular_file(path)  # missing, a folder, a FIFO (never blocks), unreadable or empty: one line
     try:
         import torch
     except ImportError:
