@@ -60,9 +60,9 @@ def keras_layer_name(name: str) -> str:
     name = name.strip()
     if m := _PAPER.match(name):
         return f"block{m.group(1)}_conv{m.group(2)}"
-    if _KERAS.match(name):
+    if _KERAS.match(name) or re.match(r"^features\.(\d|1[0-2])$", name):  # SqueezeNet 1.1's (cs231n)
         return name
-    raise ConfigError(f"unknown layer name {name!r}: use the paper's (conv4_2) or Keras's (block4_conv2)")
+    raise ConfigError(f"unknown layer name {name!r}: use conv4_2, block4_conv2 or (SqueezeNet 1.1) features.0 … 12")
 
 
 def paper_layer_name(name: str) -> str:

@@ -75,8 +75,6 @@ def stylize(
         Step records; the generator can be stopped at any time.
     """
     config = (config or Config()).resolved()
-    if note := PRESET_NOTES.get(config.preset):
-        log.warning(note)
     style_list = [styles] if isinstance(styles, np.ndarray) and styles.ndim == 4 else list(styles)
     content, style_list = inputs_for_mode(content, style_list, config)
     if resume is not None and config.scales > 1:
@@ -86,6 +84,8 @@ def stylize(
     device = resolve_device(config.device)
     with tf.device(device):
         extractor = extractor or build_extractor(config)
+    if (note := PRESET_NOTES.get(config.preset)) and extractor.weights.architecture != "squeezenet1_1":
+        log.warning(note)  # the VGG stand-ins' note; SqueezeNet weights are the source's own network
     missing = needed_layers(config, bool(style_list)) - set(extractor.layer_names)
     if missing:
         raise ConfigError(f"the extractor given does not compute {', '.join(sorted(missing))}")

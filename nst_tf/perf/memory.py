@@ -147,6 +147,8 @@ def check_memory(
         ConfigError: the estimate is above HEADROOM x the available memory; the message suggests an
             --image-size that would fit.
     """
+    if architecture not in _BLOCK_CONVS:  # the estimate models VGG only (SqueezeNet 1.1 is far smaller)
+        return 0
     needed = estimate_peak_bytes(config, height, width, architecture)
     available = available_bytes() if available is None else available
     if available is None or needed <= HEADROOM * available:

@@ -43,6 +43,11 @@ def build_tf_extractor(config: Config, weights: VGGWeights, float64: bool = Fals
     float64 dtype policy and a float64 preprocessing."""
     if not float64:
         return build_extractor(config, weights)
+    if weights.architecture == "squeezenet1_1":  # the cs231n assignment's network, in float64
+        from nst_tf.vgg.squeezenet import SqueezeNetExtractor
+
+        layers = [config.content_layer_key, *config.style_layer_weights]
+        return SqueezeNetExtractor(weights, layers, input_preprocessing(config), tf.float64)
 
     class Float64Extractor(FeatureExtractor):
         """FeatureExtractor whose model and preprocessing run in float64 (its own preprocess casts to float32)."""

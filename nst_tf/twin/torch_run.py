@@ -288,13 +288,13 @@ def stylize(
         `nst_tf.optim.records.Step` records (without a resumable state); the generator can be stopped.
     """
     config = (config or Config()).resolved()
-    if note := PRESET_NOTES.get(config.preset):
-        log.warning(note)
     check_supported(config)
     style_list = [styles] if isinstance(styles, np.ndarray) and styles.ndim == 4 else list(styles)
     content, style_list = inputs_for_mode(content, style_list, config)
     every = config.snapshot_every if snapshot_every is None else snapshot_every
     device = resolve_device(config.device)
     extractor = build_extractor(config, weights, dtype, device)
+    if (note := PRESET_NOTES.get(config.preset)) and extractor.weights.architecture != "squeezenet1_1":
+        log.warning(note)  # the VGG stand-ins' note; SqueezeNet weights are the source's own network
     runner = stage_runner(dtype)
     yield from run_stages(extractor, content, style_list, config, style_blend, every, None, device, runner)

@@ -179,6 +179,10 @@ def build_extractor(
         weights = resolve_weights_for_config(config)
     layers = [config.content_layer_key, *config.style_layer_weights]
     preprocessing = IDENTITY if config.input_preprocessing == "none" else None
+    if weights.architecture == "squeezenet1_1":  # the cs231n assignment's network
+        from nst_tf.twin.torch_squeezenet import TorchSqueezeNet
+
+        return TorchSqueezeNet(weights, layers, preprocessing, dtype, device)
     return TorchVGG(
         weights, layers, config.pooling, config.pool_padding, preprocessing, dtype, device, tap=config.feature_tap
     )

@@ -258,7 +258,13 @@ def build_extractor(config: Config, weights: VGGWeights | None = None) -> Featur
     """The extractor a run of `config` needs, weights resolved if not given."""
     if weights is None:
         weights = resolve_weights_for_config(config)
-    kind = BFloat16Extractor if config.precision == "bfloat16" else FeatureExtractor
     layers = extractor_layers(config)
     preprocessing = input_preprocessing(config)
+    if weights.architecture == "squeezenet1_1":  # the cs231n assignment's network (nst_tf.vgg.squeezenet)
+        from nst_tf.vgg.squeezenet import SqueezeNetExtractor
+
+        if config.precision != "float32":
+            raise ConfigError("SqueezeNet 1.1 weights run in float32 only (drop --precision)")
+        return SqueezeNetExtractor(weights, layers, preprocessing)
+    kind = BFloat16Extractor if config.precision == "bfloat16" else FeatureExtractor
     return kind(weights, layers, config.pooling, config.pool_padding, preprocessing, tap=config.feature_tap)

@@ -50,6 +50,8 @@ def select_layers(weights, layers: Iterable[str]) -> list[str]:
     chosen: list[str] = []
     for name in layers:
         key = keras_layer_name(name)
+        if key.startswith("features."):  # SqueezeNet 1.1's names (the cs231n preset) on a VGG network
+            raise ConfigError(f"layer {key} is SqueezeNet 1.1's; it needs squeezenet1_1-*.pth weights, not VGG's")
         if key not in available:
             raise ConfigError(
                 f"layer {paper_layer_name(key)} ({key}) does not exist in {weights.architecture.upper()} "

@@ -127,7 +127,12 @@ def imagenet_preference(config) -> str | None:
 
 
 def resolve_weights_for_config(config) -> VGGWeights:
-    """`resolve_weights` with a `Config`'s weights, strictness, seed and preferred ImageNet layout."""
+    """`resolve_weights` with a `Config`'s weights, strictness, seed and preferred ImageNet layout.
+    Or SqueezeNet 1.1's weights where the config asks for them (`squeezenet_pth.squeezenet_for_config`)."""
+    from nst_tf.vgg.weights.squeezenet_pth import squeezenet_for_config
+
+    if (squeezenet := squeezenet_for_config(config, pretrained_dirs())) is not None:
+        return squeezenet
     return resolve_weights(
         config.weights, strict=config.strict_weights, seed=config.seed, prefer=imagenet_preference(config)
     )
