@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from nst_tf.config import DEFAULT
 from nst_tf.io import images as image_io
 from nst_tf.optim import engine as optimize
 from nst_tf.optim import pictures
+from nst_tf.presets import DEFAULT
 from nst_tf.vgg.extractor import build_extractor
 from nst_tf.vgg.weights import resolve_weights
 

@@ -34,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst_tf.config import DEFAULT  # noqa: E402
 from nst_tf.io import images as image_io
 from nst_tf.losses import costs
 from nst_tf.optim import pictures  # noqa: E402
 from nst_tf.optim import targets as optim_targets  # noqa: E402
 from nst_tf.perf.bench import default_pictures, step_flops  # noqa: E402
+from nst_tf.presets import DEFAULT  # noqa: E402
 from nst_tf.vgg.extractor import FeatureExtractor, build_extractor  # noqa: E402
 
 

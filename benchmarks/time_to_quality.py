@@ -32,10 +32,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nst_tf.config import COURSE, DEFAULT, Config  # noqa: E402
+from nst_tf.config import Config  # noqa: E402
 from nst_tf.io import images as image_io
 from nst_tf.optim import engine as optimize  # noqa: E402
 from nst_tf.perf.bench import default_pictures  # noqa: E402
+from nst_tf.presets import COURSE, DEFAULT  # noqa: E402
 from nst_tf.vgg.extractor import build_extractor  # noqa: E402
 
 # What "the optimizer" is made of: everything else in a Config is the cost function, size or pictures.

@@ -17,8 +17,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Config": "nst_tf.config",
-    "PRESETS": "nst_tf.config",
-    "preset": "nst_tf.config",
+    "PRESETS": "nst_tf.presets",
+    "preset": "nst_tf.presets",
     "NSTError": "nst_tf.errors",
     "ConfigError": "nst_tf.errors",
     "ImageError": "nst_tf.errors",
@@ -51,11 +51,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from nst_tf.config import PRESETS, Config, preset
+    from nst_tf.config import Config
     from nst_tf.errors import ConfigError, ImageError, NSTError, WeightsError
     from nst_tf.io.images import load_image, save_image
     from nst_tf.optim.engine import stylize
     from nst_tf.optim.records import Step
+    from nst_tf.presets import PRESETS, preset
     from nst_tf.vgg.extractor import FeatureExtractor, build_extractor
     from nst_tf.vgg.weights import resolve_weights
 

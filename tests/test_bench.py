@@ -9,8 +9,8 @@ import math
 from conftest import IMAGES
 
 from nst_tf.cli import bench as bench_cli
-from nst_tf.config import DEFAULT
 from nst_tf.perf import bench
+from nst_tf.presets import DEFAULT
 
 
 def test_flops_of_one_layer_match_a_hand_count():

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nst_tf.config import COURSE, COURSE_TF2, DEFAULT, Config, keras_layer_name, paper_layer_name, parse_style_layers
+from nst_tf.config import Config, keras_layer_name, paper_layer_name, parse_style_layers
 from nst_tf.errors import ConfigError
+from nst_tf.presets import COURSE, COURSE_TF2, DEFAULT
 
 
 def test_layer_names_both_spellings():

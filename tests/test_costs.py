@@ -217,7 +217,7 @@ def test_relative_forms_are_scale_free_and_one_against_zero():
 
 
 def test_default_preset_uses_relative_terms_and_the_courses_keep_theirs():
-    from nst_tf.config import COURSE, COURSE_TF2, DEFAULT
+    from nst_tf.presets import COURSE, COURSE_TF2, DEFAULT
 
     assert (DEFAULT.content_cost_form, DEFAULT.style_cost_form) == ("relative", "relative")
     assert (DEFAULT.content_weight, DEFAULT.style_weight) == (1.0, 5.0)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf.config import CS231N
 from nst_tf.losses import costs, cs231n
+from nst_tf.presets import CS231N
 
 
 def test_content_loss_hand_computed():

@@ -7,10 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from nst_tf.config import COURSE, DEFAULT
 from nst_tf.errors import ConfigError
 from nst_tf.optim import engine as optimize
 from nst_tf.optim import records
+from nst_tf.presets import COURSE, DEFAULT
 from nst_tf.vgg.extractor import BFloat16Extractor, build_extractor
 from nst_tf.vgg.weights import random_weights
 

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from nst_tf.config import DEFAULT
 from nst_tf.errors import ConfigError
 from nst_tf.optim import engine as optimize
 from nst_tf.optim import stages
 from nst_tf.perf import memory
+from nst_tf.presets import DEFAULT
 from nst_tf.vgg.weights import random_weights
 
 

@@ -10,12 +10,12 @@ from conftest import IMAGES
 from PIL import Image
 
 from nst_tf.cli import main as cli
-from nst_tf.config import DEFAULT
 from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
 from nst_tf.losses import color
 from nst_tf.optim import engine as optimize
 from nst_tf.optim import pictures
+from nst_tf.presets import DEFAULT
 from nst_tf.vgg.extractor import build_extractor
 from nst_tf.vgg.weights import random_weights
 

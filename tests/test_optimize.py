@@ -7,11 +7,12 @@ import pytest
 import tensorflow as tf
 from conftest import IMAGES
 
-from nst_tf.config import COURSE, DEFAULT, IMAGENET_MEAN_RGB
+from nst_tf.config import IMAGENET_MEAN_RGB
 from nst_tf.io import images as image_io
 from nst_tf.optim import adam, pictures
 from nst_tf.optim import engine as optimize
 from nst_tf.optim.targets import compute_targets
+from nst_tf.presets import COURSE, DEFAULT
 from nst_tf.vgg.extractor import build_extractor
 from nst_tf.vgg.weights import hed_vgg16_weights, random_weights
 

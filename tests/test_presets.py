@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 from conftest import IMAGES
 
-from nst_tf.config import CS231N, MASTERING_PYTORCH, PRESETS, PYTORCH_TUTORIAL, preset
 from nst_tf.losses import costs
 from nst_tf.optim import pictures
+from nst_tf.presets import CS231N, MASTERING_PYTORCH, PRESETS, PYTORCH_TUTORIAL, preset
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

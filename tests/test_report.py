@@ -15,7 +15,7 @@ from PIL import Image
 
 from nst_tf import notebook
 from nst_tf.cli import main as cli
-from nst_tf.config import DEFAULT
+from nst_tf.presets import DEFAULT
 
 CONTENT = str(IMAGES / "chelsea.png")
 STYLE = str(IMAGES / "ihc.png")

@@ -106,7 +106,7 @@ def test_stand_in_names_mean_squeezenet_modules_and_others_are_refused(squeeze_f
 
 
 def test_the_cs231n_preset_finds_the_file_in_pretrained_and_other_presets_do_not(tmp_path, monkeypatch):
-    from nst_tf.config import preset
+    from nst_tf.presets import preset
     from nst_tf.vgg.extractor import build_extractor
     from nst_tf.vgg.squeezenet import SqueezeNetExtractor
     from nst_tf.vgg.weights import resolve_weights_for_config

@@ -19,11 +19,11 @@ pytest.importorskip("torch")
 from conftest import IMAGES, tiny_image  # noqa: E402
 
 from nst_tf.cli import main as cli  # noqa: E402
-from nst_tf.config import DEFAULT  # noqa: E402
 from nst_tf.errors import ConfigError  # noqa: E402
 from nst_tf.io import images as image_io  # noqa: E402
 from nst_tf.losses import color  # noqa: E402
 from nst_tf.optim import pictures  # noqa: E402
+from nst_tf.presets import DEFAULT  # noqa: E402
 from nst_tf.twin import torch_run  # noqa: E402
 from nst_tf.vgg.weights import random_weights  # noqa: E402
 

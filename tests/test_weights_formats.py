@@ -36,9 +36,9 @@ import scipy.io
 import tensorflow as tf
 from conftest import tiny_image
 
-from nst_tf.config import COURSE, COURSE_TF2
 from nst_tf.errors import WeightsError
 from nst_tf.optim.engine import build_extractor, stylize
+from nst_tf.presets import COURSE, COURSE_TF2
 from nst_tf.vgg import weights as W
 from nst_tf.vgg.extractor import FeatureExtractor
 

@@ -14,7 +14,8 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 
 from nst_tf import config as config_module
-from nst_tf.config import DEFAULT_ADAM, PRESETS, Config, preset
+from nst_tf.config import Config
+from nst_tf.presets import DEFAULT_ADAM, PRESETS, preset
 
 
 def setting_fields(names: Iterable[str] | None = None) -> Iterator[dataclasses.Field]:

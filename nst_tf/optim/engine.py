@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
-from nst_tf.config import PRESET_NOTES, Config
+from nst_tf.config import Config
 from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
 from nst_tf.optim.adam import run_adam_stage
@@ -26,6 +26,7 @@ from nst_tf.optim.pictures import inputs_for_mode
 from nst_tf.optim.records import OptimizerState, Stage, Step
 from nst_tf.optim.stages import needed_layers, run_stages
 from nst_tf.perf import memory
+from nst_tf.presets import PRESET_NOTES
 from nst_tf.vgg.extractor import FeatureExtractor, build_extractor
 
 log = logging.getLogger(__name__)

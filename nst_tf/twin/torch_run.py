@@ -22,12 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nst_tf.config import PRESET_NOTES, Config
+from nst_tf.config import Config
 from nst_tf.errors import ConfigError
 from nst_tf.optim import lbfgs
 from nst_tf.optim.pictures import initial_image, inputs_for_mode, normalised_blend
 from nst_tf.optim.records import COST_NAMES, Stage, Step
 from nst_tf.optim.stages import run_stages
+from nst_tf.presets import PRESET_NOTES
 from nst_tf.twin import torch_costs as costs
 from nst_tf.twin.torch_vgg import TorchVGG, build_extractor, resolve_device
 from nst_tf.vgg.weights import VGGWeights

@@ -40,7 +40,7 @@ FIRES: dict[int, tuple[int, int, int]] = {
 }
 POOLS = (2, 5, 8)  # MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
 FEATURE_NAMES = [f"features.{i}" for i in range(13)]
-# The cs231n preset names VGG19 layers (its stand-ins, nst_tf.config.CS231N); with SqueezeNet weights they
+# The cs231n preset names VGG19 layers (its stand-ins, nst_tf.presets.CS231N); with SqueezeNet weights they
 # mean the SqueezeNet modules they stand in for, so the preset runs unchanged on either network.
 CS231N_STANDINS = {
     "block3_conv1": "features.3",
