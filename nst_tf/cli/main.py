@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf import __version__
+from nst_tf.cli import universal as universal_cli
 from nst_tf.cli.weights import add_weights_parser, command_weights
 from nst_tf.config import INIT_MODES, PRESETS, Config, parse_style_layers, preset
 from nst_tf.errors import ConfigError, NSTError
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     from nst_tf.perf.bench import add_bench_parser  # argparse only; TensorFlow is imported when it runs
 
     add_bench_parser(commands)
+    universal_cli.add_parser(commands)  # universal, universal-train
     return parser
 
 
@@ -559,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
             from nst_tf.twin.parity import command_compare
 
             return command_compare(args)
+        if args.command in ("universal", "universal-train"):
+            return universal_cli.command(args)
         if args.command == "bench":
             from nst_tf.perf.bench import command_bench
 
