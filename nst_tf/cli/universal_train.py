@@ -24,7 +24,7 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("universal-train", help="train a universal style transfer decoder")
     p.add_argument("--data", required=True, help="folder of training photos")
     p.add_argument("--styles", nargs="*", default=[], help="style pictures or folders (--mode adain)")
-    p.add_argument("--mode", choices=("reconstruction", "adain"), default="reconstruction")
+    p.add_argument("--mode", choices=("reconstruction", "adain", "least-squares"), default="reconstruction")
     p.add_argument("--level", type=int, choices=(1, 2, 3, 4), default=4)
     p.add_argument("--width", type=float, default=1.0, help="decoder width multiplier (0, 1]")
     p.add_argument("--steps", type=int, default=1000)
@@ -62,6 +62,8 @@ def command(args: argparse.Namespace) -> int:
     styles = _pictures(args.styles)
     if not photos:
         raise ConfigError(f"{args.data}: no .jpg/.png photos")
+    if args.mode == "least-squares" and args.level != 1:
+        raise ConfigError("--mode least-squares fits only the level-1 decoder (one linear conv)")
     if args.mode == "adain" and not styles:
         raise ConfigError("--mode adain needs --styles")
     if args.steps < 1 or args.batch < 1 or args.crop < 16 or not 0 < args.width <= 1:
@@ -91,7 +93,14 @@ def _train(args: argparse.Namespace, cfg, photos: list[str], styles: list[str]) 
     if args.init:
         decoder.load_weights(args.init)
     started, seconds, last = time.perf_counter(), 0.0, None
-    for record in train_decoder(weights, photos, cfg, args.checkpoint_dir, styles=styles, decoder=decoder):
+    if cfg.mode == "least-squares":  # --steps crops, one solve
+        from nst_tf.universal.train import fit_level1_decoder
+
+        decoder = fit_level1_decoder(weights, photos, cfg)
+        records = []
+    else:
+        records = train_decoder(weights, photos, cfg, args.checkpoint_dir, styles=styles, decoder=decoder)
+    for record in records:
         seconds += record["seconds"]
         last = record
         if record["step"] % args.log_every == 0:

@@ -185,6 +185,35 @@ def train_decoder(
         yield {"step": step, "seconds": time.perf_counter() - started, **{k: float(v) for k, v in losses.items()}}
 
 
+def fit_level1_decoder(weights: VGGWeights, photos: list[str], cfg: DecoderTraining, samples: int = 4096):
+    """The relu1_1 decoder by linear least squares: its single 3×3 conv (64 -> 3, reflection padded, no
+    activation) is linear in its weights, so the pixel MSE has one exact minimiser, found here from `samples`
+    random pixels of each of `cfg.steps` crops (normal equations in float64, a tiny ridge). Departure from Li
+    et al. (who train every decoder by SGD): same objective without its feature term, solved exactly, in
+    seconds instead of the hundreds of Adam steps a shared 2-core CPU cannot spare.
+    """
+    from nst_tf.universal.networks import FEATURE_SCALE
+
+    encoder, decoder = build_encoder(weights, 1), build_decoder(1, 1.0)
+    rng = np.random.default_rng(cfg.seed)
+    gram, rhs = np.zeros((577, 577)), np.zeros((577, 3))
+    crops = iter(picture_batches(photos, cfg.crop, 1, seed=cfg.seed))
+    for _ in range(cfg.steps):
+        crop = next(crops)  # (1, S, S, 3)
+        features = encoder(crop)[LEVEL_LAYERS[1]] / FEATURE_SCALE[1]  # what the decoder's conv sees
+        padded = tf.pad(features, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+        patches = tf.image.extract_patches(padded, [1, 3, 3, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID")
+        patches = patches.numpy().reshape(-1, 576)  # (S·S, 3·3·64) in the kernel's (row, col, channel) order
+        picked = rng.choice(patches.shape[0], size=min(samples, patches.shape[0]), replace=False)
+        x = np.concatenate([patches[picked], np.ones((len(picked), 1), np.float32)], axis=1).astype(np.float64)
+        gram += x.T @ x
+        rhs += x.T @ crop.numpy().reshape(-1, 3)[picked].astype(np.float64)
+    solution = np.linalg.solve(gram + 1e-6 * np.trace(gram) / 577 * np.eye(577), rhs)
+    conv = decoder.get_layer("conv0")
+    conv.set_weights([solution[:576].reshape(3, 3, 64, 3).astype(np.float32), solution[576].astype(np.float32)])
+    return decoder
+
+
 def save_decoder(decoder: keras.Model, folder: str | Path, name: str, cfg: DecoderTraining, info: dict) -> Path:
     """Write `folder/NAME.weights.h5` and `folder/NAME.json` (the recipe and `info`); returns the weights path."""
     folder = Path(folder)
