@@ -202,7 +202,8 @@ def table(results: dict) -> str:
         lines += ["| pair | method | content distance | style distance |", "|---|---|---|---|"]
         for stem, per in results["scores"].items():
             for name, value in per.items():
-                lines += [f"| {stem.replace('__', ' + ')} | {name} | {value['content']:.3f} | {value['style']:.3f} |"]
+                pair = stem.replace("__", " + ")
+                lines += [f"| {pair} | {name} | {value['content_distance']:.3f} | {value['style_distance']:.3f} |"]
     return "\n".join(lines) + "\n"
 
 
