@@ -33,6 +33,8 @@ COMMANDS = {
     "bench": "nst_tf.cli.bench",
     "audio": "nst_tf.cli.audio",
     "score": "nst_tf.cli.score",
+    "universal": "nst_tf.cli.universal",
+    "universal-train": "nst_tf.cli.universal_train",
 }
 
 

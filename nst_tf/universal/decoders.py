@@ -1,0 +1,64 @@
+"""The shipped decoders (models/universal/) and loading them.
+
+Each decoder is `NAME.weights.h5` (Keras 3 weights) beside `NAME.json` (level, width, how it was trained).
+WCT uses wct_relu4_1 … wct_relu1_1 (reconstruction decoders); AdaIN uses adain_relu4_1 when it exists, else
+the reconstruction decoder wct_relu4_1 (Huang & Belongie train theirs with a style loss; the reconstruction
+one inverts AdaIN's features too, less faithfully to the style).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+
+from nst_tf.errors import ConfigError
+from nst_tf.universal.networks import LEVELS, build_decoder
+
+
+def models_dir() -> Path:
+    """models/universal/ of this checkout (NST_TF_UNIVERSAL_MODELS overrides it, e.g. for tests)."""
+    override = os.environ.get("NST_TF_UNIVERSAL_MODELS")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "models" / "universal"
+
+
+def decoder_names(method: str, folder: Path | None = None) -> dict[int, str]:
+    """{level: file stem} of the decoders `method` uses, in the order it uses them."""
+    if method == "adain":
+        adain = (folder or models_dir()) / "adain_relu4_1.weights.h5"
+        return {4: "adain_relu4_1" if adain.is_file() else "wct_relu4_1"}
+    return {level: f"wct_relu{level}_1" for level in sorted(LEVELS, reverse=True)}
+
+
+def read_info(name: str, folder: Path | None = None) -> dict:
+    """NAME.json of a shipped decoder, or ConfigError when it is missing or unreadable."""
+    path = (folder or models_dir()) / f"{name}.json"
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the decoder's description ({exc.__class__.__name__})") from None
+    if info.get("level") not in LEVELS or not isinstance(info.get("width"), int | float):
+        raise ConfigError(f"{path}: no valid level/width")
+    return info
+
+
+def load_decoder(name: str, folder: Path | None = None) -> keras.Model:
+    """Build the decoder NAME.json describes and load NAME.weights.h5 into it."""
+    folder = folder or models_dir()
+    info = read_info(name, folder)
+    decoder = build_decoder(int(info["level"]), float(info["width"]), name=name)
+    path = folder / f"{name}.weights.h5"
+    if not path.is_file():
+        raise ConfigError(f"{path}: decoder weights missing")
+    try:
+        decoder.load_weights(path)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot load the decoder ({' '.join(str(exc).split())[:200]})") from None
+    return decoder
+
+
+def load_decoders(method: str, folder: Path | None = None) -> dict[int, keras.Model]:
+    """{level: decoder} for `method` ("wct" or "adain")."""
+    return {level: load_decoder(name, folder) for level, name in decoder_names(method, folder).items()}

@@ -1,0 +1,225 @@
+"""Training the universal decoders: reconstruction (Li et al. 2017) and AdaIN (Huang & Belongie 2017).
+
+A reconstruction decoder learns to invert the frozen encoder at its level: loss = pixel MSE (pictures in
+[0, 1]) + `feature_weight` × the relative feature MSE ‖φ(D(φ(x))) − φ(x)‖² / ‖φ(x)‖² at the same level.
+Li et al. weigh raw squared errors 1 : 1 on their normalised VGG; with Caffe-scale features the raw feature
+term would swamp the pixels, so it is made relative (scale-free) here. The AdaIN decoder learns to invert
+AdaIN's output: content loss ‖φ4(D(t)) − t‖² with t = AdaIN(φ4(c), φ4(s)), plus `style_weight` × the mean/std
+style loss Σ_k ‖μ(φk(D(t))) − μ(φk(s))‖² + ‖σ(φk(D(t))) − σ(φk(s))‖² over relu1_1 … relu4_1, both relative
+to the target's scale for the same reason.
+
+`train_decoder` is a generator of small records, one per step; it checkpoints with
+`tf.train.CheckpointManager` into `checkpoint_dir` and resumes from the latest checkpoint found there.
+`save_decoder` writes the shipped artefact: `NAME.weights.h5` plus `NAME.json` saying how it was made.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nst_tf.universal.data import picture_batches
+from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder, build_encoder
+from nst_tf.vgg.extractor import FeatureExtractor
+from nst_tf.vgg.weights import VGGWeights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DecoderTraining:
+    """How one decoder is trained (recorded in its JSON)."""
+
+    level: int = 4
+    width: float = 1.0
+    mode: str = "reconstruction"  # or "adain"
+    crop: int = 128
+    batch: int = 8
+    steps: int = 1000
+    learning_rate: float = 1e-3
+    feature_weight: float = 1.0
+    style_weight: float = 2.0
+    checkpoint_every: int = 100
+    crops_per_photo: int = 6  # reconstruction: the size of the encoded crop pool (see encode_crops)
+    seed: int = 0
+
+
+def adain_tf(content: tf.Tensor, style: tf.Tensor, eps: float = 1e-5) -> tf.Tensor:
+    """AdaIN (Huang & Belongie eq. 8): content normalised per channel, given the style's mean and std."""
+    c_mean, c_var = tf.nn.moments(content, axes=[1, 2], keepdims=True)
+    s_mean, s_var = tf.nn.moments(style, axes=[1, 2], keepdims=True)
+    return (content - c_mean) * tf.sqrt((s_var + eps) / (c_var + eps)) + s_mean
+
+
+def make_reconstruction_step(encoder: FeatureExtractor, decoder: keras.Model, optimizer, level: int, cfg):
+    """A compiled step(photos, target) -> {"loss", "pixel", "feature"} training `decoder` to invert `encoder`.
+
+    `target` is the photos' features at the level, computed once beforehand (`encode_crops`). With
+    `cfg.feature_weight == 0` the step never runs the encoder: pixel loss only, the decoder's own cost.
+    """
+    layer = LEVEL_LAYERS[level]
+
+    @tf.function(reduce_retracing=True)
+    def step(photos: tf.Tensor, target: tf.Tensor) -> dict[str, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            decoded = decoder(target, training=True)  # (N, H, W, 3)
+            pixel = tf.reduce_mean(tf.square(decoded - photos))
+            feature = tf.constant(0.0)
+            if cfg.feature_weight:
+                feature = tf.reduce_mean(tf.square(encoder(decoded)[layer] - target)) / (
+                    tf.reduce_mean(tf.square(target)) + 1e-8
+                )
+            loss = pixel + cfg.feature_weight * feature
+        grads = tape.gradient(loss, decoder.trainable_variables)
+        optimizer.apply_gradients(zip(grads, decoder.trainable_variables, strict=True))
+        return {"loss": loss, "pixel": pixel, "feature": feature}
+
+    return step
+
+
+def encode_crops(
+    photos: list[str], encoder: FeatureExtractor, layer: str, cfg, count: int, chunk: int = 8
+) -> tf.data.Dataset:
+    """`count` random crops of `photos` and their features, computed once, as an endless shuffled dataset of
+    (crops, features) batches.
+
+    Departure from Li et al. (fresh random crops every step): on a shared 2-core CPU, encoding every batch
+    costs more than training the decoder, so a fixed pool of crops is encoded once and reused.
+    """
+    crops, features = [], []
+    source = iter(picture_batches(photos, cfg.crop, chunk, seed=cfg.seed))
+    for _ in range(-(-count // chunk)):
+        batch = next(source)
+        crops.append(batch.numpy())
+        features.append(encoder(batch)[layer].numpy())
+    data = tf.data.Dataset.from_tensor_slices((np.concatenate(crops), np.concatenate(features)))
+    return data.repeat().shuffle(count, seed=cfg.seed).batch(cfg.batch, drop_remainder=True).prefetch(2)
+
+
+def make_adain_step(encoder: FeatureExtractor, decoder: keras.Model, optimizer, cfg):
+    """A compiled step(photos, styles) -> {"loss", "content", "style"} (Huang & Belongie's objective)."""
+    layers = [LEVEL_LAYERS[k] for k in (1, 2, 3, 4)]
+    deepest = LEVEL_LAYERS[4]
+
+    @tf.function(reduce_retracing=True)
+    def step(photos: tf.Tensor, styles: tf.Tensor) -> dict[str, tf.Tensor]:
+        style_features = encoder(styles)
+        target = adain_tf(encoder(photos)[deepest], style_features[deepest])
+        with tf.GradientTape() as tape:
+            decoded = decoder(target, training=True)
+            out = encoder(decoded)
+            content = tf.reduce_mean(tf.square(out[deepest] - target)) / (tf.reduce_mean(tf.square(target)) + 1e-8)
+            style = 0.0
+            for name in layers:
+                o_mean, o_var = tf.nn.moments(out[name], axes=[1, 2])
+                s_mean, s_var = tf.nn.moments(style_features[name], axes=[1, 2])
+                scale = tf.reduce_mean(tf.square(s_mean)) + tf.reduce_mean(s_var) + 1e-8
+                diff = tf.reduce_mean(tf.square(o_mean - s_mean)) + tf.reduce_mean(
+                    tf.square(tf.sqrt(o_var + 1e-5) - tf.sqrt(s_var + 1e-5))
+                )
+                style += diff / scale
+            loss = content + cfg.style_weight * style
+        grads = tape.gradient(loss, decoder.trainable_variables)
+        optimizer.apply_gradients(zip(grads, decoder.trainable_variables, strict=True))
+        return {"loss": loss, "content": content, "style": style}
+
+    return step
+
+
+def train_decoder(
+    weights: VGGWeights,
+    photos: list[str],
+    cfg: DecoderTraining,
+    checkpoint_dir: str | Path,
+    styles: list[str] | None = None,
+    decoder: keras.Model | None = None,
+) -> Iterator[dict]:
+    """Train one decoder; yields {"step", "seconds", losses…} per step, checkpointing as it goes.
+
+    Args:
+        weights: the encoder's VGG16 weights.
+        photos: training photo paths.
+        cfg: the recipe.
+        checkpoint_dir: where CheckpointManager keeps its checkpoints; training resumes from the latest.
+        styles: style picture paths (mode "adain" only).
+        decoder: start from this decoder (e.g. a reconstruction decoder for AdaIN); default: a new one.
+    """
+    decoder = decoder or build_decoder(cfg.level, cfg.width)
+    optimizer = keras.optimizers.Adam(cfg.learning_rate)
+    optimizer.build(decoder.trainable_variables)
+    step_var = tf.Variable(0, dtype=tf.int64, name="step")
+    checkpoint = tf.train.Checkpoint(decoder=decoder, optimizer=optimizer, step=step_var)
+    manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=2)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+        log.info("resumed from %s at step %d", manager.latest_checkpoint, int(step_var.numpy()))
+    if int(step_var.numpy()) >= cfg.steps:  # nothing left to do: don't build the inputs
+        return
+    if cfg.mode == "adain":
+        photo_batches = iter(picture_batches(photos, cfg.crop, cfg.batch, seed=cfg.seed))
+        encoder = FeatureExtractor(weights, [LEVEL_LAYERS[k] for k in (1, 2, 3, 4)], pooling="max")
+        step_fn = make_adain_step(encoder, decoder, optimizer, cfg)
+        style_batches = iter(picture_batches(styles or [], cfg.crop, cfg.batch, seed=cfg.seed + 1))
+        next_inputs = lambda: (next(photo_batches), next(style_batches))  # noqa: E731
+    else:
+        encoder = build_encoder(weights, cfg.level)
+        step_fn = make_reconstruction_step(encoder, decoder, optimizer, cfg.level, cfg)
+        pool = iter(encode_crops(photos, encoder, LEVEL_LAYERS[cfg.level], cfg, cfg.crops_per_photo * len(photos)))
+        next_inputs = lambda: next(pool)  # noqa: E731
+    log.info("training inputs ready")
+    while int(step_var.numpy()) < cfg.steps:
+        started = time.perf_counter()
+        losses = step_fn(*next_inputs())
+        step_var.assign_add(1)
+        step = int(step_var.numpy())
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            manager.save(checkpoint_number=step)
+        yield {"step": step, "seconds": time.perf_counter() - started, **{k: float(v) for k, v in losses.items()}}
+
+
+def fit_level1_decoder(weights: VGGWeights, photos: list[str], cfg: DecoderTraining, samples: int = 4096):
+    """The relu1_1 decoder by linear least squares: its single 3×3 conv (64 -> 3, reflection padded, no
+    activation) is linear in its weights, so the pixel MSE has one exact minimiser, found here from `samples`
+    random pixels of each of `cfg.steps` crops (normal equations in float64, a tiny ridge). Departure from Li
+    et al. (who train every decoder by SGD): same objective without its feature term, solved exactly, in
+    seconds instead of the hundreds of Adam steps a shared 2-core CPU cannot spare.
+    """
+    from nst_tf.universal.networks import FEATURE_SCALE
+
+    encoder, decoder = build_encoder(weights, 1), build_decoder(1, 1.0)
+    rng = np.random.default_rng(cfg.seed)
+    gram, rhs = np.zeros((577, 577)), np.zeros((577, 3))
+    crops = iter(picture_batches(photos, cfg.crop, 1, seed=cfg.seed))
+    for _ in range(cfg.steps):
+        crop = next(crops)  # (1, S, S, 3)
+        features = encoder(crop)[LEVEL_LAYERS[1]] / FEATURE_SCALE[1]  # what the decoder's conv sees
+        padded = tf.pad(features, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+        patches = tf.image.extract_patches(padded, [1, 3, 3, 1], [1, 1, 1, 1], [1, 1, 1, 1], "VALID")
+        patches = patches.numpy().reshape(-1, 576)  # (S·S, 3·3·64) in the kernel's (row, col, channel) order
+        picked = rng.choice(patches.shape[0], size=min(samples, patches.shape[0]), replace=False)
+        x = np.concatenate([patches[picked], np.ones((len(picked), 1), np.float32)], axis=1).astype(np.float64)
+        gram += x.T @ x
+        rhs += x.T @ crop.numpy().reshape(-1, 3)[picked].astype(np.float64)
+    solution = np.linalg.solve(gram + 1e-6 * np.trace(gram) / 577 * np.eye(577), rhs)
+    conv = decoder.get_layer("conv0")
+    conv.set_weights([solution[:576].reshape(3, 3, 64, 3).astype(np.float32), solution[576].astype(np.float32)])
+    return decoder
+
+
+def save_decoder(decoder: keras.Model, folder: str | Path, name: str, cfg: DecoderTraining, info: dict) -> Path:
+    """Write `folder/NAME.weights.h5` and `folder/NAME.json` (the recipe and `info`); returns the weights path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.weights.h5"
+    decoder.save_weights(path)
+    meta = {"name": name, "level": cfg.level, "width": cfg.width, "training": asdict(cfg), **info}
+    (folder / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return path

@@ -1,0 +1,135 @@
+"""Universal style transfer: the feature transforms (WCT, AdaIN, mixing, masks), the decoders' shapes, and
+stylizing with the encoder and (untrained or shipped) decoders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nst_tf.errors import ConfigError
+from nst_tf.universal import transforms as T
+
+
+def _features(height: int, width: int, channels: int, seed: int, shift: float = 0.0) -> np.ndarray:
+    """Correlated (H, W, C) features with a known non-trivial covariance."""
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(channels, channels))
+    return (rng.normal(size=(height, width, channels)) @ mixing + shift).astype(np.float32)
+
+
+def _stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    flat = features.reshape(-1, features.shape[-1]).astype(np.float64)
+    return flat.mean(axis=0), np.cov(flat, rowvar=False, bias=True)
+
+
+def test_whitened_features_have_identity_covariance():
+    content = _features(30, 40, 16, seed=0, shift=3.0)
+    mean, cov = _stats(T.whiten(content, eps=1e-9))
+    np.testing.assert_allclose(mean, 0.0, atol=1e-4)
+    np.testing.assert_allclose(cov, np.eye(16), atol=1e-3)
+
+
+def test_coloured_features_have_the_style_covariance():
+    content, style = _features(30, 40, 16, seed=0, shift=3.0), _features(20, 25, 16, seed=1, shift=-2.0)
+    style_mean, style_cov = _stats(style)
+    for result in (T.colour(T.whiten(content, eps=1e-9), style, eps=1e-9), T.wct(content, style, eps=1e-9)):
+        mean, cov = _stats(result)
+        np.testing.assert_allclose(mean, style_mean, atol=1e-3)
+        np.testing.assert_allclose(cov, style_cov, atol=1e-3 * np.abs(style_cov).max())
+
+
+def test_feature_stats_matches_numpy_with_and_without_weights():
+    features = _features(9, 11, 5, seed=2, shift=1.0)
+    mean, cov = T.feature_stats(features)
+    np.testing.assert_allclose(mean, _stats(features)[0], rtol=1e-5)
+    np.testing.assert_allclose(cov, _stats(features)[1], rtol=1e-4, atol=1e-4)
+    weights = np.random.default_rng(3).random((9, 11))
+    flat = features.reshape(-1, 5).astype(np.float64)
+    w_mean, w_cov = T.feature_stats(features, weights)
+    np.testing.assert_allclose(w_mean, np.average(flat, axis=0, weights=weights.ravel()), rtol=1e-5)
+    np.testing.assert_allclose(w_cov, np.cov(flat, rowvar=False, aweights=weights.ravel(), bias=True), atol=1e-4)
+
+
+def test_adain_output_has_the_style_channel_means_and_stds():
+    content, style = _features(24, 24, 8, seed=4, shift=5.0), _features(16, 20, 8, seed=5, shift=-1.0)
+    result = T.adain(content, style).reshape(-1, 8)
+    flat_style = style.reshape(-1, 8)
+    np.testing.assert_allclose(result.mean(axis=0), flat_style.mean(axis=0), atol=1e-3)
+    np.testing.assert_allclose(result.std(axis=0, ddof=1), flat_style.std(axis=0, ddof=1), rtol=1e-3)
+
+
+@pytest.mark.parametrize("method", ["wct", "adain"])
+def test_alpha_zero_returns_the_content_and_alpha_blends_linearly(method):
+    content, style = _features(12, 14, 6, seed=6), _features(10, 10, 6, seed=7, shift=2.0)
+    np.testing.assert_allclose(T.stylize_features(content, [style], method, alpha=0.0), content, atol=1e-6)
+    full = T.stylize_features(content, [style], method, alpha=1.0)
+    half = T.stylize_features(content, [style], method, alpha=0.5)
+    np.testing.assert_allclose(half, 0.5 * full + 0.5 * content, atol=1e-4)
+    assert np.abs(full - content).max() > 0.5
+
+
+@pytest.mark.parametrize("method", ["wct", "adain"])
+def test_masks_put_each_style_where_its_mask_says(method):
+    content = _features(16, 20, 6, seed=8)
+    styles = [_features(10, 10, 6, seed=9, shift=10.0), _features(10, 10, 6, seed=10, shift=-10.0)]
+    left = np.zeros((16, 20), np.float32)
+    left[:, :10] = 1.0
+    result = T.stylize_features(content, styles, method, masks=[left, 1.0 - left])
+    # Each half carries the mean of its own style (the shifts are +10 and -10) ...
+    np.testing.assert_allclose(result[:, :10].mean(axis=(0, 1)), styles[0].mean(axis=(0, 1)), atol=1e-3)
+    np.testing.assert_allclose(result[:, 10:].mean(axis=(0, 1)), styles[1].mean(axis=(0, 1)), atol=1e-3)
+    # ... and equals the one-style transform of that region alone.
+    alone = T.stylize_features(content[:, :10], [styles[0]], method)
+    np.testing.assert_allclose(result[:, :10], alone, atol=1e-3)
+    # Where no mask covers a pixel, the content stays.
+    uncovered = T.stylize_features(content, styles[:1], method, masks=[left])
+    np.testing.assert_array_equal(uncovered[:, 10:], content[:, 10:])
+
+
+def test_mixing_weights_interpolate_between_styles():
+    content = _features(12, 12, 4, seed=11)
+    styles = [_features(8, 8, 4, seed=12, shift=4.0), _features(8, 8, 4, seed=13, shift=-4.0)]
+    one = T.stylize_features(content, styles[:1])
+    two = T.stylize_features(content, styles[1:])
+    mixed = T.stylize_features(content, styles, weights=[3.0, 1.0])
+    np.testing.assert_allclose(mixed, 0.75 * one + 0.25 * two, atol=1e-4)
+    np.testing.assert_allclose(T.stylize_features(content, styles, weights=[1.0, 0.0]), one, atol=1e-5)
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(ValueError):
+        T.stylize_features(_features(4, 4, 2, seed=0), [_features(4, 4, 2, seed=1)], method="gram")
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4])
+def test_decoder_restores_the_picture_size_for_odd_sizes(level):
+    import keras
+
+    from nst_tf.universal.networks import build_decoder, crop, pad_to_multiple
+
+    decoder = build_decoder(level, width=0.25)
+    image = np.random.default_rng(level).random((1, 37, 53, 3)).astype(np.float32)
+    padded, size = pad_to_multiple(image, 2 ** (level - 1))
+    assert padded.shape[1] % 2 ** (level - 1) == 0 and padded.shape[2] % 2 ** (level - 1) == 0
+    channels = {1: 64, 2: 128, 3: 256, 4: 512}[level]
+    factor = 2 ** (level - 1)
+    features = keras.ops.zeros((1, padded.shape[1] // factor, padded.shape[2] // factor, channels))
+    decoded = decoder(features)
+    assert tuple(decoded.shape) == (1, padded.shape[1], padded.shape[2], 3)
+    assert tuple(crop(decoded, size).shape) == (1, 37, 53, 3)
+
+
+def test_pad_to_multiple_handles_pictures_smaller_than_the_padding():
+    from nst_tf.universal.networks import pad_to_multiple
+
+    padded, size = pad_to_multiple(np.ones((1, 3, 5, 3), np.float32), 8)
+    assert tuple(padded.shape) == (1, 8, 8, 3) and size == (3, 5)
+
+
+def test_decoder_refuses_bad_level_and_width():
+    from nst_tf.universal.networks import build_decoder
+
+    with pytest.raises(ConfigError):
+        build_decoder(5)
+    with pytest.raises(ConfigError):
+        build_decoder(2, width=0.0)

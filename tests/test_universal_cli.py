@@ -1,0 +1,114 @@
+"""`python -m nst_tf universal`: bad inputs (one line on stderr, exit 2, nothing written) and a real run on
+the shipped decoders."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_tf.cli.main import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "models" / "universal"
+
+
+def _picture(path: Path, width: int = 48, height: int = 32, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def pictures(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "content": _picture(tmp_path / "content.png"),
+        "style": _picture(tmp_path / "style.png", 40, 40, seed=1),
+        "style2": _picture(tmp_path / "style2.png", 30, 50, seed=2),
+        "mask": _picture(tmp_path / "mask.png", 96, 64, seed=3),
+        "wide_mask": _picture(tmp_path / "wide.png", 64, 16, seed=4),
+    }
+
+
+def _fails(capsys, argv: list[str]) -> str:
+    """Run; assert exit 2 with one stderr line and no traceback; return the line."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--alpha", "1.5"], "--alpha"),
+        (["--alpha", "nan"], "--alpha"),
+        (["--weights-mix", "1,2"], "2 weights for 1"),
+        (["--weights-mix", "-1"], ">= 0"),
+        (["--weights-mix", "a"], "numbers"),
+        (["--image-size", "5"], "--image-size"),
+        (["--mask", "MASK", "MASK"], "2 masks for 1"),
+        (["--mask", "WIDE"], "does not fit"),
+    ],
+)
+def test_nonsense_settings_exit_2_and_write_nothing(capsys, tmp_path, pictures, extra, words):
+    extra = [str(pictures["mask"]) if e == "MASK" else str(pictures["wide_mask"]) if e == "WIDE" else e for e in extra]
+    out = tmp_path / "out.png"
+    err = _fails(capsys, ["universal", str(pictures["content"]), str(pictures["style"]), "-o", str(out), *extra])
+    assert words in err
+    assert not out.exists()
+
+
+def test_missing_and_odd_pictures_exit_2(capsys, tmp_path, pictures):
+    out = tmp_path / "out.png"
+    _fails(capsys, ["universal", str(tmp_path / "nope.png"), str(pictures["style"]), "-o", str(out)])
+    odd = tmp_path / "odd.png"
+    odd.write_text("not a picture")
+    _fails(capsys, ["universal", str(pictures["content"]), str(odd), "-o", str(out)])
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_refused_without_blocking(capsys, tmp_path, pictures):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    _fails(capsys, ["universal", str(fifo), str(pictures["style"]), "-o", str(tmp_path / "out.png")])
+
+
+def test_unwritable_or_existing_output_is_refused_and_left_alone(capsys, tmp_path, pictures):
+    args = ["universal", str(pictures["content"]), str(pictures["style"])]
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("mine")
+    _fails(capsys, [*args, "-o", str(blocker / "out.png")])
+    _fails(capsys, [*args, "-o", str(tmp_path / "out.txt")])
+    existing = tmp_path / "existing.png"
+    existing.write_bytes(b"user's file")
+    _fails(capsys, [*args, "-o", str(existing)])
+    assert existing.read_bytes() == b"user's file"
+    _fails(capsys, args)  # neither -o nor --run-dir
+    _fails(capsys, [*args, "--run-dir", str(tmp_path)])  # an existing folder that is not a universal run
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["content.png", "style.png", "style2.png", "mask.png", "wide.png", "file.txt", "existing.png"]
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHIPPED / "wct_relu4_1.weights.h5").is_file(), reason="no shipped decoders")
+@pytest.mark.parametrize("method", ["wct", "adain"])
+def test_shipped_decoders_stylize_to_the_content_size(capsys, tmp_path, pictures, method):
+    out = tmp_path / "out.png"
+    argv = ["universal", str(pictures["content"]), str(pictures["style"]), str(pictures["style2"])]
+    argv += ["--method", method, "--image-size", "48", "--weights-mix", "2,1", "-o", str(out), "--json"]
+    argv += ["--mask", str(pictures["mask"]), str(pictures["mask"]), "--run-dir", str(tmp_path / "run")]
+    assert main(argv) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["seconds"] > 0 and record["size"] == [32, 48]
+    result = np.asarray(Image.open(out), np.float32)
+    content = np.asarray(Image.open(pictures["content"]), np.float32)
+    assert result.shape == (32, 48, 3)
+    assert np.abs(result - content).mean() > 5.0
+    assert (tmp_path / "run" / "report.html").is_file() and (tmp_path / "run" / "result.png").is_file()
