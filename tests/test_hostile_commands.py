@@ -70,8 +70,8 @@ def _argv(command: str, user: Path, tmp_path: Path, bad: Path | None = None, out
     out = out or tmp_path / "out" / "result"
     if command == "apply":
         return ["apply", _shipped_model(), bad or content, "-o", out if bad is None else tmp_path / "out" / "a.png"]
-    if command == "universal":
-        return ["universal", bad or content, style, "-o", out]
+    if command == "universal":  # its -o is a picture file
+        return ["universal", bad or content, style, "-o", out if bad is None else tmp_path / "out" / "u.png"]
     if command == "train":
         photos = user / "photos"
         if not photos.exists():
@@ -79,7 +79,7 @@ def _argv(command: str, user: Path, tmp_path: Path, bad: Path | None = None, out
                 picture(photos / f"p{i}.png", 40, 40, seed=10 + i)
         return ["train", bad or style, "--data", photos, "-o", out, "--steps", "1", "--weights", "random"]
     if command == "score":
-        return ["score", bad or content, "--content", content, "--style", style, "--weights", "random"]
+        return ["score", bad or content, "--content", content, "--style", style]  # a fixed evaluator
     if command == "audio":
         a, b = _sound(user / "a.wav"), _sound(user / "b.wav")
         return ["audio", bad or a, b, "-o", out]
