@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nst_tf.perf.bench import add_bench_parser  # argparse only; TensorFlow is imported when it runs
 
     add_bench_parser(commands)
+    from nst_tf.cli import apply, models, train  # one-pass networks (issue 14): argparse only at import
+
+    [module.add_parser(commands) for module in (train, apply, models)]
     return parser
 
 
@@ -563,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
             from nst_tf.perf.bench import command_bench
 
             return command_bench(args)
+        if args.command in ("train", "apply", "models"):
+            return __import__(f"nst_tf.cli.{args.command}", fromlist=["command"]).command(args)
     except NSTError as exc:
         sys.stderr.write(f"nst_tf: error: {exc}\n")
         return 2
