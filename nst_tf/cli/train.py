@@ -34,6 +34,7 @@ def add_parser(commands) -> None:
     p.add_argument("--generator", choices=("johnson", "texture-net", "texture"), help="network (default johnson)")
     p.add_argument("--width", type=float, help="channel multiplier (default 0.5)")
     p.add_argument("--image-size", type=int, help="training crop side in px (default 128)")
+    p.add_argument("--photo-size", type=int, help="photos' shorter side before cropping (default: --image-size)")
     p.add_argument("--style-size", type=int, help="style picture's longest side in px (default 256)")
     p.add_argument("--batch", type=int, help="photos per step (default 4)")
     p.add_argument("--steps", type=int, default=2000, help="total training steps (default 2000)")
@@ -56,8 +57,8 @@ def add_parser(commands) -> None:
 
 
 _SETTING_FLAGS = (
-    "generator width image_size style_size batch learning_rate content_weight style_weight tv_weight weights "
-    "seed checkpoint_every strategy"
+    "generator width image_size photo_size style_size batch learning_rate content_weight style_weight tv_weight "
+    "weights seed checkpoint_every strategy"
 ).split()
 
 

@@ -3,8 +3,8 @@
 `photo_dataset` is the one function (reused by the universal decoders' training): list the folder's
 picture files (regular files only, by suffix), check each one's header with Pillow once and skip the ones
 that do not open (counted in `PhotoFolder.skipped`), then `from_tensor_slices(paths)` -> read -> decode ->
-resize so the shorter side is `size` (aspect kept) -> cache -> shuffle -> random `size`×`size` crop and
-left-right flip -> batch -> prefetch. Pictures are float32 RGB in [0, 1], (batch, size, size, 3).
+resize so the shorter side is `resize_to` (default `size`; aspect kept) -> cache -> shuffle -> random
+`size`×`size` crop and left-right flip -> batch -> prefetch. Pictures are float32 RGB in [0, 1], (batch, size, size, 3).
 A file that passes the header check but still fails to decode is dropped by `ignore_errors`.
 """
 
@@ -97,12 +97,15 @@ def photo_dataset(
     repeat: bool = True,
     cache: bool = True,
     flip: bool = True,
+    resize_to: int | None = None,
 ) -> tuple[tf.data.Dataset, PhotoFolder]:
     """Endless (or one-epoch) batches of random `size`×`size` crops of the photos in a folder.
 
     Args:
         folder: a folder of pictures, or a `PhotoFolder` from `scan_photos`.
-        size: crop side in px; each picture is first resized so its shorter side is `size`.
+        size: crop side in px.
+        resize_to: each picture is first resized so its shorter side is this (default `size`: the crop is
+            most of the picture; larger: the crop is a part of it, at a finer scale).
         batch: pictures per batch (the last partial batch is dropped, so shapes are static).
         seed: seeds the shuffle, crops and flips (the same seed gives the same batches).
         repeat: loop over the photos forever (training) or once.
@@ -113,13 +116,16 @@ def photo_dataset(
     Returns:
         The dataset of (batch, size, size, 3) float32 tensors, and the scanned folder (usable and skipped files).
     """
-    if size < 1 or batch < 1:
-        raise ConfigError(f"image size and batch must be positive, not {size} and {batch}")
+    resize_to = size if resize_to is None else resize_to
+    if size < 1 or batch < 1 or resize_to < size:
+        raise ConfigError(
+            f"image size and batch must be positive and resize_to ≥ size, not {size}, {batch}, {resize_to}"
+        )
     photos = folder if isinstance(folder, PhotoFolder) else scan_photos(folder)
     if len(photos.paths) < batch:
         raise ConfigError(f"{len(photos.paths)} usable photo(s) is fewer than a batch of {batch}")
     ds = tf.data.Dataset.from_tensor_slices(list(photos.paths))
-    ds = ds.map(lambda p: _decode_resized(p, size), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(lambda p: _decode_resized(p, resize_to), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.ignore_errors()  # a file that passed the header check but does not decode: dropped
     if cache:
         ds = ds.cache()

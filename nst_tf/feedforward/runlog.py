@@ -45,7 +45,7 @@ class RunLog:
         self._metrics_path = self.folder / "metrics.csv"
         self._keep_rows_upto(start_step)
         new = not self._metrics_path.exists()
-        self._metrics = open(self._metrics_path, "a", newline="")
+        self._metrics = open(self._metrics_path, "a", newline="", buffering=1)  # line-buffered: tail -f works
         self._writer = csv.writer(self._metrics)
         if new:
             self._writer.writerow(FIELDS)

@@ -42,6 +42,7 @@ class TrainSettings:
     generator: str = "johnson"
     width: float = 0.5
     image_size: int = 128
+    photo_size: int = 0  # shorter side of each photo before the random crop (0: image_size)
     style_size: int = 256  # longest side of the style picture when its Grams are taken
     batch: int = 4
     learning_rate: float = 1e-3
@@ -63,6 +64,8 @@ class TrainSettings:
             raise ConfigError(f"--width must be in (0, 4], not {self.width}")
         if self.image_size < 16 or self.style_size < 16:
             raise ConfigError("--image-size and --style-size must be at least 16 px")
+        if self.photo_size and self.photo_size < self.image_size:
+            raise ConfigError("--photo-size must be at least --image-size (or 0)")
         if self.batch < 1 or self.learning_rate <= 0 or self.checkpoint_every < 0:
             raise ConfigError("--batch and --learning-rate must be positive, --checkpoint-every not negative")
         for name in ("content_weight", "style_weight", "tv_weight"):
@@ -112,7 +115,10 @@ class Training:
         finally:
             keras.config.set_dtype_policy(previous)
         self.start_step = self.state.restore()
-        dataset, _ = photo_dataset(self.photos, s.image_size, s.batch, seed=s.seed + self.start_step)
+        resize_to = s.photo_size or s.image_size
+        dataset, _ = photo_dataset(
+            self.photos, s.image_size, s.batch, seed=s.seed + self.start_step, resize_to=resize_to
+        )
         self._batches = iter(self.strategy.experimental_distribute_dataset(dataset))
         self._step = make_train_step(self.strategy, self.state, self._compute_losses)
 
