@@ -93,7 +93,7 @@ def test_photo_dataset_crops_and_skips_bad_files(tmp_path):
 def test_train_resume_apply_and_models(tmp_path):
     photos, style, model_dir = _photos(tmp_path / "photos"), _style(tmp_path / "style.png"), tmp_path / "m"
     common = ["--data", str(photos), "-o", str(model_dir), "--weights", "random", "--image-size", "32"]
-    common += ["--style-size", "48", "--batch", "2", "--width", "0.25", "--learning-rate", "0.01", "--samples"]
+    common += ["--style-size", "48", "--batch", "2", "--width", "0.25", "--learning-rate", "0.003", "--samples"]
     common += [str(photos / "photo0.png"), "--sample-size", "32", "--sample-every", "4", "-q", "--no-tb"]
     done = _nst("train", str(style), *common, "--steps", "12", "--checkpoint-every", "6")
     assert done.returncode == 0, done.stderr
@@ -134,3 +134,38 @@ def test_bad_inputs_exit_2_without_writing(tmp_path):
         assert done.returncode == 2, (args, done.stderr)
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "style.png"]
+
+
+def test_models_lists_the_shipped_networks():
+    done = _nst("models", "--json")
+    assert done.returncode == 0, done.stderr
+    models = json.loads(done.stdout)["models"]
+    assert len(models) >= 3
+    for meta in models:
+        assert meta["architecture"]["generator"] == "johnson" and meta["steps"] > 0
+        assert "public domain" in meta["style"]["licence"]
+        assert (ROOT / "models" / meta["name"] / "model.weights.h5").stat().st_size < 8_000_000
+
+
+def test_apply_shipped_models_to_project_photos(tmp_path):
+    from nst_tf.feedforward.model_io import shipped_models
+
+    photo = ROOT / "images" / "chelsea.png"
+    for name, _ in shipped_models():
+        out = tmp_path / f"{name}.png"
+        done = _nst("apply", name, str(photo), "-o", str(out), "--image-size", "64", "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["pictures"][0]["seconds"] > 0
+        with Image.open(out) as img, Image.open(photo) as original:
+            pixels = np.asarray(img, np.float32)
+            assert max(img.size) == 64
+            source = np.asarray(original.convert("RGB").resize(img.size), np.float32)
+        assert np.abs(pixels - source).mean() > 5  # stylized, not the photo passed through
+
+
+def test_apply_refuses_to_overwrite(tmp_path):
+    photo, out = ROOT / "images" / "chelsea.png", tmp_path / "taken.png"
+    out.write_bytes(b"the user's file")
+    done = _nst("apply", "starry_night", str(photo), "-o", str(out))
+    assert done.returncode == 2 and "exists" in done.stderr
+    assert out.read_bytes() == b"the user's file"
