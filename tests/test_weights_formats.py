@@ -548,8 +548,10 @@ def test_known_hashes(tmp_path, monkeypatch, vgg19_files):
         W.KnownFile("other-name.npz", "md5", digests["md5"], "a test file"),
         W.KnownFile("x.pth", "sha256-prefix", digests["sha256"][:8], "a prefix"),
     )
-    monkeypatch.setattr(W, "KNOWN_FILES", extra_known[:1])
+    from nst_tf.vgg.weights import known
+
+    monkeypatch.setattr(known, "KNOWN_FILES", extra_known[:1])
     assert W.known_file_status("renamed.npz", digests) == ("known", "a test file (other-name.npz)")
-    monkeypatch.setattr(W, "KNOWN_FILES", extra_known[1:])
+    monkeypatch.setattr(known, "KNOWN_FILES", extra_known[1:])
     assert W.known_file_status("renamed.npz", digests)[0] == "known"
     assert W.known_file_status("renamed.npz", {"md5": "0", "sha256": "0" * 64}) == ("unknown", "")

