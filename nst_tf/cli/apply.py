@@ -53,6 +53,8 @@ def _outputs(args: argparse.Namespace, inputs: list[Path], model_name: str) -> l
     out = Path(args.output) if args.output else Path("output") / f"apply_{model_name}"
     if len(inputs) == 1 and out.suffix.lower() in PICTURE_SUFFIXES:
         targets = [out]
+    elif out.suffix.lower() in PICTURE_SUFFIXES:
+        raise ConfigError(f"{out}: one output picture for {len(inputs)} photos; give a folder with -o")
     else:
         if out.exists() and not out.is_dir():
             raise ConfigError(f"{out}: exists and is not a folder")

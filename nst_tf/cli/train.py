@@ -70,7 +70,10 @@ def _settings(args: argparse.Namespace, model_dir: Path):
         config_path = model_dir / "run" / "config.json"
         if not config_path.is_file():
             raise ConfigError(f"{model_dir}: nothing to resume (no run/config.json)")
-        settings = TrainSettings.from_dict(json.loads(config_path.read_text())["settings"])
+        try:
+            settings = TrainSettings.from_dict(json.loads(config_path.read_text(encoding="utf-8"))["settings"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{config_path}: not a training run's config ({type(exc).__name__})") from None
     else:
         if not args.style or not args.data:
             raise ConfigError("train needs a STYLE picture and --data DIR (or --resume)")
