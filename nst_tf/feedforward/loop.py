@@ -76,6 +76,8 @@ class TrainState:
         """Load the latest checkpoint, if any; returns the step count it had (0 when none)."""
         latest = self.manager.latest_checkpoint
         if latest:
+            # Keras 3 makes Adam's slots on first use; made now, they are restored now, not deferred (and lost).
+            self.optimizer.build(self.model.trainable_variables)
             self.checkpoint.restore(latest).assert_existing_objects_matched()
             log.info("resumed from %s at step %d", latest, int(self.step.numpy()))
         return int(self.step.numpy())

@@ -21,7 +21,7 @@ import keras
 
 from nst_tf.errors import ConfigError
 from nst_tf.feedforward.networks import GENERATORS, build_generator
-from nst_tf.feedforward.runlog import write_json
+from nst_tf.feedforward.runlog import _umask, write_json
 
 FORMAT = "nst_tf-feedforward/1"
 WEIGHTS_FILE = "model.weights.h5"
@@ -108,6 +108,7 @@ def save_model_folder(folder: Path, model: keras.Model, meta: dict) -> Path:
     os.close(fd)
     try:
         model.save_weights(tmp, overwrite=True)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, folder / WEIGHTS_FILE)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
