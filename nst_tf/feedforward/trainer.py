@@ -114,7 +114,8 @@ class Training:
                 self.loss = PerceptualLoss(extractor, style_image, weights, content)
         finally:
             keras.config.set_dtype_policy(previous)
-        self.start_step = self.state.restore()
+        with self.strategy.scope():  # Adam's slots are made by the restore: mirrored, as the model's variables
+            self.start_step = self.state.restore()
         resize_to = s.photo_size or s.image_size
         dataset, _ = photo_dataset(
             self.photos, s.image_size, s.batch, seed=s.seed + self.start_step, resize_to=resize_to
