@@ -13,6 +13,7 @@ def add_parser(commands) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    _quiet_tensorflow_import()
     from nst_tf.feedforward.model_io import shipped_dir, shipped_models
 
     models = shipped_models()
@@ -31,3 +32,12 @@ def command(args: argparse.Namespace) -> int:
             f"at {meta.get('image_size', '?')} px"
         )
     return 0
+
+
+def _quiet_tensorflow_import() -> None:
+    """Import TensorFlow and Keras with fd 2 silenced: their C++ start-up lines would precede a one-line error."""
+    from nst_tf.cli.main import _native_stderr_silenced
+
+    with _native_stderr_silenced():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401

@@ -124,6 +124,7 @@ def _stop_on_signals():
 
 
 def command(args: argparse.Namespace) -> int:
+    _quiet_tensorflow_import()
     if args.steps < 1 or args.sample_every < 0 or args.sample_size < 16:
         raise ConfigError("--steps must be ≥ 1, --sample-every ≥ 0 and --sample-size ≥ 16")
     model_dir = Path(args.output)
@@ -245,3 +246,12 @@ def _machine() -> dict:
         },
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
     }
+
+
+def _quiet_tensorflow_import() -> None:
+    """Import TensorFlow and Keras with fd 2 silenced: their C++ start-up lines would precede a one-line error."""
+    from nst_tf.cli.main import _native_stderr_silenced
+
+    with _native_stderr_silenced():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
