@@ -35,6 +35,9 @@ COMMANDS = {
     "score": "nst_tf.cli.score",
     "universal": "nst_tf.cli.universal",
     "universal-train": "nst_tf.cli.universal_train",
+    "train": "nst_tf.cli.train",
+    "apply": "nst_tf.cli.apply",
+    "models": "nst_tf.cli.models",
 }
 
 

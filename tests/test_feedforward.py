@@ -1,0 +1,171 @@
+"""The one-pass networks: shapes, the photo pipeline, the loss, and `train` / `apply` / `models` end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env() -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("NST_TF_MODELS", None)
+    return env
+
+
+def _nst(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nst_tf", *args], capture_output=True, text=True, env=_env(), cwd=cwd, timeout=900
+    )
+
+
+def _photos(folder: Path, count: int = 3, size: tuple[int, int] = (40, 52)) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for i in range(count):
+        base = np.linspace(0, 255, size[1], dtype=np.float32)[None, :, None] * np.ones((size[0], 1, 3))
+        pixels = np.clip(base + rng.normal(0, 40, (*size, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"photo{i}.png")
+    return folder
+
+
+def _style(path: Path) -> Path:
+    yy, xx = np.mgrid[0:48, 0:48]
+    stripes = ((xx + yy) // 4 % 2).astype(np.float32)
+    pixels = np.stack([stripes * 230, 40 + stripes * 60, 200 - stripes * 150], axis=-1).astype(np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["johnson", "texture-net", "texture"])
+@pytest.mark.parametrize("shape", [(1, 33, 47), (2, 35, 32)])
+def test_generators_keep_any_size(kind, shape):
+    from nst_tf.feedforward.networks import build_generator
+
+    model = build_generator(kind, width=0.25)
+    out = np.asarray(model(np.random.default_rng(0).random((*shape, 3), dtype=np.float32)))
+    assert out.shape == (*shape, 3)
+    assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_width_scales_the_channels():
+    from nst_tf.feedforward.networks import build_generator
+
+    assert build_generator("johnson", 0.5).count_params() < build_generator("johnson", 1.0).count_params() / 3
+
+
+def test_batched_gram_is_per_picture():
+    import tensorflow as tf
+
+    from nst_tf.feedforward.loss import batched_gram
+
+    features = np.random.default_rng(2).random((2, 3, 4, 5)).astype(np.float32)
+    grams = batched_gram(tf.constant(features)).numpy()
+    for b in range(2):
+        a = features[b].reshape(-1, 5)
+        np.testing.assert_allclose(grams[b], a.T @ a, rtol=1e-5)
+
+
+def test_photo_dataset_crops_and_skips_bad_files(tmp_path):
+    from nst_tf.feedforward.data import photo_dataset
+
+    folder = _photos(tmp_path / "photos")
+    (folder / "broken.jpg").write_bytes(b"not a jpeg at all")
+    (folder / "empty.png").write_bytes(b"")
+    os.mkfifo(folder / "pipe.jpg")  # must be skipped without being opened (opening a FIFO would block)
+    dataset, photos = photo_dataset(folder, size=24, batch=2, seed=0)
+    assert len(photos.paths) == 3 and len(photos.skipped) == 3
+    batches = [b.numpy() for b in dataset.take(4)]
+    assert all(b.shape == (2, 24, 24, 3) and b.min() >= 0 and b.max() <= 1 for b in batches)
+    again = [b.numpy() for b in photo_dataset(folder, size=24, batch=2, seed=0)[0].take(4)]
+    np.testing.assert_array_equal(batches[3], again[3])  # seeded: the same crops
+
+
+@pytest.mark.slow
+def test_train_resume_apply_and_models(tmp_path):
+    photos, style, model_dir = _photos(tmp_path / "photos"), _style(tmp_path / "style.png"), tmp_path / "m"
+    common = ["--data", str(photos), "-o", str(model_dir), "--weights", "random", "--image-size", "32"]
+    common += ["--style-size", "48", "--batch", "2", "--width", "0.25", "--learning-rate", "0.003", "--samples"]
+    common += [str(photos / "photo0.png"), "--sample-size", "32", "--sample-every", "4", "-q", "--no-tb"]
+    done = _nst("train", str(style), *common, "--steps", "12", "--checkpoint-every", "6")
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((model_dir / "model.json").read_text())
+    assert meta["steps"] == 12 and meta["architecture"] == {"generator": "johnson", "width": 0.25, "seed": 0}
+    with open(model_dir / "run" / "metrics.csv") as handle:
+        rows = [line.split(",") for line in handle.read().split()[1:]]
+    totals = [float(r[1]) for r in rows]
+    assert [int(r[0]) for r in rows] == list(range(1, 13))
+    assert np.mean(totals[-3:]) < np.mean(totals[:3])  # the loss falls
+    assert (model_dir / "run" / "loss.png").is_file() and (model_dir / "run" / "samples" / "step_000004.png").is_file()
+    resumed = _nst("train", *common, "--steps", "15", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((model_dir / "model.json").read_text())["steps"] == 15
+    with open(model_dir / "run" / "metrics.csv") as handle:
+        assert [int(line.split(",")[0]) for line in handle.read().split()[1:]] == list(range(1, 16))
+    out = tmp_path / "out"
+    applied = _nst("apply", str(model_dir), str(photos), "-o", str(out), "--json")
+    assert applied.returncode == 0, applied.stderr
+    report = json.loads(applied.stdout)
+    assert len(report["pictures"]) == 3 and all(p["seconds"] > 0 for p in report["pictures"])
+    with Image.open(out / "photo1_m.png") as img:
+        assert img.size == (52, 40)
+
+
+def test_bad_inputs_exit_2_without_writing(tmp_path):
+    photos, style = _photos(tmp_path / "photos"), _style(tmp_path / "style.png")
+    cases = [
+        ["train", str(tmp_path / "missing.png"), "--data", str(photos), "-o", str(tmp_path / "a")],
+        ["train", str(style), "--data", str(tmp_path / "nothing"), "-o", str(tmp_path / "b")],
+        ["train", str(style), "--data", str(photos), "-o", str(tmp_path / "c"), "--width", "-1"],
+        ["train", "--resume", "-o", str(tmp_path / "d")],
+        ["apply", "no_such_model", str(photos / "photo0.png"), "-o", str(tmp_path / "e")],
+        ["apply", str(photos), str(photos / "photo0.png"), "-o", str(tmp_path / "f")],  # a folder, not a model
+    ]
+    for args in cases:
+        done = _nst(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "style.png"]
+
+
+def test_models_lists_the_shipped_networks():
+    done = _nst("models", "--json")
+    assert done.returncode == 0, done.stderr
+    models = json.loads(done.stdout)["models"]
+    assert len(models) >= 3
+    for meta in models:
+        assert meta["architecture"]["generator"] == "johnson" and meta["steps"] > 0
+        assert "public domain" in meta["style"]["licence"]
+        assert (ROOT / "models" / meta["name"] / "model.weights.h5").stat().st_size < 8_000_000
+
+
+def test_apply_shipped_models_to_project_photos(tmp_path):
+    from nst_tf.feedforward.model_io import shipped_models
+
+    photo = ROOT / "images" / "chelsea.png"
+    for name, _ in shipped_models():
+        out = tmp_path / f"{name}.png"
+        done = _nst("apply", name, str(photo), "-o", str(out), "--image-size", "64", "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["pictures"][0]["seconds"] > 0
+        with Image.open(out) as img, Image.open(photo) as original:
+            pixels = np.asarray(img, np.float32)
+            assert max(img.size) == 64
+            source = np.asarray(original.convert("RGB").resize(img.size), np.float32)
+        assert np.abs(pixels - source).mean() > 5  # stylized, not the photo passed through
+
+
+def test_apply_refuses_to_overwrite(tmp_path):
+    photo, out = ROOT / "images" / "chelsea.png", tmp_path / "taken.png"
+    out.write_bytes(b"the user's file")
+    done = _nst("apply", "starry_night", str(photo), "-o", str(out))
+    assert done.returncode == 2 and "exists" in done.stderr
+    assert out.read_bytes() == b"the user's file"
