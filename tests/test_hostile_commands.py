@@ -35,6 +35,8 @@ def _shipped_model() -> str | None:
         models = json.loads(cli("models", "--json").out)
     except ValueError:
         return None
+    if isinstance(models, dict) and isinstance(models.get("models"), list):  # {"folder": ..., "models": [...]}
+        models = models["models"]
     names = [m.get("name") for m in models] if isinstance(models, list) else list(models)
     return names[0] if names and isinstance(names[0], str) else None
 
@@ -73,11 +75,24 @@ def _argv(command: str, user: Path, tmp_path: Path, bad: Path | None = None, out
     if command == "universal":  # its -o is a picture file
         return ["universal", bad or content, style, "-o", out if bad is None else tmp_path / "out" / "u.png"]
     if command == "train":
-        photos = user / "photos"
+        photos = tmp_path.parent / f"{tmp_path.name}_photos"  # outside the hashed folders: made on demand
         if not photos.exists():
             for i in range(3):
                 picture(photos / f"p{i}.png", 40, 40, seed=10 + i)
-        return ["train", bad or style, "--data", photos, "-o", out, "--steps", "1", "--weights", "random"]
+        return [
+            "train",
+            bad or style,
+            "--data",
+            photos,
+            "-o",
+            out,
+            "--steps",
+            "1",
+            "--batch",
+            "2",
+            "--weights",
+            "random",
+        ]
     if command == "score":
         return ["score", bad or content, "--content", content, "--style", style]  # a fixed evaluator
     if command == "audio":

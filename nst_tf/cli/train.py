@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf.errors import ConfigError
+from nst_tf.io.places import check_creatable
 
 DEFAULT_SAMPLES = ("chelsea.png", "coffee.png")  # the project's own held-out photos (images/)
 
@@ -128,6 +129,8 @@ def command(args: argparse.Namespace) -> int:
     if args.steps < 1 or args.sample_every < 0 or args.sample_size < 16:
         raise ConfigError("--steps must be ≥ 1, --sample-every ≥ 0 and --sample-size ≥ 16")
     model_dir = Path(args.output)
+    if not model_dir.is_dir():  # under a plain file, in /proc, a name too long ...: one line, before any work
+        check_creatable(model_dir, "-o")
     settings = _settings(args, model_dir)
     from nst_tf.feedforward.data import scan_photos
     from nst_tf.feedforward.trainer import load_style
