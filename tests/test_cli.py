@@ -189,7 +189,13 @@ def test_ctrl_c_keeps_snapshots_and_metrics(tmp_path):
     process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = tmp_path / "c" / "metrics.csv"
     deadline = time.time() + 120
-    while time.time() < deadline and (not metrics.exists() or metrics.read_text().count("\n") < 4):
+    snapshots = tmp_path / "c" / "snapshots"
+
+    def enough() -> bool:  # three steps in metrics.csv and their snapshots (written just after the row)
+        rows = metrics.read_text().count("\n") if metrics.exists() else 0
+        return rows >= 4 and snapshots.is_dir() and len(list(snapshots.iterdir())) >= 3
+
+    while time.time() < deadline and not enough():
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
@@ -241,4 +247,4 @@ def test_help_works_everywhere_and_shows_every_default():
         flag = settings.flag_name(field)
         assert re.search(re.escape(flag) + r"\b.*?\(default: ", run_help), flag
     assert "--output-dir OUTPUT_DIR where run folders go (default: output)" in run_help
-    assert "(default: 100; with --optimizer adam: 300; preset course: 200; preset course-tf2: 2501)" in run_help
+    assert "(default: 100; with --optimizer adam: 300; preset course: 200; preset course-tf2: 2501;" in run_help

@@ -118,7 +118,7 @@ def _run(*argv: str) -> subprocess.CompletedProcess:
         (["{missing}", "--content", "{content}", "--style", "{style}"], "result picture:"),
         (["{content}", "--content", "{folder}", "--style", "{style}"], "content picture:"),
         (["{content}", "--content", "{content}", "--style", "{text}"], "style picture:"),
-        (["{strip}", "--content", "{content}", "--style", "{style}"], "too thin to score"),
+        (["{strip}", "--content", "{content}", "--style", "{style}"], "times as long as it is wide"),
         (["{content}", "--content", "{content}"], "--style"),
     ],
 )
