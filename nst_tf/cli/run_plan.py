@@ -52,18 +52,18 @@ class RunPlan:
     prepared: dict = dataclasses.field(default_factory=dict)  # weights, extractor: made by check_run
 
 
-def parse_blend(text: str | None, count: int) -> list[float] | None:
-    """`0.7,0.3` -> [0.7, 0.3], checked against the number of style pictures."""
+def parse_blend(text: str | None, count: int, flag: str = "--style-blend") -> list[float] | None:
+    """`0.7,0.3` -> [0.7, 0.3], checked against the number of style pictures (`flag` names it in errors)."""
     if text is None:
         return None
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise ConfigError(f"--style-blend must be numbers separated by commas, got {text!r}") from None
+        raise ConfigError(f"{flag} must be numbers separated by commas, got {text!r}") from None
     if len(values) != count:
-        raise ConfigError(f"--style-blend has {len(values)} weights for {count} style pictures")
+        raise ConfigError(f"{flag} has {len(values)} weights for {count} style pictures")
     if not all(math.isfinite(v) and v >= 0 for v in values) or sum(values) <= 0:
-        raise ConfigError("--style-blend weights must be finite, >= 0 and not all zero")
+        raise ConfigError(f"{flag} weights must be finite, >= 0 and not all zero")
     return values
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nst_tf.cli.run_plan import parse_blend
 from nst_tf.errors import ConfigError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -81,7 +82,7 @@ def _check(args: argparse.Namespace) -> dict:
     if not 16 <= args.image_size <= MAX_SIZE:
         raise ConfigError(f"--image-size must be in [16, {MAX_SIZE}], not {args.image_size}")
     styles_paths = args.pictures[1:]
-    weights = _mix_weights(args.weights_mix, len(styles_paths))
+    weights = parse_blend(args.weights_mix, len(styles_paths), "--weights-mix")
     if args.mask is not None and len(args.mask) != len(styles_paths):
         raise ConfigError(f"{len(args.mask)} masks for {len(styles_paths)} style pictures (give one per style)")
     if not args.output and not args.run_dir:
@@ -96,20 +97,6 @@ def _check(args: argparse.Namespace) -> dict:
         styles.append(image_io.resize(style, *image_io.fit_size(style.shape[1], style.shape[2], args.image_size)))
     masks = None if args.mask is None else [_load_mask(m, raw.shape[1:3], content.shape[1:3]) for m in args.mask]
     return {"content": content, "styles": styles, "weights": weights, "masks": masks}
-
-
-def _mix_weights(text: str | None, count: int) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise ConfigError(f"--weights-mix {text!r}: give numbers separated by commas, e.g. 0.7,0.3") from None
-    if len(values) != count:
-        raise ConfigError(f"--weights-mix has {len(values)} weights for {count} style pictures")
-    if not all(math.isfinite(v) and v >= 0 for v in values) or sum(values) <= 0:
-        raise ConfigError("--weights-mix weights must be finite, >= 0 and not all zero")
-    return values
 
 
 def _load_mask(path: str, original: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
