@@ -31,7 +31,7 @@ PAPER_STYLE_LAYERS: LayerWeights = (
 # ImageNet mean colour (RGB, 0-255): the centre of the course's noise image.
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 
-INIT_MODES = ("content", "noise", "blend", "content+noise", "gaussian")
+INIT_MODES = ("content", "recoloured", "noise", "blend", "content+noise", "gaussian")
 OPTIMIZERS = ("adam", "lbfgs", "torch-lbfgs")
 PRECISIONS = ("float32", "bfloat16")
 POOLINGS = ("max", "avg")

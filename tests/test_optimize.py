@@ -8,6 +8,7 @@ import tensorflow as tf
 from conftest import IMAGES
 
 from nst_tf.config import IMAGENET_MEAN_RGB
+from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
 from nst_tf.optim import adam, pictures
 from nst_tf.optim import engine as optimize
@@ -82,6 +83,62 @@ def test_init_from_a_picture_file(tmp_path, content_image):
     start = pictures.initial_image(content_image, DEFAULT.replace(init=str(tmp_path / "start.png")), None)
     assert start.shape == content_image.shape
     np.testing.assert_allclose(start, 128 / 255, atol=1e-6)
+
+
+def test_recoloured_start_has_the_style_colours_and_keeps_the_content(content_image, style_image):
+    start = pictures.initial_image(content_image, DEFAULT.replace(init="recoloured"), None, [style_image])
+    assert start.shape == content_image.shape and start.dtype == np.float32
+    style = style_image.reshape(-1, 3).astype(np.float64)
+    got = start.reshape(-1, 3).astype(np.float64)
+    # Clipping to [0, 1] moves the moments a little; unclipped they would be equal.
+    np.testing.assert_allclose(got.mean(axis=0), style.mean(axis=0), atol=0.03)
+    np.testing.assert_allclose(np.cov(got, rowvar=False), np.cov(style, rowvar=False), atol=0.02)
+    # A linear map of the content's colours: the luminance's layout is the content's.
+    luma = np.array([0.299, 0.587, 0.114])
+    assert np.corrcoef(start[0] @ luma, content_image[0] @ luma)[0, 1] > 0.9
+    with pytest.raises(ConfigError, match="needs a style picture"):
+        pictures.initial_image(content_image, DEFAULT.replace(init="recoloured"), None, [])
+
+
+def test_colour_moments_of_several_styles_are_their_weighted_mixture(content_image, style_image):
+    from nst_tf.losses import color
+
+    a, b = content_image, style_image
+    mean, covariance = color.colour_moments([a, b], [3.0, 1.0])
+    # The same as all pixels together, a's weighing 3/4 in all and b's 1/4 (up to np.cov's n - 1 per picture).
+    pixels = np.concatenate([a.reshape(-1, 3), b.reshape(-1, 3)]).astype(np.float64)
+    n_a, n_b = a[0, ..., 0].size, b[0, ..., 0].size
+    weights = np.concatenate([np.full(n_a, 0.75 / n_a), np.full(n_b, 0.25 / n_b)])
+    np.testing.assert_allclose(mean, np.average(pixels, axis=0, weights=weights), atol=1e-9)
+    np.testing.assert_allclose(covariance, np.cov(pixels, rowvar=False, aweights=weights, bias=True), atol=1e-3)
+    # The blend reaches the start: weights 3:1 differ from 1:3.
+    config = DEFAULT.replace(init="recoloured")
+    one = pictures.initial_image(a, config, None, [a, b], [3.0, 1.0])
+    other = pictures.initial_image(a, config, None, [a, b], [1.0, 3.0])
+    assert np.abs(one - other).mean() > 0.01
+
+
+def test_lbfgs_function_with_targets_as_arguments_matches_the_eager_costs(extractor, content_image, style_image):
+    from nst_tf.optim import lbfgs_tf
+    from nst_tf.optim.records import Stage
+    from nst_tf.optim.targets import picture_costs
+
+    config = SMALL.replace(optimizer="lbfgs", tv_weight=1.0).resolved()
+    content, (style,) = pictures.prepare_images(content_image, [style_image], config)
+    stage = Stage(extractor, content, [style], config, None, None, None, 0, 1, 1, "/CPU:0")
+    function, targets = lbfgs_tf.traced_with_targets(stage)
+    assert function.experimental_get_tracing_count() == 1  # traced before the targets were known
+    arguments = lbfgs_tf.target_arguments(targets, config, True)
+    picture = np.clip(content + 0.1 * np.sin(np.arange(content.size)).reshape(content.shape), 0, 1)
+    values, gradient = function(tf.constant(picture, tf.float32), arguments)
+    with tf.GradientTape() as tape:
+        pixels = tf.constant(picture, tf.float32)
+        tape.watch(pixels)
+        eager = picture_costs(extractor, compute_targets(extractor, content, [style], config), config, pixels)
+    for name in ("total", "content", "style", "tv"):
+        np.testing.assert_allclose(float(values[name]), float(eager[name]), rtol=1e-5)
+    np.testing.assert_allclose(gradient, tape.gradient(eager["total"], pixels), rtol=1e-4, atol=1e-6)
+    assert float(values["content"]) > 0 and function.experimental_get_tracing_count() == 1
 
 
 def test_stylize_yields_steps_with_snapshots(content_image, style_image, extractor):

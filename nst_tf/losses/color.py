@@ -7,9 +7,14 @@ Three ways, all on (1, H, W, 3) RGB pictures in [0, 1], pure NumPy:
   luminance; colour is re-attached afterwards with `transfer_luminance`.
 - `match_color_histogram(style, content)` ("histogram"): before the run, give the style picture the
   content's colour mean and covariance (a linear map, the paper's "colour histogram matching").
+
+`colour_moments` and `recolour` are that linear map's two halves; the "recoloured" start of a run
+(`nst_tf.optim.pictures.initial_image`) uses them the other way round: the content in the style's colours.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -64,9 +69,29 @@ def _sqrt_psd(matrix: np.ndarray, inverse: bool = False) -> np.ndarray:
 def match_color_histogram(style: np.ndarray, content: np.ndarray) -> np.ndarray:
     """Style pixels mapped by x' = A(x − μ_S) + μ_C with A = Σ_C^½ Σ_S^−½, so the style picture has the
     content's colour mean and covariance (the paper's Cholesky/eigen variant; eigen here, symmetric)."""
-    s = np.asarray(style, np.float64).reshape(-1, 3)
-    c = np.asarray(content, np.float64).reshape(-1, 3)
-    mu_s, mu_c = s.mean(axis=0), c.mean(axis=0)
-    transform = _sqrt_psd(np.cov(c, rowvar=False)) @ _sqrt_psd(np.cov(s, rowvar=False), inverse=True)
-    matched = (s - mu_s) @ transform.T + mu_c
-    return np.clip(matched, 0.0, 1.0).reshape(np.shape(style)).astype(np.float32)
+    return recolour(style, *colour_moments([content]))
+
+
+def colour_moments(pictures: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> tuple:
+    """(μ, Σ): the RGB mean and covariance of the pictures' pixels, a mixture weighted by `weights`
+    (normalised; default equal per picture), in float64."""
+    weights = np.ones(len(pictures)) if weights is None else np.asarray(weights, np.float64)
+    weights = weights / weights.sum()
+    means, seconds = [], []
+    for picture in pictures:
+        pixels = np.asarray(picture, np.float64).reshape(-1, 3)
+        mean = pixels.mean(axis=0)
+        means.append(mean)
+        seconds.append(np.cov(pixels, rowvar=False) + np.outer(mean, mean))
+    mean = np.einsum("i,ij->j", weights, np.array(means))
+    return mean, np.einsum("i,ijk->jk", weights, np.array(seconds)) - np.outer(mean, mean)
+
+
+def recolour(picture: np.ndarray, mean: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+    """The picture's pixels mapped linearly, x' = Σ^½ Σ_x^−½ (x − μ_x) + μ, to the colour mean `mean` and
+    covariance `covariance`; clipped to [0, 1], float32, the picture's shape."""
+    x = np.asarray(picture, np.float64).reshape(-1, 3)
+    mu_x = x.mean(axis=0)
+    transform = _sqrt_psd(covariance) @ _sqrt_psd(np.cov(x, rowvar=False), inverse=True)
+    matched = (x - mu_x) @ transform.T + mean
+    return np.clip(matched, 0.0, 1.0).reshape(np.shape(picture)).astype(np.float32)

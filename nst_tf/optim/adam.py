@@ -75,7 +75,7 @@ def _start_value(stage: Stage) -> np.ndarray:
     """The variable's first value, in the config's pixel units."""
     start, config = stage.start, stage.config
     if start is None:
-        return initial_image(stage.content, config, stage.rng) * config.pixel_scale
+        return initial_image(stage.content, config, stage.rng, stage.styles, stage.style_blend) * config.pixel_scale
     if isinstance(start, OptimizerState):
         check_resume(start, stage.content.shape)
         if not start.optimizer:

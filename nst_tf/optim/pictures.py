@@ -76,10 +76,19 @@ def normalised_blend(style_blend: Sequence[float] | None, count: int) -> list[fl
     return [float(w) / total for w in style_blend]
 
 
-def initial_image(content: np.ndarray, config: Config, rng: np.random.Generator) -> np.ndarray:
+def initial_image(
+    content: np.ndarray,
+    config: Config,
+    rng: np.random.Generator,
+    styles: Sequence[np.ndarray] = (),
+    style_blend: Sequence[float] | None = None,
+) -> np.ndarray:
     """The starting picture, (1, H, W, 3) in [0, 1] units (float32).
 
     - "content": the content picture.
+    - "recoloured": the content picture in the style pictures' colours: its pixels mapped linearly to the
+      styles' RGB mean and covariance (blended by `style_blend`; `nst_tf.losses.color.recolour`). The
+      low layers' Grams start close to the style's, so fewer steps reach a given cost.
     - "noise": the ImageNet mean colour plus U(−r, r) noise.
     - "gaussian": N(0, 1) noise clipped to [0, 1]: Mastering PyTorch's `torch.randn` start, which its loop
       clamps to [0, 1] before the first forward pass (half the pixels black, a sixth white).
@@ -92,6 +101,10 @@ def initial_image(content: np.ndarray, config: Config, rng: np.random.Generator)
     mode = config.init
     if mode == "content":
         return content.astype(np.float32)
+    if mode == "recoloured":
+        if not styles:
+            raise ConfigError("the recoloured start needs a style picture")
+        return color.recolour(content, *color.colour_moments(styles, normalised_blend(style_blend, len(styles))))
     if mode not in INIT_MODES:
         picture = image_io.load_image(mode)
         return image_io.resize(picture, content.shape[1], content.shape[2])

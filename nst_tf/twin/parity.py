@@ -176,7 +176,7 @@ def measure_start(
         "tf_gradient", "torch_gradient"} (gradients of J_total w.r.t. the optimised variable).
     """
     torch_dtype = torch.float64 if float64 else torch.float32
-    start = initial_image(content, config, np.random.default_rng(config.seed))
+    start = initial_image(content, config, np.random.default_rng(config.seed), styles, style_blend)
     tf_extractor = tf_extractor or parity_tf.build_tf_extractor(config, weights, float64)
     twin_extractor = torch_vgg.build_extractor(config, weights, torch_dtype)
     tf_features = parity_tf.features(tf_extractor, start, float64)

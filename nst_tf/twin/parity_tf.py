@@ -90,7 +90,7 @@ def tf_float64_stylize(content, styles, config: Config, extractor, style_blend) 
         tf.random.set_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     targets = compute_targets(extractor, content, styles, config, style_blend)
-    start = initial_image(content, config, rng)
+    start = initial_image(content, config, rng, styles, style_blend)
     scale = float(config.pixel_scale)
     image = tf.Variable(start * config.pixel_scale, dtype=tf.float64, name="generated_image")
     with keras_float64():  # so Adam's learning-rate variable is float64 too, as the twin's

@@ -224,7 +224,10 @@ def _adam_stage(stage: Stage, targets: Targets, dtype: torch.dtype) -> Iterator[
 def _start_pixels(stage: Stage) -> np.ndarray:
     """The stage's start in pixel units: the init (seeded, the very draws of the TF run) or the given pixels."""
     if stage.start is None:
-        return initial_image(stage.content, stage.config, stage.rng) * stage.config.pixel_scale
+        return (
+            initial_image(stage.content, stage.config, stage.rng, stage.styles, stage.style_blend)
+            * stage.config.pixel_scale
+        )
     return np.asarray(stage.start)
 
 
