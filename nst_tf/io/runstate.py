@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from nst_tf.errors import ConfigError
+from nst_tf.io import safe
 
 STATE_DIR = "state"
 LEGACY_STATE = "state.npz"
@@ -33,14 +33,16 @@ class StateError(ConfigError):
 
 def require_regular_file(path: Path, what: str) -> None:
     """Refuse anything at `path` but a regular file (FIFOs, devices and folders would block or mislead)."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise StateError(f"{what}: {path.name} is missing") from None
-    except OSError as exc:
-        raise StateError(f"{what}: {path.name} cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(mode):
-        raise StateError(f"{what}: {path.name} is not a regular file")
+    safe.stat_regular(path, StateError, words=lambda refusal: _refusal_words(refusal, what))
+
+
+def _refusal_words(refusal: safe.Refusal, what: str) -> str:
+    name = refusal.path.name
+    if refusal.problem in ("missing", "broken link"):
+        return f"{what}: {name} is missing"
+    if refusal.problem in ("loop", "denied", "error"):  # stat() itself failed
+        return f"{what}: {name} cannot be read ({refusal.strerror})"
+    return f"{what}: {name} is not a regular file"
 
 
 class StateStore:
