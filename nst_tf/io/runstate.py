@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -137,23 +136,15 @@ class StateStore:
 
 
 def _load_legacy(path: Path, expected, max_bytes: int) -> dict[str, np.ndarray]:
-    """state.npz (nst_tf before checkpoints): member sizes checked from the zip directory, then read."""
+    """state.npz (nst_tf before checkpoints): member sizes checked from their .npy headers, then read."""
     what = "the saved state (state.npz)"
     require_regular_file(path, what)
+    names = safe.npz_members(path, StateError, max_bytes, what="saved state")  # declared sizes, before reading
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if sum(m.file_size for m in members) > max_bytes:
-                raise StateError(f"{what} would inflate to more than this run can need; refused")
-            names = [m.filename.removesuffix(".npy") for m in members]
         with np.load(path, allow_pickle=False) as saved:
-            arrays = {name: saved[name] for name in names}
-    except StateError:
-        raise
+            arrays = {name: saved[name] for name in names}  # every member has a .npy header (npz_members)
     except Exception as exc:  # zipfile and numpy report damage as BadZipFile, ValueError, EOFError, zlib.error ...
         raise StateError(f"{what} is corrupt or truncated ({_short(exc)})") from None
-    if not all(isinstance(a, np.ndarray) for a in arrays.values()):  # numpy hands back raw bytes for a non-.npy member
-        raise StateError(f"{what} is corrupt (a member is not an array)")
     _check_names_and_shapes({n: a.shape for n, a in arrays.items()}, expected, what)
     return arrays
 

@@ -221,10 +221,12 @@ def npz_members(
                     total += nbytes
                     if total > max_bytes:
                         raise error(
-                            f"{label}: its arrays declare {total / 2**20:.0f} MB, more than the "
+                            f"{label}: its arrays would inflate to {total / 2**20:.0f} MB, more than the "
                             f"{max_bytes / 2**20:.0f} MB allowed; refused before reading"
                         )
                     members[entry.filename.removesuffix(".npy")] = (shape, dtype)
+        except NSTError:  # ours, already worded (ConfigError is also a ValueError)
+            raise
         except (zipfile.BadZipFile, ValueError, EOFError, OSError, NotImplementedError) as exc:
             raise error(f"{label}: not a readable .npz archive ({' '.join(str(exc).split())[:100]})") from None
     return members
