@@ -169,3 +169,26 @@ def test_apply_refuses_to_overwrite(tmp_path):
     done = _nst("apply", "starry_night", str(photo), "-o", str(out))
     assert done.returncode == 2 and "exists" in done.stderr
     assert out.read_bytes() == b"the user's file"
+
+
+def test_run_log_writes_through_run_folder_and_resumes_its_metrics(tmp_path):
+    from nst_tf.feedforward.runlog import FIELDS, RunLog
+    from nst_tf.io.rundir import RunFolder
+
+    log = RunLog(tmp_path / "run", {"steps": 3}, tensorboard=False)
+    for step in (1, 2, 3):
+        log.step(step, {"total": 4.0 / step, "content": 1.0, "style": 2.0}, 0.25)
+    strip = log.samples(3, [np.zeros((1, 8, 6, 3), np.float32), np.ones((1, 8, 6, 3), np.float32)])
+    assert log.plot() == tmp_path / "run" / "loss.png" and (tmp_path / "run" / "loss.png").stat().st_size > 0
+    log.close()
+    with Image.open(strip) as img:
+        assert strip.name == "step_000003.png" and img.size == (12, 8)
+    run = RunFolder(tmp_path / "run")
+    assert [r["step"] for r in run.read_metrics(FIELDS)] == [1, 2, 3] and run.read_metrics(FIELDS)[1]["total"] == 2
+    assert run.read_record() == {"steps": 3}
+    resumed = RunLog(tmp_path / "run", {"steps": 5}, start_step=2, tensorboard=False)  # step 3 is trained again
+    resumed.step(3, {"total": 1.0}, 0.5)
+    resumed.close()
+    rows = run.read_metrics(FIELDS)
+    assert [(r["step"], r["total"], r["tv"]) for r in rows] == [(1, 4, 0), (2, 2, 0), (3, 1, 0)]
+    assert (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0] == ",".join(FIELDS)

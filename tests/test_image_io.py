@@ -317,6 +317,32 @@ def test_saving_under_a_plain_file_or_in_proc_is_one_line(tmp_path):
 # --- the shared guards in nst_tf.io.safe -------------------------------------------------------------------
 
 
+def test_one_regular_file_guard_names_each_kind_and_lets_callers_word_it(tmp_path):
+    """safe.stat_regular / open_regular are the one check the picture, weights, state and sound readers share:
+    each caller gets a Refusal saying what the path is, and raises its own error class with its own words."""
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "file").write_bytes(b"bytes")
+    seen = []
+
+    def words(refusal: safe.Refusal) -> str:
+        seen.append(refusal)
+        return f"mine: {refusal.path.name} {refusal.problem}"
+
+    expected = {"folder": "directory", "pipe": "pipe", "dangling": "broken link", "loop": "loop", "nothing": "missing"}
+    for name, problem in expected.items():
+        for guard in (safe.stat_regular, lambda *a, **k: safe.open_regular(*a, **k).__enter__()):
+            with _no_hang(), pytest.raises(ImageError, match=f"^mine: {name} {problem}$"):
+                guard(tmp_path / name, ImageError, words=words)
+    assert seen[2].words == "is a named pipe (FIFO), not a file" and seen[4].target == str(tmp_path / "gone")
+    with safe.open_regular(tmp_path / "file", ImageError, words=words) as handle:
+        assert handle.read() == b"bytes" and safe.stat_regular(tmp_path / "file").st_size == 5
+    with pytest.raises(NSTError, match=r"pipe: is a named pipe \(FIFO\), not a file$"):  # the standard words
+        safe.stat_regular(tmp_path / "pipe")
+
+
 def test_npz_members_read_headers_only_and_refuse_bombs(tmp_path):
     np.savez(tmp_path / "ok.npz", image=np.zeros((1, 4, 4, 3), np.float32), steps=np.array(3))
     members = safe.npz_members(tmp_path / "ok.npz")

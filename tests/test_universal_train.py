@@ -54,3 +54,17 @@ def test_least_squares_level1_decoder_inverts_relu1_1(vgg16, photos):
     fitted = np.mean((decoder(features).numpy() - picture) ** 2)
     untrained = np.mean((build_decoder(1)(features).numpy() - picture) ** 2)
     assert fitted < 0.01 and fitted < untrained / 20
+
+
+def test_picture_batches_come_from_the_feedforward_pipeline_even_with_fewer_pictures_than_a_batch(photos):
+    from nst_tf.errors import ConfigError
+    from nst_tf.universal.train import picture_batches
+
+    batches = picture_batches(photos[:2], crop=24, batch=3, seed=1)
+    first, second = next(batches).numpy(), next(batches).numpy()
+    assert first.shape == second.shape == (3, 24, 24, 3) and first.dtype == np.float32
+    assert 0.0 <= first.min() and first.max() <= 1.0 and not np.array_equal(first, second)
+    again = next(picture_batches(photos[:2], crop=24, batch=3, seed=1)).numpy()
+    assert np.array_equal(first, again)  # the seed decides the crops
+    with pytest.raises(ConfigError, match="at least one picture"):
+        picture_batches([], crop=24, batch=3)

@@ -16,8 +16,6 @@ from pathlib import Path
 
 from nst_tf.errors import ConfigError
 
-PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
 
 def add_parser(subparsers) -> None:
     """Register `universal-train`."""
@@ -42,11 +40,14 @@ def add_parser(subparsers) -> None:
 
 
 def _pictures(entries: list[str]) -> list[str]:
+    """The usable pictures of each folder (`scan_photos`: regular files whose header reads) and each file."""
+    from nst_tf.feedforward.data import scan_photos
+
     found: list[str] = []
     for entry in entries:
         path = Path(entry)
         if path.is_dir():
-            found += sorted(str(p) for p in path.iterdir() if p.suffix.lower() in PICTURE_SUFFIXES)
+            found += scan_photos(path).paths
         elif path.is_file():
             found.append(str(path))
         else:
@@ -60,8 +61,6 @@ def command(args: argparse.Namespace) -> int:
 
     photos = _pictures([args.data])
     styles = _pictures(args.styles)
-    if not photos:
-        raise ConfigError(f"{args.data}: no .jpg/.png photos")
     if args.mode == "least-squares" and args.level != 1:
         raise ConfigError("--mode least-squares fits only the level-1 decoder (one linear conv)")
     if args.mode == "adain" and not styles:

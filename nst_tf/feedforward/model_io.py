@@ -21,7 +21,7 @@ import keras
 
 from nst_tf.errors import ConfigError
 from nst_tf.feedforward.networks import GENERATORS, build_generator
-from nst_tf.feedforward.runlog import _umask, write_json
+from nst_tf.io import atomic
 
 FORMAT = "nst_tf-feedforward/1"
 WEIGHTS_FILE = "model.weights.h5"
@@ -108,10 +108,10 @@ def save_model_folder(folder: Path, model: keras.Model, meta: dict) -> Path:
     os.close(fd)
     try:
         model.save_weights(tmp, overwrite=True)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        os.chmod(tmp, atomic.file_mode())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, folder / WEIGHTS_FILE)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    write_json(folder / META_FILE, {"format": FORMAT, **meta})
+    atomic.write_json(folder / META_FILE, {"format": FORMAT, **meta})
     return folder

@@ -238,7 +238,7 @@ class RunFolder:
 
     def forget_after(self, steps: int, fields: Sequence[str] = METRIC_FIELDS) -> None:
         """Drop metrics rows and snapshots from step `steps` on (a resumed run makes them again)."""
-        rows = [row for row in self.read_metrics(fields) if row["iteration"] < steps]
+        rows = [row for row in self.read_metrics(fields) if row[fields[0]] < steps]  # the step column comes first
         lines = [",".join(fields)] + [",".join(_cell(row[f]) for f in fields) for row in rows]
         atomic.write_text(self.path / METRICS, "\n".join(lines) + "\n")
         for iteration, path in self.snapshots(suffix=None):
@@ -295,9 +295,10 @@ class TensorBoardLog:
         self.writer = tf.summary.create_file_writer(str(folder))
 
     def scalars(self, step: int, values: dict[str, float], prefix: str = "cost") -> None:
+        """One scalar a value, tagged PREFIX/NAME (NAME alone when `prefix` is empty)."""
         with self.writer.as_default(step=step):
             for name, value in values.items():
-                self._tf.summary.scalar(f"{prefix}/{name}", value)
+                self._tf.summary.scalar(f"{prefix}/{name}" if prefix else name, value)
 
     def image(self, step: int, image: np.ndarray, name: str = "generated") -> None:
         with self.writer.as_default(step=step):

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-import stat
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from nst_tf.errors import ConfigError
+from nst_tf.io import safe
 
 STATE_DIR = "state"
 LEGACY_STATE = "state.npz"
@@ -33,14 +32,16 @@ class StateError(ConfigError):
 
 def require_regular_file(path: Path, what: str) -> None:
     """Refuse anything at `path` but a regular file (FIFOs, devices and folders would block or mislead)."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise StateError(f"{what}: {path.name} is missing") from None
-    except OSError as exc:
-        raise StateError(f"{what}: {path.name} cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(mode):
-        raise StateError(f"{what}: {path.name} is not a regular file")
+    safe.stat_regular(path, StateError, words=lambda refusal: _refusal_words(refusal, what))
+
+
+def _refusal_words(refusal: safe.Refusal, what: str) -> str:
+    name = refusal.path.name
+    if refusal.problem in ("missing", "broken link"):
+        return f"{what}: {name} is missing"
+    if refusal.problem in ("loop", "denied", "error"):  # stat() itself failed
+        return f"{what}: {name} cannot be read ({refusal.strerror})"
+    return f"{what}: {name} is not a regular file"
 
 
 class StateStore:
@@ -135,23 +136,15 @@ class StateStore:
 
 
 def _load_legacy(path: Path, expected, max_bytes: int) -> dict[str, np.ndarray]:
-    """state.npz (nst_tf before checkpoints): member sizes checked from the zip directory, then read."""
+    """state.npz (nst_tf before checkpoints): member sizes checked from their .npy headers, then read."""
     what = "the saved state (state.npz)"
     require_regular_file(path, what)
+    names = safe.npz_members(path, StateError, max_bytes, what="saved state")  # declared sizes, before reading
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if sum(m.file_size for m in members) > max_bytes:
-                raise StateError(f"{what} would inflate to more than this run can need; refused")
-            names = [m.filename.removesuffix(".npy") for m in members]
         with np.load(path, allow_pickle=False) as saved:
-            arrays = {name: saved[name] for name in names}
-    except StateError:
-        raise
+            arrays = {name: saved[name] for name in names}  # every member has a .npy header (npz_members)
     except Exception as exc:  # zipfile and numpy report damage as BadZipFile, ValueError, EOFError, zlib.error ...
         raise StateError(f"{what} is corrupt or truncated ({_short(exc)})") from None
-    if not all(isinstance(a, np.ndarray) for a in arrays.values()):  # numpy hands back raw bytes for a non-.npy member
-        raise StateError(f"{what} is corrupt (a member is not an array)")
     _check_names_and_shapes({n: a.shape for n, a in arrays.items()}, expected, what)
     return arrays
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import struct
 import warnings
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf.errors import NSTError
+from nst_tf.io import safe
 
 MIN_RATE = 1_000  # Hz; below this nothing audible survives a spectrogram
 MAX_RATE = 384_000  # Hz; the highest rate real recorders use
@@ -112,31 +112,28 @@ def read_wav(path: str | os.PathLike, max_seconds: float = MAX_SECONDS) -> Sound
 
 
 def _read_regular_file(name: str) -> bytes:
-    """The file's bytes, if it is a regular file of sane size; opened with O_NONBLOCK so a FIFO never blocks."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise SoundError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise SoundError(f"{name}: is a folder, not a WAV file") from None
-    except OSError as exc:
-        raise SoundError(f"{name}: cannot open ({exc.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise SoundError(f"{name}: is a folder, not a WAV file")
-        if not stat.S_ISREG(info.st_mode):
-            raise SoundError(f"{name}: not a regular file (a pipe or device is never read)")
-        if info.st_size == 0:
+    """The file's bytes, if it is a regular file of sane size (`nst_tf.io.safe`: a FIFO never blocks)."""
+    with safe.open_regular(name, SoundError, words=lambda refusal: _refusal_words(name, refusal)) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
             raise SoundError(f"{name}: empty file")
-        if info.st_size > MAX_DATA_BYTES + 2**20:
-            raise SoundError(f"{name}: {info.st_size / 2**20:.0f} MiB is too large to read into memory")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
+        if size > MAX_DATA_BYTES + 2**20:
+            raise SoundError(f"{name}: {size / 2**20:.0f} MiB is too large to read into memory")
+        try:
             return handle.read()
-    except OSError as exc:
-        raise SoundError(f"{name}: cannot read ({exc.strerror})") from None
-    finally:
-        os.close(fd)
+        except OSError as exc:
+            raise SoundError(f"{name}: cannot read ({exc.strerror})") from None
+
+
+def _refusal_words(name: str, refusal: safe.Refusal) -> str:
+    problem = refusal.problem
+    if problem in ("missing", "broken link"):
+        return f"{name}: no such file"
+    if problem == "directory":
+        return f"{name}: is a folder, not a WAV file"
+    if problem in ("loop", "denied", "error"):
+        return f"{name}: cannot open ({refusal.strerror})"
+    return f"{name}: not a regular file (a pipe or device is never read)"
 
 
 def parse_header(raw: bytes, name: str = "sound") -> WavHeader:

@@ -8,7 +8,8 @@ AdaIN's output: content loss ‖φ4(D(t)) − t‖² with t = AdaIN(φ4(c), φ4(
 style loss Σ_k ‖μ(φk(D(t))) − μ(φk(s))‖² + ‖σ(φk(D(t))) − σ(φk(s))‖² over relu1_1 … relu4_1, both relative
 to the target's scale for the same reason.
 
-`train_decoder` is a generator of small records, one per step; it checkpoints with
+Pictures come through the feed-forward trainer's tf.data pipeline (`nst_tf.feedforward.data.photo_dataset`,
+wrapped by `picture_batches`). `train_decoder` is a generator of small records, one per step; it checkpoints with
 `tf.train.CheckpointManager` into `checkpoint_dir` and resumes from the latest checkpoint found there.
 `save_decoder` writes the shipped artefact: `NAME.weights.h5` plus `NAME.json` saying how it was made.
 """
@@ -26,7 +27,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nst_tf.universal.data import picture_batches
+from nst_tf.errors import ConfigError
+from nst_tf.feedforward.data import PhotoFolder, photo_dataset
 from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder, build_encoder
 from nst_tf.vgg.extractor import FeatureExtractor
 from nst_tf.vgg.weights import VGGWeights
@@ -57,6 +59,22 @@ def adain_tf(content: tf.Tensor, style: tf.Tensor, eps: float = 1e-5) -> tf.Tens
     c_mean, c_var = tf.nn.moments(content, axes=[1, 2], keepdims=True)
     s_mean, s_var = tf.nn.moments(style, axes=[1, 2], keepdims=True)
     return (content - c_mean) * tf.sqrt((s_var + eps) / (c_var + eps)) + s_mean
+
+
+def picture_batches(paths: list[str], crop: int, batch: int, seed: int = 0) -> Iterator[tf.Tensor]:
+    """Endless (batch, crop, crop, 3) float32 crops in [0, 1] of the pictures at `paths`, each picture's
+    shorter side first scaled to 1.25 × `crop`: the feed-forward trainer's pipeline (`photo_dataset`).
+
+    Fewer pictures than a batch are listed again until they fill one (a batch of 4 from 2 style pictures).
+
+    Raises:
+        ConfigError: `paths` is empty.
+    """
+    if not paths:
+        raise ConfigError("the decoders' training needs at least one picture")
+    listed = [str(p) for p in paths] * -(-batch // len(paths))
+    dataset, _ = photo_dataset(PhotoFolder(tuple(listed)), crop, batch, seed, resize_to=round(crop * 1.25))
+    return iter(dataset)
 
 
 def make_reconstruction_step(encoder: FeatureExtractor, decoder: keras.Model, optimizer, level: int, cfg):
@@ -95,7 +113,7 @@ def encode_crops(
     costs more than training the decoder, so a fixed pool of crops is encoded once and reused.
     """
     crops, features = [], []
-    source = iter(picture_batches(photos, cfg.crop, chunk, seed=cfg.seed))
+    source = picture_batches(photos, cfg.crop, chunk, seed=cfg.seed)
     for _ in range(-(-count // chunk)):
         batch = next(source)
         crops.append(batch.numpy())
@@ -164,10 +182,10 @@ def train_decoder(
     if int(step_var.numpy()) >= cfg.steps:  # nothing left to do: don't build the inputs
         return
     if cfg.mode == "adain":
-        photo_batches = iter(picture_batches(photos, cfg.crop, cfg.batch, seed=cfg.seed))
+        photo_batches = picture_batches(photos, cfg.crop, cfg.batch, seed=cfg.seed)
         encoder = FeatureExtractor(weights, [LEVEL_LAYERS[k] for k in (1, 2, 3, 4)], pooling="max")
         step_fn = make_adain_step(encoder, decoder, optimizer, cfg)
-        style_batches = iter(picture_batches(styles or [], cfg.crop, cfg.batch, seed=cfg.seed + 1))
+        style_batches = picture_batches(styles or [], cfg.crop, cfg.batch, seed=cfg.seed + 1)
         next_inputs = lambda: (next(photo_batches), next(style_batches))  # noqa: E731
     else:
         encoder = build_encoder(weights, cfg.level)
@@ -197,7 +215,7 @@ def fit_level1_decoder(weights: VGGWeights, photos: list[str], cfg: DecoderTrain
     encoder, decoder = build_encoder(weights, 1), build_decoder(1, 1.0)
     rng = np.random.default_rng(cfg.seed)
     gram, rhs = np.zeros((577, 577)), np.zeros((577, 3))
-    crops = iter(picture_batches(photos, cfg.crop, 1, seed=cfg.seed))
+    crops = picture_batches(photos, cfg.crop, 1, seed=cfg.seed)
     for _ in range(cfg.steps):
         crop = next(crops)  # (1, S, S, 3)
         features = encoder(crop)[LEVEL_LAYERS[1]] / FEATURE_SCALE[1]  # what the decoder's conv sees

@@ -1,22 +1,21 @@
 """Loading any weights file: safe opening, recognising the format from the bytes, dispatch, verification.
 
 `load_weights_file` is the one door every file goes through. It first makes sure the path names a
-regular, readable, non-empty file (a FIFO must never block a read, a directory or a symlink loop must not
-be called "missing"), then recognises the format from the first bytes (HDF5, MATLAB 5, a ZIP holding
-`data.pkl` or only `.npy` members, torch's legacy pickle magic; ONNX, which has no magic, by its `.onnx`
-suffix), hands it to that format's reader, and checks the result with `verify_layers`. Every failure is a
-`WeightsError` of one line naming the file.
+regular, readable, non-empty file (`nst_tf.io.safe` checks, this module words it: a FIFO must never block
+a read, a directory or a symlink loop must not be called "missing"), then recognises the format from the
+first bytes (HDF5, MATLAB 5, a ZIP holding `data.pkl` or only `.npy` members, torch's legacy pickle magic;
+ONNX, which has no magic, by its `.onnx` suffix), hands it to that format's reader, and checks the result
+with `verify_layers`. Every failure is a `WeightsError` of one line naming the file.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 import zipfile
 from pathlib import Path
 
 from nst_tf.errors import WeightsError
+from nst_tf.io.safe import Refusal, open_regular
 from nst_tf.vgg.weights.base import CAFFE, HED, MATCONVNET, TORCH_PREPROCESSINGS, VGGWeights, verify_layers
 from nst_tf.vgg.weights.keras_h5 import read_hdf5
 from nst_tf.vgg.weights.known import ONNX_SHA256, file_digests, known_file_status, published_file_text
@@ -31,54 +30,47 @@ _MAT5_HEADER = b"MATLAB 5.0 MAT-file"
 _MAT73_HEADER = b"MATLAB 7.3 MAT-file"
 # torch.save's legacy (pre-1.6, non-ZIP) format opens with its magic number pickled at protocol 2.
 _TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
+# How a weights file that is not a regular file is named: "PATH: is a named pipe (FIFO), not a weights file ...".
 _KINDS = {
-    stat.S_ISFIFO: "a named pipe (FIFO)",
-    stat.S_ISSOCK: "a socket",
-    stat.S_ISCHR: "a character device",
-    stat.S_ISBLK: "a block device",
+    "pipe": "a named pipe (FIFO)",
+    "socket": "a socket",
+    "char device": "a character device",
+    "block device": "a block device",
+    "other": "not a regular file",
 }
 
 
 def check_regular_file(path: str | os.PathLike, what: str = "weights file") -> os.stat_result:
     """Make sure `path` is a regular file this process can read, without blocking; return its stat.
 
-    The file is opened with O_NONBLOCK (so even a FIFO swapped in after the stat cannot block) and
-    checked with fstat on the open descriptor.
+    `nst_tf.io.safe.open_regular` does the checking (a FIFO, device or folder is never opened, the open is
+    O_NONBLOCK and the descriptor is fstat-ed); this adds the weights' own wording and the empty-file check.
 
     Raises:
         WeightsError: missing, a directory, a FIFO/socket/device, a symlink loop, unreadable or empty;
             one line that says which.
     """
     path = Path(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except OSError as exc:
-        raise WeightsError(_open_failure(path, exc, what)) from None
-    try:
-        info = os.fstat(fd)
-    finally:
-        os.close(fd)
-    if stat.S_ISDIR(info.st_mode):
-        raise WeightsError(f"{path}: is a directory, not a {what}")
-    if not stat.S_ISREG(info.st_mode):
-        kind = next((name for test, name in _KINDS.items() if test(info.st_mode)), "not a regular file")
-        raise WeightsError(f"{path}: is {kind}, not a {what}; only regular files are read")
+    with open_regular(path, WeightsError, words=lambda refusal: _refusal_words(refusal, what)) as handle:
+        info = os.fstat(handle.fileno())
     if info.st_size == 0:
         raise WeightsError(f"{path}: the {what} is empty")
     return info
 
 
-def _open_failure(path: Path, exc: OSError, what: str) -> str:
-    if exc.errno == errno.ENOENT:
-        broken = path.is_symlink()
-        return f"{path}: no such {what}" + (" (a symbolic link to a missing file)" if broken else "")
-    if exc.errno == errno.ELOOP:
+def _refusal_words(refusal: Refusal, what: str) -> str:
+    path, problem = refusal.path, refusal.problem
+    if problem in ("missing", "broken link"):
+        return f"{path}: no such {what}" + (" (a symbolic link to a missing file)" if problem == "broken link" else "")
+    if problem == "loop":
         return f"{path}: a symbolic link loop, not a {what}"
-    if exc.errno in (errno.EACCES, errno.EPERM):
+    if problem == "denied":
         return f"{path}: permission denied: the {what} cannot be read"
-    if exc.errno == errno.EISDIR:
+    if problem == "directory":
         return f"{path}: is a directory, not a {what}"
-    return f"{path}: cannot be opened ({exc.strerror or exc})"
+    if problem in _KINDS:
+        return f"{path}: is {_KINDS[problem]}, not a {what}; only regular files are read"
+    return f"{path}: cannot be opened ({refusal.strerror})"
 
 
 def sniff_format(path: str | os.PathLike) -> str:

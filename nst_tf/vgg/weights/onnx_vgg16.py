@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import stat
+import os
 from pathlib import Path
 
 import numpy as np
 
 from nst_tf.errors import WeightsError
+from nst_tf.io.safe import Refusal, open_regular
 from nst_tf.vgg.layers import conv_layer_names
 from nst_tf.vgg.weights.base import CAFFE, Layers, VGGWeights, verify_layers
 from nst_tf.vgg.weights.known import ONNX_FILE, ONNX_SHA256
@@ -85,18 +86,18 @@ def read_onnx_vgg16(path: str | Path, *, check_hash: bool = True) -> Layers:
 
 def _read_regular_file(path: Path) -> bytes:
     """The bytes of `path`, refusing anything but a regular file of plausible size (a FIFO would block)."""
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise WeightsError(f"{path}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise WeightsError(f"{path}: not a regular file")
-    if info.st_size > _MAX_BYTES:
-        raise WeightsError(f"{path}: {info.st_size} bytes, far larger than the 60 MB VGG16 ONNX file")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise WeightsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    with open_regular(path, WeightsError, words=_refusal_words) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > _MAX_BYTES:
+            raise WeightsError(f"{path}: {size} bytes, far larger than the 60 MB VGG16 ONNX file")
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise WeightsError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _refusal_words(refusal: Refusal) -> str:
+    return f"{refusal.path}: {refusal.strerror or 'not a regular file'}"
 
 
 def imagenet_vgg16_weights() -> VGGWeights:
