@@ -1,9 +1,10 @@
 """A faster TensorFlow forward pass of `JohnsonNet`: the same function of the same weights, computed differently.
 
 The Keras network (`nst_tf.feedforward.networks`) is written for clarity and any Keras backend; on a CPU its
-forward pass spends most of its time in a few places that oneDNN serves badly (measured in
-benchmarks/fast_profile.py, 768×1024 px): the two 9×9 convolutions with 3 input or 3 output channels,
-`MirrorPad` and nearest upsampling at full resolution, and instance norm as a chain of separate passes.
+forward pass spends most of its time in a few places that oneDNN serves badly (timed layer by layer at
+768×1024 px, width 0.25: the 9×9 convolutions took 42% of it): the two 9×9 convolutions with 3 input or
+3 output channels, `MirrorPad` and nearest upsampling at full resolution, and instance norm as a chain of
+separate passes.
 `JohnsonForward(model)` computes the same picture another way:
 
 - a 9×9 convolution runs on `space_to_depth(4)` blocks as a 3×3 convolution with 16× the channels (a kernel
