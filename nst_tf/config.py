@@ -32,6 +32,8 @@ PAPER_STYLE_LAYERS: LayerWeights = (
 IMAGENET_MEAN_RGB = (123.68, 116.779, 103.939)
 
 INIT_MODES = ("content", "recoloured", "noise", "blend", "content+noise", "gaussian")
+# The starts that draw no noise (from the content picture, and the style pictures' colours).
+DETERMINISTIC_INITS = ("content", "recoloured")
 OPTIMIZERS = ("adam", "lbfgs", "torch-lbfgs")
 PRECISIONS = ("float32", "bfloat16")
 POOLINGS = ("max", "avg")
@@ -138,8 +140,9 @@ class Config:
             course optimises 0-255 pixels, so its learning rate 2.0 means two grey levels).
         clip_every_step: clip to the valid range after every step (TF2 notebook) or only when a picture is
             read out (TF1 notebook, which never clips its variable).
-        init: "content", "noise", "blend" (ratio·noise + (1-ratio)·content, the TF1 course), "content+noise"
-            (content + uniform noise, clipped, the TF2 course), or a path to a picture.
+        init: "recoloured" (the content picture in the style's colours, the default: it reaches a given cost
+            in fewer steps), "content", "noise", "blend" (ratio·noise + (1-ratio)·content, the TF1 course),
+            "content+noise" (content + uniform noise, clipped, the TF2 course), or a path to a picture.
         init_noise_ratio: the noise share of "blend".
         init_noise_range: half-width of the uniform noise, in [0, 1] units.
         pooling: "max" or "avg".
@@ -194,7 +197,7 @@ class Config:
     adam_epsilon: float = setting(1e-7)
     pixel_scale: float = setting(1.0)
     clip_every_step: bool = setting(True)
-    init: str = setting("content", f"{', '.join(INIT_MODES)} or a picture file", parse="str", metavar="INIT")
+    init: str = setting("recoloured", f"{', '.join(INIT_MODES)} or a picture file", parse="str", metavar="INIT")
     init_noise_ratio: float = setting(0.6)
     init_noise_range: float = setting(0.25)
     pooling: str = setting("avg", "VGG's pooling", parse="str", choices=POOLINGS)
@@ -314,14 +317,14 @@ class Config:
         """The configuration a run really uses: the mode's rules applied on top of the settings.
 
         "texture" drops the content term (α = 0) and "invert" the style term (β = 0); both start from
-        noise unless an init other than "content" was asked for.
+        noise unless an init other than "content" or "recoloured" (the default) was asked for.
         """
         changes: dict = {}
         if self.mode == "texture":
             changes["content_weight"] = 0.0
         elif self.mode == "invert":
             changes["style_weight"] = 0.0
-        if self.mode != "transfer" and self.init == "content":
+        if self.mode != "transfer" and self.init in DETERMINISTIC_INITS:
             changes["init"] = "noise"
         return dataclasses.replace(self, **changes).validated() if changes else self.validated()
 

@@ -17,7 +17,7 @@ from nst_tf.presets import COURSE, DEFAULT
 from nst_tf.vgg.extractor import build_extractor
 from nst_tf.vgg.weights import hed_vgg16_weights, random_weights
 
-SMALL = DEFAULT.replace(image_size=48, iterations=3, snapshot_every=1, weights="random", seed=0)
+SMALL = DEFAULT.replace(image_size=48, iterations=3, snapshot_every=1, weights="random", seed=0, init="content")
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_targets_are_computed_once_from_the_pictures(extractor, content_image, s
 
 def test_init_modes(content_image):
     rng = np.random.default_rng(0)
-    config = DEFAULT.replace(init_noise_range=0.1)
+    config = DEFAULT.replace(init="content", init_noise_range=0.1)
     np.testing.assert_array_equal(pictures.initial_image(content_image, config, rng), content_image)
     jitter = pictures.initial_image(content_image, config.replace(init="content+noise"), rng)
     assert 0 <= jitter.min() and jitter.max() <= 1 and 0 < np.abs(jitter - content_image).max() <= 0.1 + 1e-6

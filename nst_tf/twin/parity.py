@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nst_tf.config import INIT_MODES, Config
+from nst_tf.config import DETERMINISTIC_INITS, INIT_MODES, Config
 from nst_tf.errors import ConfigError
 from nst_tf.optim.engine import resolve_device, stylize
 from nst_tf.optim.pictures import initial_image, inputs_for_mode, prepare_images
@@ -74,7 +74,7 @@ def comparable(config: Config) -> tuple[Config, list[str]]:
         raise ConfigError("compare runs Adam on both backends; pass a config with optimizer='adam'")
     torch_run.check_supported(config)
     notes: list[str] = []
-    if config.seed is None and config.init in INIT_MODES and config.init != "content":
+    if config.seed is None and config.init in INIT_MODES and config.init not in DETERMINISTIC_INITS:
         config = config.replace(seed=0)
         notes.append("init draws noise and no seed was given: seed 0 used, so both backends start alike")
     return config, notes
