@@ -104,7 +104,8 @@ def main() -> None:
     if "init" in rows:
         _row(
             [
-                run(cat, ihc, base, "start: content"),
+                run(cat, ihc, base, "start: recoloured (default)"),
+                run(cat, ihc, base.replace(init="content"), "start: content"),
                 run(cat, ihc, base.replace(init="noise", iterations=2 * args.iterations), "start: noise, 2x steps"),
                 run(cat, ihc, base.replace(init="blend"), "start: TF1 blend"),
             ],
