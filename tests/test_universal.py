@@ -133,3 +133,25 @@ def test_decoder_refuses_bad_level_and_width():
         build_decoder(5)
     with pytest.raises(ConfigError):
         build_decoder(2, width=0.0)
+
+
+def test_compiled_encoder_and_decoder_give_the_training_path_numbers():
+    """The inference graphs (`nst_tf.universal.compiled`) compute what the extractor and Keras decoder do."""
+    from nst_tf.universal.compiled import InferenceDecoder, InferenceEncoder
+    from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder, build_encoder
+    from nst_tf.vgg.weights import resolve_weights
+
+    weights = resolve_weights("imagenet-vgg16")
+    image = np.random.default_rng(7).random((1, 40, 24, 3)).astype(np.float32)
+    every = InferenceEncoder(weights, 4)(image)
+    assert sorted(every) == [1, 2, 3, 4]
+    for level in (1, 2, 3, 4):
+        expected = build_encoder(weights, level)(image)[LEVEL_LAYERS[level]].numpy()
+        scale = np.abs(expected).max()
+        np.testing.assert_allclose(every[level].numpy(), expected, atol=1e-4 * scale)
+        np.testing.assert_allclose(InferenceEncoder(weights, level)(image)[level].numpy(), expected, atol=1e-4 * scale)
+    decoder = build_decoder(2, width=0.25)
+    features = every[2]
+    decoded = InferenceDecoder(decoder)(features).numpy()
+    np.testing.assert_allclose(decoded, np.clip(decoder(features).numpy(), 0.0, 1.0), atol=1e-5)
+    assert decoded.shape == (1, 40, 24, 3)

@@ -51,6 +51,7 @@ def _fails(capsys, argv: list[str]) -> str:
         (["--weights-mix", "-1"], ">= 0"),
         (["--weights-mix", "a"], "numbers"),
         (["--image-size", "5"], "--image-size"),
+        (["--style-size", "99999"], "--style-size"),
         (["--mask", "MASK", "MASK"], "2 masks for 1"),
         (["--mask", "WIDE"], "does not fit"),
     ],
@@ -112,3 +113,5 @@ def test_shipped_decoders_stylize_to_the_content_size(capsys, tmp_path, pictures
     assert result.shape == (32, 48, 3)
     assert np.abs(result - content).mean() > 5.0
     assert (tmp_path / "run" / "report.html").is_file() and (tmp_path / "run" / "result.png").is_file()
+    style_side = max(Image.open(tmp_path / "run" / "style_1.png").size)
+    assert style_side == 256  # --style-size's default, whatever the result's size

@@ -20,7 +20,8 @@ import tensorflow as tf
 
 from nst_tf.errors import ConfigError
 from nst_tf.losses.color import match_color_histogram, transfer_luminance
-from nst_tf.universal.networks import LEVEL_LAYERS, build_encoder, crop, pad_to_multiple
+from nst_tf.universal.compiled import InferenceDecoder, InferenceEncoder
+from nst_tf.universal.networks import crop, pad_to_multiple
 from nst_tf.universal.transforms import DEFAULT_EPS, stylize_features
 from nst_tf.vgg.weights import VGGWeights
 
@@ -49,15 +50,29 @@ class Universal:
         self.method = method
         self.levels: list[int] = levels
         self.decoders = {level: decoders[level] for level in levels}
-        self.encoders = {level: build_encoder(weights, level) for level in levels}
+        self._decoders = {level: InferenceDecoder(decoders[level]) for level in levels}
+        # One compiled encoder per level (each computes only what its level needs); the deepest also gives a
+        # style picture's features at every level in one pass.
+        self.encoders = {level: InferenceEncoder(weights, level) for level in levels}
+
+    def warm_up(self) -> None:
+        """Trace and optimise every graph on a tiny picture, so that no stylization's clock holds that."""
+        tiny = np.zeros((1, 16, 16, 3), np.float32)
+        for level in self.levels:
+            self.decode(self.encode(tiny, level), level)
 
     def encode(self, images: np.ndarray | tf.Tensor, level: int) -> np.ndarray:
         """(1, H, W, 3) picture -> (h, w, C) relu{level}_1 features."""
-        return self.encoders[level](images)[LEVEL_LAYERS[level]][0].numpy()
+        return self.encoders[level](images)[level][0].numpy()
+
+    def encode_all(self, images: np.ndarray | tf.Tensor) -> dict[int, np.ndarray]:
+        """(1, H, W, 3) picture -> {level: (h, w, C) features} for every level this method uses, one pass."""
+        features = self.encoders[max(self.levels)](images)
+        return {level: features[level][0].numpy() for level in self.levels}
 
     def decode(self, features: np.ndarray, level: int) -> tf.Tensor:
         """(h, w, C) features -> (1, h·2^(level−1), w·2^(level−1), 3) picture clipped to [0, 1]."""
-        return tf.clip_by_value(self.decoders[level](features[np.newaxis], training=False), 0.0, 1.0)
+        return self._decoders[level](features[np.newaxis])
 
     def stylize(
         self,
@@ -93,9 +108,10 @@ class Universal:
             stacked = np.stack([np.asarray(m, np.float32) for m in masks], axis=-1)[np.newaxis]
             padded_masks = pad_to_multiple(stacked, 2 ** (max(self.levels) - 1))[0]
         picture = padded
+        style_levels = [self.encode_all(style) for style in styles]
         for level in self.levels:
             features = self.encode(picture, level)
-            style_features = [self.encode(style, level) for style in styles]
+            style_features = [encoded[level] for encoded in style_levels]
             level_masks = _masks_at(padded_masks, features.shape[:2])
             moved = stylize_features(features, style_features, self.method, alpha, style_weights, level_masks, eps=eps)
             picture = self.decode(moved, level)  # (1, H', W', 3): the padded size, a multiple of 8
