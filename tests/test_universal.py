@@ -155,3 +155,19 @@ def test_compiled_encoder_and_decoder_give_the_training_path_numbers():
     decoded = InferenceDecoder(decoder)(features).numpy()
     np.testing.assert_allclose(decoded, np.clip(decoder(features).numpy(), 0.0, 1.0), atol=1e-5)
     assert decoded.shape == (1, 40, 24, 3)
+
+
+def test_wct_uses_relu3_1_down_by_default_and_the_levels_asked_for(tmp_path):
+    from nst_tf.universal.decoders import WCT_LEVELS, decoder_names
+
+    assert list(decoder_names("wct")) == sorted(WCT_LEVELS, reverse=True) == [3, 2, 1]
+    assert decoder_names("wct", levels=(1, 4, 2, 3)) == {
+        4: "wct_relu4_1",
+        3: "wct_relu3_1",
+        2: "wct_relu2_1",
+        1: "wct_relu1_1",
+    }
+    assert decoder_names("adain", folder=tmp_path) == {4: "wct_relu4_1"}  # no AdaIN decoder in this folder
+    for levels in ((), (5,), (2, 2)):
+        with pytest.raises(ConfigError):
+            decoder_names("wct", levels=levels)

@@ -36,6 +36,10 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("universal", help="stylize with any style picture in one pass (WCT or AdaIN)")
     p.add_argument("pictures", nargs="+", metavar="CONTENT STYLE", help="content picture, then style picture(s)")
     p.add_argument("--method", choices=("wct", "adain"), default="wct", help="default: wct")
+    p.add_argument(
+        "--levels",
+        help="WCT: the cascade's levels, deepest first (default 3,2,1; 4,3,2,1 is Li et al.'s full cascade)",
+    )
     p.add_argument("--alpha", type=float, default=1.0, help="stylization strength in [0, 1] (default 1)")
     p.add_argument("--weights-mix", help="one weight per style picture, e.g. 0.7,0.3 (default equal)")
     p.add_argument("--mask", nargs="+", metavar="M", help="one mask picture per style: white where it goes")
@@ -68,7 +72,7 @@ def command(args: argparse.Namespace) -> int:
     from nst_tf.universal.stylize import Universal
     from nst_tf.vgg.weights import resolve_weights
 
-    decoders = load_decoders(args.method)
+    decoders = load_decoders(args.method, levels=plan["levels"])
     model = Universal(resolve_weights("imagenet-vgg16"), decoders, args.method)
     model.warm_up()  # the graphs traced now, as part of loading: `seconds` is the stylization alone
     loaded = time.perf_counter()
@@ -90,6 +94,7 @@ def _check(args: argparse.Namespace) -> dict:
 
     if len(args.pictures) < 2:
         raise ConfigError("give a content picture and at least one style picture")
+    levels = _parse_levels(args.levels, args.method)
     if not math.isfinite(args.alpha) or not 0.0 <= args.alpha <= 1.0:
         raise ConfigError(f"--alpha must be in [0, 1], not {args.alpha}")
     for flag, value in (("--image-size", args.image_size), ("--style-size", args.style_size)):
@@ -110,7 +115,22 @@ def _check(args: argparse.Namespace) -> dict:
         style = image_io.load_image(path)
         styles.append(image_io.resize(style, *image_io.fit_size(style.shape[1], style.shape[2], args.style_size)))
     masks = None if args.mask is None else [_load_mask(m, raw.shape[1:3], content.shape[1:3]) for m in args.mask]
-    return {"content": content, "styles": styles, "weights": weights, "masks": masks}
+    return {"content": content, "styles": styles, "weights": weights, "masks": masks, "levels": levels}
+
+
+def _parse_levels(text: str | None, method: str) -> tuple[int, ...] | None:
+    """--levels "4,3,2,1" as (4, 3, 2, 1); None when not given. WCT only; each level once, from 1 to 4."""
+    if text is None:
+        return None
+    if method != "wct":
+        raise ConfigError("--levels is for --method wct (AdaIN works at relu4_1 only)")
+    try:
+        levels = tuple(int(word) for word in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--levels {text}: give levels from 1 to 4 separated by commas, e.g. 4,3,2,1") from None
+    if not levels or len(set(levels)) != len(levels) or any(level not in (1, 2, 3, 4) for level in levels):
+        raise ConfigError(f"--levels {text}: give distinct levels from 1 to 4, e.g. 4,3,2,1")
+    return levels
 
 
 def _load_mask(path: str, original: tuple[int, int], size: tuple[int, int]) -> np.ndarray:

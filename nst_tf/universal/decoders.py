@@ -1,9 +1,10 @@
 """The shipped decoders (models/universal/) and loading them.
 
 Each decoder is `NAME.weights.h5` (Keras 3 weights) beside `NAME.json` (level, width, how it was trained).
-WCT uses wct_relu4_1 … wct_relu1_1 (reconstruction decoders); AdaIN uses adain_relu4_1 when it exists, else
-the reconstruction decoder wct_relu4_1 (Huang & Belongie train theirs with a style loss; the reconstruction
-one inverts AdaIN's features too, less faithfully to the style).
+WCT uses wct_relu3_1 … wct_relu1_1 by default (`WCT_LEVELS`; `levels=(4, 3, 2, 1)` is Li et al.'s full
+cascade); AdaIN uses adain_relu4_1 when it exists, else the reconstruction decoder wct_relu4_1 (Huang &
+Belongie train theirs with a style loss; the reconstruction one inverts AdaIN's features too, less
+faithfully to the style).
 """
 
 from __future__ import annotations
@@ -24,12 +25,24 @@ def models_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parents[2] / "models" / "universal"
 
 
-def decoder_names(method: str, folder: Path | None = None) -> dict[int, str]:
-    """{level: file stem} of the decoders `method` uses, in the order it uses them."""
+# WCT's default levels. Departure from Li et al. (relu5_1 … relu1_1; relu4_1 … relu1_1 on this VGG16): the
+# shipped relu4_1 reconstruction decoder, trained for 800 steps on this CPU, blurs the picture so much that
+# a cascade starting there loses the photo (`benchmarks/universal.py`: content distance 1.4–3.0 against
+# 0.8–1.8 from relu3_1, style distance no better), so the cascade starts at relu3_1 until it is retrained.
+WCT_LEVELS = (3, 2, 1)
+
+
+def decoder_names(method: str, folder: Path | None = None, levels: tuple[int, ...] | None = None) -> dict[int, str]:
+    """{level: file stem} of the decoders `method` uses, in the order it uses them (WCT: `levels`, default
+    `WCT_LEVELS`, deepest first)."""
     if method == "adain":
         adain = (folder or models_dir()) / "adain_relu4_1.weights.h5"
         return {4: "adain_relu4_1" if adain.is_file() else "wct_relu4_1"}
-    return {level: f"wct_relu{level}_1" for level in sorted(LEVELS, reverse=True)}
+    chosen = WCT_LEVELS if levels is None else levels
+    unknown = [level for level in chosen if level not in LEVELS]
+    if unknown or not chosen or len(set(chosen)) != len(chosen):
+        raise ConfigError(f"WCT levels must be distinct values from {LEVELS}, not {list(chosen)}")
+    return {level: f"wct_relu{level}_1" for level in sorted(chosen, reverse=True)}
 
 
 def read_info(name: str, folder: Path | None = None) -> dict:
@@ -59,6 +72,8 @@ def load_decoder(name: str, folder: Path | None = None) -> keras.Model:
     return decoder
 
 
-def load_decoders(method: str, folder: Path | None = None) -> dict[int, keras.Model]:
-    """{level: decoder} for `method` ("wct" or "adain")."""
-    return {level: load_decoder(name, folder) for level, name in decoder_names(method, folder).items()}
+def load_decoders(
+    method: str, folder: Path | None = None, levels: tuple[int, ...] | None = None
+) -> dict[int, keras.Model]:
+    """{level: decoder} for `method` ("wct" or "adain"; WCT at `levels`, default `WCT_LEVELS`)."""
+    return {level: load_decoder(name, folder) for level, name in decoder_names(method, folder, levels).items()}
