@@ -112,6 +112,8 @@ def test_shipped_decoders_stylize_to_the_content_size(capsys, tmp_path, pictures
     assert main(argv) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["seconds"] > 0 and record["size"] == [32, 48]
+    expected = {"wct": "wct_relu3_1,wct_relu2_1,wct_relu1_1", "adain": "adain_relu4_1"}[method]
+    assert record["decoders"] == expected
     result = np.asarray(Image.open(out), np.float32)
     content = np.asarray(Image.open(pictures["content"]), np.float32)
     assert result.shape == (32, 48, 3)

@@ -85,7 +85,9 @@ def command(args: argparse.Namespace) -> int:
         preserve_colors=args.preserve_colors,
     )
     seconds = time.perf_counter() - loaded
-    return _write(args, plan, result, {"seconds": round(seconds, 4), "load_seconds": round(loaded - started, 3)})
+    used = ",".join(decoder.name for decoder in decoders.values())  # which shipped decoders made the picture
+    timing = {"seconds": round(seconds, 4), "load_seconds": round(loaded - started, 3), "decoders": used}
+    return _write(args, plan, result, timing)
 
 
 def _check(args: argparse.Namespace) -> dict:
