@@ -68,3 +68,30 @@ def test_picture_batches_come_from_the_feedforward_pipeline_even_with_fewer_pict
     assert np.array_equal(first, again)  # the seed decides the crops
     with pytest.raises(ConfigError, match="at least one picture"):
         picture_batches([], crop=24, batch=3)
+
+
+def test_universal_train_command_writes_a_run_folder_and_resumes_it(tmp_path, photos):
+    """`universal-train` keeps CHECKPOINT_DIR/run/ (metrics.csv with its own loss columns, TensorBoard,
+    loss.png); a resumed run appends the steps after the checkpoint."""
+    import csv
+
+    from nst_tf.cli.main import main
+
+    style = tmp_path / "style.png"
+    Image.fromarray((tiny_image(36, 36, seed=9)[0] * 255).astype(np.uint8)).save(style)
+    data = Path(photos[0]).parent / "photos"
+    data.mkdir()
+    for path in photos:
+        Path(path).rename(data / Path(path).name)
+    ck, out = tmp_path / "ck", tmp_path / "out"
+    argv = ["universal-train", "--data", str(data), "--styles", str(style), "--mode", "adain", "--width", "0.125"]
+    argv += ["--batch", "1", "--crop", "32", "--checkpoint-dir", str(ck), "-o", str(out), "--name", "d"]
+    assert main([*argv, "--steps", "2"]) == 0
+    assert main([*argv, "--steps", "3"]) == 0
+    with open(ck / "run" / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]
+    assert set(rows[0]) == {"step", "loss", "content", "style", "seconds"}
+    assert all(float(r["loss"]) > 0 for r in rows)
+    assert (ck / "run" / "loss.png").is_file() and any((ck / "run" / "tb").iterdir())
+    assert json.loads((out / "d.json").read_text())["training"]["steps"] == 3

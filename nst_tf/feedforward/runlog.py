@@ -22,19 +22,28 @@ FIELDS = ("step", "total", "content", "style", "tv", "seconds")
 class RunLog:
     """Writes a training run's folder; `close()` flushes it. Create it only after all inputs are checked."""
 
-    def __init__(self, folder: Path, config: dict, start_step: int = 0, tensorboard: bool = True) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        config: dict,
+        start_step: int = 0,
+        tensorboard: bool = True,
+        fields: tuple[str, ...] = FIELDS,
+    ) -> None:
+        # `fields`: "step", the loss columns, "seconds" (the universal decoders' trainer has its own losses).
+        self.fields = tuple(fields)
         self.run = RunFolder(folder, kind="train")
         self.folder = self.run.path
         self.folder.mkdir(parents=True, exist_ok=True)
         self.run.write_record(config)
         resuming = os.path.lexists(self.folder / METRICS)
         if resuming:  # the rows past the checkpoint's step will be trained again
-            self.run.forget_after(start_step + 1, FIELDS)
-        self._metrics = self.run.metrics_log(append=resuming, fields=FIELDS)
+            self.run.forget_after(start_step + 1, self.fields)
+        self._metrics = self.run.metrics_log(append=resuming, fields=self.fields)
         self._board = self.run.tensorboard() if tensorboard else None
 
     def step(self, step: int, losses: dict[str, float], seconds: float) -> None:
-        self._metrics.write({"step": step, **{k: losses.get(k, 0.0) for k in FIELDS[1:-1]}, "seconds": seconds})
+        self._metrics.write({"step": step, **{k: losses.get(k, 0.0) for k in self.fields[1:-1]}, "seconds": seconds})
         if self._board is not None:
             self._board.scalars(step, losses, prefix="loss")
             self._board.scalars(step, {"seconds_per_step": seconds}, prefix="")
@@ -48,8 +57,8 @@ class RunLog:
         return path
 
     def plot(self) -> Path | None:
-        """loss.png: the total, content and style losses over the steps (log scale)."""
-        rows = self.run.read_metrics(FIELDS)
+        """loss.png: the loss columns over the steps (log scale)."""
+        rows = self.run.read_metrics(self.fields)
         if not rows:
             return None
         import matplotlib
@@ -59,7 +68,7 @@ class RunLog:
 
         steps = [r["step"] for r in rows]
         fig, ax = plt.subplots(figsize=(7, 4))
-        for name in ("total", "content", "style", "tv"):
+        for name in self.fields[1:-1]:
             values = [r[name] for r in rows]
             if any(v > 0 for v in values):
                 ax.plot(steps, values, label=name, linewidth=0.8)
