@@ -95,3 +95,34 @@ def test_universal_train_command_writes_a_run_folder_and_resumes_it(tmp_path, ph
     assert all(float(r["loss"]) > 0 for r in rows)
     assert (ck / "run" / "loss.png").is_file() and any((ck / "run" / "tb").iterdir())
     assert json.loads((out / "d.json").read_text())["training"]["steps"] == 3
+
+
+@pytest.mark.parametrize(
+    "place, words",
+    [("ckpt_is_file", "--checkpoint-dir"), ("out_is_file", "-o"), ("bad_name", "--name"), ("fifo_init", "--init")],
+)
+def test_universal_train_refuses_bad_places_before_making_anything(tmp_path, photos, capsys, place, words):
+    import os
+
+    from nst_tf.cli.main import main
+
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    ck, out, name = tmp_path / "ck", tmp_path / "out", "d"
+    extra = []
+    if place == "ckpt_is_file":
+        ck = afile
+    elif place == "out_is_file":
+        out = afile
+    elif place == "bad_name":
+        name = "a/b"
+    else:
+        extra = ["--init", str(fifo)]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    argv = ["universal-train", "--data", str(tmp_path), "--steps", "1", "--crop", "32", "--batch", "1"]
+    assert main([*argv, "--checkpoint-dir", str(ck), "-o", str(out), "--name", name, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and afile.read_text() == "mine"

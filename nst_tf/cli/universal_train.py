@@ -68,6 +68,7 @@ def command(args: argparse.Namespace) -> int:
         raise ConfigError("--mode adain needs --styles")
     if args.steps < 1 or args.batch < 1 or args.crop < 16 or not 0 < args.width <= 1:
         raise ConfigError("--steps and --batch must be >= 1, --crop >= 16, --width in (0, 1]")
+    _check_places(args)
     cfg = DecoderTraining(
         level=4 if args.mode == "adain" else args.level,
         width=args.width,
@@ -81,6 +82,29 @@ def command(args: argparse.Namespace) -> int:
         crops_per_photo=args.crops_per_photo,
     )
     return _train(args, cfg, photos, styles)
+
+
+def _check_places(args: argparse.Namespace) -> None:
+    """Everything training will write, checked before anything is made: --name a plain name, --init a
+    regular file, --checkpoint-dir and -o folders (or creatable), NAME.weights.h5 / NAME.json replaceable."""
+    import os
+
+    from nst_tf.io.places import check_creatable, check_replaceable_file
+    from nst_tf.io.rundir import check_name
+    from nst_tf.io.safe import stat_regular
+
+    check_name(args.name)
+    if args.init:
+        stat_regular(args.init, ConfigError, "--init")
+    for flag, folder in (("--checkpoint-dir", args.checkpoint_dir), ("-o", args.output)):
+        if not os.path.lexists(folder):
+            check_creatable(folder, flag)
+        elif not Path(folder).is_dir():
+            raise ConfigError(f"{flag} {folder}: is not a folder")
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(f"{flag} {folder}: cannot write there")
+    for suffix in (".weights.h5", ".json"):
+        check_replaceable_file(Path(args.output) / f"{args.name}{suffix}", "-o")
 
 
 def _train(args: argparse.Namespace, cfg, photos: list[str], styles: list[str]) -> int:
