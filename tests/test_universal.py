@@ -138,18 +138,21 @@ def test_decoder_refuses_bad_level_and_width():
 def test_compiled_encoder_and_decoder_give_the_training_path_numbers():
     """The inference graphs (`nst_tf.universal.compiled`) compute what the extractor and Keras decoder do."""
     from nst_tf.universal.compiled import InferenceDecoder, InferenceEncoder
-    from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder, build_encoder
+    from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder
+    from nst_tf.vgg.extractor import FeatureExtractor
     from nst_tf.vgg.weights import resolve_weights
 
     weights = resolve_weights("imagenet-vgg16")
     image = np.random.default_rng(7).random((1, 40, 24, 3)).astype(np.float32)
     every = InferenceEncoder(weights, 4)(image)
     assert sorted(every) == [1, 2, 3, 4]
+    reference = FeatureExtractor(weights, [LEVEL_LAYERS[level] for level in (1, 2, 3, 4)], pooling="max")(image)
     for level in (1, 2, 3, 4):
-        expected = build_encoder(weights, level)(image)[LEVEL_LAYERS[level]].numpy()
-        scale = np.abs(expected).max()
-        np.testing.assert_allclose(every[level].numpy(), expected, atol=1e-4 * scale)
-        np.testing.assert_allclose(InferenceEncoder(weights, level)(image)[level].numpy(), expected, atol=1e-4 * scale)
+        expected = reference[LEVEL_LAYERS[level]].numpy()
+        np.testing.assert_allclose(every[level].numpy(), expected, atol=1e-4 * np.abs(expected).max())
+    only = InferenceEncoder(weights, 2)(image)
+    assert sorted(only) == [1, 2]
+    np.testing.assert_allclose(only[2].numpy(), every[2].numpy(), atol=1e-5 * np.abs(every[2].numpy()).max())
     decoder = build_decoder(2, width=0.25)
     features = every[2]
     decoded = InferenceDecoder(decoder)(features).numpy()
