@@ -28,12 +28,23 @@ class InferenceEncoder:
 
     def __init__(self, weights: VGGWeights, deepest: int) -> None:
         extractor = build_encoder(weights, deepest)
-        self._preprocess = extractor.preprocess
         convs = [layer for layer in extractor.model.layers if isinstance(layer, keras.layers.Conv2D)]
-        self._convs = [(layer.name, tf.convert_to_tensor(layer.kernel.value), tf.convert_to_tensor(layer.bias.value))
-                       for layer in convs]  # fmt: skip
+        tensors = [(layer.name, tf.convert_to_tensor(layer.kernel.value), tf.convert_to_tensor(layer.bias.value))
+                   for layer in convs]  # fmt: skip
+        self._setup(extractor.preprocess, tensors, deepest)
+
+    def _setup(self, preprocess, convs: list, deepest: int) -> None:
+        self._preprocess = preprocess
+        last = [name for name, _, _ in convs].index(LEVEL_LAYERS[deepest])
+        self._convs = convs[: last + 1]
         self._levels = {LEVEL_LAYERS[level]: level for level in range(1, deepest + 1)}
         self._run = tf.function(self._graph, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+
+    def up_to(self, level: int) -> InferenceEncoder:
+        """This encoder cut at relu{level}_1, sharing its weights and preprocessing (no second VGG is built)."""
+        shallower = object.__new__(InferenceEncoder)
+        shallower._setup(self._preprocess, self._convs, level)
+        return shallower
 
     def _graph(self, images: tf.Tensor) -> dict[int, tf.Tensor]:
         x, block, features = self._preprocess(images), 1, {}

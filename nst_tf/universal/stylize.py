@@ -53,7 +53,8 @@ class Universal:
         self._decoders = {level: InferenceDecoder(decoders[level]) for level in levels}
         # One compiled encoder per level (each computes only what its level needs); the deepest also gives a
         # style picture's features at every level in one pass.
-        self.encoders = {level: InferenceEncoder(weights, level) for level in levels}
+        deepest = InferenceEncoder(weights, max(levels))  # one VGG built; shallower levels share its weights
+        self.encoders = {level: deepest if level == max(levels) else deepest.up_to(level) for level in levels}
 
     def warm_up(self) -> None:
         """Trace and optimise every graph on a tiny picture, so that no stylization's clock holds that."""
