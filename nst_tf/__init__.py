@@ -27,7 +27,7 @@ _EXPORTS = {
     "save_image": "nst_tf.io.images",
     "resolve_weights": "nst_tf.vgg.weights",
     "FeatureExtractor": "nst_tf.vgg.extractor",
-    "Step": "nst_tf.optim.records",
+    "Step": "nst_tf.records",
     "stylize": "nst_tf.optim.engine",
     "build_extractor": "nst_tf.vgg.extractor",
 }
@@ -55,8 +55,8 @@ if TYPE_CHECKING:
     from nst_tf.errors import ConfigError, ImageError, NSTError, WeightsError
     from nst_tf.io.images import load_image, save_image
     from nst_tf.optim.engine import stylize
-    from nst_tf.optim.records import Step
     from nst_tf.presets import PRESETS, preset
+    from nst_tf.records import Step
     from nst_tf.vgg.extractor import FeatureExtractor, build_extractor
     from nst_tf.vgg.weights import resolve_weights
 

@@ -1,6 +1,7 @@
 """The records every optimiser loop hands out, and their names: framework-free (NumPy only).
 
-`Step` is what the loops yield (TensorFlow's Adam and L-BFGS, and the PyTorch twin alike); `OptimizerState`
+`Step` (defined in nst_tf.records, the one record of every method) is what the loops yield (TensorFlow's
+Adam and L-BFGS, and the PyTorch twin alike); `OptimizerState`
 is a run's resumable position; `COST_NAMES` are the cost terms a Step reports, in metrics.csv's order.
 `Stage` gathers what one stage of a run (one picture size) needs, so the stage runners take one argument
 instead of a long positional list. Nothing here imports TensorFlow or torch.
@@ -9,42 +10,16 @@ instead of a long positional list. Nothing here imports TensorFlow or torch.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nst_tf.config import COST_NAMES  # noqa: F401  (re-exported: the Step records' cost names)
+from nst_tf.records import Step  # noqa: F401  (re-exported: the one record type, nst_tf.records)
 
 if TYPE_CHECKING:
     from nst_tf.config import Config
-
-
-@dataclass(frozen=True)
-class Step:
-    """One optimizer step.
-
-    Attributes:
-        iteration: 0-based index of the step just taken (the notebooks' `i`).
-        costs: {"total", "content", "style", "tv"}: Adam's are those of the picture this step started
-            from (the step's own forward pass, so no extra evaluation is spent on reporting); L-BFGS's
-            those of the picture its iteration accepted.
-        seconds: wall time since the first step began.
-        image: the picture after this step, (1, H, W, 3) in [0, 1]; only on snapshot steps and the last.
-        state: everything needed to continue from here (see `OptimizerState`); with `image` only, in
-            single-scale runs.
-        raw_image: the unclipped picture in [0, 1] units (with `image`).
-        evaluations: cost evaluations so far, for L-BFGS (whose iteration may take several; see
-            nst_tf.optim.lbfgs); None for Adam, which spends exactly one per step.
-    """
-
-    iteration: int
-    costs: dict[str, float]
-    seconds: float
-    image: np.ndarray | None = None
-    state: OptimizerState | None = None
-    raw_image: np.ndarray | None = field(default=None, repr=False, compare=False)
-    evaluations: int | None = field(default=None, compare=False)
 
 
 @dataclass
