@@ -42,6 +42,9 @@ from nst_tf.perf.bench import default_pictures, step_flops  # noqa: E402
 from nst_tf.presets import DEFAULT  # noqa: E402
 from nst_tf.vgg.extractor import FeatureExtractor, build_extractor  # noqa: E402
 
+# The pair benchmarks/README.md's figures were measured on; the package's samples when ../shared is absent.
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "images"
+
 
 def plain_gram(features: tf.Tensor) -> tf.Tensor:
     """G = AᵀA under TensorFlow's own matmul gradient (what `costs.gram_matrix` was before)."""
@@ -69,8 +72,14 @@ def keras_costs(extractor, targets, config, picture) -> tf.Tensor:
     return total
 
 
+def bench_pictures() -> tuple[Path, Path]:
+    """(content, style): tubingen + starry night from ../shared/images, else `nst_tf bench`'s defaults."""
+    content, style = SHARED / "tubingen.jpg", SHARED / "starry_night.jpg"
+    return (content, style) if content.is_file() and style.is_file() else default_pictures()
+
+
 def main(argv: list[str] | None = None) -> int:
-    content_path, style_path = default_pictures()
+    content_path, style_path = bench_pictures()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=8)

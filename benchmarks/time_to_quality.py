@@ -42,6 +42,8 @@ from nst_tf.perf.bench import default_pictures  # noqa: E402
 from nst_tf.presets import COURSE, DEFAULT  # noqa: E402
 from nst_tf.vgg.extractor import build_extractor  # noqa: E402
 
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "images"
+
 # What "the optimizer" is made of: everything else in a Config is the cost function, size or pictures.
 OPTIMIZER_FIELDS = (
     "optimizer",
@@ -109,9 +111,8 @@ HELD_OUT = (("hoovertowernight.jpg", "shipwreck.jpg"), ("golden_gate.jpg", "woma
 
 
 def default_pairs() -> list[tuple[Path, Path]]:
-    """The held-out pairs from ../shared/images, or the repository's own pictures when it is absent."""
-    folder = default_pictures()[0].parent
-    pairs = [(folder / c, folder / s) for c, s in HELD_OUT]
+    """The held-out pairs from ../shared/images, or the package's sample pair when it is absent."""
+    pairs = [(SHARED / c, SHARED / s) for c, s in HELD_OUT]
     return pairs if all(c.is_file() and s.is_file() for c, s in pairs) else [default_pictures()]
 
 

@@ -38,7 +38,7 @@ def _assert_quiet(result: subprocess.CompletedProcess) -> None:
     assert not native, native
 
 
-@pytest.mark.skipif(not (ROOT / "models" / "starry_night").is_dir(), reason="no shipped model")
+@pytest.mark.skipif(not (ROOT / "nst_tf" / "models" / "starry_night").is_dir(), reason="no shipped model")
 def test_apply_stderr_has_no_native_lines(tmp_path):
     photo = _picture(tmp_path / "photo.png", (32, 48), seed=0)
     result = _nst("apply", "starry_night", str(photo), "-o", str(tmp_path / "out.png"))
@@ -46,7 +46,7 @@ def test_apply_stderr_has_no_native_lines(tmp_path):
     assert (tmp_path / "out.png").is_file()
 
 
-@pytest.mark.skipif(not (ROOT / "models" / "universal").is_dir(), reason="no shipped decoders")
+@pytest.mark.skipif(not (ROOT / "nst_tf" / "models" / "universal").is_dir(), reason="no shipped decoders")
 def test_universal_stderr_has_no_native_lines(tmp_path):
     content = _picture(tmp_path / "content.png", (32, 48), seed=1)
     style = _picture(tmp_path / "style.png", (40, 40), seed=2)

@@ -144,7 +144,7 @@ def test_models_lists_the_shipped_networks():
     for meta in models:
         assert meta["architecture"]["generator"] == "johnson" and meta["steps"] > 0
         assert "public domain" in meta["style"]["licence"]
-        assert (ROOT / "models" / meta["name"] / "model.weights.h5").stat().st_size < 8_000_000
+        assert (ROOT / "nst_tf" / "models" / meta["name"] / "model.weights.h5").stat().st_size < 8_000_000
 
 
 def test_apply_shipped_models_to_project_photos(tmp_path):

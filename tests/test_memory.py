@@ -8,8 +8,7 @@ import pytest
 
 from nst_tf.errors import ConfigError
 from nst_tf.optim import engine as optimize
-from nst_tf.optim import stages
-from nst_tf.perf import memory
+from nst_tf.optim import memory, stages
 from nst_tf.presets import DEFAULT
 from nst_tf.vgg.weights import random_weights
 

@@ -14,7 +14,7 @@ from PIL import Image
 from nst_tf.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ROOT / "models" / "universal"
+SHIPPED = ROOT / "nst_tf" / "models" / "universal"
 
 
 def _picture(path: Path, width: int = 48, height: int = 32, seed: int = 0) -> Path:

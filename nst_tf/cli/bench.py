@@ -28,8 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     bench.add_argument("--iterations", type=int, default=10, help="timed steps")
     bench.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     bench.add_argument("--json", metavar="FILE", help="write the figures to FILE as JSON")
-    bench.add_argument("--content", help="content picture (default: ../shared/images/tubingen.jpg or chelsea.png)")
-    bench.add_argument("--style", help="style picture (default: ../shared/images/starry_night.jpg or ihc.png)")
+    bench.add_argument("--content", help="content picture (default: the sample chelsea.png)")
+    bench.add_argument("--style", help="style picture (default: the sample ihc.png)")
     add_setting_options(bench, BENCH_SETTINGS)
     return bench
 
@@ -43,7 +43,8 @@ def bench_config(args: argparse.Namespace):
 def command(args: argparse.Namespace) -> int:
     """`bench`: check, run, print one line, write --json FILE; returns the exit status."""
     from nst_tf.io import images as image_io
-    from nst_tf.perf import bench, memory
+    from nst_tf.optim import memory
+    from nst_tf.perf import bench
 
     config = bench_config(args)
     bench.check_counts(args.iterations, args.warmup)

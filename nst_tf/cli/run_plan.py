@@ -227,9 +227,8 @@ def check_run(plan: RunPlan) -> None:
     config = plan.config
     weights = weights_module.resolve_weights_for_config(config)
     import_tensorflow_quietly()
-    from nst_tf.optim import pictures
+    from nst_tf.optim import memory, pictures
     from nst_tf.optim.engine import resolve_device
-    from nst_tf.perf import memory
     from nst_tf.vgg.extractor import build_extractor
 
     device = resolve_device(config.device)

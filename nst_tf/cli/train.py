@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf.errors import ConfigError
+from nst_tf.io import package_data
 from nst_tf.io.places import check_creatable
 
 DEFAULT_SAMPLES = ("chelsea.png", "coffee.png")  # the project's own held-out photos (images/)
@@ -96,7 +97,7 @@ def _sample_photos(args: argparse.Namespace, min_side: int) -> list[np.ndarray]:
 
     paths = args.samples
     if paths is None:
-        root = Path(__file__).resolve().parents[2] / "images"
+        root = package_data.package_path(package_data.SAMPLES)
         paths = [str(root / name) for name in DEFAULT_SAMPLES if (root / name).is_file()]
     photos = []
     for path in paths:

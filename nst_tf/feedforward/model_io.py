@@ -6,8 +6,8 @@ writes both files atomically (temporary names, then rename; the JSON last, so a 
 complete). `load_model` checks the JSON before building the network and loading the weights (h5py, no
 pickle), and turns every problem into `ModelError` (a `ConfigError`, exit 2 on the command line).
 
-Shipped models live in the project's `models/NAME/` (the repository root); `find_model` takes a shipped name
-or a folder path.
+Shipped models are package data, `nst_tf/models/NAME/` (`nst_tf.io.package_data`); `find_model` takes a
+shipped name or a folder path.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import keras
 
 from nst_tf.errors import ConfigError
 from nst_tf.feedforward.networks import GENERATORS, build_generator
-from nst_tf.io import atomic
+from nst_tf.io import atomic, package_data
 
 FORMAT = "nst_tf-feedforward/1"
 WEIGHTS_FILE = "model.weights.h5"
@@ -34,10 +34,10 @@ class ModelError(ConfigError):
 
 
 def shipped_dir() -> Path:
-    """The project's folder of shipped models (`models/` at the repository root); $NST_TF_MODELS overrides."""
+    """The folder of shipped models (`nst_tf/models/`, package data); $NST_TF_MODELS overrides."""
     if env := os.environ.get("NST_TF_MODELS"):
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "models"
+    return package_data.models_dir()
 
 
 def shipped_models() -> list[tuple[str, dict]]:

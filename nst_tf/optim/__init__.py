@@ -1,1 +1,1 @@
-"""Optimising the picture: step records, targets, Adam, the L-BFGS driver, and stylize()."""
+"""Optimising the picture: step records, targets, Adam, the L-BFGS driver, stylize(), the peak-memory estimate."""

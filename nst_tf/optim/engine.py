@@ -20,12 +20,12 @@ import tensorflow as tf
 from nst_tf.config import Config
 from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
+from nst_tf.optim import memory
 from nst_tf.optim.adam import run_adam_stage
 from nst_tf.optim.lbfgs_tf import run_lbfgs_stage
 from nst_tf.optim.pictures import inputs_for_mode
 from nst_tf.optim.records import OptimizerState, Stage, Step
 from nst_tf.optim.stages import needed_layers, run_stages
-from nst_tf.perf import memory
 from nst_tf.presets import PRESET_NOTES
 from nst_tf.vgg.extractor import FeatureExtractor, build_extractor
 

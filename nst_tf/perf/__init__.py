@@ -1,1 +1,1 @@
-"""Speed and memory: the bench command's measurements and the peak-memory estimate."""
+"""Speed: the bench command's measurements (a step against this machine's matmul peak)."""

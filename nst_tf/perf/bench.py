@@ -3,7 +3,7 @@
 In one process it measures the float32 matmul peak (GFLOP/s, median of timed `tf.matmul`s of square
 matrices, warm-up excluded), counts one step's FLOPs analytically (`step_flops`), times the real step
 (`optimize.stylize`, median seconds per iteration after warm-up) and reports the achieved GFLOP/s, the
-fraction of the peak, the peak resident memory and the memory estimate of `nst_tf.perf.memory`.
+fraction of the peak, the peak resident memory and the memory estimate of `nst_tf.optim.memory`.
 
 What is counted (multiply and add count as two FLOPs), per cost evaluation:
 - forward: every conv layer up to the deepest one the costs need, 2·H·W·K²·C_in·C_out (K = 3);
@@ -41,20 +41,17 @@ from pathlib import Path
 
 from nst_tf.config import Config
 from nst_tf.errors import ConfigError
+from nst_tf.io import package_data
 
 log = logging.getLogger(__name__)
 
 MATMUL_SIZES = (2048, 3072, 4096)
-REPO_IMAGES = Path(__file__).resolve().parents[2] / "images"
-SHARED_IMAGES = Path(__file__).resolve().parents[3] / "shared" / "images"
 
 
 def default_pictures() -> tuple[Path, Path]:
-    """(content, style): the shared benchmark photos when present, else the repo's own pictures."""
-    content, style = SHARED_IMAGES / "tubingen.jpg", SHARED_IMAGES / "starry_night.jpg"
-    if content.is_file() and style.is_file():
-        return content, style
-    return REPO_IMAGES / "chelsea.png", REPO_IMAGES / "ihc.png"
+    """(content, style) when none are given: the package's sample pictures chelsea.png and ihc.png (the
+    main command's pair), so a bench measures the same pictures wherever nst_tf is installed."""
+    return package_data.sample_picture("chelsea.png"), package_data.sample_picture("ihc.png")
 
 
 def step_flops(config: Config, height: int, width: int, architecture: str = "vgg19") -> dict[str, int]:
@@ -63,7 +60,7 @@ def step_flops(config: Config, height: int, width: int, architecture: str = "vgg
     Returns:
         {"conv_forward", "conv_backward", "gram", "total"} in FLOP.
     """
-    from nst_tf.perf.memory import conv_layers
+    from nst_tf.optim.memory import conv_layers
 
     layers = conv_layers(config, height, width, architecture)
     forward = sum(2 * layer["height"] * layer["width"] * 9 * layer["c_in"] * layer["c_out"] for layer in layers)
@@ -218,7 +215,7 @@ def _figures(config: Config, height: int, width: int, extractor, timing: dict, w
     import numpy as np
     import tensorflow as tf
 
-    from nst_tf.perf import memory
+    from nst_tf.optim import memory
 
     architecture = extractor.weights.architecture
     flops = step_flops(config, height, width, architecture)

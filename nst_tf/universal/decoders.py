@@ -1,4 +1,4 @@
-"""The shipped decoders (models/universal/) and loading them.
+"""The shipped decoders (nst_tf/models/universal/, package data) and loading them.
 
 Each decoder is `NAME.weights.h5` (Keras 3 weights) beside `NAME.json` (level, width, how it was trained).
 WCT uses wct_relu3_1 … wct_relu1_1 by default (`WCT_LEVELS`; `levels=(4, 3, 2, 1)` is Li et al.'s full
@@ -16,13 +16,15 @@ from pathlib import Path
 import keras
 
 from nst_tf.errors import ConfigError
+from nst_tf.io import package_data
 from nst_tf.universal.networks import LEVELS, build_decoder
 
 
 def models_dir() -> Path:
-    """models/universal/ of this checkout (NST_TF_UNIVERSAL_MODELS overrides it, e.g. for tests)."""
+    """The shipped decoders' folder, nst_tf/models/universal/ (NST_TF_UNIVERSAL_MODELS overrides it, e.g. for
+    tests)."""
     override = os.environ.get("NST_TF_UNIVERSAL_MODELS")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "models" / "universal"
+    return Path(override) if override else package_data.decoders_dir()
 
 
 # WCT's default levels. Departure from Li et al. (relu5_1 … relu1_1; relu4_1 … relu1_1 on this VGG16): the

@@ -158,7 +158,7 @@ class _FlippedConv:
         self.name: str = layer.name
         self.block = int(layer.name[len("block")])
         backward = None
-        if self.name != "block1_conv1":  # a new copy of the kernel: nst_tf.perf.memory counts it
+        if self.name != "block1_conv1":  # a new copy of the kernel: nst_tf.optim.memory counts it
             backward = tf.constant(forward.numpy()[::-1, ::-1].transpose(0, 1, 3, 2))
         self.kernel, self.backward_kernel, self.bias = forward, backward, bias
 

