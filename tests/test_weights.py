@@ -171,3 +171,22 @@ def test_explicit_path_accepts_vgg16_and_vgg19(tmp_path, vgg19_layers):
     chosen = W.resolve_weights(str(write_keras_h5(tmp_path / "mine.h5", vgg19_layers)))
     assert chosen.source == "file" and chosen.architecture == "vgg19"
     assert chosen.summary()["sha256"] == W.file_sha256(tmp_path / "mine.h5")
+
+
+def test_a_download_is_kept_only_with_the_published_md5(tmp_path):
+    """The imagenet download (plain urllib, no Keras) keeps a file whose MD5 matches and nothing else."""
+    import hashlib
+
+    from nst_tf.vgg.weights.resolve import download_checked
+
+    served = tmp_path / "served.h5"
+    served.write_bytes(b"weights" * 1000)
+    url, md5 = served.as_uri(), hashlib.md5(served.read_bytes(), usedforsecurity=False).hexdigest()
+    cache = tmp_path / "keras" / "models"
+    with pytest.raises(ValueError, match="MD5"):
+        download_checked(url, cache / "vgg19.h5", "0" * 32)
+    assert list(cache.iterdir()) == []  # the temporary file is gone too
+    assert download_checked(url, cache / "vgg19.h5", md5).read_bytes() == served.read_bytes()
+    with pytest.raises(OSError):
+        download_checked((tmp_path / "missing.h5").as_uri(), cache / "other.h5", md5)
+    assert sorted(p.name for p in cache.iterdir()) == ["vgg19.h5"]
