@@ -41,6 +41,8 @@ DEVICES = ("auto", "cpu", "gpu")
 PREPROCESSING = ("weights", "none")
 MODES = ("transfer", "texture", "invert")
 COLOR_MODES = ("post", "luminance", "histogram")
+# Universal stylization's (nst_tf.universal): no "luminance", which optimises the luminance alone.
+UNIVERSAL_COLOR_MODES = ("post", "histogram")
 # Cost conventions of each source's recipe (see nst_tf.losses.costs for the formulas).
 CONTENT_FORMS = ("course", "mse", "sum", "relative")
 STYLE_FORMS = ("course", "mse", "sum", "relative")

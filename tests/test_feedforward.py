@@ -89,6 +89,17 @@ def test_photo_dataset_crops_and_skips_bad_files(tmp_path):
     np.testing.assert_array_equal(batches[3], again[3])  # seeded: the same crops
 
 
+def test_the_pipeline_takes_the_picture_suffixes_tf_data_decodes(tmp_path):
+    from nst_tf.feedforward.data import PHOTO_SUFFIXES, scan_photos
+    from nst_tf.io.images import PICTURE_SUFFIXES
+
+    assert set(PHOTO_SUFFIXES) == set(PICTURE_SUFFIXES) - {".webp", ".tif", ".tiff"}  # one list, narrowed
+    folder = _photos(tmp_path / "photos", count=2)
+    for suffix in (".webp", ".tif", ".GIF"):
+        Image.new("RGB", (40, 52), (90, 120, 30)).save(folder / f"other{suffix}")
+    assert sorted(Path(p).name for p in scan_photos(folder).paths) == ["other.GIF", "photo0.png", "photo1.png"]
+
+
 @pytest.mark.slow
 def test_train_resume_apply_and_models(tmp_path):
     photos, style, model_dir = _photos(tmp_path / "photos"), _style(tmp_path / "style.png"), tmp_path / "m"

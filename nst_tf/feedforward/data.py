@@ -19,11 +19,13 @@ import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
 from nst_tf.errors import ConfigError
+from nst_tf.io.images import PICTURE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-# The formats tf.io.decode_image reads (JPEG, PNG, GIF first frame, BMP).
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+# The picture suffixes whose formats tf.io.decode_image reads (JPEG, PNG, GIF first frame, BMP; not WebP or
+# TIFF, which Pillow would pass and the pipeline then drop).
+PHOTO_SUFFIXES = tuple(s for s in PICTURE_SUFFIXES if s not in (".webp", ".tif", ".tiff"))
 
 
 @dataclass(frozen=True)

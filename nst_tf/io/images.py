@@ -33,6 +33,9 @@ RESAMPLE = Image.Resampling.BICUBIC
 # The decoders a user means by "a picture". Pillow otherwise picks one of ~40 from the file's first bytes,
 # EPS (Ghostscript, a PostScript interpreter) and PSD among them. JPEG covers camera MPO files too.
 PICTURE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF", "PPM", "AVIF")
+# The file names taken for pictures where a folder is listed or an output name is checked: the common
+# suffixes of those formats (the one list; the training pipeline keeps the ones tf.data decodes).
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 # Largest picture decoded, in megapixels. 64 MP is an 8000x8000 picture: 768 MB as 8-bit RGB and 3 GB as
 # the float32 array the rest of the code uses. NST_TF_MAX_MEGAPIXELS raises or lowers it.

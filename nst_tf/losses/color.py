@@ -24,8 +24,6 @@ _RGB_TO_YUV = np.array(
 )
 _YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV)
 
-MODES = ("post", "luminance", "histogram")
-
 
 def rgb_to_yuv(image: np.ndarray) -> np.ndarray:
     """(…, 3) RGB -> (…, 3) YUV (Y in [0, 1], U and V around 0)."""

@@ -34,12 +34,10 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 
-CONTENT_FORMS = ("course", "mse", "sum", "relative")
-STYLE_FORMS = ("course", "mse", "sum", "relative")
+# The names of the forms (CONTENT_FORMS, STYLE_FORMS, GRAM_NORMALISATIONS, TV_FORMS) live in nst_tf.config,
+# which checks a run's choice before any TensorFlow is imported.
 # Keeps a relative term finite when its target is all zeros (a blank picture through random weights).
 _TINY = 1e-12
-GRAM_NORMALISATIONS = ("none", "size")
-TV_FORMS = ("mean", "sum")
 
 
 def _positions_and_channels(features: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from nst_tf.config import UNIVERSAL_COLOR_MODES
 from nst_tf.errors import ConfigError
 from nst_tf.losses.color import match_color_histogram, transfer_luminance
 from nst_tf.universal.compiled import InferenceDecoder, InferenceEncoder
@@ -28,7 +29,6 @@ from nst_tf.vgg.weights import VGGWeights
 log = logging.getLogger(__name__)
 
 METHODS = ("wct", "adain")
-COLOR_MODES = ("post", "histogram")
 
 
 class Universal:
@@ -148,5 +148,5 @@ def check_inputs(content, styles, alpha, style_weights, masks, preserve_colors) 
         for mask in masks:
             if np.shape(mask) != tuple(content.shape[1:3]):
                 raise ConfigError(f"a mask of size {np.shape(mask)} for a content of {tuple(content.shape[1:3])}")
-    if preserve_colors not in (None, *COLOR_MODES):
-        raise ConfigError(f"preserve_colors must be one of {COLOR_MODES}, not {preserve_colors!r}")
+    if preserve_colors not in (None, *UNIVERSAL_COLOR_MODES):
+        raise ConfigError(f"preserve_colors must be one of {UNIVERSAL_COLOR_MODES}, not {preserve_colors!r}")
