@@ -94,7 +94,12 @@ def test_universal_train_command_writes_a_run_folder_and_resumes_it(tmp_path, ph
     assert set(rows[0]) == {"step", "loss", "content", "style", "seconds"}
     assert all(float(r["loss"]) > 0 for r in rows)
     assert (ck / "run" / "loss.png").is_file() and any((ck / "run" / "tb").iterdir())
-    assert json.loads((out / "d.json").read_text())["training"]["steps"] == 3
+    meta = json.loads((out / "d.json").read_text())
+    assert meta["training"]["steps"] == 3
+    from nst_tf.io import provenance
+
+    assert meta["machine"] == provenance.machine()  # the machine it ran on, not a description by hand
+    assert meta["versions"]["tensorflow"] == provenance.library_versions()["tensorflow"]
 
 
 @pytest.mark.parametrize(

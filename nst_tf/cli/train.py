@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import platform
 import signal
 import sys
 import time
@@ -22,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf.errors import ConfigError
-from nst_tf.io import package_data
+from nst_tf.io import package_data, provenance
 from nst_tf.io.places import check_creatable
 
 DEFAULT_SAMPLES = ("chelsea.png", "coffee.png")  # the project's own held-out photos (images/)
@@ -238,18 +236,7 @@ def _command_line() -> str:
 
 
 def _machine() -> dict:
-    import keras
-    import tensorflow as tf
-
-    return {
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "gpus": len(tf.config.list_physical_devices("GPU")),
-        },
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()},
-    }
+    return {"machine": provenance.machine(), "versions": provenance.library_versions()}
 
 
 def _quiet_tensorflow_import() -> None:

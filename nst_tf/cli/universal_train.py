@@ -9,12 +9,12 @@ exports the decoder.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
 
 from nst_tf.errors import ConfigError
+from nst_tf.io import provenance
 
 
 def add_parser(subparsers) -> None:
@@ -145,7 +145,8 @@ def _train(args: argparse.Namespace, cfg, photos: list[str], styles: list[str]) 
         "init": args.init,
         "seconds_this_session": round(time.perf_counter() - started, 1),
         "final_losses": last,
-        "machine": f"{platform.machine()} {platform.processor() or ''}, shared 2-core CPU, no GPU".strip(),
+        "machine": provenance.machine(),
+        "versions": provenance.library_versions(),
     }
     path = save_decoder(decoder, args.output, args.name, cfg, info)
     sys.stdout.write(f"saved {path}\n")

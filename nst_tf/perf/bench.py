@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -41,7 +39,7 @@ from pathlib import Path
 
 from nst_tf.config import Config
 from nst_tf.errors import ConfigError
-from nst_tf.io import package_data
+from nst_tf.io import package_data, provenance
 
 log = logging.getLogger(__name__)
 
@@ -128,16 +126,7 @@ def device_name(device: str) -> str:
         gpus = tf.config.list_physical_devices("GPU")
         details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
         return f"GPU {details.get('device_name', 'unknown')}"
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"CPU {model} ({cores} cores)"
+    return f"CPU {provenance.cpu_model()} ({provenance.usable_cpus()} cores)"
 
 
 def run_bench(
@@ -212,7 +201,6 @@ def _time_steps(steps, warmup: int, iterations: int, device: str, matmul_sizes: 
 
 def _figures(config: Config, height: int, width: int, extractor, timing: dict, warmup: int, iterations: int) -> dict:
     """The JSON-ready figures from the timings (see the module notes for what is counted)."""
-    import numpy as np
     import tensorflow as tf
 
     from nst_tf.optim import memory
@@ -255,7 +243,7 @@ def _figures(config: Config, height: int, width: int, extractor, timing: dict, w
             "architecture": architecture,
             "layers": extractor.layer_names,
         },
-        "versions": {"tensorflow": tf.__version__, "numpy": np.__version__, "python": platform.python_version()},
+        "versions": provenance.library_versions(),
         "threads": {
             "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
