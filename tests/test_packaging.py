@@ -27,6 +27,17 @@ def test_the_version_lives_in_nst_tf_only():
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "nst_tf.__version__"}
 
 
+def test_package_data_covers_every_shipped_file():
+    """Every file under nst_tf/models/ and nst_tf/samples/ matches a package-data pattern (a new kind of
+    file there would otherwise be missing from the wheel while the checkout still works)."""
+    tomllib = pytest.importorskip("tomllib")
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["nst_tf"]
+    package = ROOT / "nst_tf"
+    shipped = {path for pattern in patterns for path in package.glob(pattern) if path.is_file()}
+    present = {path for room in ("models", "samples") for path in (package / room).rglob("*") if path.is_file()}
+    assert present and present - shipped == set()
+
+
 def _build_and_install(tmp_path: Path) -> Path:
     """Build a wheel from a copy of the repository (the build writes build/ and *.egg-info beside its
     sources, which must not land in the checkout) and install it into tmp_path/site; returns that folder."""
