@@ -229,3 +229,34 @@ def test_apply_writes_beside_the_users_files_and_replaces_only_its_own(tmp_path,
     assert (folder / "notes.txt").read_bytes() == b"mine" and (
         tmp_path / "moved.png"
     ).read_bytes() == b"the user's picture"
+
+
+def test_an_old_universal_run_folder_may_be_replaced_but_not_with_the_users_file_in_it(tmp_path):
+    from nst_tf.universal.report import plan_run_folder
+
+    record = json.dumps({"command": "universal", "settings": {}, "timing": {}, "pictures": {"result": "result.png"}})
+    old = {"config.json": record.encode(), "result.png": b"png", "style_1.png": b"png", "report.html": b"<p>"}
+    user_folder(tmp_path / "old", old)
+    planned = plan_run_folder(tmp_path / "old", overwrite=True)  # written before the marker existed: nst_tf's
+    assert planned.replaces
+    before = user_folder(tmp_path / "mixed", {**old, "thesis.txt": b"mine"})
+    with pytest.raises(ConfigError, match="not an nst_tf run folder"):
+        plan_run_folder(tmp_path / "mixed", overwrite=True)
+    assert snapshot(tmp_path / "mixed") == before
+
+
+def test_an_old_training_run_folder_is_adopted_and_a_users_is_refused(tmp_path):
+    from nst_tf.feedforward.runlog import RunLog, check_run_folder
+
+    user_folder(tmp_path / "old", {"config.json": b"{}", "metrics.csv": b"step,total,seconds\n1,2.0,0.5\n"})
+    log = RunLog(tmp_path / "old", {"steps": 2}, start_step=1, tensorboard=False, fields=("step", "total", "seconds"))
+    log.step(2, {"total": 1.0}, 0.25)
+    log.close()
+    assert (tmp_path / "old" / MARKER).is_file()
+    assert (tmp_path / "old" / "metrics.csv").read_text() == "step,total,seconds\n1,2,0.5\n2,1,0.25\n"
+    before = user_folder(tmp_path / "users", {"config.json": b"{}", "thesis.txt": b"mine"})
+    with pytest.raises(ConfigError, match="not an nst_tf training run folder"):
+        check_run_folder(tmp_path / "users")
+    with pytest.raises(ConfigError, match="not an nst_tf training run folder"):
+        RunLog(tmp_path / "users", {"steps": 1}, tensorboard=False)
+    assert snapshot(tmp_path / "users") == before
