@@ -83,6 +83,20 @@ def test_compare_leaves_the_users_diff_png(tmp_path, pictures, capsys):
     assert snapshot(folder) == before
 
 
+def test_compare_writes_beside_the_users_files_and_replaces_only_its_own_report(tmp_path, pictures, capsys):
+    pytest.importorskip("torch")
+    folder = tmp_path / "cmp"
+    user_folder(folder, {"notes.txt": b"mine"})
+    argv = ["compare", str(pictures["content"]), str(pictures["style"]), "--image-size", "16", "--iterations", "1"]
+    argv += ["--weights", "hed-vgg16", "-o", str(folder), "-q"]
+    assert main(argv) in (0, 1)  # 1: the backends disagree beyond a tolerance (the report is written either way)
+    ledger = json.loads((folder / LEDGER).read_text())["files"]
+    assert set(ledger) == {"report.json", "report.md", "parity.png", "tf.png", "torch.png", "diff.png"}
+    refused(capsys, argv, "pass --overwrite")
+    assert main([*argv, "--overwrite"]) in (0, 1)  # its own report, named in the ledger
+    assert (folder / "notes.txt").read_bytes() == b"mine" and not (folder / MARKER).exists()
+
+
 # --- the rule itself ----------------------------------------------------------------------------------
 
 
