@@ -87,7 +87,7 @@ def test_compare_writes_beside_the_users_files_and_replaces_only_its_own_report(
     pytest.importorskip("torch")
     folder = tmp_path / "cmp"
     user_folder(folder, {"notes.txt": b"mine"})
-    argv = ["compare", str(pictures["content"]), str(pictures["style"]), "--image-size", "16", "--iterations", "1"]
+    argv = ["compare", str(pictures["content"]), str(pictures["style"]), "--image-size", "32", "--iterations", "1"]
     argv += ["--weights", "hed-vgg16", "-o", str(folder), "-q"]
     assert main(argv) in (0, 1)  # 1: the backends disagree beyond a tolerance (the report is written either way)
     ledger = json.loads((folder / LEDGER).read_text())["files"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nst_tf.io.rundir import RunFolder
-from nst_tf.io.steplog import NonFinite, StepColumns
+from nst_tf.io.rundir import METRIC_FIELDS, RunFolder
+from nst_tf.io.steplog import NonFinite, StepColumns, StepLog
 from nst_tf.records import Step
 
 
@@ -18,7 +18,8 @@ def _folder(tmp_path) -> RunFolder:
 
 def test_picture_steps_write_rows_snapshots_and_stop_on_nan(tmp_path):
     folder = _folder(tmp_path)
-    log = folder.step_log(tensorboard=False, seconds_offset=10.0)
+    columns = StepColumns(fields=METRIC_FIELDS, check_finite=True)
+    log = StepLog(folder, columns, append=False, tensorboard=False, seconds_offset=10.0)
     picture = np.full((1, 4, 6, 3), 0.5, np.float32)
     costs = {"total": 3.0, "content": 1.0, "style": 2.0, "tv": 0.0}
     assert log.write(Step(0, costs, 0.12345)) == 10.1235  # rounded to 4 places, after the resumed seconds
@@ -36,7 +37,7 @@ def test_training_columns_count_steps_after_them_with_per_step_seconds(tmp_path)
     columns = StepColumns(
         fields=("step", "loss", "pixel", "seconds"), step_offset=1, per_step_seconds=True, round_seconds=None
     )
-    log = folder.step_log(columns, tensorboard=False)
+    log = StepLog(folder, columns, append=False, tensorboard=False)
     log.write(Step(0, {"loss": 2.0}, 1.5))  # seconds since the start: 1.5, then 4.0
     log.write(Step(1, {"loss": 1.0, "pixel": 0.5}, 4.0))
     log.close()

@@ -267,14 +267,6 @@ class RunFolder:
 
     # --- TensorBoard and the report -----------------------------------------------------------------
 
-    def step_log(self, columns=None, append: bool = False, tensorboard: bool = True, seconds_offset: float = 0.0):
-        """The listener that writes a stream of `nst_tf.records.Step` into this folder (`nst_tf.io.steplog`):
-        `log.write(step)` per step, then `log.close()`. `columns` default: the picture run's."""
-        from nst_tf.io.steplog import StepColumns, StepLog
-
-        columns = columns or StepColumns(fields=METRIC_FIELDS, check_finite=True)
-        return StepLog(self, columns, append, tensorboard, seconds_offset)
-
     def tensorboard(self) -> TensorBoardLog:
         return TensorBoardLog(self.path / "tb")
 
