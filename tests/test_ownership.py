@@ -274,3 +274,18 @@ def test_an_old_training_run_folder_is_adopted_and_a_users_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="not an nst_tf training run folder"):
         RunLog(tmp_path / "users", {"steps": 1}, tensorboard=False)
     assert snapshot(tmp_path / "users") == before
+
+
+def test_an_old_compare_report_may_be_replaced_unless_the_folder_holds_anything_else(tmp_path):
+    from nst_tf.parity.report import plan_report
+
+    report = {"tolerances": {}, "within_tolerance": True, "costs": {}, "diff_amplification": 10.0}
+    old = {"report.json": json.dumps(report).encode(), "report.md": b"# old", "diff.png": b"png", "tf.png": b"png"}
+    user_folder(tmp_path / "old", old)
+    with pytest.raises(ConfigError, match="pass --overwrite"):
+        plan_report(tmp_path / "old", overwrite=False)
+    assert plan_report(tmp_path / "old", overwrite=True).names  # nst_tf's report from before the ledger
+    before = user_folder(tmp_path / "mixed", {**old, "thesis.txt": b"mine"})
+    with pytest.raises(ConfigError, match="not written by nst_tf"):
+        plan_report(tmp_path / "mixed", overwrite=True)
+    assert snapshot(tmp_path / "mixed") == before

@@ -20,7 +20,7 @@ import numpy as np
 
 from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
-from nst_tf.io.ownership import OwnedFiles
+from nst_tf.io.ownership import OwnedFiles, recognise_json
 from nst_tf.optim.records import COST_NAMES
 
 if TYPE_CHECKING:  # the measuring module imports torch; planning a folder must not
@@ -36,7 +36,17 @@ def plan_report(out_dir: str | os.PathLike, overwrite: bool, what: str = "-o") -
         ConfigError: the folder cannot be used, it holds a report and `overwrite` is False, or it holds a
             file of a report's name that nst_tf did not write.
     """
-    return OwnedFiles.plan(out_dir, REPORT_FILES, overwrite, what, kind="compare")
+    return OwnedFiles.plan(out_dir, REPORT_FILES, overwrite, what, kind="compare", recognise=_old_report)
+
+
+def _old_report(path: Path) -> bool:
+    """A report folder written before the marker and the ledger: nothing but a report's files, and a
+    report.json that is a parity report. Any other file there makes the whole folder the user's."""
+    folder = path.parent
+    leftovers = {"parity.tmp.png", "report.md.tmp", "report.json.tmp"}  # the old writer's temporary names
+    if any(entry.name not in REPORT_FILES and entry.name not in leftovers for entry in folder.iterdir()):
+        return False
+    return recognise_json(("tolerances", "within_tolerance", "costs", "diff_amplification"))(folder / "report.json")
 
 
 def write_report(out: OwnedFiles | str | os.PathLike, result: ParityResult) -> None:
