@@ -289,3 +289,15 @@ def test_an_old_compare_report_may_be_replaced_unless_the_folder_holds_anything_
     with pytest.raises(ConfigError, match="not written by nst_tf"):
         plan_report(tmp_path / "mixed", overwrite=True)
     assert snapshot(tmp_path / "mixed") == before
+
+
+def test_a_folder_filled_by_an_older_apply_is_recognised_only_while_it_holds_nothing_else(tmp_path):
+    from nst_tf.io.ownership import recognise_filled_folder
+
+    old = recognise_filled_folder(r".+_starry\.png")
+    user_folder(tmp_path / "out", {"a_starry.png": b"1", "b_starry.png": b"2"})
+    assert OwnedFiles.plan(tmp_path / "out", ["a_starry.png"], overwrite=True, what="-o", recognise=old).names
+    before = user_folder(tmp_path / "out", {"notes.txt": b"mine"})
+    with pytest.raises(ConfigError, match="not written by nst_tf"):
+        OwnedFiles.plan(tmp_path / "out", ["a_starry.png"], overwrite=True, what="-o", recognise=old)
+    assert snapshot(tmp_path / "out") == before

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
 
 from nst_tf.cli.common import import_tensorflow_quietly
 from nst_tf.errors import ConfigError
-from nst_tf.io.ownership import OwnedFiles
+from nst_tf.io.ownership import OwnedFiles, recognise_filled_folder
 
 PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -65,7 +66,8 @@ def _outputs(args: argparse.Namespace, inputs: list[Path], model_name: str) -> l
         if len(set(targets)) != len(targets):
             raise ConfigError("two photos have the same name stem; stylize them into separate folders")
         # A folder: the ownership rule (nst_tf.io.ownership): only files nst_tf wrote there are replaced.
-        args.owned = OwnedFiles.plan(out, [t.name for t in targets], args.overwrite, "-o")
+        old = recognise_filled_folder(rf".+_{re.escape(model_name)}\.png")  # apply's outputs before the ledger
+        args.owned = OwnedFiles.plan(out, [t.name for t in targets], args.overwrite, "-o", recognise=old)
         return targets
     for target in targets:  # one picture at a path the user named: --overwrite replaces it
         if target.exists() and not args.overwrite:

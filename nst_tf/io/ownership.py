@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import time
 from collections.abc import Callable, Sequence
@@ -200,5 +201,17 @@ def recognise_json(required: dict[str, object] | Sequence[str]) -> Callable[[Pat
         if isinstance(required, dict):
             return all(key in data and (value is None or data[key] == value) for key, value in required.items())
         return all(key in data for key in required)
+
+    return check
+
+
+def recognise_filled_folder(pattern: str) -> Callable[[Path], bool]:
+    """A `recognise` for a folder nst_tf filled before the ledger existed: every entry in it is a regular
+    file whose whole name matches `pattern` (one file of anyone else's there, and nothing is recognised)."""
+    names = re.compile(pattern)
+
+    def check(path: Path) -> bool:
+        entries = list(path.parent.iterdir())
+        return all(names.fullmatch(e.name) and stat.S_ISREG(os.lstat(e).st_mode) for e in entries)
 
     return check
