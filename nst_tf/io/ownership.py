@@ -3,13 +3,16 @@
 - **A folder nst_tf made** carries the marker `.nst_tf-run` (`nst_tf.io.rundir.RunFolder`): it is
   nst_tf's. `--overwrite` may replace it whole (`RunFolder.plan_new`: run, audio, universal --run-dir) or
   replace the files a command writes in it (compare). Folders without the marker are never replaced.
-- **A folder nst_tf did not make** (the user's `compare -o DIR`, `apply -o DIR`, `universal-train -o DIR`,
-  `train -o MODEL_DIR`): nst_tf may add its files to it, and it lists each one it wrote in a small ledger,
-  `.nst_tf-files` (file name -> SHA-256 of the bytes it wrote). A file already there is replaced only when
-  nst_tf wrote it: the ledger names those very bytes, or the command recognises the file by its content as
-  its own artefact (a decoder's or model's JSON from before the ledger existed). Anything else is refused,
-  `--overwrite` or not, and nothing in such a folder is ever deleted. Where a command has `--overwrite`,
-  replacing even its own file needs it.
+- **A folder nst_tf did not make** (the user's `compare -o DIR`, `apply -o DIR`, `universal-train -o DIR`):
+  nst_tf may add its files to it, and it lists each one it wrote in a small ledger, `.nst_tf-files` (file
+  name -> SHA-256 of the bytes it wrote). A file already there is replaced only when nst_tf wrote it: the
+  ledger names those very bytes, or the command recognises the file as its own artefact from before the
+  ledger existed (a decoder's record by its content; a folder holding nothing but an earlier report's or
+  earlier outputs' files). Anything else is refused, `--overwrite` or not, and nothing in such a folder is
+  ever deleted. Where a command has `--overwrite` (compare, apply), replacing even its own file needs it;
+  the trainers, which have none, replace their own files (a retrained decoder, a resumed model).
+  `train -o MODEL_DIR` follows the same rule through `nst_tf.feedforward.runlog`: its run/ must be nst_tf's
+  (the marker) and an existing model.json must be a model nst_tf saved.
 - **A single file whose exact path the user names** (`-o OUT.png` of apply and universal, `weights
   convert DST`): the user chose that path, so `--overwrite` replaces it; without it an existing file is
   refused. A named file a command writes without an `--overwrite` flag (`bench --json FILE`) replaces only a
