@@ -1,4 +1,4 @@
-"""nst_tf.twin.parity and nst_tf.cli.compare: the parity report's files and figures, float64 agreement, the command."""
+"""nst_tf.parity and nst_tf.cli.compare: the parity report's files and figures, float64 agreement, the command."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from nst_tf.cli import compare as compare_command  # noqa: E402
 from nst_tf.cli import main as cli  # noqa: E402
 from nst_tf.config import Config  # noqa: E402
 from nst_tf.errors import ConfigError  # noqa: E402
-from nst_tf.twin.parity import REPORT_FILES, _amplification, compare  # noqa: E402
-from nst_tf.twin.parity_report import write_report  # noqa: E402
+from nst_tf.parity.compare import REPORT_FILES, _amplification, compare  # noqa: E402
+from nst_tf.parity.report import write_report  # noqa: E402
 from nst_tf.vgg.weights import random_weights  # noqa: E402
 
 HEADLINE = ("feature_max_rel_err", "grad_max_rel_err", "cost_max_rel_err", "image_max_abs_diff")

@@ -11,7 +11,7 @@ from conftest import tiny_image
 from nst_tf.config import Config
 from nst_tf.errors import ConfigError
 from nst_tf.losses import costs
-from nst_tf.twin.parity_tf import build_tf_extractor
+from nst_tf.parity.tf_side import build_tf_extractor
 from nst_tf.vgg.extractor import BFloat16Extractor, FeatureExtractor
 from nst_tf.vgg.weights import CAFFE, IDENTITY, conv_layer_names, hed_vgg16_weights, random_weights
 

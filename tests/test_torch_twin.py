@@ -26,9 +26,9 @@ from nst_tf.errors import ConfigError  # noqa: E402
 from nst_tf.losses import costs  # noqa: E402
 from nst_tf.optim import engine as optimize  # noqa: E402
 from nst_tf.optim import pictures, records  # noqa: E402
+from nst_tf.parity.compare import measure_start  # noqa: E402
+from nst_tf.parity.tf_side import build_tf_extractor, keras_float64  # noqa: E402
 from nst_tf.twin import torch_costs, torch_run, torch_vgg  # noqa: E402
-from nst_tf.twin.parity import measure_start  # noqa: E402
-from nst_tf.twin.parity_tf import build_tf_extractor, keras_float64  # noqa: E402
 from nst_tf.vgg.extractor import FeatureExtractor, build_extractor  # noqa: E402
 from nst_tf.vgg.weights import conv_layer_names, hed_vgg16_weights, random_weights  # noqa: E402
 

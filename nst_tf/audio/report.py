@@ -2,8 +2,9 @@
 
 `comparison_picture` draws log-magnitude spectrograms — content, style, the optimised one and the result
 after Griffin–Lim — one above another on one colour scale and time axis: the picture to judge a run by.
-`html_report` writes an offline page (relative links only) with an <audio> player for each WAV, the
-pictures, the loss plot and the settings. Only the run folder (`nst_tf.audio.run_folder`) calls these.
+`html_report` writes an offline page (relative links only; the project's one page builder,
+`nst_tf.io.report.write_page`) with an <audio> player for each WAV, the pictures, the loss plot and the
+settings. Only the run folder (`nst_tf.audio.run_folder`) calls these.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nst_tf.io import atomic
+from nst_tf.io.report import figure, player, section, table, write_page
 
 
 def _pyplot():
@@ -53,57 +54,43 @@ def comparison_picture(path: Path, panels: list[tuple[str, np.ndarray]], rate: i
     return Path(path)
 
 
+_STYLE = """<style>
+body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1200px; }
+.row { display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }
+figure { margin: 0; } figure img { width: 380px; height: auto; border: 1px solid #ccc; display: block; }
+figure audio { width: 380px; } .wide img { width: auto; max-width: 100%; }
+figcaption { text-align: center; font-size: 14px; color: #555; }
+table { border-collapse: collapse; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+th { background: #f4f4f4; } .missing { width: 380px; height: 120px; background: #eee; }
+</style>"""
+
+
 def html_report(run_dir: Path) -> Path:
-    """report.html: players for content.wav, style.wav and result.wav, the pictures, costs and settings."""
+    """report.html: players for content.wav, style.wav and result.wav, the pictures, costs and settings
+    (built by the one page builder, `nst_tf.io.report.write_page`)."""
     run_dir = Path(run_dir)
     record = json.loads((run_dir / "config.json").read_text())
-
-    def player(name: str, caption: str) -> str:
-        label = html.escape(caption)
-        if not (run_dir / name).exists():
-            return f"<figure><div class='missing'>no {label}</div><figcaption>{label}</figcaption></figure>"
-        return (
-            f"<figure><audio controls preload='none' src='{html.escape(name)}'></audio>"
-            f"<figcaption>{label} (<a href='{html.escape(name)}'>{html.escape(name)}</a>)</figcaption></figure>"
-        )
-
-    def picture(name: str, caption: str) -> str:
-        if not (run_dir / name).exists():
-            return ""
-        label = html.escape(caption)
-        return f"<figure class='wide'><img src='{name}' alt='{label}'><figcaption>{label}</figcaption></figure>"
-
-    settings = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v))}</td></tr>"
-        for k, v in record.get("config", {}).items()
-    )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in record.get("inputs", []))
     mode = record.get("config", {}).get("mode")
     final = record.get("final_costs") or {}
     final_text = ", ".join(f"{k} {v:.5g}" for k, v in final.items()) or "none yet"
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>nst_tf audio run {html.escape(run_dir.name)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 24px; color: #222; max-width: 1200px; }}
-.row {{ display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }}
-figure {{ margin: 0; }} figure img {{ width: 380px; height: auto; border: 1px solid #ccc; display: block; }}
-figure audio {{ width: 380px; }} .wide img {{ width: auto; max-width: 100%; }}
-figcaption {{ text-align: center; font-size: 14px; color: #555; }}
-table {{ border-collapse: collapse; font-size: 13px; }}
-th, td {{ border: 1px solid #ddd; padding: 3px 8px; text-align: left; }}
-th {{ background: #f4f4f4; }} .missing {{ width: 380px; height: 120px; background: #eee; }}
-</style></head><body>
-<h1>{html.escape(run_dir.name)}</h1>
-<p>Audio {html.escape(str(mode))}: status <b>{html.escape(str(record.get("status")))}</b>,
+    players = [player(run_dir, f"{name}.wav", name) for name in ("content", "style", "result")]
+    sections = [
+        f"""<p>Audio {html.escape(str(mode))}: status <b>{html.escape(str(record.get("status")))}</b>,
 {record.get("iterations_done", 0)} iterations in {record.get("seconds", 0)} s of optimisation
-(+ {record.get("griffin_lim_seconds", 0)} s Griffin–Lim). Final costs: {html.escape(final_text)}.</p>
-<div class="row">{player("content.wav", "content")}{player("style.wav", "style")}{player("result.wav", "result")}</div>
-<h2>Spectrograms</h2><div class="row">{picture("spectrograms.png", "spectrograms on one colour scale")}</div>
-<h2>Costs</h2><div class="row">{picture("loss.png", "costs per iteration")}</div>
-<p><a href="metrics.csv">metrics.csv</a> · <a href="config.json">config.json</a> ·
-TensorBoard: <code>tensorboard --logdir {html.escape(str(run_dir))}</code></p>
-<h2>Inputs</h2><ul>{notes}</ul>
-<h2>Settings</h2><table>{settings}</table>
-</body></html>
-"""
-    return atomic.write_text(run_dir / "report.html", page)
+(+ {record.get("griffin_lim_seconds", 0)} s Griffin–Lim). Final costs: {html.escape(final_text)}.</p>""",
+        section(None, *players),
+        section("Spectrograms", _wide(run_dir, "spectrograms.png", "spectrograms on one colour scale")),
+        section("Costs", _wide(run_dir, "loss.png", "costs per iteration")),
+        f"""<p><a href="metrics.csv">metrics.csv</a> · <a href="config.json">config.json</a> ·
+TensorBoard: <code>tensorboard --logdir {html.escape(str(run_dir))}</code></p>""",
+        f"<h2>Inputs</h2><ul>{notes}</ul>",
+        f"<h2>Settings</h2>{table(record.get('config', {}))}",
+    ]
+    return write_page(run_dir, f"nst_tf audio run {run_dir.name}", run_dir.name, sections, style=_STYLE)
+
+
+def _wide(run_dir: Path, name: str, caption: str) -> str:
+    """A full-width picture, or nothing when the run did not get to make it."""
+    return figure(run_dir, name, caption, missing="skip").replace("<figure>", "<figure class='wide'>", 1)

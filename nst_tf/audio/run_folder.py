@@ -7,17 +7,21 @@ content, style, tv, seconds, evaluations — the picture runs' columns first, so
 `nst_tf.io.report.plot_losses` draws loss.png), config.json (the record, rewritten atomically whenever the
 status changes), spectrograms.png, loss.png, report.html, and TensorBoard event files under tb/ (cost
 scalars every iteration, `tf.summary.audio` of the three sounds). Every file is written atomically through
-`RunFolder.write_file`. The library (`nst_tf.audio.transfer`) writes nothing itself.
+`RunFolder.write_file`; the metrics rows and cost scalars by the shared record-stream listener
+(`nst_tf.io.steplog.StepLog`), as for every family. The library (`nst_tf.audio.transfer`) writes nothing itself.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from nst_tf.io.rundir import RunFolder
 from nst_tf.io.sound import write_wav
+from nst_tf.io.steplog import StepColumns, StepLog
+from nst_tf.records import Step
 
 METRIC_FIELDS = ("iteration", "total", "content", "style", "tv", "seconds", "evaluations")
 KIND = "audio"
@@ -37,8 +41,8 @@ class AudioRunFolder:
         self.path = folder.path
         self.rate, self.hop = rate, hop
         folder.create()
-        self._metrics = folder.metrics_log(append=False, fields=METRIC_FIELDS)
-        self._board = folder.tensorboard() if tensorboard else None
+        self.log = StepLog(folder, StepColumns(fields=METRIC_FIELDS), append=False, tensorboard=tensorboard)
+        self._board = self.log.board
 
     def write_config(self, record: dict) -> None:
         """config.json, atomically."""
@@ -57,10 +61,11 @@ class AudioRunFolder:
 
     def step(self, iteration: int, costs: dict[str, float], seconds: float, evaluations: int) -> None:
         """One metrics.csv row (flushed, so an interrupted run keeps it) and the cost scalars."""
-        row = {"iteration": iteration, "tv": 0.0, **costs, "seconds": round(seconds, 4), "evaluations": evaluations}
-        self._metrics.write(row)
-        if self._board is not None:
-            self._board.scalars(iteration, costs)
+        self.write(Step(iteration, dict(costs), seconds, evaluations=evaluations))
+
+    def write(self, step: Step) -> None:
+        """One Step of the sound's stream (its spectrogram, if any, is drawn by `pictures`, not snapshotted)."""
+        self.log.write(replace(step, image=None))
 
     def pictures(self, spectrograms: dict[str, np.ndarray], optimised: np.ndarray | None) -> Path:
         """spectrograms.png: content, style, the optimised spectrogram and the result's, on one colour scale.
@@ -89,8 +94,5 @@ class AudioRunFolder:
         self.folder.make_report([*makers, html_report])
 
     def close(self) -> None:
-        if not self._metrics.handle.closed:
-            self._metrics.close()
-        if self._board is not None:
-            self._board.close()
-            self._board = None
+        self.log.close()
+        self._board = None

@@ -2,15 +2,17 @@
 
 MODEL is a shipped model's name (`python -m nst_tf models`) or a model folder. Every photo is read and every
 output path decided before anything is written; an existing output file is never replaced unless
---overwrite. Each photo goes through the network once at its own size (or with its longest side
---image-size px); photos of equal size go in batches of --batch. `--json` prints each picture's model
-seconds (the forward pass alone; start-up, reading and writing excluded).
+--overwrite, and in a folder only when nst_tf wrote it (`nst_tf.io.ownership`). Each photo goes through
+the network once at its own size (or with its longest side --image-size px); photos of equal size go in
+batches of --batch. `--json` prints each picture's model seconds (the forward pass alone; start-up, reading
+and writing excluded).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 from nst_tf.cli.common import import_tensorflow_quietly
 from nst_tf.errors import ConfigError
 from nst_tf.io.images import PICTURE_SUFFIXES
+from nst_tf.io.ownership import OwnedFiles, recognise_filled_folder
 
 
 def add_parser(commands) -> None:
@@ -61,7 +64,11 @@ def _outputs(args: argparse.Namespace, inputs: list[Path], model_name: str) -> l
         targets = [out / f"{p.stem}_{model_name}.png" for p in inputs]
         if len(set(targets)) != len(targets):
             raise ConfigError("two photos have the same name stem; stylize them into separate folders")
-    for target in targets:
+        # A folder: the ownership rule (nst_tf.io.ownership): only files nst_tf wrote there are replaced.
+        old = recognise_filled_folder(rf".+_{re.escape(model_name)}\.png")  # apply's outputs before the ledger
+        args.owned = OwnedFiles.plan(out, [t.name for t in targets], args.overwrite, "-o", recognise=old)
+        return targets
+    for target in targets:  # one picture at a path the user named: --overwrite replaces it
         if target.exists() and not args.overwrite:
             raise ConfigError(f"{target}: exists (use --overwrite, or another -o)")
     return targets
@@ -106,6 +113,8 @@ def command(args: argparse.Namespace) -> int:
             results = preserve_colors(results, batch)
         for k, i in enumerate(indices):
             save_image(results[k : k + 1], targets[i])
+            if getattr(args, "owned", None) is not None:
+                args.owned.record(targets[i].name)
             report.append((i, seconds / len(indices), photos[i].shape[1:3]))
     report.sort()
     pictures = [

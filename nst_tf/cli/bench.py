@@ -49,6 +49,8 @@ def command(args: argparse.Namespace) -> int:
     config = bench_config(args)
     bench.check_counts(args.iterations, args.warmup)
     json_path = check_replaceable_file(args.json, "--json") if args.json else None
+    if json_path is not None:
+        bench.check_json_place(json_path)  # replaces only an earlier bench report, never the user's file
     default_content, default_style = bench.default_pictures()
     content, style = args.content or default_content, args.style or default_style
     pictures = [image_io.load_image(picture) for picture in (content, style)]  # bad ones refused now

@@ -1,8 +1,9 @@
 """`nst_tf compare`: TensorFlow and the PyTorch twin from one start, and a report of how far they disagree.
 
 The command parses the `run` setting options plus its own (`-o/--output`, `--float64`, `--overwrite`),
-checks every input, then calls the library (`nst_tf.twin.parity.compare`) and writes the report with
-`nst_tf.twin.parity_report.write_report`. Exit status 0 when every figure is within its tolerance, 1
+checks every input, then calls the library (`nst_tf.parity.compare.compare`) and writes the report with
+`nst_tf.parity.report.write_report` (the folder under the ownership rule: a user's own files there are
+never replaced). Exit status 0 when every figure is within its tolerance, 1
 when not (the report is written either way), 2 for bad input (nothing written).
 """
 
@@ -17,7 +18,6 @@ from nst_tf.cli.run_plan import parse_blend, picture_paths
 from nst_tf.cli.settings import add_setting_options, config_from_args
 from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
-from nst_tf.io.places import check_creatable
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -35,19 +35,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def _report_folder(args: argparse.Namespace, content_path: str | None, style_paths: list[str]) -> Path:
-    """-o, or output/compare_CONTENT_STYLE; refused when it holds a report and --overwrite is not given."""
+def _report_folder(args: argparse.Namespace, content_path: str | None, style_paths: list[str]):
+    """-o, or output/compare_CONTENT_STYLE, planned (`nst_tf.parity.report.plan_report`): refused when it holds
+    a report and --overwrite is not given, or a file of a report's name that nst_tf did not write."""
     if args.output:
         out_dir = Path(args.output)
     else:
         stem = Path(content_path).stem if content_path else "texture"
         out_dir = Path("output") / f"compare_{stem}_{Path(style_paths[0]).stem}"
-    check_creatable(out_dir, "-o")  # under a plain file, in /proc, a name too long ...: one line, before any work
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"{out_dir} exists and is not a folder")
-    if (out_dir / "report.json").exists() and not args.overwrite:
-        raise ConfigError(f"{out_dir} already holds a report; pass --overwrite to replace it")
-    return out_dir
+    from nst_tf.parity.report import plan_report
+
+    return plan_report(out_dir, args.overwrite)  # under a plain file, a user's diff.png ...: one line, before any work
 
 
 def command(args: argparse.Namespace) -> int:
@@ -64,7 +62,9 @@ def command(args: argparse.Namespace) -> int:
     out_dir = _report_folder(args, content_path, style_paths)
     with native_stderr_silenced():  # TensorFlow's C++ start-up and device-probing lines, as `run` does
         try:
-            from nst_tf.twin import parity, parity_report, torch_vgg
+            from nst_tf.parity import compare as parity
+            from nst_tf.parity import report as parity_report
+            from nst_tf.twin import torch_vgg
         except ModuleNotFoundError as exc:
             if exc.name != "torch":
                 raise
@@ -82,5 +82,5 @@ def command(args: argparse.Namespace) -> int:
         for key, tolerance in report["tolerances"].items():
             print(f"{key:<20} {report[key]:.3g}  (tolerance {tolerance:g})")
         verdict = "agree" if report["within_tolerance"] else "DISAGREE"
-        print(f"{report['dtype']} (preset {config.preset}): the backends {verdict}; report in {out_dir}")
+        print(f"{report['dtype']} (preset {config.preset}): the backends {verdict}; report in {out_dir.given}")
     return 0 if report["within_tolerance"] else 1

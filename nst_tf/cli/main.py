@@ -17,7 +17,7 @@ from types import ModuleType
 from nst_tf import __version__
 from nst_tf.cli.common import EXIT_BAD_INPUT, OneLineParser, configure_logging, interrupted_status
 
-# Re-exported for callers of the old single-module CLI (nst_tf.twin.parity, tests) until they move.
+# Re-exported for callers of the old single-module CLI (nst_tf.parity, tests) until they move.
 from nst_tf.cli.common import OneLineParser as _Parser  # noqa: F401, I001
 from nst_tf.cli.common import native_stderr_silenced as _native_stderr_silenced  # noqa: F401
 from nst_tf.cli.run_plan import parse_blend  # noqa: F401

@@ -11,20 +11,16 @@ so the snapshots and state on disk are the last good ones.
 from __future__ import annotations
 
 import contextlib
-import math
 import sys
 from collections.abc import Iterable
-
-import numpy as np
 
 from nst_tf.cli.common import EXIT_BAD_INPUT, interrupted_status
 from nst_tf.cli.run_plan import RunPlan
 from nst_tf.config import COST_NAMES
-from nst_tf.io.rundir import RunFolder
+from nst_tf.io import steplog
+from nst_tf.io.rundir import METRIC_FIELDS, RunFolder
 
-
-class NonFinite(Exception):
-    """A step whose cost or picture is NaN or infinite."""
+NonFinite = steplog.NonFinite  # a step whose cost or picture is NaN or infinite
 
 
 class Progress:
@@ -59,50 +55,25 @@ class Progress:
             self.bar.close()
 
 
-class _Writer:
-    """What one step leaves in the run folder."""
+class _Writer(steplog.StepLog):
+    """What one step leaves in the run folder: `nst_tf.io.steplog.StepLog` with the picture run's columns."""
 
     def __init__(self, plan: RunPlan, tensorboard: bool) -> None:
-        self.folder: RunFolder = plan.folder
-        self.offset = 0.0  # seconds already spent before a resume
+        offset = 0.0  # seconds already spent before a resume
         if plan.resume is not None:
-            rows = self.folder.read_metrics()
-            self.offset = rows[-1]["seconds"] if rows else 0.0
-        self.metrics = self.folder.metrics_log(append=plan.resume is not None)
-        self.board = self.folder.tensorboard() if tensorboard else None
+            rows = plan.folder.read_metrics()
+            offset = rows[-1]["seconds"] if rows else 0.0
+        columns = steplog.StepColumns(fields=METRIC_FIELDS, check_finite=True)
+        super().__init__(plan.folder, columns, plan.resume is not None, tensorboard, seconds_offset=offset)
+        self.offset = offset
         self.done = plan.resume_steps
-        self.last = None  # the last step that carried a picture
 
-    def write(self, step) -> float:
-        costs = {name: float(step.costs[name]) for name in COST_NAMES}
-        if not all(math.isfinite(v) for v in costs.values()):
-            bad = next(f"{name} {v}" for name, v in costs.items() if not math.isfinite(v))
-            raise NonFinite(f"the cost became {bad} at step {step.iteration}")
-        if step.image is not None and not np.isfinite(step.image).all():
-            raise NonFinite(f"the picture became NaN or infinite at step {step.iteration}")
-        seconds = self.offset + step.seconds
-        self.metrics.write({"iteration": step.iteration, **costs, "seconds": round(seconds, 4)})
-        if self.board:
-            self.board.scalars(step.iteration, costs)
-        if step.image is not None:
-            self.folder.save_picture(
-                str(self.folder.snapshot_path(step.iteration).relative_to(self.folder.path)), step.image
-            )
-            if step.state is not None:  # single-scale TensorFlow runs; the torch twin keeps none
-                self.folder.state.save(step.state.steps, step.state.to_arrays())
-            if self.board:
-                self.board.image(step.iteration, step.image)
-            self.last = step
-        self.done = step.iteration + 1
-        return seconds
+    @property
+    def last(self):
+        return self.last_picture
 
     def last_path(self) -> str:
         return str(self.folder.snapshot_path(self.last.iteration)) if self.last else ""
-
-    def close(self) -> None:
-        self.metrics.close()
-        if self.board:
-            self.board.close()
 
 
 def execute(plan: RunPlan, steps: Iterable, tensorboard: bool, quiet: bool) -> int:

@@ -130,6 +130,10 @@ def command(args: argparse.Namespace) -> int:
     model_dir = Path(args.output)
     if not model_dir.is_dir():  # under a plain file, in /proc, a name too long ...: one line, before any work
         check_creatable(model_dir, "-o")
+    from nst_tf.feedforward.runlog import check_model_files, check_run_folder
+
+    check_run_folder(model_dir / "run")  # the ownership rule: never write into a folder nst_tf did not make
+    check_model_files(model_dir)
     settings = _settings(args, model_dir)
     from nst_tf.feedforward.data import scan_photos
     from nst_tf.feedforward.trainer import load_style

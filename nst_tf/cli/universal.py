@@ -110,7 +110,9 @@ def _check(args: argparse.Namespace) -> dict:
     if not args.output and not args.run_dir:
         raise ConfigError("say where the result goes: -o OUT.png and/or --run-dir DIR")
     _check_output(args.output, args.overwrite)
-    _check_run_dir(args.run_dir, args.overwrite)
+    from nst_tf.universal.report import plan_run_folder
+
+    run_folder = plan_run_folder(args.run_dir, args.overwrite) if args.run_dir else None
     raw = image_io.load_image(args.pictures[0])
     content = image_io.resize(raw, *image_io.fit_size(raw.shape[1], raw.shape[2], args.image_size))
     styles = []
@@ -118,7 +120,8 @@ def _check(args: argparse.Namespace) -> dict:
         style = image_io.load_image(path)
         styles.append(image_io.resize(style, *image_io.fit_size(style.shape[1], style.shape[2], args.style_size)))
     masks = None if args.mask is None else [_load_mask(m, raw.shape[1:3], content.shape[1:3]) for m in args.mask]
-    return {"content": content, "styles": styles, "weights": weights, "masks": masks, "levels": levels}
+    plan = {"content": content, "styles": styles, "weights": weights, "masks": masks, "levels": levels}
+    return {**plan, "run_folder": run_folder}
 
 
 def _parse_levels(text: str | None, method: str) -> tuple[int, ...] | None:
@@ -165,15 +168,6 @@ def _check_output(output: str | None, overwrite: bool) -> None:
     _check_writable_parent(path, "-o")
 
 
-def _check_run_dir(run_dir: str | None, overwrite: bool) -> None:
-    if not run_dir:
-        return
-    path = Path(run_dir)
-    if path.exists() and not (overwrite and path.is_dir() and (path / "config.json").is_file()):
-        raise ConfigError(f"--run-dir {run_dir}: exists (--overwrite replaces only an earlier universal run folder)")
-    _check_writable_parent(path, "--run-dir")
-
-
 def _check_writable_parent(path: Path, flag: str) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     existing = parent
@@ -193,7 +187,8 @@ def _write(args: argparse.Namespace, plan: dict, result: np.ndarray, timing: dic
         from nst_tf.universal.report import write_run_folder
 
         settings = {k: v for k, v in vars(args).items() if k not in ("func",)}
-        written["run_dir"] = str(write_run_folder(Path(args.run_dir), result, plan, settings, timing))
+        write_run_folder(plan["run_folder"], result, plan, settings, timing)
+        written["run_dir"] = str(Path(args.run_dir))
     record = {**timing, "method": args.method, "size": list(result.shape[1:3]), **written}
     if args.json:
         sys.stdout.write(json.dumps(record) + "\n")

@@ -89,7 +89,7 @@ def _check_places(args: argparse.Namespace) -> None:
     regular file, --checkpoint-dir and -o folders (or creatable), NAME.weights.h5 / NAME.json replaceable."""
     import os
 
-    from nst_tf.io.places import check_creatable, check_replaceable_file
+    from nst_tf.io.places import check_creatable
     from nst_tf.io.rundir import check_name
     from nst_tf.io.safe import stat_regular
 
@@ -103,8 +103,11 @@ def _check_places(args: argparse.Namespace) -> None:
             raise ConfigError(f"{flag} {folder}: is not a folder")
         elif not os.access(folder, os.W_OK | os.X_OK):
             raise ConfigError(f"{flag} {folder}: cannot write there")
-    for suffix in (".weights.h5", ".json"):
-        check_replaceable_file(Path(args.output) / f"{args.name}{suffix}", "-o")
+    from nst_tf.feedforward.runlog import check_run_folder
+    from nst_tf.universal.train import plan_decoder_files
+
+    check_run_folder(Path(args.checkpoint_dir) / "run")
+    args.decoder_files = plan_decoder_files(args.output, args.name)  # the ownership rule for NAME.*
 
 
 def _train(args: argparse.Namespace, cfg, photos: list[str], styles: list[str]) -> int:
@@ -149,6 +152,7 @@ def _train(args: argparse.Namespace, cfg, photos: list[str], styles: list[str]) 
         "versions": provenance.library_versions(),
     }
     path = save_decoder(decoder, args.output, args.name, cfg, info)
+    args.decoder_files.record(*args.decoder_files.names)
     sys.stdout.write(f"saved {path}\n")
     return 0
 

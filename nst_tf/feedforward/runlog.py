@@ -1,22 +1,85 @@
-"""The training run folder `MODEL_DIR/run/`, written through the shared `nst_tf.io.rundir.RunFolder`.
+"""The training run folder `MODEL_DIR/run/` (and universal-train's `CHECKPOINT_DIR/run/`): a `RunFolder`.
 
 This module owns only what is the trainer's own: which files (config.json with the settings, versions and
 command; metrics.csv with `step,total,content,style,tv,seconds`, appended on resume with the rows past the
 resumed step dropped; tb/ with the `loss/*` and `seconds_per_step` scalars and the samples;
-samples/step_NNNNNN.png, held-out photos through the network side by side; loss.png) and the loss plot.
-The atomic writes, the CSV, the TensorBoard writer and the record are RunFolder's.
+samples/step_NNNNNN.png, held-out photos through the network side by side; loss.png). The record stream is
+written by the shared `nst_tf.io.steplog.StepLog`, the plot by `nst_tf.io.report.plot_losses`.
+
+Ownership (`nst_tf.io.ownership`): `check_run_folder` refuses, before anything is made, a `run/` that nst_tf
+did not make; a new one carries the marker; a resumed one (ours, or an older training run folder holding
+only these files) is written into. `check_model_files` refuses a MODEL_DIR whose model.json or
+model.weights.h5 is not nst_tf's.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
+from nst_tf.errors import ConfigError
+from nst_tf.io.ownership import has_marker
 from nst_tf.io.rundir import METRICS, RunFolder
+from nst_tf.io.steplog import StepColumns, StepLog
+from nst_tf.records import Step
 
 FIELDS = ("step", "total", "content", "style", "tv", "seconds")
+KIND = "train"
+# What a training run folder held before it carried the marker: such a folder is still nst_tf's.
+_LEGACY_ENTRIES = re.compile(r"^(config\.json|metrics\.csv|loss\.png|tb|samples|.*\.tmp|\..*\.part.*)$")
+
+
+def check_run_folder(folder: str | os.PathLike) -> None:
+    """Check a training run folder before anything is made: absent, or nst_tf's (marker, or an old one).
+
+    Raises:
+        ConfigError: `folder` is a symlink, a file, or a folder nst_tf did not make.
+    """
+    path = Path(folder)
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_dir():
+        raise ConfigError(f"{path} exists and is not a folder; it is never replaced")
+    if not (has_marker(path) or _is_legacy_run(path)):
+        raise ConfigError(f"{path} is not an nst_tf training run folder; nst_tf never writes into it (move it away)")
+
+
+def check_model_files(model_dir: str | os.PathLike) -> None:
+    """model.json / model.weights.h5 in MODEL_DIR, when there, must be a model nst_tf saved.
+
+    Raises:
+        ConfigError: one of them is not a regular file, or model.json is not nst_tf's model record.
+    """
+    from nst_tf.feedforward.model_io import FORMAT, META_FILE
+
+    model_dir = Path(model_dir)
+    meta = model_dir / META_FILE
+    for path in (meta, model_dir / "model.weights.h5"):
+        if os.path.lexists(path) and (path.is_symlink() or not path.is_file()):
+            raise ConfigError(f"-o {path}: exists and is not a regular file; it is never replaced")
+    if not os.path.lexists(meta):
+        if os.path.lexists(model_dir / "model.weights.h5"):
+            raise ConfigError(
+                f"-o {model_dir / 'model.weights.h5'}: not written by nst_tf (no model.json); never replaced"
+            )
+        return
+    try:
+        record = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        record = None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ConfigError(f"-o {meta}: not a model nst_tf saved; it is never replaced (choose another -o)")
+
+
+def _is_legacy_run(path: Path) -> bool:
+    entries = list(path.iterdir())
+    if not any(e.name == "config.json" for e in entries):
+        return False
+    return all(_LEGACY_ENTRIES.match(e.name) and not e.is_symlink() for e in entries)
 
 
 class RunLog:
@@ -31,57 +94,49 @@ class RunLog:
         fields: tuple[str, ...] = FIELDS,
     ) -> None:
         # `fields`: "step", the loss columns, "seconds" (the universal decoders' trainer has its own losses).
+        check_run_folder(folder)
         self.fields = tuple(fields)
-        self.run = RunFolder(folder, kind="train")
+        self.run = RunFolder(folder, kind=KIND)
         self.folder = self.run.path
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(self.folder):
+            self.run.adopt()  # an older run folder without the marker gets it now
+        else:
+            self.run.create(snapshots=False)
         self.run.write_record(config)
         resuming = os.path.lexists(self.folder / METRICS)
         if resuming:  # the rows past the checkpoint's step will be trained again
             self.run.forget_after(start_step + 1, self.fields)
-        self._metrics = self.run.metrics_log(append=resuming, fields=self.fields)
-        self._board = self.run.tensorboard() if tensorboard else None
+        columns = StepColumns(
+            fields=self.fields,
+            step_offset=1,  # a training step is counted after it: Step.iteration 0 is step 1
+            per_step_seconds=True,
+            round_seconds=None,
+            scalar_prefix="loss",
+            per_step_scalar=True,
+            snapshot=lambda n: f"samples/step_{n:06d}.png",
+            image_tag="samples",
+        )
+        self.log = StepLog(self.run, columns, append=resuming, tensorboard=tensorboard)
+
+    def write(self, step: Step) -> None:
+        """One Step of the training stream (its image, when there, is the sample strip)."""
+        self.log.write(step)
 
     def step(self, step: int, losses: dict[str, float], seconds: float) -> None:
-        self._metrics.write({"step": step, **{k: losses.get(k, 0.0) for k in self.fields[1:-1]}, "seconds": seconds})
-        if self._board is not None:
-            self._board.scalars(step, losses, prefix="loss")
-            self._board.scalars(step, {"seconds_per_step": seconds}, prefix="")
+        """One training step as the trainers report it: the count after it, its losses, its own seconds."""
+        costs = {k: float(v) for k, v in losses.items() if k not in ("step", "seconds")}
+        self.log.write(Step(step - 1, costs, seconds, info={"step_seconds": seconds}))
 
     def samples(self, step: int, pictures: list[np.ndarray]) -> Path:
         """Save (1, H, W, 3) pictures side by side (same height) as samples/step_NNNNNN.png."""
         strip = np.concatenate([p[0] for p in pictures], axis=1)[np.newaxis]
-        path = self.run.save_picture(f"samples/step_{step:06d}.png", strip)
-        if self._board is not None:
-            self._board.image(step, strip, name="samples")
-        return path
+        return self.folder / self.log.snapshot(step, strip)
 
     def plot(self) -> Path | None:
         """loss.png: the loss columns over the steps (log scale)."""
-        rows = self.run.read_metrics(self.fields)
-        if not rows:
-            return None
-        import matplotlib
+        from nst_tf.io.report import plot_losses
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        steps = [r["step"] for r in rows]
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for name in self.fields[1:-1]:
-            values = [r[name] for r in rows]
-            if any(v > 0 for v in values):
-                ax.plot(steps, values, label=name, linewidth=0.8)
-        ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss (unweighted terms; total weighted)")
-        ax.legend()
-        fig.tight_layout()
-        path = self.run.write_file("loss.png", lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
-        plt.close(fig)
-        return path
+        return plot_losses(self.folder, None, self.fields)
 
     def close(self) -> None:
-        self._metrics.close()
-        if self._board is not None:
-            self._board.close()
+        self.log.close()

@@ -11,6 +11,7 @@ import csv
 import html
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,11 @@ COSTS = COST_NAMES
 _SNAPSHOT = re.compile(r"^iter_(\d+)\.png$")
 
 
-def read_metrics(run_dir: Path) -> dict[str, np.ndarray]:
-    """metrics.csv as columns of floats: iteration, total, content, style, tv, seconds."""
+def read_metrics(run_dir: Path, fields: Sequence[str] = ("iteration", *COSTS, "seconds")) -> dict[str, np.ndarray]:
+    """metrics.csv as columns of floats (default: iteration, total, content, style, tv, seconds)."""
     with open(Path(run_dir) / "metrics.csv", newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if any((v or "").strip() for v in row.values())]
-    return {key: np.array([float(r[key]) for r in rows]) for key in ("iteration", *COSTS, "seconds")}
+    return {key: np.array([float(r[key]) for r in rows]) for key in fields}
 
 
 def snapshot_files(run_dir: Path) -> list[tuple[int, Path]]:
@@ -39,31 +40,53 @@ def snapshot_files(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def plot_losses(run_dir: Path, weights: dict[str, float]) -> Path:
-    """loss.png: the weighted cost terms and their total against iteration (log scale), seconds beneath."""
+def plot_losses(
+    run_dir: Path, weights: dict[str, float] | None = None, fields: Sequence[str] = ("iteration", *COSTS, "seconds")
+) -> Path | None:
+    """loss.png, the one loss plotter of every family: the cost columns of metrics.csv against its step
+    column, log scale; None when there are no rows.
+
+    With `weights` (picture and sound runs): the weighted terms (α·J_content, β·J_style, γ·J_tv) and the
+    total, with the wall-clock seconds in a panel beneath. Without (training runs): each loss column as
+    written (the terms unweighted, the total weighted), one panel.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    m = read_metrics(run_dir)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, height_ratios=(3, 1))
-    top.plot(m["iteration"], m["total"], label="total J", color="black", linewidth=2)
-    labels = {"content": "α·J_content", "style": "β·J_style", "tv": "γ·J_tv"}
-    for key, label in labels.items():
-        values = weights.get(key, 1.0) * m[key]
-        if np.any(values > 0):
-            top.plot(m["iteration"], values, label=label)
-    top.set_yscale("log")
-    top.set_ylabel("cost")
-    top.grid(True, which="both", alpha=0.3)
-    top.legend()
-    # A run's name is the user's text: no mathtext (a `$` would be read as a formula, or fail to parse).
-    top.set_title(f"{Path(run_dir).name}: costs per step", parse_math=False)
-    bottom.plot(m["iteration"], m["seconds"], color="tab:gray")
-    bottom.set_xlabel("iteration")
-    bottom.set_ylabel("wall-clock s")
-    bottom.grid(True, alpha=0.3)
+    m = read_metrics(run_dir, fields)
+    x_name = fields[0]
+    if not len(m[x_name]):
+        return None
+    terms = [f for f in fields[1:] if f not in ("seconds", "evaluations")]
+    if weights is None:
+        fig, top = plt.subplots(figsize=(7, 4))
+        for name in terms:
+            if np.any(m[name] > 0):
+                top.plot(m[x_name], m[name], label=name, linewidth=0.8)
+        top.set_yscale("log")
+        top.set_xlabel(x_name)
+        top.set_ylabel("loss (unweighted terms; total weighted)")
+        top.legend()
+    else:
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, height_ratios=(3, 1))
+        top.plot(m[x_name], m["total"], label="total J", color="black", linewidth=2)
+        labels = {"content": "α·J_content", "style": "β·J_style", "tv": "γ·J_tv"}
+        for key, label in labels.items():
+            values = weights.get(key, 1.0) * m[key]
+            if np.any(values > 0):
+                top.plot(m[x_name], values, label=label)
+        top.set_yscale("log")
+        top.set_ylabel("cost")
+        top.grid(True, which="both", alpha=0.3)
+        top.legend()
+        # A run's name is the user's text: no mathtext (a `$` would be read as a formula, or fail to parse).
+        top.set_title(f"{Path(run_dir).name}: costs per step", parse_math=False)
+        bottom.plot(m[x_name], m["seconds"], color="tab:gray")
+        bottom.set_xlabel(x_name)
+        bottom.set_ylabel("wall-clock s")
+        bottom.grid(True, alpha=0.3)
     fig.tight_layout()
     path = Path(run_dir) / "loss.png"
     atomic.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
@@ -138,24 +161,65 @@ th { background: #f4f4f4; } .missing { width: 200px; height: 150px; background: 
 </style>"""
 
 
-def _settings_tables(record: dict) -> tuple[str, str]:
-    """(settings rows, weights rows) of report.html's settings tables."""
-    config_rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v))}</td></tr>"
-        for k, v in record.get("config", {}).items()
+# --- the one page builder: every family's report.html is a title and a list of HTML sections -------------
+
+
+def write_page(run_dir: Path, title: str, heading: str, sections: list[str], style: str = _STYLE) -> Path:
+    """report.html in `run_dir`: `<title>`, an `<h1>` and the sections in order; offline (relative links)."""
+    page = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>\n'
+        f"{style}</head><body>\n<h1>{html.escape(heading)}</h1>\n" + "\n".join(sections) + "\n</body></html>\n"
     )
+    return atomic.write_text(Path(run_dir) / "report.html", page)
+
+
+def figure(run_dir: Path, src: str | None, caption: str, missing: str = "placeholder") -> str:
+    """A picture with its caption; a grey box (missing="placeholder") or nothing ("skip") when absent."""
+    label = html.escape(caption)
+    if src is None or not (Path(run_dir) / src).exists():
+        return (
+            ""
+            if missing == "skip"
+            else f"<figure><div class='missing'>no {label}</div><figcaption>{label}</figcaption></figure>"
+        )
+    return f"<figure><img src='{html.escape(src)}' alt='{label}'><figcaption>{label}</figcaption></figure>"
+
+
+def player(run_dir: Path, src: str, caption: str) -> str:
+    """An <audio> player for a sound in the folder (a grey box when it is not there)."""
+    label = html.escape(caption)
+    if not (Path(run_dir) / src).exists():
+        return f"<figure><div class='missing'>no {label}</div><figcaption>{label}</figcaption></figure>"
+    return (
+        f"<figure><audio controls preload='none' src='{html.escape(src)}'></audio>"
+        f"<figcaption>{label} (<a href='{html.escape(src)}'>{html.escape(src)}</a>)</figcaption></figure>"
+    )
+
+
+def section(heading: str | None, *items: str, css: str = "row") -> str:
+    """An optional <h2> and a flex row of figures (or any HTML)."""
+    title = f"<h2>{html.escape(heading)}</h2>" if heading else ""
+    return f'{title}<div class="{css}">{"".join(items)}</div>'
+
+
+def table(rows: dict, as_json: bool = True) -> str:
+    """A two-column table: keys as headers, values as JSON (or as plain text)."""
+    cells = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v) if as_json else str(v))}</td></tr>"
+        for k, v in rows.items()
+    )
+    return f"<table>{cells}</table>"
+
+
+def _weights_rows(record: dict) -> dict:
     w = record.get("weights", {})
-    weights_rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(json.dumps(w.get(k)))}</td></tr>"
-        for k in ("source", "format", "architecture", "path", "sha256", "note")
-        if w.get(k) not in (None, "")
-    )
-    return config_rows, weights_rows
+    keys = ("source", "format", "architecture", "path", "sha256", "note")
+    return {k: w.get(k) for k in keys if w.get(k) not in (None, "")}
 
 
 def html_report(run_dir: Path) -> Path:
-    """report.html: inputs and result side by side, the plots, the settings and the timing; offline
-    (relative links only)."""
+    """report.html of a picture run: inputs and result side by side, the plots, the settings and the
+    timing; offline (relative links only)."""
     run_dir = Path(run_dir)
     record = json.loads((run_dir / "config.json").read_text())
     m = read_metrics(run_dir)
@@ -163,16 +227,6 @@ def html_report(run_dir: Path) -> Path:
     snaps = snapshot_files(run_dir)
     if result is None and snaps:
         result = f"snapshots/{snaps[-1][1].name}"
-
-    def figure(src: str | None, caption: str) -> str:
-        label = html.escape(caption)
-        if src is None or not (run_dir / src).exists():
-            body = f"<div class='missing'>no {label}</div>"
-        else:
-            body = f"<img src='{html.escape(src)}' alt='{label}'>"
-        return f"<figure>{body}<figcaption>{label}</figcaption></figure>"
-
-    config_rows, weights_rows = _settings_tables(record)
     w = record.get("weights", {})
     final = {k: float(m[k][-1]) for k in COSTS} if len(m["iteration"]) else {}
     steps = len(m["iteration"])
@@ -182,25 +236,25 @@ def html_report(run_dir: Path) -> Path:
     versions = ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items())
     logdir = html.escape(str(run_dir.parent))
     final_text = ", ".join(f"{k} {v:.5g}" for k, v in final.items())
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>nst_tf run {html.escape(run_dir.name)}</title>
-{_STYLE}</head><body>
-<h1>{html.escape(run_dir.name)}</h1>
-<p>Status <b>{html.escape(str(record.get("status")))}</b>: {steps} steps in {seconds:.1f} s
+    sections = [
+        f"""<p>Status <b>{html.escape(str(record.get("status")))}</b>: {steps} steps in {seconds:.1f} s
 ({per_step:.3f} s per step) on {html.escape(str(record.get("device")))}, {size.get("width")}×{size.get("height")} px,
-weights <b>{html.escape(str(w.get("source")))}</b>. Final costs: {final_text}.</p>
-<div class="row">{figure("content.png", "content")}{figure("style.png", "style")}{figure(result, "result")}</div>
-<h2>Costs</h2><div class="row wide">{figure("loss.png", "costs per step")}</div>
-<h2>Snapshots</h2><div class="row wide">{figure("snapshots.png", "snapshots")}</div>
-<p><a href="evolution.gif">evolution.gif</a> · <a href="metrics.csv">metrics.csv</a> ·
-<a href="config.json">config.json</a> · TensorBoard: <code>tensorboard --logdir {logdir}</code></p>
-<h2>Settings</h2><div class="row"><table>{config_rows}</table><table>{weights_rows}</table></div>
-<p style="font-size:12px;color:#777">{html.escape(versions)}</p>
-</body></html>
-"""
-    path = run_dir / "report.html"
-    atomic.write_text(path, page)
-    return path
+weights <b>{html.escape(str(w.get("source")))}</b>. Final costs: {final_text}.</p>""",
+        section(
+            None,
+            *(
+                figure(run_dir, s, c)
+                for s, c in (("content.png", "content"), ("style.png", "style"), (result, "result"))
+            ),
+        ),
+        section("Costs", figure(run_dir, "loss.png", "costs per step"), css="row wide"),
+        section("Snapshots", figure(run_dir, "snapshots.png", "snapshots"), css="row wide"),
+        f"""<p><a href="evolution.gif">evolution.gif</a> · <a href="metrics.csv">metrics.csv</a> ·
+<a href="config.json">config.json</a> · TensorBoard: <code>tensorboard --logdir {logdir}</code></p>""",
+        section("Settings", table(record.get("config", {})), table(_weights_rows(record))),
+        f'<p style="font-size:12px;color:#777">{html.escape(versions)}</p>',
+    ]
+    return write_page(run_dir, f"nst_tf run {run_dir.name}", run_dir.name, sections)
 
 
 def make_all(run_dir: Path) -> list[Path]:

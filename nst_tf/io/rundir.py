@@ -6,9 +6,12 @@ the report. Any command can use it: the picture optimiser, trainers, universal s
 what a command saves beyond that goes through `write_file(name, writer)` (atomic, any format: WAVs,
 spectrograms, loss plots, sample pictures) and `snapshot_path(iteration, suffix)`.
 
-Safety: every folder it makes carries a marker file (`.nst_tf-run`). `plan_new` only checks (nothing is
-created until `create`), `--overwrite` replaces only a folder that carries the marker (or an old
-nst_tf run folder that holds nothing but run files), never a symlink, a plain file or anyone's folder.
+Safety follows the one ownership rule (`nst_tf.io.ownership`, which also covers files nst_tf writes into
+folders it did not make): every folder RunFolder makes carries a marker file (`.nst_tf-run`); `plan_new`
+only checks (nothing is created until `create`); `--overwrite` replaces only a folder that carries the
+marker (or an old nst_tf run folder that holds nothing but run files), never a symlink, a plain file or
+anyone's folder. Commands that keep a folder use it: run, audio, train (MODEL_DIR/run/), universal-train
+(CHECKPOINT_DIR/run/), universal --run-dir; compare's folder gets the same marker (`OwnedFiles`).
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ import math
 import os
 import re
 import shutil
-import stat
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -30,10 +31,10 @@ from nst_tf import __version__
 from nst_tf.config import COST_NAMES
 from nst_tf.errors import ConfigError
 from nst_tf.io import atomic
+from nst_tf.io.ownership import MARKER, has_marker, write_marker
 from nst_tf.io.places import check_creatable, describe_os_error
 from nst_tf.io.runstate import StateStore, require_regular_file
 
-MARKER = ".nst_tf-run"
 RECORD = "config.json"
 METRICS = "metrics.csv"
 METRIC_FIELDS = ("iteration", *COST_NAMES, "seconds")
@@ -45,6 +46,8 @@ LEGACY_FILES = {
     "loss.png", "snapshots.png", "evolution.gif", "report.html", "config.json.tmp",
 }  # fmt: skip
 LEGACY_FOLDERS = {"snapshots", "tb"}
+# What a `universal --run-dir` folder held before it became a RunFolder (config.json says "universal").
+_LEGACY_UNIVERSAL = re.compile(r"^(result\.png|content\.png|style_\d+\.png|mask_\d+\.png|config\.json|report\.html)$")
 MAX_RECORD_BYTES = 4 * 2**20
 
 
@@ -66,10 +69,11 @@ def is_ours(path: Path) -> bool:
     nst_tf run folder holding only run files."""
     if not path.is_dir() or path.is_symlink():
         return False
-    marker = path / MARKER
-    if os.path.lexists(marker):
-        return stat.S_ISREG(os.lstat(marker).st_mode)
+    if os.path.lexists(path / MARKER):
+        return has_marker(path)
     entries = list(path.iterdir())
+    if _is_legacy_universal(path, entries):
+        return True
     if not any(e.name == RECORD for e in entries):
         return False
     for entry in entries:
@@ -80,6 +84,16 @@ def is_ours(path: Path) -> bool:
         if not entry.is_dir() and entry.name not in LEGACY_FILES:
             return False
     return _looks_like_record(path / RECORD)
+
+
+def _is_legacy_universal(path: Path, entries: list[Path]) -> bool:
+    if not entries or any(e.is_symlink() or e.is_dir() or not _LEGACY_UNIVERSAL.match(e.name) for e in entries):
+        return False
+    try:
+        record = json.loads((path / RECORD).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("command") == "universal" and "pictures" in record
 
 
 def _looks_like_record(path: Path) -> bool:
@@ -108,7 +122,13 @@ class RunFolder:
 
     @classmethod
     def plan_new(
-        cls, root: str | os.PathLike, name: str | None, stem: str, overwrite: bool = False, kind: str = "run"
+        cls,
+        root: str | os.PathLike,
+        name: str | None,
+        stem: str,
+        overwrite: bool = False,
+        kind: str = "run",
+        what: str = "--name",
     ) -> RunFolder:
         """Choose and check ROOT/NAME (or ROOT/STEM, numbered when taken); nothing is created.
 
@@ -126,20 +146,20 @@ class RunFolder:
             path = root / name
         replaces = os.path.lexists(path)
         if replaces:
-            _check_replaceable(path, overwrite)
-        check_creatable(path if not replaces else root / ".nst_tf-new", "-o")
+            _check_replaceable(path, overwrite, what)
+        check_creatable(path if not replaces else root / ".nst_tf-new", "-o" if what == "--name" else what)
         return cls(path, kind, replaces)
 
-    def create(self) -> None:
-        """Remove the old run of this name (when replacing one: checked again now), make the folder."""
+    def create(self, snapshots: bool = True) -> None:
+        """Remove the old run of this name (when replacing one: checked again now), make the folder (with an
+        empty snapshots/ unless `snapshots` is False: a one-pass run has none)."""
         try:
             if self.replaces:
                 _check_replaceable(self.path, True)
                 shutil.rmtree(self.path)
-            (self.path / SNAPSHOTS).mkdir(parents=True)
+            (self.path / SNAPSHOTS if snapshots else self.path).mkdir(parents=True)
             self.created = True
-            marker = {"nst_tf": __version__, "kind": self.kind, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            atomic.write_json(self.path / MARKER, marker)
+            write_marker(self.path, self.kind)
         except OSError as exc:
             raise ConfigError(f"cannot create the run folder {self.path} ({describe_os_error(exc)})") from None
 
@@ -309,15 +329,15 @@ class TensorBoardLog:
         self.writer.close()
 
 
-def _check_replaceable(path: Path, overwrite: bool) -> None:
+def _check_replaceable(path: Path, overwrite: bool, what: str = "--name") -> None:
     if path.is_symlink():
-        raise ConfigError(f"{path} is a symbolic link; it is never replaced (choose another --name)")
+        raise ConfigError(f"{path} is a symbolic link; it is never replaced (choose another {what})")
     if not path.is_dir():
-        raise ConfigError(f"{path} exists and is not a folder; it is never replaced (choose another --name)")
+        raise ConfigError(f"{path} exists and is not a folder; it is never replaced (choose another {what})")
     if not overwrite:
-        raise ConfigError(f"{path} already exists; pass --overwrite to replace it or choose another --name")
+        raise ConfigError(f"{path} already exists; pass --overwrite to replace it or choose another {what}")
     if not is_ours(path):
-        raise ConfigError(f"{path} is not an nst_tf run folder; --overwrite only replaces runs (choose another --name)")
+        raise ConfigError(f"{path} is not an nst_tf run folder; --overwrite only replaces runs (choose another {what})")
 
 
 def _cell(value: float) -> str:

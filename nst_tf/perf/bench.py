@@ -251,6 +251,19 @@ def _figures(config: Config, height: int, width: int, extractor, timing: dict, w
     }
 
 
+def check_json_place(path: Path) -> None:
+    """--json FILE may be written: absent, or a bench report nst_tf wrote (the ownership rule,
+    `nst_tf.io.ownership`: a file of the user's at that path is never replaced). Nothing is created.
+
+    Raises:
+        ConfigError: the file there is not a bench report.
+    """
+    from nst_tf.io.ownership import OwnedFiles, recognise_json
+
+    ours = recognise_json(("seconds_per_iteration", "gflop_per_iteration", "matmul_peak_gflops", "config"))
+    OwnedFiles.plan(Path(path).parent, [Path(path).name], True, "--json", recognise=ours)
+
+
 def check_counts(iterations: int, warmup: int) -> None:
     """Refuse counts that measure nothing."""
     if iterations < 1 or warmup < 1:

@@ -1,1 +1,1 @@
-"""The PyTorch mirror of the optimisation and the TF-vs-PyTorch parity report."""
+"""The PyTorch mirror of the optimisation (no TensorFlow import; the comparison is nst_tf.parity)."""

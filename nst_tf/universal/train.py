@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from nst_tf.errors import ConfigError
 from nst_tf.feedforward.data import PhotoFolder, photo_dataset
+from nst_tf.io.ownership import OwnedFiles, recognise_json
 from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder, build_encoder
 from nst_tf.vgg.extractor import FeatureExtractor
 from nst_tf.vgg.weights import VGGWeights
@@ -230,6 +231,22 @@ def fit_level1_decoder(weights: VGGWeights, photos: list[str], cfg: DecoderTrain
     conv = decoder.get_layer("conv0")
     conv.set_weights([solution[:576].reshape(3, 3, 64, 3).astype(np.float32), solution[576].astype(np.float32)])
     return decoder
+
+
+def plan_decoder_files(folder: str | Path, name: str) -> OwnedFiles:
+    """Check that NAME.weights.h5 and NAME.json may be written into `folder` (the ownership rule: an existing
+    pair is replaced only when nst_tf saved it — the ledger, or a NAME.json with this trainer's record);
+    nothing is created.
+
+    Raises:
+        ConfigError: the folder cannot be used, or a file there of those names is not nst_tf's.
+    """
+    meta_is_ours = recognise_json({"name": name, "level": None, "training": None})
+
+    def ours(path: Path) -> bool:
+        return meta_is_ours(path.parent / f"{name}.json")
+
+    return OwnedFiles.plan(folder, (f"{name}.weights.h5", f"{name}.json"), True, "-o", recognise=ours)
 
 
 def save_decoder(decoder: keras.Model, folder: str | Path, name: str, cfg: DecoderTraining, info: dict) -> Path:

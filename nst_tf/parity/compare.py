@@ -3,9 +3,9 @@
 `compare(content, styles, config)` resolves nothing itself but the weights (once, when not given), sizes
 the pictures and draws the starting picture once (`nst_tf.optim.pictures`), then measures, on that very
 start, the feature maps of every layer the run uses and the gradient of the total cost in TensorFlow
-(`nst_tf.twin.parity_tf`) and in the PyTorch twin (`nst_tf.twin.torch_run`), runs both optimisations for
+(`nst_tf.parity.tf_side`) and in the PyTorch twin (`nst_tf.twin.torch_run`), runs both optimisations for
 `config.iterations` Adam steps and returns a `ParityResult`: the report (what report.json holds) and the
-two final pictures. `nst_tf.twin.parity_report.write_report` writes the files; `nst_tf.cli.compare` is the
+two final pictures. `nst_tf.parity.report.write_report` writes the files; `nst_tf.cli.compare` is the
 command.
 
 Relative errors are max|tf − torch| / max|tf| over a whole tensor (features, gradient), and
@@ -28,7 +28,9 @@ from nst_tf.errors import ConfigError
 from nst_tf.optim.engine import resolve_device, stylize
 from nst_tf.optim.pictures import initial_image, inputs_for_mode, prepare_images
 from nst_tf.optim.records import COST_NAMES, Step
-from nst_tf.twin import parity_tf, torch_run, torch_vgg
+from nst_tf.parity import tf_side
+from nst_tf.parity.report import REPORT_FILES  # noqa: F401  (re-exported: the files a report holds)
+from nst_tf.twin import torch_run, torch_vgg
 from nst_tf.vgg.weights import VGGWeights, resolve_weights_for_config
 
 # What "the backends agree" means, per precision. float32: the issue's acceptance figures (the gradient
@@ -52,7 +54,6 @@ TOLERANCES = {
 # A cost value this far below its term's largest is the rounding noise of a zero (J_content at a content
 # start whose pixels went through a pixel scale, e.g. cs231n's 1/0.226): its relative error means nothing.
 NOISE_FLOOR = 1e-6
-REPORT_FILES = ("report.json", "report.md", "parity.png", "tf.png", "torch.png", "diff.png")
 
 
 @dataclass
@@ -106,10 +107,10 @@ def compare(
     content, style_list = inputs_for_mode(content, style_list, config)
     weights = weights or resolve_weights_for_config(config)
     sized_content, sized_styles = prepare_images(content, style_list, config)
-    tf_extractor = parity_tf.build_tf_extractor(config, weights, float64)
+    tf_extractor = tf_side.build_tf_extractor(config, weights, float64)
     start = measure_start(sized_content, sized_styles, config, weights, float64, style_blend, tf_extractor)
     if float64:
-        tf_run = parity_tf.tf_float64_stylize(sized_content, sized_styles, config, tf_extractor, style_blend)
+        tf_run = tf_side.tf_float64_stylize(sized_content, sized_styles, config, tf_extractor, style_blend)
     else:  # the product itself
         tf_run = stylize(content, style_list, config, extractor=tf_extractor, style_blend=style_blend, snapshot_every=0)
     tf_steps = list(tf_run)
@@ -177,13 +178,13 @@ def measure_start(
     """
     torch_dtype = torch.float64 if float64 else torch.float32
     start = initial_image(content, config, np.random.default_rng(config.seed), styles, style_blend)
-    tf_extractor = tf_extractor or parity_tf.build_tf_extractor(config, weights, float64)
+    tf_extractor = tf_extractor or tf_side.build_tf_extractor(config, weights, float64)
     twin_extractor = torch_vgg.build_extractor(config, weights, torch_dtype)
-    tf_features = parity_tf.features(tf_extractor, start, float64)
+    tf_features = tf_side.features(tf_extractor, start, float64)
     with torch.no_grad():
         twin_features = twin_extractor(torch.tensor(start, dtype=torch_dtype))
     feature_errors = {name: _max_rel_err(tf_features[name], twin_features[name].numpy()) for name in tf_features}
-    tf_gradient = parity_tf.tf_gradient(tf_extractor, content, styles, config, style_blend, start, float64)
+    tf_gradient = tf_side.tf_gradient(tf_extractor, content, styles, config, style_blend, start, float64)
     twin_targets = torch_run.compute_targets(twin_extractor, content, styles, config, style_blend)
     twin_gradient = _twin_gradient(twin_extractor, twin_targets, config, start, torch_dtype)
     return {
@@ -249,7 +250,7 @@ def _cost_rows(steps: list[Step]) -> list[dict[str, float]]:
 def _versions() -> dict[str, str]:
     return {
         "python": platform.python_version(),
-        **parity_tf.versions(),
+        **tf_side.versions(),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(unset)"),

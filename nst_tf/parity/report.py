@@ -1,6 +1,9 @@
 """The parity report's files: report.json, report.md, parity.png, tf.png, torch.png and diff.png.
 
-`write_report(out_dir, result)` writes what `nst_tf.twin.parity.compare` measured; `report_markdown` and
+The folder follows the ownership rule (`nst_tf.io.ownership`): a new folder is made as a marked nst_tf
+folder of kind "compare"; in a folder nst_tf did not make, a file of those names is replaced only when
+nst_tf wrote it (the folder's ledger), never the user's own diff.png or report.md.
+`write_report(out, result)` writes what `nst_tf.parity.compare.compare` measured; `report_markdown` and
 `plot_parity` make the page and the plot (both cost curves and their relative difference). diff.png is
 |tf − torch|, amplified by the power of ten the report names.
 """
@@ -11,35 +14,58 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
+from nst_tf.io.ownership import OwnedFiles, recognise_json
 from nst_tf.optim.records import COST_NAMES
-from nst_tf.twin.parity import ParityResult
+
+if TYPE_CHECKING:  # the measuring module imports torch; planning a folder must not
+    from nst_tf.parity.compare import ParityResult
+
+REPORT_FILES = ("report.json", "report.md", "parity.png", "tf.png", "torch.png", "diff.png")
 
 
-def write_report(out_dir: str | os.PathLike, result: ParityResult) -> None:
-    """report.json, report.md, parity.png, tf.png, torch.png and diff.png into `out_dir` (made if missing;
-    files of an earlier report are replaced, each atomically)."""
-    out_dir = Path(out_dir)
+def plan_report(out_dir: str | os.PathLike, overwrite: bool, what: str = "-o") -> OwnedFiles:
+    """Check the report's folder before any work; nothing is created.
+
+    Raises:
+        ConfigError: the folder cannot be used, it holds a report and `overwrite` is False, or it holds a
+            file of a report's name that nst_tf did not write.
+    """
+    return OwnedFiles.plan(out_dir, REPORT_FILES, overwrite, what, kind="compare", recognise=_old_report)
+
+
+def _old_report(path: Path) -> bool:
+    """A report folder written before the marker and the ledger: nothing but a report's files, and a
+    report.json that is a parity report. Any other file there makes the whole folder the user's."""
+    folder = path.parent
+    leftovers = {"parity.tmp.png", "report.md.tmp", "report.json.tmp"}  # the old writer's temporary names
+    if any(entry.name not in REPORT_FILES and entry.name not in leftovers for entry in folder.iterdir()):
+        return False
+    return recognise_json(("tolerances", "within_tolerance", "costs", "diff_amplification"))(folder / "report.json")
+
+
+def write_report(out: OwnedFiles | str | os.PathLike, result: ParityResult) -> None:
+    """report.json, report.md, parity.png, tf.png, torch.png and diff.png, each atomically, into the planned
+    folder (a path is planned here, replacing only an earlier report's files)."""
+    if not isinstance(out, OwnedFiles):
+        out = plan_report(out, overwrite=True, what="write_report")
     report, tf_image, twin_image, image_diff = result.report, result.tf_image, result.twin_image, result.image_diff
     amplification = report["diff_amplification"]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    image_io.save_image(tf_image.astype(np.float32), out_dir / "tf.png")
-    image_io.save_image(twin_image.astype(np.float32), out_dir / "torch.png")
-    image_io.save_image(np.clip(image_diff * amplification, 0.0, 1.0).astype(np.float32), out_dir / "diff.png")
-    plot_parity(report, out_dir / "parity.tmp.png")
-    os.replace(out_dir / "parity.tmp.png", out_dir / "parity.png")
-    _write_text(out_dir / "report.md", report_markdown(report))
-    _write_text(out_dir / "report.json", json.dumps(_json_safe(report), indent=2) + "\n")
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    pictures = {
+        "tf.png": tf_image,
+        "torch.png": twin_image,
+        "diff.png": np.clip(image_diff * amplification, 0.0, 1.0),
+    }
+    for name, picture in pictures.items():
+        out.write(name, lambda tmp, p=picture: image_io.save_image(p.astype(np.float32), tmp))
+    out.write("parity.png", lambda tmp: plot_parity(report, tmp))
+    out.write("report.md", lambda tmp: Path(tmp).write_text(report_markdown(report)))
+    out.write("report.json", lambda tmp: Path(tmp).write_text(json.dumps(_json_safe(report), indent=2) + "\n"))
 
 
 def _json_safe(value):
