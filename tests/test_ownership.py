@@ -222,10 +222,6 @@ def test_score_json_writes_no_file(tmp_path, pictures, capsys, monkeypatch):
     assert snapshot(tmp_path) == before
 
 
-SHIPPED = ROOT / "models" / "starry_night"
-
-
-@pytest.mark.skipif(not SHIPPED.is_dir(), reason="no shipped model")
 def test_apply_writes_beside_the_users_files_and_replaces_only_its_own(tmp_path, capsys):
     photo = ROOT / "images" / "chelsea.png"
     folder = tmp_path / "out"
