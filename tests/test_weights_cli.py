@@ -143,7 +143,7 @@ def test_convert_writes_a_verified_npz(capsys, files, tmp_path):
 
 
 def test_parser_plugs_into_the_main_command_parser(capsys):
-    from nst_tf.cli.main import _Parser
+    from nst_tf.cli.common import OneLineParser as _Parser
 
     parser = _Parser(prog="nst_tf")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

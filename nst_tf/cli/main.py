@@ -15,14 +15,9 @@ import sys
 from types import ModuleType
 
 from nst_tf import __version__
-from nst_tf.cli.common import EXIT_BAD_INPUT, OneLineParser, configure_logging, interrupted_status
-
-# Re-exported for callers of the old single-module CLI (nst_tf.twin.parity, tests) until they move.
-from nst_tf.cli.common import OneLineParser as _Parser  # noqa: F401, I001
-from nst_tf.cli.common import native_stderr_silenced as _native_stderr_silenced  # noqa: F401
-from nst_tf.cli.run_plan import parse_blend  # noqa: F401
-from nst_tf.cli.settings import config_from_args  # noqa: F401
+from nst_tf.cli.common import OneLineParser, configure_logging
 from nst_tf.errors import NSTError
+from nst_tf.runtime import EXIT_BAD_INPUT, interrupted_status
 
 # Command name -> module (each with add_parser(subparsers) and command(args) -> int). To add a command,
 # write nst_tf/cli/<name>.py and add its line here.

@@ -8,7 +8,8 @@ Reused by the per-style networks (`nst_tf.feedforward.trainer`) and the universa
   `compute_losses(batch) -> {"total": …, …}` on its share of the global batch, takes the gradient of
   total / replicas (Keras 3's optimizer sums the replicas' gradients), applies it and bumps the step counter;
   the losses come back averaged over replicas.
-- `train_loop(...)`: a generator of `StepRecord`s, one per step; it checkpoints every N steps and at the end,
+- `train_loop(...)`: a generator of `nst_tf.records.Step`s, one per step (`iteration` the step count after
+  it minus one, `costs` the losses, `seconds` the step's own wall time); it checkpoints every N steps and at the end,
   and stops cleanly between steps when `should_stop()` turns true (Ctrl-C/SIGTERM handlers set it).
 
 Strategies: `make_strategy()` gives `tf.distribute.MirroredStrategy` over the devices TensorFlow sees (all
@@ -21,21 +22,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import keras
 import tensorflow as tf
 
+from nst_tf.records import Step
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """One training step: the step count after it, its losses (floats) and its wall-clock seconds."""
-
-    step: int
-    losses: dict[str, float]
-    seconds: float
 
 
 def make_strategy(kind: str = "mirrored") -> tf.distribute.Strategy:
@@ -125,7 +118,7 @@ def train_loop(
     total_steps: int,
     checkpoint_every: int = 200,
     should_stop: Callable[[], bool] = lambda: False,
-) -> Iterator[StepRecord]:
+) -> Iterator[Step]:
     """Run `step` on `batches` until the state's step count reaches `total_steps`, one record per step.
 
     Checkpoints every `checkpoint_every` steps and once more when it ends (finished, stopped by
@@ -142,7 +135,7 @@ def train_loop(
             if not all(map(_finite, losses.values())):
                 saved_at = done  # do not checkpoint a diverged model
                 raise FloatingPointError(f"the loss is not finite at step {done}: {losses}")
-            yield StepRecord(done, losses, seconds)
+            yield Step(done - 1, losses, seconds)
             if checkpoint_every and done % checkpoint_every == 0:
                 state.save()
                 saved_at = done
