@@ -1,6 +1,7 @@
 """A generic training loop for the one-pass networks, under a `tf.distribute` strategy, resumable.
 
-Reused by the per-style networks (`nst_tf.feedforward.trainer`) and the universal decoders. Three pieces:
+The one training loop: the per-style and texture networks (`nst_tf.feedforward.trainer`) and the universal
+decoders (`nst_tf.universal.train`) all train through it. Three pieces:
 
 - `TrainState`: the model, its optimizer and a step counter in one `tf.train.Checkpoint`, saved and restored
   through a `tf.train.CheckpointManager` (so a run resumes where its last checkpoint left it).
@@ -58,11 +59,20 @@ class TrainState:
     Create it (and the model and optimizer) inside `strategy.scope()`.
     """
 
-    def __init__(self, directory: str, model: keras.Model, optimizer: keras.optimizers.Optimizer, keep: int = 2):
+    def __init__(
+        self,
+        directory: str,
+        model: keras.Model,
+        optimizer: keras.optimizers.Optimizer,
+        keep: int = 2,
+        name: str = "model",
+    ):
+        # `name`: the model's key in the checkpoint ("decoder" for the universal decoders, whose checkpoints
+        # have always used it, so that older checkpoint folders still resume).
         self.model = model
         self.optimizer = optimizer
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=self.step)
+        self.checkpoint = tf.train.Checkpoint(optimizer=optimizer, step=self.step, **{name: model})
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=keep)
 
     def restore(self) -> int:
