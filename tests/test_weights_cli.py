@@ -147,7 +147,7 @@ def test_parser_plugs_into_the_main_command_parser(capsys):
 
     parser = _Parser(prog="nst_tf")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    weights_cli.add_weights_parser(commands)
+    weights_cli.add_parser(commands)
     args = parser.parse_args(["weights", "convert", "a.pth", "b.npz", "--float16", "--torch-preprocessing", "caffe"])
     assert (args.command, args.weights_command, args.float16, args.torch_preprocessing) == (
         "weights",

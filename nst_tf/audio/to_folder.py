@@ -4,14 +4,16 @@
 output place (nothing written); `write_sound_run(plan, tensorboard, on_step)` makes the folder (see
 `nst_tf.audio.run_folder`), consumes `synthesize`'s Step stream into it, reconstructs the phase, writes
 result.wav at a safe loudness, the picture and report.html. Ctrl-C or SIGTERM stops it keeping what was
-written (config.json says "interrupted"); the returned `SoundRun` says how it ended.
+written (config.json says "interrupted"); the returned `SoundRun` says how it ended. `sound_to_folder` is
+both in one call. Without a folder, `stylize_sound(paths, config)` is the stream: one Step per iteration, the
+last carrying the spectrogram (`image`) and the sound itself (`info["sound"]`, `info["rate"]`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +69,51 @@ def plan_sound_run(paths: list[str], config: AudioConfig, output: str | Path, ov
     inputs = prepare(content, style, config)
     folder = run_folder.plan(Path(output), overwrite)  # checks only: nothing exists yet
     return SoundPlan(config, inputs, folder, list(paths))
+
+
+def sound_to_folder(
+    paths: list[str], config: AudioConfig | None = None, output: str | Path = "output/sound", **options
+) -> SoundRun:
+    """Check, then write a whole sound run folder: `write_sound_run(plan_sound_run(...), **options)`."""
+    plan = plan_sound_run(list(paths), config or AudioConfig(), output, options.pop("overwrite", False))
+    return write_sound_run(plan, **options)
+
+
+def stylize_sound(paths: list[str], config: AudioConfig | None = None) -> Iterator[Step]:
+    """The sound of CONTENT.wav in the texture of STYLE.wav (texture mode: STYLE.wav only), as a stream.
+
+    Yields one Step per iteration (`costs` total/content/style, `evaluations`); the last one's `image` is
+    the optimised log-magnitude spectrogram (frames, bins) and its `info` {"sound": (length,) float32 at
+    most RESULT_PEAK loud, "rate": Hz}. Nothing is written.
+    """
+    from nst_tf.audio.transfer import prepare, synthesize, to_waveform
+    from nst_tf.io.sound import read_wav
+
+    config = (config or AudioConfig()).validate()
+    wanted = 1 if config.mode == "texture" else 2
+    if len(paths) != wanted:
+        raise ConfigError(f"mode {config.mode} takes {wanted} sound(s), got {len(paths)}")
+    sounds = [read_wav(path) for path in paths]
+    inputs = prepare(*((None, sounds[0]) if wanted == 1 else sounds), config)
+    for step in synthesize(inputs, config):
+        if step.image is not None:  # the last iteration
+            sound, _ = safe_loudness(to_waveform(step.image, inputs, config))
+            step = Step(
+                step.iteration,
+                step.costs,
+                step.seconds,
+                step.image,
+                evaluations=step.evaluations,
+                info={"sound": sound, "rate": inputs.rate},
+            )
+        yield step
+
+
+def safe_loudness(result: np.ndarray) -> tuple[np.ndarray, float]:
+    """(the sound scaled down to RESULT_PEAK if louder, never clipped; the gain used)."""
+    peak = float(np.abs(result).max())
+    gain = min(1.0, RESULT_PEAK / peak) if peak > 0 else 1.0
+    return result * gain, gain
 
 
 def write_sound_run(
@@ -134,11 +181,9 @@ def _write_result(folder, inputs: AudioInputs, config: AudioConfig, last: Step, 
     from nst_tf.audio.transfer import to_waveform
 
     began = time.perf_counter()
-    result = to_waveform(last.image, inputs, config)
-    peak = float(np.abs(result).max())
-    gain = min(1.0, RESULT_PEAK / peak) if peak > 0 else 1.0
-    folder.sound("result", result * gain, step=last.iteration + 1)
-    spectrograms["result"] = log_magnitude(result * gain, config.n_fft, config.hop_length)
+    result, gain = safe_loudness(to_waveform(last.image, inputs, config))
+    folder.sound("result", result, step=last.iteration + 1)
+    spectrograms["result"] = log_magnitude(result, config.n_fft, config.hop_length)
     record.update(griffin_lim_seconds=round(time.perf_counter() - began, 3), result_gain=round(gain, 6))
     folder.pictures(spectrograms, last.image)
 

@@ -40,21 +40,13 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(COMMANDS[name])
 
 
-def _hooks(name: str, module: ModuleType):
-    """(add_parser, command) of a command module (the weights module still has its older names)."""
-    add = getattr(module, "add_parser", None) or getattr(module, f"add_{name}_parser")
-    run = getattr(module, "command", None) or getattr(module, f"command_{name}")
-    return add, run
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line's parser (no TensorFlow is imported to build it)."""
     parser = OneLineParser(prog="nst_tf", description="Neural style transfer (Gatys et al.) in TensorFlow/Keras.")
     parser.add_argument("--version", action="version", version=f"nst_tf {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMANDS:
-        add, _ = _hooks(name, _module(name))
-        add(subparsers)
+        _module(name).add_parser(subparsers)
     return parser
 
 
@@ -63,9 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stderr
     configure_logging()
     args = build_parser().parse_args(argv)
-    _, command = _hooks(args.command, _module(args.command))
     try:
-        return command(args)
+        return _module(args.command).command(args)
     except NSTError as exc:
         sys.stderr.write(f"nst_tf: error: {' '.join(str(exc).split())}\n")
         return EXIT_BAD_INPUT
