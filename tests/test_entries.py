@@ -60,3 +60,43 @@ def test_stylize_photos_refuses_a_photo_too_small_before_any_picture(network):
     tiny = np.zeros((1, 2, 2, 3), np.float32)
     with pytest.raises(ConfigError, match="smaller than"):
         list(stylize_photos(stylizer, [_photos()[0], tiny]))
+
+
+def test_run_to_folder_writes_a_run_folder_and_continue_run_goes_on(tmp_path):
+    import csv
+    import json
+
+    from conftest import tiny_image
+
+    from nst_tf.config import Config
+    from nst_tf.io.images import save_image
+    from nst_tf.optim.to_folder import continue_run, run_to_folder
+
+    content = save_image(tiny_image(32, 48, seed=1), tmp_path / "content.png")
+    style = save_image(tiny_image(32, 48, seed=2), tmp_path / "style.png")
+    config = Config(iterations=2, image_size=32, weights="random", seed=0, snapshot_every=1, optimizer="adam")
+    folder = run_to_folder([str(content), str(style)], config, tmp_path / "runs", "r", tensorboard=False)
+    assert folder == tmp_path / "runs" / "r" and (folder / "generated.png").is_file()
+    assert json.loads((folder / "config.json").read_text())["status"] == "complete"
+    assert continue_run(folder, 4, tensorboard=False) == folder
+    with open(folder / "metrics.csv") as handle:
+        assert [int(row["iteration"]) for row in csv.DictReader(handle)] == [0, 1, 2, 3]
+    with pytest.raises(ConfigError):  # a taken name without overwrite: refused, nothing replaced
+        run_to_folder([str(content), str(style)], config, tmp_path / "runs", "r")
+
+
+def test_library_modules_never_import_the_command_line():
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "nst_tf"
+    offenders = []
+    for path in package.rglob("*.py"):
+        if "cli" in path.relative_to(package).parts[:1] or path.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n == "nst_tf.cli" or n.startswith("nst_tf.cli.")]
+    assert offenders == []
