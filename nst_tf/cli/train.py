@@ -60,7 +60,9 @@ def command(args: argparse.Namespace) -> int:
         try:
             for step in training.steps(should_stop):
                 if bar is None:  # the first step says where a resumed run starts
-                    bar = tqdm(total=args.steps, initial=step.iteration, disable=args.quiet, unit="step")
+                    bar = tqdm(
+                        total=args.steps, initial=step.iteration, disable=args.quiet, unit="step", dynamic_ncols=True
+                    )
                 bar.update(1)
                 bar.set_postfix(loss=f"{step.costs['total']:.4g}", s=f"{step.seconds:.2f}")
         finally:
