@@ -19,7 +19,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from nst_tf.feedforward.loop import TrainState, make_strategy, make_train_step, train_loop
+from nst_tf.training.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.feedforward.networks import build_generator
 from nst_tf.feedforward.loss import total_variation
 

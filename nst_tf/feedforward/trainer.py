@@ -21,11 +21,11 @@ import numpy as np
 import tensorflow as tf
 
 from nst_tf.feedforward.data import photo_dataset, scan_photos
-from nst_tf.feedforward.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.feedforward.loss import STYLE_LAYERS, LossWeights, PerceptualLoss
 from nst_tf.feedforward.networks import build_generator
 from nst_tf.feedforward.settings import TrainSettings
 from nst_tf.io.images import fit_size, load_image, resize
+from nst_tf.training.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.vgg.extractor import FeatureExtractor
 from nst_tf.vgg.weights import resolve_weights
 

@@ -10,7 +10,7 @@ to the target's scale for the same reason.
 
 Pictures come through the feed-forward trainer's tf.data pipeline (`nst_tf.feedforward.data.photo_dataset`,
 wrapped by `picture_batches`). `train_decoder` trains through the one training loop of the per-style networks
-(`nst_tf.feedforward.loop`: a compiled step from a losses function, `tf.train.CheckpointManager` into
+(`nst_tf.training.loop`: a compiled step from a losses function, `tf.train.CheckpointManager` into
 `checkpoint_dir`, resume from its latest checkpoint, a stop flag read between steps), yielding one
 `nst_tf.records.Step` per step. `DecoderTraining` (the recipe) lives in `nst_tf.universal.settings`.
 `save_decoder` writes the shipped artefact: `NAME.weights.h5` plus `NAME.json` saying how it was made.
@@ -30,8 +30,8 @@ import tensorflow as tf
 
 from nst_tf.errors import ConfigError
 from nst_tf.feedforward.data import PhotoFolder, photo_dataset
-from nst_tf.feedforward.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.records import Step
+from nst_tf.training.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder, build_encoder
 from nst_tf.universal.settings import DecoderTraining
 from nst_tf.vgg.extractor import FeatureExtractor
@@ -139,7 +139,7 @@ def train_decoder(
     decoder: keras.Model | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[Step]:
-    """Train one decoder through the one training loop (`nst_tf.feedforward.loop`); one Step per step.
+    """Train one decoder through the one training loop (`nst_tf.training.loop`); one Step per step.
 
     Args:
         weights: the encoder's VGG16 weights.
