@@ -75,7 +75,7 @@ def test_batched_gram_is_per_picture():
 
 
 def test_photo_dataset_crops_and_skips_bad_files(tmp_path):
-    from nst_tf.feedforward.data import photo_dataset
+    from nst_tf.training.data import photo_dataset
 
     folder = _photos(tmp_path / "photos")
     (folder / "broken.jpg").write_bytes(b"not a jpeg at all")

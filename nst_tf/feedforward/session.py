@@ -101,8 +101,8 @@ class NetworkTraining:
             if model_dir.exists() and (not model_dir.is_dir() or any(model_dir.iterdir())):
                 raise ConfigError(f"{model_dir}: already exists and is not empty (use --resume, or another folder)")
         self.settings = settings.validate()
-        from nst_tf.feedforward.data import scan_photos
         from nst_tf.feedforward.trainer import load_style
+        from nst_tf.training.data import scan_photos
 
         load_style(settings.style, settings.style_size)  # a bad style picture fails here, before any folder
         scan_photos(settings.data)

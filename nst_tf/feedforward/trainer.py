@@ -4,7 +4,7 @@
 run's config.json and the model's JSON). `Training(settings, checkpoint_dir)` builds, under the distribution
 strategy: the generator
 (`nst_tf.feedforward.networks`), the frozen ImageNet VGG16 and the perceptual loss
-(`nst_tf.feedforward.loss`), Adam, the photo pipeline (`nst_tf.feedforward.data`) and a resumable
+(`nst_tf.feedforward.loss`), Adam, the photo pipeline (`nst_tf.training.data`) and a resumable
 `TrainState`; `training.records(total_steps, should_stop)` is the generator of `nst_tf.records.Step`s. It writes only
 checkpoints (into the folder it is given); the caller writes everything else.
 
@@ -20,11 +20,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nst_tf.feedforward.data import photo_dataset, scan_photos
 from nst_tf.feedforward.loss import STYLE_LAYERS, LossWeights, PerceptualLoss
 from nst_tf.feedforward.networks import build_generator
 from nst_tf.feedforward.settings import TrainSettings
 from nst_tf.io.images import fit_size, load_image, resize
+from nst_tf.training.data import photo_dataset, scan_photos
 from nst_tf.training.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.vgg.extractor import FeatureExtractor
 from nst_tf.vgg.weights import resolve_weights

@@ -8,7 +8,7 @@ AdaIN's output: content loss ‖φ4(D(t)) − t‖² with t = AdaIN(φ4(c), φ4(
 style loss Σ_k ‖μ(φk(D(t))) − μ(φk(s))‖² + ‖σ(φk(D(t))) − σ(φk(s))‖² over relu1_1 … relu4_1, both relative
 to the target's scale for the same reason.
 
-Pictures come through the feed-forward trainer's tf.data pipeline (`nst_tf.feedforward.data.photo_dataset`,
+Pictures come through the feed-forward trainer's tf.data pipeline (`nst_tf.training.data.photo_dataset`,
 wrapped by `picture_batches`). `train_decoder` trains through the one training loop of the per-style networks
 (`nst_tf.training.loop`: a compiled step from a losses function, `tf.train.CheckpointManager` into
 `checkpoint_dir`, resume from its latest checkpoint, a stop flag read between steps), yielding one
@@ -29,8 +29,8 @@ import numpy as np
 import tensorflow as tf
 
 from nst_tf.errors import ConfigError
-from nst_tf.feedforward.data import PhotoFolder, photo_dataset
 from nst_tf.records import Step
+from nst_tf.training.data import PhotoFolder, photo_dataset
 from nst_tf.training.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder, build_encoder
 from nst_tf.universal.settings import DecoderTraining

@@ -25,7 +25,7 @@ from nst_tf.universal.settings import DecoderTraining
 
 def picture_files(entries: list[str]) -> list[str]:
     """The usable pictures of each folder (`scan_photos`: regular files whose header reads) and each file."""
-    from nst_tf.feedforward.data import scan_photos
+    from nst_tf.training.data import scan_photos
 
     found: list[str] = []
     for entry in entries:
