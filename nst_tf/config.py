@@ -86,6 +86,8 @@ def setting(
     choices: tuple | None = None,
     metavar: str | None = None,
     clears: tuple[str, ...] = (),
+    nargs: str | None = None,
+    const: object = None,
 ):
     """A Config field whose metadata also describes its command-line flag (read by nst_tf.cli.settings).
 
@@ -99,8 +101,22 @@ def setting(
         metavar: the placeholder --help shows.
         clears: fields reset to None when the flag is given (an explicit --image-size replaces a preset's
             exact size).
+        nargs, const: argparse's, for a flag taking several values (a tuple field) or an optional one.
+
+    Every family's settings dataclass (`Config`, `nst_tf.feedforward.settings`, `nst_tf.universal.settings`,
+    `nst_tf.audio.transfer.AudioConfig`) declares its fields this way; parse "switch" is an on-only flag
+    (`--mixed-precision`), "bool" an --x/--no-x pair.
     """
-    metadata = {"help": help, "flag": flag, "parse": parse, "choices": choices, "metavar": metavar, "clears": clears}
+    metadata = {
+        "help": help,
+        "flag": flag,
+        "parse": parse,
+        "choices": choices,
+        "metavar": metavar,
+        "clears": clears,
+        "nargs": nargs,
+        "const": const,
+    }
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -238,6 +254,10 @@ class Config:
     def replace(self, **changes) -> Config:
         """Return a validated copy with `changes` applied."""
         return dataclasses.replace(self, **changes).validated()
+
+    def validate(self) -> Config:
+        """Check every setting; return self or raise ConfigError (the verb every settings dataclass has)."""
+        return self.validated()
 
     def validated(self) -> Config:
         """Check every setting; return self or raise ConfigError with one readable line."""

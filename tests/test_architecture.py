@@ -134,7 +134,6 @@ ROOMS = {
 # Modules of one family that the other families may use, and why each is shared rather than internal.
 SHARED_FROM_FAMILIES = {
     "nst_tf.optim.lbfgs": "the framework-free L-BFGS driver (NumPy + SciPy); sound optimises its spectrogram with it",
-    "nst_tf.feedforward.data": "the tf.data photo pipeline; the universal decoders train on it (until training/)",
 }
 # The packages that load TensorFlow when imported (Keras 3 imports its backend; TensorBoard's summary API).
 TENSORFLOW_PACKAGES = {"tensorflow", "keras", "tensorboard", "tf_keras"}

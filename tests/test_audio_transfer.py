@@ -84,10 +84,10 @@ def test_texture_style_cost_falls(optimizer, caplog):
     first, last = steps[0].costs["style"], steps[-1].costs["style"]
     assert last < 0.2 * first
     assert all(s.costs["content"] == 0 for s in steps)
-    assert steps[-1].spectrogram.shape == (S.frames_for(inputs.length, 32), 65)
-    assert steps[-1].spectrogram.min() >= 0  # bounded below: log(1 + |S|) cannot be negative
-    assert all(s.spectrogram is None for s in steps[:-1])
-    sound = to_waveform(steps[-1].spectrogram, inputs, config)
+    assert steps[-1].image.shape == (S.frames_for(inputs.length, 32), 65)
+    assert steps[-1].image.min() >= 0  # bounded below: log(1 + |S|) cannot be negative
+    assert all(s.image is None for s in steps[:-1])
+    sound = to_waveform(steps[-1].image, inputs, config)
     assert sound.shape == (inputs.length,) and np.all(np.isfinite(sound))
 
 
@@ -98,7 +98,7 @@ def test_content_only_reconstruction_approaches_the_content_spectrogram():
     target = S.log_magnitude(inputs.content, config.n_fft, config.hop_length)
     steps = list(synthesize(inputs, config))
     assert steps[-1].costs["content"] < 0.05 * steps[0].costs["content"]
-    error = np.linalg.norm(steps[-1].spectrogram - target) / np.linalg.norm(target)
+    error = np.linalg.norm(steps[-1].image - target) / np.linalg.norm(target)
     assert error < 0.3, error
 
 

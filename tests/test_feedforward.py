@@ -75,7 +75,7 @@ def test_batched_gram_is_per_picture():
 
 
 def test_photo_dataset_crops_and_skips_bad_files(tmp_path):
-    from nst_tf.feedforward.data import photo_dataset
+    from nst_tf.training.data import photo_dataset
 
     folder = _photos(tmp_path / "photos")
     (folder / "broken.jpg").write_bytes(b"not a jpeg at all")
@@ -90,8 +90,8 @@ def test_photo_dataset_crops_and_skips_bad_files(tmp_path):
 
 
 def test_the_pipeline_takes_the_picture_suffixes_tf_data_decodes(tmp_path):
-    from nst_tf.feedforward.data import PHOTO_SUFFIXES, scan_photos
     from nst_tf.io.images import PICTURE_SUFFIXES
+    from nst_tf.training.data import PHOTO_SUFFIXES, scan_photos
 
     assert set(PHOTO_SUFFIXES) == set(PICTURE_SUFFIXES) - {".webp", ".tif", ".tiff"}  # one list, narrowed
     folder = _photos(tmp_path / "photos", count=2)
@@ -183,8 +183,8 @@ def test_apply_refuses_to_overwrite(tmp_path):
 
 
 def test_run_log_writes_through_run_folder_and_resumes_its_metrics(tmp_path):
-    from nst_tf.feedforward.runlog import FIELDS, RunLog
     from nst_tf.io.rundir import RunFolder
+    from nst_tf.training.runlog import FIELDS, RunLog
 
     log = RunLog(tmp_path / "run", {"steps": 3}, tensorboard=False)
     for step in (1, 2, 3):

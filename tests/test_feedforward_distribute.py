@@ -19,7 +19,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from nst_tf.feedforward.loop import TrainState, make_strategy, make_train_step, train_loop
+from nst_tf.training.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.feedforward.networks import build_generator
 from nst_tf.feedforward.loss import total_variation
 
@@ -40,8 +40,8 @@ two = make_strategy()
 assert two.num_replicas_in_sync == 2, two.num_replicas_in_sync
 rec2, w2 = one_step(two, batch)
 rec1, w1 = one_step(tf.distribute.get_strategy(), batch)
-assert rec2[0].step == rec1[0].step == 1
-np.testing.assert_allclose(rec2[0].losses["total"], rec1[0].losses["total"], rtol=1e-5)
+assert rec2[0].iteration == rec1[0].iteration == 0
+np.testing.assert_allclose(rec2[0].costs["total"], rec1[0].costs["total"], rtol=1e-5)
 for a, b in zip(w1, w2):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 print("ok")

@@ -256,7 +256,7 @@ def test_an_old_universal_run_folder_may_be_replaced_but_not_with_the_users_file
 
 
 def test_an_old_training_run_folder_is_adopted_and_a_users_is_refused(tmp_path):
-    from nst_tf.feedforward.runlog import RunLog, check_run_folder
+    from nst_tf.training.runlog import RunLog, check_run_folder
 
     user_folder(tmp_path / "old", {"config.json": b"{}", "metrics.csv": b"step,total,seconds\n1,2.0,0.5\n"})
     log = RunLog(tmp_path / "old", {"steps": 2}, start_step=1, tensorboard=False, fields=("step", "total", "seconds"))

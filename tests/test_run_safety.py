@@ -19,7 +19,8 @@ import pytest
 from conftest import IMAGES, ROOT
 
 from nst_tf.cli import main as cli
-from nst_tf.cli import run_loop
+from nst_tf.cli import settings as cli_settings
+from nst_tf.optim import run_loop
 from nst_tf.optim.engine import Step
 
 CONTENT = str(IMAGES / "chelsea.png")
@@ -269,10 +270,10 @@ def test_an_overflowing_cost_stops_the_run_in_one_line(tmp_path, capsys):
 
 
 def test_a_nan_step_keeps_the_last_good_snapshot(finished, tmp_path, capsys, monkeypatch):
-    from nst_tf.cli import run_plan
+    from nst_tf.optim import run_plan
 
     args = cli.build_parser().parse_args(["run", CONTENT, STYLE, "-o", str(tmp_path), "--name", "n", *FAST])
-    plan = run_plan.plan_new_run(args)
+    plan = run_plan.plan_new_run(cli_settings.config_from_args(args), args.pictures, args.output_dir, args.name)
     plan.record.update(image_size={"height": 4, "width": 4})
     plan.folder.create()
     good = np.full((1, 4, 4, 3), 0.5, np.float32)
@@ -288,11 +289,11 @@ def test_a_nan_step_keeps_the_last_good_snapshot(finished, tmp_path, capsys, mon
 
 
 def test_a_second_interrupt_does_not_claim_nothing_was_written(tmp_path, capsys, monkeypatch):
-    from nst_tf.cli import run_plan
     from nst_tf.io.rundir import RunFolder
+    from nst_tf.optim import run_plan
 
     args = cli.build_parser().parse_args(["run", CONTENT, STYLE, "-o", str(tmp_path), "--name", "i", *FAST])
-    plan = run_plan.plan_new_run(args)
+    plan = run_plan.plan_new_run(cli_settings.config_from_args(args), args.pictures, args.output_dir, args.name)
     plan.record.update(image_size={"height": 4, "width": 4})
     plan.folder.create()
     costs = {"total": 2.0, "content": 1.0, "style": 1.0, "tv": 0.0}
@@ -335,11 +336,11 @@ def test_the_weights_fallback_note_does_not_come_with_a_refusal(tmp_path, capsys
 
 
 def test_a_write_failure_mid_run_is_one_line(tmp_path, capsys, monkeypatch):
-    from nst_tf.cli import run_plan
     from nst_tf.io.rundir import RunFolder
+    from nst_tf.optim import run_plan
 
     args = cli.build_parser().parse_args(["run", CONTENT, STYLE, "-o", str(tmp_path), "--name", "w", *FAST])
-    plan = run_plan.plan_new_run(args)
+    plan = run_plan.plan_new_run(cli_settings.config_from_args(args), args.pictures, args.output_dir, args.name)
     plan.record.update(image_size={"height": 4, "width": 4})
     plan.folder.create()
 

@@ -36,10 +36,10 @@ def test_reconstruction_training_runs_resumes_and_saves(tmp_path, vgg16, photos)
 
     cfg = DecoderTraining(level=2, width=0.25, crop=32, batch=2, steps=3, checkpoint_every=2, crops_per_photo=2)
     records = list(train_decoder(vgg16, photos, cfg, tmp_path / "ck"))
-    assert [r["step"] for r in records] == [1, 2, 3]
-    assert all(np.isfinite(r["loss"]) and r["feature"] > 0 for r in records)
+    assert [r.iteration + 1 for r in records] == [1, 2, 3]
+    assert all(np.isfinite(r.costs["total"]) and r.costs["feature"] > 0 for r in records)
     longer = DecoderTraining(**{**cfg.__dict__, "steps": 4})
-    assert [r["step"] for r in train_decoder(vgg16, photos, longer, tmp_path / "ck")] == [4]  # resumed at 3
+    assert [r.iteration + 1 for r in train_decoder(vgg16, photos, longer, tmp_path / "ck")] == [4]  # resumed at 3
     path = save_decoder(build_decoder(2, 0.25), tmp_path / "out", "d2", cfg, {"note": "test"})
     assert path.is_file() and json.loads((tmp_path / "out" / "d2.json").read_text())["level"] == 2
 

@@ -143,11 +143,11 @@ def test_convert_writes_a_verified_npz(capsys, files, tmp_path):
 
 
 def test_parser_plugs_into_the_main_command_parser(capsys):
-    from nst_tf.cli.main import _Parser
+    from nst_tf.cli.common import OneLineParser as _Parser
 
     parser = _Parser(prog="nst_tf")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    weights_cli.add_weights_parser(commands)
+    weights_cli.add_parser(commands)
     args = parser.parse_args(["weights", "convert", "a.pth", "b.npz", "--float16", "--torch-preprocessing", "caffe"])
     assert (args.command, args.weights_command, args.float16, args.torch_preprocessing) == (
         "weights",

@@ -6,6 +6,7 @@ Gram matrix and the content sound's features are matched by optimising the spect
 Adam), and Griffin–Lim recovers a waveform. No pretrained weights: it works fully offline.
 
 Modules: `spectrogram` (STFT, inverse STFT, Griffin–Lim, all `tf.signal`), `features` (the random filter
-bank, Gram matrices, costs), `transfer` (settings, the optimisation loop as a generator of `AudioStep`s),
-`report` (spectrogram pictures and report.html) and `run_folder` (everything a run writes).
+bank, Gram matrices, costs), `transfer` (settings, the optimisation loop as a generator of `nst_tf.records.Step`s),
+`report` (spectrogram pictures and report.html), `run_folder` (everything a run writes) and `to_folder`
+(the library entry that reads WAV files and writes a whole run folder, as the `audio` command does).
 """

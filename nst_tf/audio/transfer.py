@@ -3,9 +3,10 @@
 `AudioConfig` holds every setting (the CLI derives its defaults from it). `prepare` turns the sounds as
 read into what the run uses — the style resampled to the content's rate, the content cropped to
 `duration`, the output length decided — and checks everything before any work. `synthesize` is a
-generator of `AudioStep`s: it computes the spectrograms and targets once, then optimises the generated
-log-magnitude spectrogram with L-BFGS-B (the framework-free driver `nst_tf.optim.lbfgs.steps`, the same
-one pictures use) or Adam, one record per iteration, the last carrying the spectrogram. `to_waveform`
+generator of `nst_tf.records.Step`s: it computes the spectrograms and targets once, then optimises the
+generated log-magnitude spectrogram with L-BFGS-B (the framework-free driver `nst_tf.optim.lbfgs.steps`,
+the same one pictures use) or Adam, one record per iteration, the last carrying the spectrogram (frames,
+bins) in `image`. `to_waveform`
 makes it a sound by Griffin–Lim.
 
 Departures from the source (Ulyanov's neural-style-audio-tf, see `nst_tf.audio.features` for the costs):
@@ -23,8 +24,10 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from nst_tf.config import setting
 from nst_tf.errors import ConfigError
 from nst_tf.io.sound import Sound, resample
+from nst_tf.records import Step
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +41,25 @@ MAX_FILTERS = 8192  # the Gram matrix is filters² floats (256 MiB at 8192)
 class AudioConfig:
     """Every setting of an audio run. Defaults are tuned for a 2-core CPU (see the project's README);
     the source's settings are n_fft 2048, 4096 filters, width 11, content weight 1e-2 of its own scale,
-    300 L-BFGS iterations, 500 Griffin–Lim iterations."""
+    300 L-BFGS iterations, 500 Griffin–Lim iterations. Each field's metadata is its `audio` flag."""
 
-    mode: str = "transfer"
-    iterations: int = 60
-    content_weight: float = 1e-2
-    style_weight: float = 1.0
-    filters: int = 1024
-    kernel_width: int = 11
-    n_fft: int = 1024
-    hop: int | None = None  # None: n_fft // 4
-    seed: int = 0
-    duration: float | None = None  # seconds; None: the content's length (texture: the style's)
-    optimizer: str = "lbfgs"
-    learning_rate: float = 0.05  # Adam only; the spectrogram is log(1 + |S|), values 0 to about 6
-    griffin_lim_iterations: int = 100
-    griffin_lim_momentum: float = 0.99
+    mode: str = setting("transfer", "transfer or texture", parse="str", choices=MODES)
+    iterations: int = setting(60, "optimiser iterations", parse="int")
+    content_weight: float = setting(1e-2, "α", parse="float")
+    style_weight: float = setting(1.0, "β", parse="float")
+    filters: int = setting(1024, "random convolution filters", parse="int")
+    kernel_width: int = setting(11, "filter width in frames", parse="int")
+    n_fft: int = setting(1024, "STFT window length in samples", parse="int")
+    hop: int | None = setting(None)  # None: n_fft // 4
+    seed: int = setting(0, "filters, start and phases come from it", parse="int")
+    duration: float | None = setting(
+        None, "seconds to make (default: the content's, or the style's)", parse="float"
+    )  # None: the content's length (texture: the style's)
+    optimizer: str = setting("lbfgs", "L-BFGS-B or Adam", parse="str", choices=OPTIMIZERS)
+    # Adam only; the spectrogram is log(1 + |S|), values 0 to about 6
+    learning_rate: float = setting(0.05, "Adam only", parse="float")
+    griffin_lim_iterations: int = setting(100, "phase reconstruction", parse="int")
+    griffin_lim_momentum: float = setting(0.99)
 
     @property
     def hop_length(self) -> int:
@@ -108,18 +114,6 @@ class AudioInputs:
     notes: tuple[str, ...] = ()  # what was done to the inputs (mix-down, resampling, cropping)
 
 
-@dataclass(frozen=True)
-class AudioStep:
-    """One optimiser iteration: costs of the accepted spectrogram, seconds since the loop began, cost
-    evaluations so far; `spectrogram` (frames, bins) log-magnitude on the last step only."""
-
-    iteration: int
-    costs: dict[str, float]
-    seconds: float
-    evaluations: int
-    spectrogram: np.ndarray | None = None
-
-
 def prepare(content: Sound | None, style: Sound, config: AudioConfig) -> AudioInputs:
     """Bring the inputs to one rate and length and check the run can be made (ConfigError if not)."""
     config.validate()
@@ -157,8 +151,8 @@ def prepare(content: Sound | None, style: Sound, config: AudioConfig) -> AudioIn
     return AudioInputs(content_samples, np.asarray(style_samples, np.float32), rate, length, tuple(notes))
 
 
-def synthesize(inputs: AudioInputs, config: AudioConfig) -> Iterator[AudioStep]:
-    """Optimise a log-magnitude spectrogram; one `AudioStep` per iteration, exactly `config.iterations`.
+def synthesize(inputs: AudioInputs, config: AudioConfig) -> Iterator[Step]:
+    """Optimise a log-magnitude spectrogram; one `Step` per iteration, exactly `config.iterations`.
 
     The generator can be closed at any time (L-BFGS's worker thread then stops after its evaluation).
     """
@@ -200,7 +194,7 @@ def _start(reference: np.ndarray, shape: tuple[int, int], seed: int) -> np.ndarr
     return (np.random.default_rng(seed + 1).random(shape) * 2.0 * level).astype(np.float32)
 
 
-def _lbfgs(function, start: np.ndarray, config: AudioConfig, upper: float) -> Iterator[AudioStep]:
+def _lbfgs(function, start: np.ndarray, config: AudioConfig, upper: float) -> Iterator[Step]:
     """L-BFGS-B on the spectrogram within [0, upper], through the project's framework-free driver.
 
     L-BFGS-B is not invariant to the cost's scale once bounds are active: it starts with a unit-length step
@@ -225,10 +219,10 @@ def _lbfgs(function, start: np.ndarray, config: AudioConfig, upper: float) -> It
         last = i == config.iterations - 1
         spectrogram = x.astype(np.float32) if last else None
         costs = {**costs, "total": costs["total"] / scale}
-        yield AudioStep(i, costs, time.perf_counter() - began, evaluations + 1, spectrogram)
+        yield Step(i, costs, time.perf_counter() - began, spectrogram, evaluations=evaluations + 1)
 
 
-def _adam(function, start: np.ndarray, config: AudioConfig, upper: float) -> Iterator[AudioStep]:
+def _adam(function, start: np.ndarray, config: AudioConfig, upper: float) -> Iterator[Step]:
     """Adam on the spectrogram, clipped to [0, upper] after every step; costs are those before the step."""
     import keras
     import tensorflow as tf
@@ -248,7 +242,7 @@ def _adam(function, start: np.ndarray, config: AudioConfig, upper: float) -> Ite
         values = step()
         last = i == config.iterations - 1
         costs = {name: float(value) for name, value in values.items()}
-        yield AudioStep(i, costs, time.perf_counter() - began, i + 1, spectrogram.numpy() if last else None)
+        yield Step(i, costs, time.perf_counter() - began, spectrogram.numpy() if last else None, evaluations=i + 1)
 
 
 def to_waveform(spectrogram: np.ndarray, inputs: AudioInputs, config: AudioConfig) -> np.ndarray:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from nst_tf.cli.common import HelpFormatter, import_tensorflow_quietly
+from nst_tf.cli.common import HelpFormatter
 from nst_tf.cli.settings import add_setting_options, config_from_args
 from nst_tf.io import atomic
 from nst_tf.io.places import check_replaceable_file, make_parents
 from nst_tf.io.provenance import library_versions
+from nst_tf.runtime import import_tensorflow_quietly
 
 # The Config fields bench lets the user change; the rest stay the preset's.
 BENCH_SETTINGS = ("optimizer", "jit_compile", "precision", "weights", "device", "pooling", "style_layers")

@@ -1,10 +1,9 @@
-"""What every command shares: the one-line argparse, quiet TensorFlow start-up, logging, signals.
+"""What every command shares: the one-line argparse, the help formatter, logging.
 
 Commands report bad input as one `nst_tf: error: ...` line on stderr and exit status 2; this module holds
 the pieces that make that true whatever the command: an ArgumentParser whose usage errors are one line,
-a context that keeps TensorFlow's native start-up lines (written to file descriptor 2 before any Python
-log level applies) off the terminal, the stderr log handler, and SIGTERM turned into an interruption
-that the command handles like Ctrl-C (exit 143 instead of 130).
+the stderr log handler, and the hold on library warnings during the checks. Quiet TensorFlow start-up,
+SIGTERM and the exit statuses are the library's (`nst_tf.runtime`), used by the commands directly.
 """
 
 from __future__ import annotations
@@ -12,16 +11,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
-import signal
 import sys
 from collections.abc import Iterator
 
-log = logging.getLogger("nst_tf")
+from nst_tf.runtime import EXIT_BAD_INPUT
 
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT
-EXIT_TERMINATED = 143  # 128 + SIGTERM
+log = logging.getLogger("nst_tf")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -40,59 +35,6 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
             return text
         return super()._get_help_string(action)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the program is, so the same cleanup as Ctrl-C runs (exit 143)."""
-
-
-def interrupted_status(exc: KeyboardInterrupt) -> int:
-    return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises `Terminated` (a KeyboardInterrupt) in the main thread."""
-
-    def raise_terminated(signum, frame):
-        raise Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, raise_terminated)
-    except ValueError:  # not the main thread (e.g. a notebook's worker): leave SIGTERM alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for the block (TensorFlow's CUDA probing on import writes
-    absl lines there before any log level applies). NST_TF_DEBUG=1 keeps them."""
-    if os.environ.get("NST_TF_DEBUG"):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow (and probe its devices) with its native start-up lines silenced."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with native_stderr_silenced():
-        import tensorflow as tf
-
-        tf.config.list_logical_devices()
 
 
 class StderrHandler(logging.Handler):

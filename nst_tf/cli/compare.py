@@ -13,11 +13,12 @@ import argparse
 import os
 from pathlib import Path
 
-from nst_tf.cli.common import HelpFormatter, native_stderr_silenced
-from nst_tf.cli.run_plan import parse_blend, picture_paths
+from nst_tf.cli.common import HelpFormatter
 from nst_tf.cli.settings import add_setting_options, config_from_args
 from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
+from nst_tf.optim.run_plan import parse_blend, picture_paths
+from nst_tf.runtime import native_stderr_silenced
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

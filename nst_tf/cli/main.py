@@ -15,14 +15,9 @@ import sys
 from types import ModuleType
 
 from nst_tf import __version__
-from nst_tf.cli.common import EXIT_BAD_INPUT, OneLineParser, configure_logging, interrupted_status
-
-# Re-exported for callers of the old single-module CLI (nst_tf.parity, tests) until they move.
-from nst_tf.cli.common import OneLineParser as _Parser  # noqa: F401, I001
-from nst_tf.cli.common import native_stderr_silenced as _native_stderr_silenced  # noqa: F401
-from nst_tf.cli.run_plan import parse_blend  # noqa: F401
-from nst_tf.cli.settings import config_from_args  # noqa: F401
+from nst_tf.cli.common import OneLineParser, configure_logging
 from nst_tf.errors import NSTError
+from nst_tf.runtime import EXIT_BAD_INPUT, interrupted_status
 
 # Command name -> module (each with add_parser(subparsers) and command(args) -> int). To add a command,
 # write nst_tf/cli/<name>.py and add its line here.
@@ -45,21 +40,13 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(COMMANDS[name])
 
 
-def _hooks(name: str, module: ModuleType):
-    """(add_parser, command) of a command module (the weights module still has its older names)."""
-    add = getattr(module, "add_parser", None) or getattr(module, f"add_{name}_parser")
-    run = getattr(module, "command", None) or getattr(module, f"command_{name}")
-    return add, run
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line's parser (no TensorFlow is imported to build it)."""
     parser = OneLineParser(prog="nst_tf", description="Neural style transfer (Gatys et al.) in TensorFlow/Keras.")
     parser.add_argument("--version", action="version", version=f"nst_tf {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMANDS:
-        add, _ = _hooks(name, _module(name))
-        add(subparsers)
+        _module(name).add_parser(subparsers)
     return parser
 
 
@@ -68,9 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off stderr
     configure_logging()
     args = build_parser().parse_args(argv)
-    _, command = _hooks(args.command, _module(args.command))
     try:
-        return command(args)
+        return _module(args.command).command(args)
     except NSTError as exc:
         sys.stderr.write(f"nst_tf: error: {' '.join(str(exc).split())}\n")
         return EXIT_BAD_INPUT

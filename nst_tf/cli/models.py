@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from nst_tf.runtime import import_tensorflow_quietly
+
 
 def add_parser(commands) -> None:
     p = commands.add_parser("models", help="list the shipped one-pass style networks")
@@ -13,7 +15,7 @@ def add_parser(commands) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    _quiet_tensorflow_import()
+    import_tensorflow_quietly()
     from nst_tf.feedforward.model_io import shipped_dir, shipped_models
 
     models = shipped_models()
@@ -32,12 +34,3 @@ def command(args: argparse.Namespace) -> int:
             f"at {meta.get('image_size', '?')} px"
         )
     return 0
-
-
-def _quiet_tensorflow_import() -> None:
-    """Import TensorFlow and Keras with fd 2 silenced: their C++ start-up lines would precede a one-line error."""
-    from nst_tf.cli.main import _native_stderr_silenced
-
-    with _native_stderr_silenced():
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401

@@ -2,10 +2,10 @@
 
 `python -m nst_tf run CONTENT STYLE [STYLE ...] [options]`. Defaults come from the chosen preset
 (`nst_tf.config`); any flag given overrides it. Order of work: plan (settings, pictures, output place;
-nst_tf.cli.run_plan), check (weights, sizes at every scale, memory, saved state), and only then create or
-change the run folder (nst_tf.io.rundir) and run the loop (nst_tf.cli.run_loop). So a refusal at any
-check leaves nothing behind and touches nothing: no folder made, no old run replaced, no resumed run's
-files deleted. SIGTERM is handled like Ctrl-C (exit 143).
+nst_tf.optim.run_plan), check (weights, sizes at every scale, memory, saved state), and only then create or
+change the run folder (nst_tf.optim.to_folder.start_run) and run the loop (nst_tf.optim.run_loop). So a
+refusal at any check leaves nothing behind and touches nothing. SIGTERM is handled like Ctrl-C (exit 143).
+The same path is the library's `nst_tf.run_to_folder`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nst_tf.cli.common import HelpFormatter, interrupted_status, sigterm_as_interrupt, warnings_held
-from nst_tf.cli.run_loop import execute
-from nst_tf.cli.run_plan import RunPlan, check_run, optimizer_state, plan_new_run, plan_resume
-from nst_tf.cli.settings import add_setting_options
-from nst_tf.io.provenance import library_versions
+from nst_tf.cli.common import HelpFormatter, warnings_held
+from nst_tf.cli.settings import add_setting_options, config_from_args
+from nst_tf.errors import ConfigError
+from nst_tf.runtime import interrupted_status, sigterm_as_interrupt
+
+# Flags that may accompany --resume: everything else is the run's own and comes from its config.json.
+RESUME_FLAGS = {"resume", "iterations", "quiet", "no_tb", "command", "output_dir", "pictures", "backend"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -41,57 +43,47 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return run
 
 
+def _plan(args: argparse.Namespace):
+    from nst_tf.optim.run_plan import plan_new_run, plan_resume
+
+    if not args.resume:
+        config = config_from_args(args)
+        return plan_new_run(
+            config,
+            args.pictures,
+            args.output_dir,
+            args.name,
+            overwrite=args.overwrite,
+            style_blend=args.style_blend,
+            backend=args.backend,
+        )
+    given = sorted(k for k, v in vars(args).items() if k not in RESUME_FLAGS and v not in (None, False))
+    if args.pictures or given:
+        extra = ", ".join(["pictures"] * bool(args.pictures) + ["--" + k.replace("_", "-") for k in given])
+        raise ConfigError(f"--resume continues a run with its own settings; only --iterations may change (got {extra})")
+    if args.backend != "tf":
+        raise ConfigError("--resume works with the TensorFlow backend only (the torch twin saves no state)")
+    return plan_resume(args.resume, args.iterations)
+
+
 def command(args: argparse.Namespace) -> int:
     """`run`: check everything, then stylize and write the run folder; returns the exit status."""
     with sigterm_as_interrupt():
         try:
             with warnings_held():  # a refusal is the only line; the fallback note comes once the run starts
-                plan = plan_resume(args) if args.resume else plan_new_run(args)
+                from nst_tf.optim.run_plan import check_run
+
+                plan = _plan(args)
                 check_run(plan)
-            plan.record["versions"] = library_versions()
         except KeyboardInterrupt as exc:
             sys.stderr.write("nst_tf: interrupted before the run started; nothing was written\n")
             return interrupted_status(exc)
+        from nst_tf.optim.run_loop import execute
+        from nst_tf.optim.to_folder import plan_steps, start_run
+
         try:
-            _commit(plan)
-            return execute(plan, _steps(plan), tensorboard=not args.no_tb, quiet=args.quiet)
+            start_run(plan)
+            return execute(plan, plan_steps(plan), tensorboard=not args.no_tb, quiet=args.quiet)
         except KeyboardInterrupt as exc:  # while the folder was being made, before the first step
             sys.stderr.write(f"nst_tf: interrupted while starting the run; what was written is in {plan.folder.path}\n")
             return interrupted_status(exc)
-
-
-def _commit(plan: RunPlan) -> None:
-    """Every check passed: make the run folder (replacing an old run), or trim the resumed one."""
-    folder = plan.folder
-    if plan.resume is not None:
-        folder.adopt()
-        folder.forget_after(plan.resume_steps)
-        (folder.path / "generated.png").unlink(missing_ok=True)
-        return
-    folder.create()
-    content, styles = plan.prepared["content"], plan.prepared["styles"]
-    if plan.content is not None:  # the inputs as the run saw them
-        folder.save_picture("content.png", content)
-    if styles:
-        folder.save_picture("style.png", styles[0])
-
-
-def _steps(plan: RunPlan):
-    """The Step stream: TensorFlow's stylize, or the PyTorch twin's."""
-    if plan.backend == "torch":
-        from nst_tf.cli.run_plan import import_torch_run
-
-        weights = plan.prepared["weights"]
-        return import_torch_run().stylize(
-            plan.content, plan.styles, plan.config, weights=weights, style_blend=plan.blend
-        )
-    from nst_tf.optim import engine
-
-    return engine.stylize(
-        plan.content,
-        plan.styles,
-        plan.config,
-        extractor=plan.prepared["extractor"],
-        style_blend=plan.blend,
-        resume=optimizer_state(plan),
-    )

@@ -1,16 +1,21 @@
-"""The setting flags, derived from `Config`'s field metadata, and the Config a command line asks for.
+"""The setting flags, derived from the settings dataclasses' field metadata, and the settings a command asks for.
 
 `add_setting_options(parser)` adds one flag per Config field that carries help text (see
 `nst_tf.config.setting`): its name, type, choices and help come from the field, and its help shows the
 value every preset gives it, so a default lives in one place. Flags default to None, meaning "the
 preset's value"; `config_from_args` applies the flags the user gave on top of the chosen preset.
 Used by `run`, `compare` and `bench`.
+
+`add_dataclass_options(parser, cls)` and `settings_from_args(cls, args)` do the same for the other
+families' settings (`TrainSettings`, `ApplySettings`, `UniversalSettings`, `DecoderTraining`,
+`AudioConfig`), which have no presets: each flag's default is the field's default.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from collections.abc import Iterable, Iterator
 
 from nst_tf import config as config_module
@@ -18,10 +23,10 @@ from nst_tf.config import Config
 from nst_tf.presets import DEFAULT_ADAM, PRESETS, preset
 
 
-def setting_fields(names: Iterable[str] | None = None) -> Iterator[dataclasses.Field]:
-    """Config's fields that have a flag (all, or only those in `names`), in declaration order."""
+def setting_fields(names: Iterable[str] | None = None, cls: type = Config) -> Iterator[dataclasses.Field]:
+    """A settings dataclass's fields that have a flag (all, or only those in `names`), in declaration order."""
     wanted = None if names is None else set(names)
-    for field in dataclasses.fields(Config):
+    for field in dataclasses.fields(cls):
         if field.metadata.get("help") and (wanted is None or field.name in wanted):
             yield field
 
@@ -59,10 +64,11 @@ def defaults_text(name: str) -> str:
     return "; ".join(parts)
 
 
-def _parser_for(field: dataclasses.Field):
+def _parser_for(field: dataclasses.Field, cls: type = Config):
+    """The function turning a flag's text into the field's value: a builtin, or a parser in cls's module."""
     kind = field.metadata["parse"]
     builtin = {"int": int, "float": float, "str": str}
-    return builtin.get(kind) or getattr(config_module, kind)
+    return builtin.get(kind) or getattr(sys.modules[cls.__module__], kind, None) or getattr(config_module, kind)
 
 
 def add_setting_options(parser: argparse.ArgumentParser, names: Iterable[str] | None = None) -> None:
@@ -106,3 +112,45 @@ def config_from_args(args: argparse.Namespace, names: Iterable[str] | None = Non
             value = _parser_for(field)(value)
         changes[field.name] = value
     return base.replace(**changes).resolved()
+
+
+def add_dataclass_options(parser, cls: type, names: Iterable[str] | None = None) -> None:
+    """Add a flag for each field of the settings dataclass `cls` that has help text (or those in `names`).
+
+    Each flag's default is the field's default, shown in its help; "switch" fields are on-only flags.
+    """
+    for field in setting_fields(names, cls):
+        meta = field.metadata
+        default = field.default
+        help_text = meta["help"]
+        if default not in (None, False) and "default" not in help_text:
+            help_text += f" (default {show(default)})"
+        options: dict = {"dest": field.name, "default": default, "help": help_text.replace("%", "%%")}
+        if meta["parse"] == "switch":
+            options["action"] = "store_true"
+        elif meta["parse"] == "bool":
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            builtin = meta["parse"] in ("int", "float", "str")
+            options.update(type=_parser_for(field, cls) if builtin else str, choices=meta["choices"])
+            options.update({k: meta[k] for k in ("metavar", "nargs", "const") if meta.get(k) is not None})
+        parser.add_argument(flag_name(field), **options)
+
+
+def settings_from_args(cls: type, args: argparse.Namespace, **values):
+    """`cls` built from the flags `add_dataclass_options` added (and `values` for fields without one),
+    not yet validated.
+
+    Raises:
+        ConfigError: a flag's text that its field's parser refuses.
+    """
+    for field in setting_fields(None, cls):
+        if field.name in values or not hasattr(args, field.name):
+            continue
+        value = getattr(args, field.name)
+        if isinstance(value, str) and field.metadata["parse"] not in ("int", "float", "str"):
+            value = _parser_for(field, cls)(value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[field.name] = value
+    return cls(**values)

@@ -6,8 +6,8 @@ format, size, layer count, architecture and whether its hash is a known publishe
 each `--weights` value would use; an entry that is not a regular file (a FIFO, a folder) is listed as bad
 and never opened for reading. `weights verify PATH` checks one file (shapes, layer count, finite values,
 known hash). `weights convert SRC DST.npz [--float16]` writes the project's compact .npz.
-`add_weights_parser` and `command_weights` (aliases `add_parser`, `command`) plug into `nst_tf.cli.main`;
-errors are `WeightsError`, which the main command prints as one line with exit status 2. The work itself
+`add_parser` and `command` plug into `nst_tf.cli.main`; errors are `WeightsError`, which the main command
+prints as one line with exit status 2. The work itself
 lives in `nst_tf.vgg.weights`; this module only reads arguments and prints. No TensorFlow is imported.
 """
 
@@ -17,11 +17,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from nst_tf.errors import NSTError, WeightsError
+from nst_tf.errors import WeightsError
 from nst_tf.vgg import weights as W
 
 
-def add_weights_parser(subparsers) -> None:
+def add_parser(subparsers) -> None:
     """Add the `weights` command (list, verify, convert) to an argparse subparsers object.
 
     Args:
@@ -59,7 +59,7 @@ def _torch_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def command_weights(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace) -> int:
     """Run `weights list|verify|convert`; returns the exit status.
 
     Raises:
@@ -67,11 +67,6 @@ def command_weights(args: argparse.Namespace) -> int:
     """
     commands = {"list": _list, "verify": _verify, "convert": _convert}
     return commands[args.weights_command](args)
-
-
-# The names the one-module-per-command CLI registers (nst_tf/cli/<cmd>.py: add_parser, command).
-add_parser = add_weights_parser
-command = command_weights
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -184,14 +179,9 @@ def _size(count: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     """`python -m nst_tf.cli.weights list|verify|convert ...`: the `weights` command on its own, with the
     main command's error handling (one line on stderr, exit status 2)."""
-    parser = argparse.ArgumentParser(prog="nst_tf")
-    add_weights_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["weights", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return command_weights(args)
-    except NSTError as exc:
-        sys.stderr.write(f"nst_tf: error: {exc}\n")
-        return 2
+    from nst_tf.cli.main import main as main_command
+
+    return main_command(["weights", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

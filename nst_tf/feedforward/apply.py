@@ -7,18 +7,24 @@ measures the forward pass alone. A float32 JohnsonNet goes through `nst_tf.feedf
 `jit_compile`: XLA compiles once per picture size (seconds each), which a folder of photos would pay.
 `preserve_colors` keeps the photo's colours: the stylized luminance is combined with the photo's chroma
 (YUV), `nst_tf.losses.color.transfer_luminance`.
+
+`stylize_photos(model, photos, settings)` is the library entry: a stream of photos in, one
+`nst_tf.records.Step` per stylized picture out (its `info` names the source and the model seconds).
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from nst_tf.errors import ConfigError
+from nst_tf.feedforward.settings import ApplySettings
+from nst_tf.records import Step
 
 
 class Stylizer:
@@ -33,6 +39,7 @@ class Stylizer:
         spec = tf.TensorSpec((None, None, None, 3), tf.float32)
         forward = inference.JohnsonForward(model) if self.fast else (lambda x: model(x, training=False))
         self._forward = tf.function(forward, input_signature=[spec])
+        self.warm = False
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         if min(images.shape[1:3]) < self.min_size:
@@ -43,6 +50,7 @@ class Stylizer:
         """Trace and run once on a tiny picture (start-up, excluded from the timings)."""
         side = max(32, self.min_size)
         self(np.zeros((1, side, side, 3), np.float32))
+        self.warm = True
 
     def timed(self, images: np.ndarray) -> tuple[np.ndarray, float]:
         """(stylized, seconds of the forward pass alone)."""
@@ -67,3 +75,71 @@ def group_by_size(pictures: Sequence[np.ndarray], batch: int) -> list[list[int]]
     for indices in groups.values():
         batches += [indices[i : i + batch] for i in range(0, len(indices), batch)]
     return sorted(batches, key=lambda b: b[0])
+
+
+def load_network(model: str | os.PathLike | keras.Model) -> keras.Model:
+    """A generator: a shipped model's name, a model folder, or a Keras model (returned as it is)."""
+    if isinstance(model, keras.Model):
+        return model
+    from nst_tf.feedforward.model_io import find_model, load_model
+
+    return load_model(find_model(str(model)))[0]
+
+
+def stylize_photos(
+    model: str | os.PathLike | keras.Model | Stylizer,
+    photos: Iterable[str | os.PathLike | np.ndarray],
+    settings: ApplySettings | None = None,
+) -> Iterator[Step]:
+    """Stylize each photo with a one-pass network: one Step per picture, in the photos' order.
+
+    Args:
+        model: a shipped model's name (`python -m nst_tf models`), a model folder, a Keras generator, or a
+            ready `Stylizer`.
+        photos: photo paths or (1, H, W, 3) arrays in [0, 1]. A list is read whole first (every photo checked
+            before the first result; equal sizes batched across it); any other iterable `settings.batch`
+            photos at a time, so an endless stream works.
+        settings: size, batch, colour preservation (default `ApplySettings()`).
+
+    Yields:
+        Step(iteration=the photo's index, costs={}, seconds=since the stream began, image=(1, H, W, 3) in
+        [0, 1], info={"source": its path or None, "seconds": its share of the batch's forward pass}).
+
+    Raises:
+        ConfigError: a photo smaller than the network accepts; ImageError: an unreadable photo.
+    """
+    settings = (settings or ApplySettings()).validate()
+    stylizer = model if isinstance(model, Stylizer) else Stylizer(load_network(model))
+    if not stylizer.warm:
+        stylizer.warm_up()
+    window = len(photos) if isinstance(photos, Sequence) else settings.batch
+    began, index, source, limit = time.perf_counter(), 0, iter(photos), stylizer.min_size
+    while chunk := [item for _, item in zip(range(max(window, 1)), source, strict=False)]:
+        names = [None if isinstance(p, np.ndarray) else str(p) for p in chunk]
+        pictures = [_read_photo(p, settings.image_size) for p in chunk]
+        small = [names[i] or f"photo {index + i}" for i, p in enumerate(pictures) if min(p.shape[1:3]) < limit]
+        if small:
+            raise ConfigError(f"{small[0]}: smaller than {limit} px on a side (see --image-size)")
+        results: dict[int, tuple[np.ndarray, float]] = {}
+        for indices in group_by_size(pictures, settings.batch):
+            batch = np.concatenate([pictures[i] for i in indices], axis=0)
+            out, seconds = stylizer.timed(batch)
+            if settings.preserve_colors:
+                out = preserve_colors(out, batch)
+            for k, i in enumerate(indices):
+                results[i] = (out[k : k + 1], seconds / len(indices))
+        for i in range(len(chunk)):
+            image, seconds = results[i]
+            info = {"source": names[i], "seconds": seconds}
+            yield Step(index + i, {}, time.perf_counter() - began, image, info=info)
+        index += len(chunk)
+
+
+def _read_photo(photo: str | os.PathLike | np.ndarray, longest: int | None) -> np.ndarray:
+    """A photo as (1, H, W, 3) in [0, 1], its longest side `longest` px when given."""
+    from nst_tf.io.images import fit_size, load_image, resize
+
+    picture = photo if isinstance(photo, np.ndarray) else load_image(photo)
+    if longest:
+        picture = resize(picture, *fit_size(picture.shape[1], picture.shape[2], longest))
+    return picture

@@ -26,7 +26,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-GENERATORS = ("johnson", "texture-net", "texture")
+from nst_tf.feedforward.settings import GENERATORS  # the names live with the settings
 
 
 def channels(base: int, width: float) -> int:

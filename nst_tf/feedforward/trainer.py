@@ -1,10 +1,11 @@
-"""Training a one-pass style network: settings, and the session that ties network, loss, data and loop.
+"""Training a one-pass style network: the session that ties network, loss, data and loop.
 
-`TrainSettings` holds everything a training run depends on (it goes into the run's config.json and the
-model's JSON). `Training(settings, checkpoint_dir)` builds, under the distribution strategy: the generator
+`TrainSettings` (`nst_tf.feedforward.settings`) holds everything a training run depends on (it goes into the
+run's config.json and the model's JSON). `Training(settings, checkpoint_dir)` builds, under the distribution
+strategy: the generator
 (`nst_tf.feedforward.networks`), the frozen ImageNet VGG16 and the perceptual loss
-(`nst_tf.feedforward.loss`), Adam, the photo pipeline (`nst_tf.feedforward.data`) and a resumable
-`TrainState`; `training.records(total_steps, should_stop)` is the generator of `StepRecord`s. It writes only
+(`nst_tf.feedforward.loss`), Adam, the photo pipeline (`nst_tf.training.data`) and a resumable
+`TrainState`; `training.records(total_steps, should_stop)` is the generator of `nst_tf.records.Step`s. It writes only
 checkpoints (into the folder it is given); the caller writes everything else.
 
 Mixed precision: with `mixed_precision=True` the generator and VGG compute in bfloat16 (Keras policy
@@ -13,75 +14,22 @@ Mixed precision: with `mixed_precision=True` the generator and VGG compute in bf
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from nst_tf.errors import ConfigError
-from nst_tf.feedforward.data import photo_dataset, scan_photos
-from nst_tf.feedforward.loop import StepRecord, TrainState, make_strategy, make_train_step, train_loop
-from nst_tf.feedforward.loss import CONTENT_LAYER, STYLE_LAYERS, LossWeights, PerceptualLoss
-from nst_tf.feedforward.networks import GENERATORS, build_generator
+from nst_tf.feedforward.loss import STYLE_LAYERS, LossWeights, PerceptualLoss
+from nst_tf.feedforward.networks import build_generator
+from nst_tf.feedforward.settings import TrainSettings
 from nst_tf.io.images import fit_size, load_image, resize
+from nst_tf.training.data import photo_dataset, scan_photos
+from nst_tf.training.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.vgg.extractor import FeatureExtractor
 from nst_tf.vgg.weights import resolve_weights
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """A training run's settings. Defaults are the shipped models' recipe (see the model JSONs)."""
-
-    style: str
-    data: str
-    generator: str = "johnson"
-    width: float = 0.5
-    image_size: int = 128
-    photo_size: int = 0  # shorter side of each photo before the random crop (0: image_size)
-    style_size: int = 256  # longest side of the style picture when its Grams are taken
-    batch: int = 4
-    learning_rate: float = 1e-3
-    content_weight: float = 1.0
-    style_weight: float = 10.0
-    tv_weight: float = 100.0
-    content_layer: str = CONTENT_LAYER  # relu2_2, as Johnson et al. for style transfer
-    weights: str = "imagenet-vgg16"
-    mixed_precision: bool = False
-    seed: int = 0
-    checkpoint_every: int = 200
-    strategy: str = "mirrored"
-
-    def check(self) -> None:
-        """Raise ConfigError for settings that make no sense (before anything is built or written)."""
-        if self.generator not in GENERATORS:
-            raise ConfigError(f"unknown generator {self.generator!r}; choose one of {', '.join(GENERATORS)}")
-        if not 0 < self.width <= 4:
-            raise ConfigError(f"--width must be in (0, 4], not {self.width}")
-        if self.image_size < 16 or self.style_size < 16:
-            raise ConfigError("--image-size and --style-size must be at least 16 px")
-        if self.photo_size and self.photo_size < self.image_size:
-            raise ConfigError("--photo-size must be at least --image-size (or 0)")
-        if self.batch < 1 or self.learning_rate <= 0 or self.checkpoint_every < 0:
-            raise ConfigError("--batch and --learning-rate must be positive, --checkpoint-every not negative")
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            value = getattr(self, name)
-            if not (value >= 0 and np.isfinite(value)):
-                raise ConfigError(f"--{name.replace('_', '-')} must be a finite number ≥ 0, not {value}")
-        if self.strategy not in ("mirrored", "multi-worker", "default"):
-            raise ConfigError(f"unknown strategy {self.strategy!r}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainSettings:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def load_style(path: str, longest: int) -> np.ndarray:
@@ -91,7 +39,7 @@ def load_style(path: str, longest: int) -> np.ndarray:
 
 
 class Training:
-    """A ready-to-run training session (see the module docstring). Check settings with `settings.check()`."""
+    """A ready-to-run training session (see the module docstring). Check settings with `settings.validate()`."""
 
     def __init__(self, settings: TrainSettings, checkpoint_dir: str) -> None:
         self.settings = s = settings
@@ -128,7 +76,7 @@ class Training:
         return self.loss(photos, outputs)
 
     def records(self, total_steps: int, should_stop=lambda: False):
-        """Train until the step count reaches `total_steps`; yields a `StepRecord` per step."""
+        """Train until the step count reaches `total_steps`; yields a `Step` per step."""
         yield from train_loop(
             self._step, self._batches, self.state, total_steps, self.settings.checkpoint_every, should_stop
         )
@@ -138,4 +86,4 @@ class Training:
         return np.asarray(self.model(tf.convert_to_tensor(photos, tf.float32), training=False), np.float32)
 
 
-__all__ = ["StepRecord", "TrainSettings", "Training", "load_style"]
+__all__ = ["TrainSettings", "Training", "load_style"]

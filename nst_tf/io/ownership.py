@@ -11,7 +11,7 @@
   earlier outputs' files). Anything else is refused, `--overwrite` or not, and nothing in such a folder is
   ever deleted. Where a command has `--overwrite` (compare, apply), replacing even its own file needs it;
   the trainers, which have none, replace their own files (a retrained decoder, a resumed model).
-  `train -o MODEL_DIR` follows the same rule through `nst_tf.feedforward.runlog`: its run/ must be nst_tf's
+  `train -o MODEL_DIR` follows the same rule through `nst_tf.training.runlog`: its run/ must be nst_tf's
   (the marker) and an existing model.json must be a model nst_tf saved.
 - **A single file whose exact path the user names** (`-o OUT.png` of apply and universal, `weights
   convert DST`): the user chose that path, so `--overwrite` replaces it; without it an existing file is

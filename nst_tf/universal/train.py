@@ -8,9 +8,11 @@ AdaIN's output: content loss ‖φ4(D(t)) − t‖² with t = AdaIN(φ4(c), φ4(
 style loss Σ_k ‖μ(φk(D(t))) − μ(φk(s))‖² + ‖σ(φk(D(t))) − σ(φk(s))‖² over relu1_1 … relu4_1, both relative
 to the target's scale for the same reason.
 
-Pictures come through the feed-forward trainer's tf.data pipeline (`nst_tf.feedforward.data.photo_dataset`,
-wrapped by `picture_batches`). `train_decoder` is a generator of small records, one per step; it checkpoints with
-`tf.train.CheckpointManager` into `checkpoint_dir` and resumes from the latest checkpoint found there.
+Pictures come through the feed-forward trainer's tf.data pipeline (`nst_tf.training.data.photo_dataset`,
+wrapped by `picture_batches`). `train_decoder` trains through the one training loop of the per-style networks
+(`nst_tf.training.loop`: a compiled step from a losses function, `tf.train.CheckpointManager` into
+`checkpoint_dir`, resume from its latest checkpoint, a stop flag read between steps), yielding one
+`nst_tf.records.Step` per step. `DecoderTraining` (the recipe) lives in `nst_tf.universal.settings`.
 `save_decoder` writes the shipped artefact: `NAME.weights.h5` plus `NAME.json` saying how it was made.
 """
 
@@ -18,9 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
@@ -28,31 +29,16 @@ import numpy as np
 import tensorflow as tf
 
 from nst_tf.errors import ConfigError
-from nst_tf.feedforward.data import PhotoFolder, photo_dataset
 from nst_tf.io.ownership import OwnedFiles, recognise_json
+from nst_tf.records import Step
+from nst_tf.training.data import PhotoFolder, photo_dataset
+from nst_tf.training.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder, build_encoder
+from nst_tf.universal.settings import DecoderTraining
 from nst_tf.vgg.extractor import FeatureExtractor
 from nst_tf.vgg.weights import VGGWeights
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DecoderTraining:
-    """How one decoder is trained (recorded in its JSON)."""
-
-    level: int = 4
-    width: float = 1.0
-    mode: str = "reconstruction"  # or "adain"
-    crop: int = 128
-    batch: int = 8
-    steps: int = 1000
-    learning_rate: float = 1e-3
-    feature_weight: float = 1.0
-    style_weight: float = 2.0
-    checkpoint_every: int = 100
-    crops_per_photo: int = 6  # reconstruction: the size of the encoded crop pool (see encode_crops)
-    seed: int = 0
 
 
 def adain_tf(content: tf.Tensor, style: tf.Tensor, eps: float = 1e-5) -> tf.Tensor:
@@ -78,30 +64,26 @@ def picture_batches(paths: list[str], crop: int, batch: int, seed: int = 0) -> I
     return iter(dataset)
 
 
-def make_reconstruction_step(encoder: FeatureExtractor, decoder: keras.Model, optimizer, level: int, cfg):
-    """A compiled step(photos, target) -> {"loss", "pixel", "feature"} training `decoder` to invert `encoder`.
+def reconstruction_losses(encoder: FeatureExtractor, decoder: keras.Model, level: int, cfg):
+    """losses((photos, target)) -> {"total", "pixel", "feature"}: `decoder` learning to invert `encoder`.
 
     `target` is the photos' features at the level, computed once beforehand (`encode_crops`). With
-    `cfg.feature_weight == 0` the step never runs the encoder: pixel loss only, the decoder's own cost.
+    `cfg.feature_weight == 0` the encoder never runs: pixel loss only, the decoder's own cost.
     """
     layer = LEVEL_LAYERS[level]
 
-    @tf.function(reduce_retracing=True)
-    def step(photos: tf.Tensor, target: tf.Tensor) -> dict[str, tf.Tensor]:
-        with tf.GradientTape() as tape:
-            decoded = decoder(target, training=True)  # (N, H, W, 3)
-            pixel = tf.reduce_mean(tf.square(decoded - photos))
-            feature = tf.constant(0.0)
-            if cfg.feature_weight:
-                feature = tf.reduce_mean(tf.square(encoder(decoded)[layer] - target)) / (
-                    tf.reduce_mean(tf.square(target)) + 1e-8
-                )
-            loss = pixel + cfg.feature_weight * feature
-        grads = tape.gradient(loss, decoder.trainable_variables)
-        optimizer.apply_gradients(zip(grads, decoder.trainable_variables, strict=True))
-        return {"loss": loss, "pixel": pixel, "feature": feature}
+    def losses(batch: tuple[tf.Tensor, tf.Tensor]) -> dict[str, tf.Tensor]:
+        photos, target = batch
+        decoded = decoder(target, training=True)  # (N, H, W, 3)
+        pixel = tf.reduce_mean(tf.square(decoded - photos))
+        feature = tf.constant(0.0)
+        if cfg.feature_weight:
+            feature = tf.reduce_mean(tf.square(encoder(decoded)[layer] - target)) / (
+                tf.reduce_mean(tf.square(target)) + 1e-8
+            )
+        return {"total": pixel + cfg.feature_weight * feature, "pixel": pixel, "feature": feature}
 
-    return step
+    return losses
 
 
 def encode_crops(
@@ -123,34 +105,30 @@ def encode_crops(
     return data.repeat().shuffle(count, seed=cfg.seed).batch(cfg.batch, drop_remainder=True).prefetch(2)
 
 
-def make_adain_step(encoder: FeatureExtractor, decoder: keras.Model, optimizer, cfg):
-    """A compiled step(photos, styles) -> {"loss", "content", "style"} (Huang & Belongie's objective)."""
+def adain_losses(encoder: FeatureExtractor, decoder: keras.Model, cfg):
+    """losses((photos, styles)) -> {"total", "content", "style"}: Huang & Belongie's objective."""
     layers = [LEVEL_LAYERS[k] for k in (1, 2, 3, 4)]
     deepest = LEVEL_LAYERS[4]
 
-    @tf.function(reduce_retracing=True)
-    def step(photos: tf.Tensor, styles: tf.Tensor) -> dict[str, tf.Tensor]:
+    def losses(batch: tuple[tf.Tensor, tf.Tensor]) -> dict[str, tf.Tensor]:
+        photos, styles = batch
         style_features = encoder(styles)
-        target = adain_tf(encoder(photos)[deepest], style_features[deepest])
-        with tf.GradientTape() as tape:
-            decoded = decoder(target, training=True)
-            out = encoder(decoded)
-            content = tf.reduce_mean(tf.square(out[deepest] - target)) / (tf.reduce_mean(tf.square(target)) + 1e-8)
-            style = 0.0
-            for name in layers:
-                o_mean, o_var = tf.nn.moments(out[name], axes=[1, 2])
-                s_mean, s_var = tf.nn.moments(style_features[name], axes=[1, 2])
-                scale = tf.reduce_mean(tf.square(s_mean)) + tf.reduce_mean(s_var) + 1e-8
-                diff = tf.reduce_mean(tf.square(o_mean - s_mean)) + tf.reduce_mean(
-                    tf.square(tf.sqrt(o_var + 1e-5) - tf.sqrt(s_var + 1e-5))
-                )
-                style += diff / scale
-            loss = content + cfg.style_weight * style
-        grads = tape.gradient(loss, decoder.trainable_variables)
-        optimizer.apply_gradients(zip(grads, decoder.trainable_variables, strict=True))
-        return {"loss": loss, "content": content, "style": style}
+        target = tf.stop_gradient(adain_tf(encoder(photos)[deepest], style_features[deepest]))
+        decoded = decoder(target, training=True)
+        out = encoder(decoded)
+        content = tf.reduce_mean(tf.square(out[deepest] - target)) / (tf.reduce_mean(tf.square(target)) + 1e-8)
+        style = 0.0
+        for name in layers:
+            o_mean, o_var = tf.nn.moments(out[name], axes=[1, 2])
+            s_mean, s_var = tf.nn.moments(style_features[name], axes=[1, 2])
+            scale = tf.reduce_mean(tf.square(s_mean)) + tf.reduce_mean(s_var) + 1e-8
+            diff = tf.reduce_mean(tf.square(o_mean - s_mean)) + tf.reduce_mean(
+                tf.square(tf.sqrt(o_var + 1e-5) - tf.sqrt(s_var + 1e-5))
+            )
+            style += diff / scale
+        return {"total": content + cfg.style_weight * style, "content": content, "style": style}
 
-    return step
+    return losses
 
 
 def train_decoder(
@@ -160,8 +138,9 @@ def train_decoder(
     checkpoint_dir: str | Path,
     styles: list[str] | None = None,
     decoder: keras.Model | None = None,
-) -> Iterator[dict]:
-    """Train one decoder; yields {"step", "seconds", losses…} per step, checkpointing as it goes.
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Iterator[Step]:
+    """Train one decoder through the one training loop (`nst_tf.training.loop`); one Step per step.
 
     Args:
         weights: the encoder's VGG16 weights.
@@ -170,38 +149,33 @@ def train_decoder(
         checkpoint_dir: where CheckpointManager keeps its checkpoints; training resumes from the latest.
         styles: style picture paths (mode "adain" only).
         decoder: start from this decoder (e.g. a reconstruction decoder for AdaIN); default: a new one.
+        should_stop: read between two steps; when it turns true the loop checkpoints and ends.
+
+    Yields:
+        Step(iteration=the step count after it minus one, costs={"total", "pixel", "feature"} or
+        {"total", "content", "style"}, seconds=the step's own).
     """
     decoder = decoder or build_decoder(cfg.level, cfg.width)
     optimizer = keras.optimizers.Adam(cfg.learning_rate)
     optimizer.build(decoder.trainable_variables)
-    step_var = tf.Variable(0, dtype=tf.int64, name="step")
-    checkpoint = tf.train.Checkpoint(decoder=decoder, optimizer=optimizer, step=step_var)
-    manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir), max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).expect_partial()
-        log.info("resumed from %s at step %d", manager.latest_checkpoint, int(step_var.numpy()))
-    if int(step_var.numpy()) >= cfg.steps:  # nothing left to do: don't build the inputs
+    strategy = make_strategy("default")
+    state = TrainState(str(checkpoint_dir), decoder, optimizer, name="decoder")
+    state.restore()
+    if int(state.step.numpy()) >= cfg.steps:  # nothing left to do: don't build the inputs
         return
     if cfg.mode == "adain":
         photo_batches = picture_batches(photos, cfg.crop, cfg.batch, seed=cfg.seed)
         encoder = FeatureExtractor(weights, [LEVEL_LAYERS[k] for k in (1, 2, 3, 4)], pooling="max")
-        step_fn = make_adain_step(encoder, decoder, optimizer, cfg)
+        losses = adain_losses(encoder, decoder, cfg)
         style_batches = picture_batches(styles or [], cfg.crop, cfg.batch, seed=cfg.seed + 1)
-        next_inputs = lambda: (next(photo_batches), next(style_batches))  # noqa: E731
+        batches = zip(photo_batches, style_batches, strict=False)
     else:
         encoder = build_encoder(weights, cfg.level)
-        step_fn = make_reconstruction_step(encoder, decoder, optimizer, cfg.level, cfg)
-        pool = iter(encode_crops(photos, encoder, LEVEL_LAYERS[cfg.level], cfg, cfg.crops_per_photo * len(photos)))
-        next_inputs = lambda: next(pool)  # noqa: E731
+        losses = reconstruction_losses(encoder, decoder, cfg.level, cfg)
+        batches = iter(encode_crops(photos, encoder, LEVEL_LAYERS[cfg.level], cfg, cfg.crops_per_photo * len(photos)))
     log.info("training inputs ready")
-    while int(step_var.numpy()) < cfg.steps:
-        started = time.perf_counter()
-        losses = step_fn(*next_inputs())
-        step_var.assign_add(1)
-        step = int(step_var.numpy())
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            manager.save(checkpoint_number=step)
-        yield {"step": step, "seconds": time.perf_counter() - started, **{k: float(v) for k, v in losses.items()}}
+    step = make_train_step(strategy, state, losses)
+    yield from train_loop(step, batches, state, cfg.steps, cfg.checkpoint_every, should_stop)
 
 
 def fit_level1_decoder(weights: VGGWeights, photos: list[str], cfg: DecoderTraining, samples: int = 4096):

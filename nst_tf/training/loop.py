@@ -1,6 +1,7 @@
 """A generic training loop for the one-pass networks, under a `tf.distribute` strategy, resumable.
 
-Reused by the per-style networks (`nst_tf.feedforward.trainer`) and the universal decoders. Three pieces:
+The one training loop: the per-style and texture networks (`nst_tf.feedforward.trainer`) and the universal
+decoders (`nst_tf.universal.train`) all train through it. Three pieces:
 
 - `TrainState`: the model, its optimizer and a step counter in one `tf.train.Checkpoint`, saved and restored
   through a `tf.train.CheckpointManager` (so a run resumes where its last checkpoint left it).
@@ -8,7 +9,8 @@ Reused by the per-style networks (`nst_tf.feedforward.trainer`) and the universa
   `compute_losses(batch) -> {"total": …, …}` on its share of the global batch, takes the gradient of
   total / replicas (Keras 3's optimizer sums the replicas' gradients), applies it and bumps the step counter;
   the losses come back averaged over replicas.
-- `train_loop(...)`: a generator of `StepRecord`s, one per step; it checkpoints every N steps and at the end,
+- `train_loop(...)`: a generator of `nst_tf.records.Step`s, one per step (`iteration` the step count after
+  it minus one, `costs` the losses, `seconds` the step's own wall time); it checkpoints every N steps and at the end,
   and stops cleanly between steps when `should_stop()` turns true (Ctrl-C/SIGTERM handlers set it).
 
 Strategies: `make_strategy()` gives `tf.distribute.MirroredStrategy` over the devices TensorFlow sees (all
@@ -21,21 +23,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import keras
 import tensorflow as tf
 
+from nst_tf.records import Step
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """One training step: the step count after it, its losses (floats) and its wall-clock seconds."""
-
-    step: int
-    losses: dict[str, float]
-    seconds: float
 
 
 def make_strategy(kind: str = "mirrored") -> tf.distribute.Strategy:
@@ -65,11 +59,20 @@ class TrainState:
     Create it (and the model and optimizer) inside `strategy.scope()`.
     """
 
-    def __init__(self, directory: str, model: keras.Model, optimizer: keras.optimizers.Optimizer, keep: int = 2):
+    def __init__(
+        self,
+        directory: str,
+        model: keras.Model,
+        optimizer: keras.optimizers.Optimizer,
+        keep: int = 2,
+        name: str = "model",
+    ):
+        # `name`: the model's key in the checkpoint ("decoder" for the universal decoders, whose checkpoints
+        # have always used it, so that older checkpoint folders still resume).
         self.model = model
         self.optimizer = optimizer
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=self.step)
+        self.checkpoint = tf.train.Checkpoint(optimizer=optimizer, step=self.step, **{name: model})
         self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=keep)
 
     def restore(self) -> int:
@@ -125,7 +128,7 @@ def train_loop(
     total_steps: int,
     checkpoint_every: int = 200,
     should_stop: Callable[[], bool] = lambda: False,
-) -> Iterator[StepRecord]:
+) -> Iterator[Step]:
     """Run `step` on `batches` until the state's step count reaches `total_steps`, one record per step.
 
     Checkpoints every `checkpoint_every` steps and once more when it ends (finished, stopped by
@@ -142,7 +145,7 @@ def train_loop(
             if not all(map(_finite, losses.values())):
                 saved_at = done  # do not checkpoint a diverged model
                 raise FloatingPointError(f"the loss is not finite at step {done}: {losses}")
-            yield StepRecord(done, losses, seconds)
+            yield Step(done - 1, losses, seconds)
             if checkpoint_every and done % checkpoint_every == 0:
                 state.save()
                 saved_at = done

@@ -1,4 +1,4 @@
-"""`run`'s loop: the Step stream into the run folder, with progress, interruptions and non-finite costs.
+"""The optimisation's Step stream into a run folder, with progress, interruptions and non-finite costs.
 
 `execute` writes one metrics row per step, snapshots and the resumable state on snapshot steps,
 TensorBoard scalars and pictures, then the final picture, the record's last word and the report. Ctrl-C
@@ -14,11 +14,11 @@ import contextlib
 import sys
 from collections.abc import Iterable
 
-from nst_tf.cli.common import EXIT_BAD_INPUT, interrupted_status
-from nst_tf.cli.run_plan import RunPlan
 from nst_tf.config import COST_NAMES
 from nst_tf.io import steplog
 from nst_tf.io.rundir import METRIC_FIELDS, RunFolder
+from nst_tf.optim.run_plan import RunPlan
+from nst_tf.runtime import EXIT_BAD_INPUT, interrupted_status
 
 NonFinite = steplog.NonFinite  # a step whose cost or picture is NaN or infinite
 

@@ -1,15 +1,14 @@
-"""`run`'s preparation: every input, setting and output place checked before anything is written.
+"""A run's preparation: every input, setting and output place checked before anything is written.
 
-`plan_new_run` and `plan_resume` read the command line (and, for --resume, the run folder) into a
+`plan_new_run` and `plan_resume` read the settings and pictures (and, for a resume, the run folder) into a
 `RunPlan` without writing a byte; `check_run` then does the checks that need TensorFlow or the weights
 (picture sizes at every scale, the memory estimate, the saved state's shape, the torch backend's
-presence). Only when all of them pass does `nst_tf.cli.run` create or change the run folder, so a refused
-run, or a refused --resume, leaves the disk exactly as it was.
+presence). Only when all of them pass does `start_run` create or change the run folder, so a refused run,
+or a refused resume, leaves the disk exactly as it was. `nst_tf.optim.to_folder` strings them together.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import math
@@ -21,17 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from nst_tf.cli.common import import_tensorflow_quietly
-from nst_tf.cli.settings import config_from_args
 from nst_tf.config import INIT_MODES, Config
 from nst_tf.errors import ConfigError
 from nst_tf.io import images as image_io
 from nst_tf.io.rundir import RunFolder
+from nst_tf.runtime import import_tensorflow_quietly
 
 # Keys a run record must hold to be resumed.
 RESUME_RECORD_KEYS = ("status", "config", "content", "styles", "image_size")
-# Flags that may accompany --resume: everything else is the run's own and comes from its config.json.
-RESUME_FLAGS = {"resume", "iterations", "quiet", "no_tb", "command", "output_dir", "pictures", "backend"}
 
 log = logging.getLogger(__name__)
 
@@ -93,43 +89,61 @@ def run_stem(mode: str, content: str | None, styles: list[str]) -> str:
     return f"{Path(str(content)).stem}_{Path(styles[0]).stem}"
 
 
-def plan_new_run(args: argparse.Namespace) -> RunPlan:
-    """Settings, pictures and the run folder's place, checked; nothing written."""
-    config = config_from_args(args)
-    content_path, style_paths = picture_paths(args.pictures, config.mode)
+def plan_new_run(
+    config: Config,
+    pictures: list[str],
+    output_dir: str | Path = "output",
+    name: str | None = None,
+    *,
+    overwrite: bool = False,
+    style_blend: str | None = None,
+    backend: str = "tf",
+    command: list[str] | None = None,
+) -> RunPlan:
+    """Settings, pictures and the run folder's place, checked; nothing written.
+
+    Args:
+        config: the run's settings (resolved).
+        pictures: picture paths: content, then style(s) (texture: styles only; invert: the content only).
+        output_dir, name: the run folder is OUTPUT_DIR/NAME (default name CONTENT_STYLE, numbered if taken).
+        overwrite: replace an earlier nst_tf run folder of that name (never a folder nst_tf did not make).
+        style_blend: weights of several style pictures as text, e.g. "0.7,0.3".
+        backend: "tf", or "torch" (the PyTorch twin).
+        command: the command line recorded in config.json (default: this process's).
+    """
+    content_path, style_paths = picture_paths(pictures, config.mode)
     content = image_io.load_image(content_path) if content_path else None
     styles = [image_io.load_image(path) for path in style_paths]
-    blend = parse_blend(args.style_blend, len(styles))
+    blend = parse_blend(style_blend, len(styles))
     if config.init not in INIT_MODES:
         image_io.load_image(config.init)  # a bad init picture must fail now, not mid-run
     stem = run_stem(config.mode, content_path, style_paths)
-    folder = RunFolder.plan_new(args.output_dir, args.name, stem, overwrite=args.overwrite)
+    folder = RunFolder.plan_new(output_dir, name, stem, overwrite=overwrite)
     record = {
         "status": "running",
-        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "command": command if command is not None else [Path(sys.argv[0]).name, *sys.argv[1:]],
         "content": str(Path(content_path).resolve()) if content_path else None,
         "styles": [str(Path(s).resolve()) for s in style_paths],
         "style_blend": blend,
-        "backend": args.backend,
+        "backend": backend,
         "config": config.to_dict(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    return RunPlan(config, content, styles, blend, folder, record, backend=args.backend)
+    return RunPlan(config, content, styles, blend, folder, record, backend=backend)
 
 
-def plan_resume(args: argparse.Namespace) -> RunPlan:
-    """The run folder's record, metrics and saved state, checked; nothing written or deleted."""
-    given = sorted(k for k, v in vars(args).items() if k not in RESUME_FLAGS and v not in (None, False))
-    if args.pictures or given:
-        extra = ", ".join(["pictures"] * bool(args.pictures) + ["--" + k.replace("_", "-") for k in given])
-        raise ConfigError(f"--resume continues a run with its own settings; only --iterations may change (got {extra})")
-    if args.backend != "tf":
-        raise ConfigError("--resume works with the TensorFlow backend only (the torch twin saves no state)")
-    folder = RunFolder.open(args.resume)
+def plan_resume(run_dir: str | Path, iterations: int | None = None) -> RunPlan:
+    """The run folder's record, metrics and saved state, checked; nothing written or deleted.
+
+    Args:
+        run_dir: an earlier run's folder (TensorFlow backend, single scale, with a saved state).
+        iterations: the new total of steps (more than the folder has); None: the run's own.
+    """
+    folder = RunFolder.open(run_dir)
     record = folder.read_record(required=RESUME_RECORD_KEYS)
     config = _record_config(folder, record)
-    if args.iterations is not None:
-        config = config.replace(iterations=args.iterations)
+    if iterations is not None:
+        config = config.replace(iterations=iterations)
     if config.scales > 1:
         raise ConfigError("--resume works with single-scale runs only")
     folder.read_metrics()  # a malformed metrics.csv is refused now, not after the first step
