@@ -115,3 +115,28 @@ def save_model_folder(folder: Path, model: keras.Model, meta: dict) -> Path:
         raise
     atomic.write_json(folder / META_FILE, {"format": FORMAT, **meta})
     return folder
+
+
+def check_model_files(model_dir: str | os.PathLike) -> None:
+    """model.json / model.weights.h5 in MODEL_DIR, when there, must be a model nst_tf saved.
+
+    Raises:
+        ConfigError: one of them is not a regular file, or model.json is not nst_tf's model record.
+    """
+    model_dir = Path(model_dir)
+    meta = model_dir / META_FILE
+    for path in (meta, model_dir / "model.weights.h5"):
+        if os.path.lexists(path) and (path.is_symlink() or not path.is_file()):
+            raise ConfigError(f"-o {path}: exists and is not a regular file; it is never replaced")
+    if not os.path.lexists(meta):
+        if os.path.lexists(model_dir / "model.weights.h5"):
+            raise ConfigError(
+                f"-o {model_dir / 'model.weights.h5'}: not written by nst_tf (no model.json); never replaced"
+            )
+        return
+    try:
+        record = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        record = None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ConfigError(f"-o {meta}: not a model nst_tf saved; it is never replaced (choose another -o)")

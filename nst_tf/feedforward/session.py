@@ -92,7 +92,8 @@ class NetworkTraining:
         self.model_dir = model_dir = Path(model_dir)
         if not model_dir.is_dir():  # under a plain file, in /proc, a name too long ...: one line, before any work
             check_creatable(model_dir, "-o")
-        from nst_tf.training.runlog import check_model_files, check_run_folder
+        from nst_tf.feedforward.model_io import check_model_files
+        from nst_tf.training.runlog import check_run_folder
 
         check_run_folder(model_dir / "run")  # the ownership rule: never write into a folder nst_tf did not make
         check_model_files(model_dir)
