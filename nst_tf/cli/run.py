@@ -49,6 +49,9 @@ def command(args: argparse.Namespace) -> int:
                 plan = plan_resume(args) if args.resume else plan_new_run(args)
                 check_run(plan)
             plan.record["versions"] = library_versions()
+            decision = plan.prepared.get("precision")
+            if decision is not None and decision.measured and not args.quiet:
+                sys.stderr.write(decision.line() + "\n")
         except KeyboardInterrupt as exc:
             sys.stderr.write("nst_tf: interrupted before the run started; nothing was written\n")
             return interrupted_status(exc)
