@@ -101,7 +101,8 @@ def estimate_peak_bytes(config: Config, height: int, width: int, architecture: s
     if bfloat16:  # the forward kernels' bfloat16 copies; the tapped maps cast to float32, and their gradients
         weights += sum(9 * layer["c_in"] * layer["c_out"] for layer in layers) * 2
         tapped = _needed_layers(config)
-        map_bytes += 2 * 4 * sum(layer["height"] * layer["width"] * layer["c_out"] for layer in layers if layer["name"] in tapped)
+        tapped_values = sum(x["height"] * x["width"] * x["c_out"] for x in layers if x["name"] in tapped)
+        map_bytes += 2 * 4 * tapped_values
     pixels = height * width * 3
     if config.optimizer == "lbfgs":
         optimizer_bytes = LBFGS_FIXED_BYTES + LBFGS_VECTORS * pixels * 8
