@@ -69,7 +69,7 @@ def test_the_probe_runs_once_per_machine_then_the_cache_answers(cache_home, monk
     monkeypatch.setattr(precision, "probe", _fake_probe(3.0, calls))
     first = precision.resolve_precision("auto", "cpu")
     assert (first.precision, first.source, calls) == ("bfloat16", "probe", ["/CPU:0"])
-    assert "conv 3.0x" in first.line() and first.line().startswith("precision: bfloat16 (probe")
+    assert "at 3.0x float32's speed" in first.line() and first.line().startswith("precision: bfloat16 (probe")
     monkeypatch.setattr(precision, "probe", _no_probe)
     second = precision.resolve_precision("auto", "cpu")
     assert (second.precision, second.source, second.conv_speedup) == ("bfloat16", "cache", 3.0)

@@ -94,8 +94,8 @@ class Decision:
         if self.source in ("probe", "cache") and self.conv_speedup is not None:
             how = "probe" if self.source == "probe" else "cached probe"
             return (
-                f"precision: {self.precision} ({how}: conv {self.conv_speedup:.1f}x float32's speed in bfloat16 "
-                f"on this {self.device}; bfloat16 from {BFLOAT16_MIN_SPEEDUP}x)"
+                f"precision: {self.precision} ({how}: bfloat16 convolutions at {self.conv_speedup:.1f}x float32's "
+                f"speed on this {self.device}; bfloat16 is chosen from {BFLOAT16_MIN_SPEEDUP}x)"
             )
         reason = {
             "environment": f"{ENV_VAR}",
