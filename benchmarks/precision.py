@@ -57,7 +57,7 @@ def run(content: Path, style: Path, precision: str, out: Path, name: str, args: 
         "seconds": float(rows[-1]["seconds"]),
         "iterations": len(rows),
         "precision": record["config"]["precision"],
-        "decision": record.get("precision"),
+        "decision": record.get("precision_decision"),
         "stderr_line": next((line for line in done.stderr.splitlines() if line.startswith("precision:")), None),
         "result": str(folder / "generated.png"),
     }

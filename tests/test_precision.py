@@ -162,4 +162,5 @@ def test_a_run_records_what_auto_resolved_to(tmp_path):
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "r" / "config.json").read_text())
     assert record["config"]["precision"] == "bfloat16"
-    assert record["precision"]["requested"] == "auto" and record["precision"]["source"] == "environment"
+    decision = record["precision_decision"]
+    assert decision["requested"] == "auto" and decision["source"] == "environment"

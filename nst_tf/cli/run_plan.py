@@ -232,9 +232,11 @@ def check_run(plan: RunPlan) -> None:
     from nst_tf.perf.precision import resolve_config
     from nst_tf.vgg.extractor import build_extractor
 
-    # "auto" precision is decided once, here, and the run uses and records what it resolved to.
+    # "auto" precision is decided once, here, and the run uses and records what it resolved to (a resumed
+    # run's config holds the resolved value already, and its record keeps the original decision).
     plan.config, decision = resolve_config(plan.config, plan.backend, weights.architecture)
-    plan.record.update(config=plan.config.to_dict(), precision=decision.to_dict())
+    plan.record["config"] = plan.config.to_dict()
+    plan.record.setdefault("precision_decision", decision.to_dict())
     plan.prepared["precision"] = decision
     config = plan.config
 
