@@ -246,11 +246,13 @@ def _one_element(kind: str):
 
 
 def _tf_device(device: str) -> str:
+    """The TensorFlow device a run's choice lands on ("gpu" without one: the run refuses it itself)."""
     if device.startswith("/"):
         return device
-    from nst_tf.optim.engine import resolve_device
+    import tensorflow as tf
 
-    return resolve_device(device)
+    # As nst_tf.optim.engine.resolve_device (not imported: the engine builds extractors, which resolve here).
+    return "/GPU:0" if device in ("auto", "gpu") and tf.config.list_logical_devices("GPU") else "/CPU:0"
 
 
 def _cpu_model_and_flags() -> tuple[str, str]:
