@@ -164,3 +164,14 @@ def test_a_run_records_what_auto_resolved_to(tmp_path):
     assert record["config"]["precision"] == "bfloat16"
     decision = record["precision_decision"]
     assert decision["requested"] == "auto" and decision["source"] == "environment"
+
+
+def test_a_device_without_bfloat16_kernels_gets_float32_and_no_cache_entry(cache_home, monkeypatch):
+    def no_bfloat16(tf_device):
+        raise RuntimeError("no bfloat16 Conv2D kernel registered")
+
+    monkeypatch.setattr(precision, "_measure", no_bfloat16)
+    decision = precision.resolve_precision("auto", "cpu")
+    assert (decision.precision, decision.conv_speedup) == ("float32", None)
+    assert "no bfloat16 convolution ran" in decision.line()
+    assert not cache_home.exists()  # the next run tries again

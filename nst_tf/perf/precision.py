@@ -101,6 +101,7 @@ class Decision:
             "environment": f"{ENV_VAR}",
             "backend": "the backend computes in float32 only",
             "network": "SqueezeNet 1.1 runs in float32 only",
+            "probe": "no bfloat16 convolution ran on this device",
         }
         return f"precision: {self.precision} ({reason.get(self.source, self.source)})"
 
