@@ -1,6 +1,7 @@
 """float32 against `--precision auto`: the same runs' time and `score` on held-out pairs, side by side.
 
     python benchmarks/precision.py --image-size 256 --iterations 100 --out bench_precision --json precision.json
+    python benchmarks/precision.py --apply starry_night --photo ../shared/images/tubingen.jpg
 
 For each pair (`--pairs C:S …`, default the three held-out pairs of benchmarks/time_to_quality.py), the
 command line's own `run` goes once with `--precision float32` and once with `--precision auto`, one after the
@@ -10,6 +11,8 @@ Reported per pair: each run's seconds (metrics.csv's last `seconds`: targets, tr
 what auto resolved to (config.json's "precision"), both content and style distances and auto's relative
 difference from float32's. The issue's bar: both distances within 5 % of float32's on every pair. The
 pictures stay in `--out` to be looked at side by side. The CPU's model and bfloat16 flags are recorded.
+`--apply MODEL` times apply's forward pass instead (float32 and bfloat16 convolutions alternating in one
+process, 1024x768).
 """
 
 from __future__ import annotations
@@ -82,6 +85,34 @@ def measure_pair(content: Path, style: Path, args: argparse.Namespace) -> dict:
     }
 
 
+def apply_pass(model_name: str, photo_path: Path, repeats: int = 5) -> dict:
+    """apply's forward pass on a 1024x768 photo with float32 and with bfloat16 convolutions, alternating in one
+    process (`Stylizer(model, precision=...)`), medians; and how far the pictures differ."""
+    import numpy as np
+    import tensorflow as tf
+
+    from nst_tf.feedforward.apply import Stylizer
+    from nst_tf.feedforward.model_io import find_model, load_model
+
+    photo = tf.image.resize(image_io.load_image(photo_path), (768, 1024)).numpy().clip(0, 1).astype(np.float32)
+    model, _ = load_model(find_model(model_name))
+    stylizers = {p: Stylizer(model, precision=p) for p in ("float32", "bfloat16")}
+    for stylizer in stylizers.values():
+        stylizer.warm_up()
+        stylizer(photo)  # the first call at this size
+    seconds: dict[str, list[float]] = {p: [] for p in stylizers}
+    pictures = {}
+    for _ in range(repeats):
+        for precision, stylizer in stylizers.items():
+            pictures[precision], elapsed = stylizer.timed(photo)
+            seconds[precision].append(elapsed)
+    difference = np.abs(pictures["bfloat16"] - pictures["float32"])
+    median = {p: statistics.median(v) for p, v in seconds.items()}
+    return {"model": model_name, "photo": str(photo_path), "size": [768, 1024], "seconds": median,
+            "speedup": median["float32"] / median["bfloat16"], "max_difference": float(difference.max()),
+            "mean_difference": float(difference.mean())}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", nargs="+", metavar="CONTENT:STYLE", help="default: three held-out pairs")
@@ -89,8 +120,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--out", type=Path, default=Path("bench_precision"), help="where the run folders go")
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--apply", metavar="MODEL", help="instead: apply's pass at 1024x768, e.g. starry_night")
+    parser.add_argument("--photo", type=Path, help="the photo for --apply (default: the first pair's content)")
     parser.add_argument("run_args", nargs="*", help="more `run` flags, after --")
     args = parser.parse_args(argv)
+    if args.apply:
+        photo = args.photo or Path(args.pairs[0].split(":", 1)[0] if args.pairs else default_pairs()[0][0])
+        result = apply_pass(args.apply, photo)
+        print(
+            f"apply {args.apply} at 1024x768: float32 {result['seconds']['float32']:.3f} s, bfloat16 "
+            f"{result['seconds']['bfloat16']:.3f} s ({result['speedup']:.2f}x); |difference| max "
+            f"{result['max_difference']:.4f}, mean {result['mean_difference']:.5f}; CPU {cpu_description()}"
+        )
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        return 0
     pairs = [tuple(Path(p) for p in pair.split(":", 1)) for pair in args.pairs] if args.pairs else default_pairs()
     results = []
     for content, style in pairs:
