@@ -16,6 +16,12 @@ probe's GFLOP/s that `nst_tf.perf.bench.step_flops` of work per second represent
   with the kernel rotated by 180° and its channels swapped (precomputed once; conv1_1 keeps the native
   op), and `costs.gram_matrix`'s one-matmul gradient A·(dG + dGᵀ). See `nst_tf.vgg.extractor`.
 - product+xla: the same, compiled with XLA.
+- keras-bfloat16: what `--precision bfloat16` did before: the Keras VGG model built under Keras's
+  "mixed_bfloat16" policy (`BFloat16Extractor(..., fast_gradient=False)`), TensorFlow's own gradients.
+- product-bfloat16: what `--precision bfloat16` (and "auto" where the probe picks it) does now: the product's
+  fast path with bfloat16 convolutions and flipped-kernel gradients, Grams and costs in float32.
+The bfloat16 variants agree with float32 to bfloat16's rounding (tests/test_mixed_precision.py derives the
+bound), so they are checked against a looser tolerance, BFLOAT16_AGREEMENT. `--variants` picks a subset.
 """
 
 from __future__ import annotations
@@ -40,7 +46,12 @@ from nst_tf.optim import pictures  # noqa: E402
 from nst_tf.optim import targets as optim_targets  # noqa: E402
 from nst_tf.perf.bench import default_pictures, step_flops  # noqa: E402
 from nst_tf.presets import DEFAULT  # noqa: E402
-from nst_tf.vgg.extractor import FeatureExtractor, build_extractor  # noqa: E402
+from nst_tf.vgg.extractor import BFloat16Extractor, FeatureExtractor, build_extractor  # noqa: E402
+
+VARIANTS = ("keras", "keras+xla", "product", "product+xla", "keras-bfloat16", "product-bfloat16")
+# bfloat16's gradients against float32's: the worst-case bound of tests/test_mixed_precision.py at conv5_1 is
+# about 0.36 (measured there 0.015); a wrong gradient (a kernel not flipped, a term dropped) is off by ~1.
+BFLOAT16_AGREEMENT = 0.36
 
 # The pair benchmarks/README.md's figures were measured on; the package's samples when ../shared is absent.
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "images"
@@ -85,9 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--weights", default="hed-vgg16")
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     args = parser.parse_args(argv)
 
-    config = DEFAULT.replace(image_size=args.image_size, weights=args.weights)
+    # keras_costs writes the course's cost forms out by hand, so every variant computes those (the default
+    # preset's relative forms differ only by constant factors per term: the same work, the same speed).
+    config = DEFAULT.replace(
+        image_size=args.image_size,
+        weights=args.weights,
+        precision="float32",
+        content_cost_form="course",
+        style_cost_form="course",
+    )
     product = build_extractor(config)  # the default extractor: fast gradient
     keras_extractor = FeatureExtractor(
         product.weights,
@@ -114,21 +134,37 @@ def main(argv: list[str] | None = None) -> int:
             total = optim_targets.picture_costs(product, targets, config, picture)["total"]
         return tape.gradient(total, picture)
 
+    layout = (product.weights, product.layer_names, config.pooling, config.pool_padding, product.preprocessing)
+    bfloat16_product = BFloat16Extractor(*layout)
+    bfloat16_keras = BFloat16Extractor(*layout, fast_gradient=False)
+
+    def bfloat16_gradient(extractor):
+        def gradient():
+            with tf.GradientTape() as tape:
+                total = optim_targets.picture_costs(extractor, targets, config, picture)["total"]
+            return tape.gradient(total, picture)
+
+        return gradient
+
     probe_a = tf.random.uniform((2048, 2048))
-    variants = {
+    every = {
         "keras": tf.function(keras_gradient),
         "keras+xla": tf.function(keras_gradient, jit_compile=True),
         "product": tf.function(product_gradient),
         "product+xla": tf.function(product_gradient, jit_compile=True),
+        "keras-bfloat16": tf.function(bfloat16_gradient(bfloat16_keras)),
+        "product-bfloat16": tf.function(bfloat16_gradient(bfloat16_product)),
     }
+    variants = {name: every[name] for name in VARIANTS if name in args.variants}
     probe = tf.function(lambda: tf.matmul(probe_a, probe_a)[0, 0])
-    reference = variants["keras"]().numpy()
+    reference = every["keras"]().numpy()
     agreement: dict[str, float] = {}
     for name, fn in variants.items():
         value = fn().numpy()
         error = float(np.linalg.norm(value - reference) / np.linalg.norm(reference))
         agreement[name] = error
-        assert error < 1e-2, f"{name} disagrees with keras by {error:.2g} (relative norm)"
+        tolerance = BFLOAT16_AGREEMENT if "bfloat16" in name else 1e-2
+        assert error < tolerance, f"{name} disagrees with keras by {error:.2g} (relative norm)"
         fn()
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     peaks: list[float] = []

@@ -3,12 +3,15 @@
     python benchmarks/time_to_quality.py --image-size 128 --json ttq128.json   # three held-out pairs
     python benchmarks/time_to_quality.py --image-size 256 --json ttq256.json
     python benchmarks/time_to_quality.py --cost default --image-size 256 --optimizer lbfgs   # preset choice
+    python benchmarks/time_to_quality.py --image-size 128 --precision float32   # ours without bfloat16
 
 Reference (`--cost course`, the default): the course preset's optimizer, Adam with learning rate 2.0 on
 0-255 pixels from its 0.6 noise blend, 200 iterations. Ours: the `default` preset's optimizer, learning
 rate, pixel units and start (or the flags given) on the *same cost function*: the course's α = 10,
 β = 40, conv4_2 content, conv1_1 .. conv5_1 style at 0.2 each, average pooling with "same" padding, and
-the same weights, pictures and size. Only how the cost is minimised differs.
+the same weights, pictures and size. Only how the cost is minimised differs, and in what arithmetic: the
+reference computes in float32 (the recipe's figures), ours in `--precision` (default auto, as the default
+preset: bfloat16 where this machine's probe finds it faster, nst_tf.perf.precision).
 
 `--cost default` instead compares on the default preset's own cost, with its Adam recipe (learning rate
 0.02 in [0, 1] units from the content picture, 300 iterations) as the reference: the evidence for which
@@ -39,6 +42,7 @@ from nst_tf.config import Config  # noqa: E402
 from nst_tf.io import images as image_io
 from nst_tf.optim import engine as optimize  # noqa: E402
 from nst_tf.perf.bench import default_pictures  # noqa: E402
+from nst_tf.perf.precision import cpu_description, resolve_config  # noqa: E402
 from nst_tf.presets import COURSE, DEFAULT  # noqa: E402
 from nst_tf.vgg.extractor import build_extractor  # noqa: E402
 
@@ -66,8 +70,8 @@ def configs(args: argparse.Namespace) -> tuple[Config, Config]:
     common = {"image_size": args.image_size, "exact_size": None, "snapshot_every": 0, "seed": args.seed}
     if args.cost == "course":
         reference = COURSE.replace(weights=args.weights, strict_weights=False, imagenet_layout=None, **common)
-    else:
-        reference = DEFAULT.replace(weights=args.weights, **common, **ADAM_DEFAULT)
+    else:  # the reference computes in float32 whatever the machine: the recipe's figures
+        reference = DEFAULT.replace(weights=args.weights, precision="float32", **common, **ADAM_DEFAULT)
     ours = reference.replace(**{name: getattr(DEFAULT, name) for name in OPTIMIZER_FIELDS})
     overrides = {
         "optimizer": args.optimizer,
@@ -116,14 +120,17 @@ def default_pairs() -> list[tuple[Path, Path]]:
     return pairs if all(c.is_file() and s.is_file() for c, s in pairs) else [default_pictures()]
 
 
-def measure_pair(content_path, style_path, reference_config, ours_config, extractor, repeats: int) -> dict:
-    """Reference and ours alternating `repeats` times on one pair; medians (ours None if it never got there)."""
+def measure_pair(content_path, style_path, reference_config, ours_config, extractors, repeats: int) -> dict:
+    """Reference and ours alternating `repeats` times on one pair; medians (ours None if it never got there).
+    `extractors`: (the reference's, ours'); ours' may compute in bfloat16, so its costs, which decide when it
+    has reached the reference's, carry bfloat16's rounding (about 1e-3 relative: tests/test_mixed_precision.py)."""
     content, style = image_io.load_image(content_path), image_io.load_image(style_path)
+    reference_extractor, ours_extractor = extractors
     references, ours = [], []
     for _ in range(repeats):
-        references.append(run_reference(content, style, reference_config, extractor))
+        references.append(run_reference(content, style, reference_config, reference_extractor))
         target = statistics.median(r["final_cost"] for r in references)
-        ours.append(run_ours(content, style, ours_config, extractor, target))
+        ours.append(run_ours(content, style, ours_config, ours_extractor, target))
     reference_seconds = statistics.median(r["seconds"] for r in references)
     reached = [o["seconds"] for o in ours if o["reached"]]
     ours_seconds = statistics.median(reached) if len(reached) == len(ours) else None
@@ -153,15 +160,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", help="ours' start (default: the default preset's)")
     parser.add_argument("--learning-rate", type=float, help="ours' Adam step (default: the default preset's)")
     parser.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None)
-    parser.add_argument("--precision", choices=("float32", "bfloat16"))
+    parser.add_argument(
+        "--precision", choices=("auto", "float32", "bfloat16"), help="ours (default: the default preset's, auto)"
+    )
     args = parser.parse_args(argv)
 
     pairs = [tuple(Path(p) for p in pair.split(":", 1)) for pair in args.pairs] if args.pairs else default_pairs()
     reference_config, ours_config = configs(args)
+    ours_config, decision = resolve_config(ours_config)  # "auto" decided once, by this machine's probe
+    print(decision.line(), flush=True)
     extractor = build_extractor(reference_config)  # the same network and layers for both
+    # ours in its own precision: the same weights, its own arithmetic (the reference is always float32)
+    ours_extractor = extractor
+    if ours_config.precision != reference_config.precision:
+        ours_extractor = build_extractor(ours_config, extractor.weights)
     results = []
     for content_path, style_path in pairs:
-        results.append(measure_pair(content_path, style_path, reference_config, ours_config, extractor, args.repeats))
+        extractors = (extractor, ours_extractor)
+        results.append(measure_pair(content_path, style_path, reference_config, ours_config, extractors, args.repeats))
         r = results[-1]
         speedup = f"{r['speedup']:.1f}x" if r["speedup"] else "not reached"
         ours_seconds = "-" if r["ours_seconds"] is None else f"{r['ours_seconds']:.1f}"
@@ -184,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             "median_ours_seconds": statistics.median(r["ours_seconds"] for r in results) if median else None,
             "reference": {name: getattr(reference_config, name) for name in OPTIMIZER_FIELDS},
             "ours": {name: getattr(ours_config, name) for name in OPTIMIZER_FIELDS},
+            "precision_decision": decision.to_dict(),
+            "cpu": cpu_description(),
             "pairs": results,
         }
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")

@@ -35,7 +35,8 @@ INIT_MODES = ("content", "recoloured", "noise", "blend", "content+noise", "gauss
 # The starts that draw no noise (from the content picture, and the style pictures' colours).
 DETERMINISTIC_INITS = ("content", "recoloured")
 OPTIMIZERS = ("adam", "lbfgs", "torch-lbfgs")
-PRECISIONS = ("float32", "bfloat16")
+# "auto": bfloat16 where the probe measures it faster, float32 elsewhere (nst_tf.perf.precision).
+PRECISIONS = ("auto", "float32", "bfloat16")
 POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "gpu")
 PREPROCESSING = ("weights", "none")
@@ -174,7 +175,9 @@ class Config:
         seed: seeds the init noise and TensorFlow; a CPU run with a seed repeats bit for bit.
         strict_weights: refuse to fall back from the requested weights (the course presets).
         jit_compile: compile the step with XLA (tf.function(jit_compile=True)).
-        precision: "float32", or "bfloat16" (VGG computed in bfloat16; costs and Grams in float32).
+        precision: "auto" (bfloat16 where a probe measures it faster on this machine, else float32; resolved
+            once at the run's start by nst_tf.perf.precision), "float32", or "bfloat16" (VGG's convolutions
+            in bfloat16; the picture, costs, Grams and the optimizer in float32).
         mode: "transfer" (content + style), "texture" (texture synthesis: α = 0, start from noise, no
             content picture) or "invert" (feature inversion: β = 0, start from noise, no style picture).
         style_scale: the style picture's longest side relative to the result's (0.5: larger strokes).
@@ -231,7 +234,9 @@ class Config:
     )
     strict_weights: bool = setting(False)
     jit_compile: bool = setting(False, "XLA-compile the step", flag="--jit", parse="bool")
-    precision: str = setting("float32", "VGG's arithmetic", parse="str", choices=PRECISIONS)
+    precision: str = setting(
+        "auto", "VGG's arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
+    )
     mode: str = setting(
         "transfer",
         "transfer (CONTENT STYLE...), texture synthesis (STYLE...) or feature inversion (CONTENT)",

@@ -29,6 +29,7 @@ DEFAULT_ADAM = {"iterations": 300, "snapshot_every": 50}
 # 400x300, conv4_2 content, Adam(2.0) on 0-255 pixels, 0.6 noise blend, snapshots every 20 of 200 steps.
 COURSE = Config(
     preset="course",
+    precision="float32",  # the recipe promises exact numbers: no bfloat16, whatever the machine
     iterations=200,
     snapshot_every=20,
     image_size=400,
@@ -58,6 +59,7 @@ COURSE = Config(
 # to VGG unnormalised (the notebook's quirk), Adam(0.01), content + U(-0.25, 0.25), 2501 steps.
 COURSE_TF2 = Config(
     preset="course-tf2",
+    precision="float32",  # the recipe promises exact numbers: no bfloat16, whatever the machine
     iterations=2501,
     snapshot_every=250,
     image_size=400,
@@ -93,6 +95,7 @@ _PYTORCH_COSTS = {"content_cost_form": "mse", "style_cost_form": "mse", "gram_no
 # with the weights), optim.LBFGS with its defaults for 300 closure calls, the picture clamped in each call.
 PYTORCH_TUTORIAL = Config(
     preset="pytorch-tutorial",
+    precision="float32",  # the recipe promises exact numbers: no bfloat16, whatever the machine
     iterations=300,  # closure calls, one Step each
     snapshot_every=50,
     image_size=128,  # 512 on a GPU (--image-size 512), 128 on a CPU
@@ -114,6 +117,7 @@ PYTORCH_TUTORIAL = Config(
 # RGB without normalisation, Adam(0.1) from torch.randn, clamped to [0, 1] every epoch.
 MASTERING_PYTORCH = Config(
     preset="mastering-pytorch",
+    precision="float32",  # the recipe promises exact numbers: no bfloat16, whatever the machine
     iterations=180,  # the chapter's epochs (its repository's notebook runs 300)
     snapshot_every=50,
     image_size=128,
@@ -141,6 +145,7 @@ MASTERING_PYTORCH = Config(
 # this preset to the valid range every step.
 CS231N = Config(
     preset="cs231n",
+    precision="float32",  # the recipe promises exact numbers: no bfloat16, whatever the machine
     iterations=200,
     snapshot_every=100,
     image_size=192,

@@ -1,7 +1,8 @@
 """Shared fixtures: tiny pictures, offline weights resolution, and the project's own images.
 
 Every test runs offline (NST_TF_OFFLINE=1) with an empty Keras cache and no pretrained/ folder in sight,
-so weight resolution behaves as on a fresh machine without network.
+so weight resolution behaves as on a fresh machine without network; precision "auto" resolves to float32
+(NST_TF_PRECISION) unless a test says otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# "auto" precision resolves to float32 in every test, in this process and the CLI's subprocesses alike: the
+# probe's choice differs by machine (bfloat16 with AMX) and must not change what a test sees, nor write a
+# cache into the user's home. Tests of the probe and of bfloat16 unset or override it.
+os.environ["NST_TF_PRECISION"] = "float32"
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "images"

@@ -30,11 +30,10 @@ def test_flops_through_a_pooling_stop_at_the_deepest_layer():
     assert bench.step_flops(config.replace(style_weight=0.0), 16, 20)["gram"] == 0
 
 
-def test_bench_writes_well_formed_json(tmp_path, capsys):
+def _bench_args(out):
     parser = argparse.ArgumentParser()
     bench_cli.add_parser(parser.add_subparsers(dest="command"))
-    out = tmp_path / "bench.json"
-    args = parser.parse_args(
+    return parser.parse_args(
         [
             "bench",
             "--image-size",
@@ -50,20 +49,28 @@ def test_bench_writes_well_formed_json(tmp_path, capsys):
         ]
         + ["--json", str(out)]
     )
+
+
+def _run_bench(out, monkeypatch) -> dict:
+    args = _bench_args(out)
     args.content, args.style = str(IMAGES / "chelsea.png"), str(IMAGES / "ihc.png")
-    original = bench.MATMUL_SIZES
-    bench.MATMUL_SIZES = (128, 256)  # the real probes (2048-4096) take seconds each
-    try:
-        assert bench_cli.command(args) == 0
-    finally:
-        bench.MATMUL_SIZES = original
-    result = json.loads(out.read_text())
+    monkeypatch.setattr(bench, "MATMUL_SIZES", (128, 256))  # the real probes (2048-4096) take seconds each
+    monkeypatch.setattr(bench, "CONV_PEAK_SHAPE", (16, 16, 64, 64))
+    assert bench_cli.command(args) == 0
+    return json.loads(out.read_text())
+
+
+def test_bench_writes_well_formed_json(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "bench.json"
+    result = _run_bench(out, monkeypatch)
     for key in (
         "seconds_per_iteration",
         "gflop_per_iteration",
         "achieved_gflops",
         "matmul_peak_gflops",
         "fraction_of_peak",
+        "conv_peak_gflops",
+        "fraction_of_conv_peak",
         "peak_rss_mb",
     ):
         assert isinstance(result[key], float) and math.isfinite(result[key]) and result[key] > 0, key
@@ -74,4 +81,15 @@ def test_bench_writes_well_formed_json(tmp_path, capsys):
     flops = bench.step_flops(DEFAULT, 21, 32, result["config"]["architecture"])
     assert math.isclose(result["gflop_per_iteration"], flops["total"] / 1e9)
     assert math.isclose(result["achieved_gflops"], result["gflop_per_iteration"] / result["seconds_per_iteration"])
+    assert math.isclose(result["fraction_of_conv_peak"], result["achieved_gflops"] / result["conv_peak_gflops"])
+    assert result["peak_precision"] == result["config"]["precision"] == "float32"  # NST_TF_PRECISION (conftest)
+    assert result["precision_decision"]["requested"] == "auto"
     assert capsys.readouterr().out.startswith("bench 32x21 adam float32 xla off:")
+
+
+def test_a_bfloat16_bench_is_held_against_the_bfloat16_peaks(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NST_TF_PRECISION", "bfloat16")  # what "auto" picks on a machine with AMX
+    result = _run_bench(tmp_path / "bench.json", monkeypatch)
+    assert result["peak_precision"] == result["config"]["precision"] == "bfloat16"
+    assert len(result["conv_gflops_next_to_steps"]) == 2 and result["conv_peak_gflops"] > 0
+    assert "GFLOP/s bfloat16 matmul peak" in capsys.readouterr().out

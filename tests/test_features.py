@@ -168,9 +168,21 @@ def test_fast_path_keeps_the_model_dtype_and_falls_back_under_mixed_precision(vg
     assert {conv.backward_kernel.dtype for conv in float64._chain[1:]} == {tf.float64}
     features = float64(tf.constant(tiny_image(20, 20), tf.float64))
     assert {value.dtype for value in features.values()} == {tf.float64}
-    mixed = BFloat16Extractor(vgg19, ["conv1_2"])  # bfloat16 maths on float32 variables
-    assert not mixed.fast_gradient
+    mixed = BFloat16Extractor(vgg19, ["conv1_2"], fast_gradient=False)  # Keras's mixed_bfloat16 policy
+    assert not mixed.fast_gradient and mixed.compute_dtype == "bfloat16"
     picture = tf.constant(tiny_image(20, 20))
+    keras_mixed = mixed(picture)["block1_conv2"]
     np.testing.assert_array_equal(
-        mixed(picture)["block1_conv2"], tf.cast(mixed.model(mixed.preprocess(picture))["block1_conv2"], tf.float32)
+        keras_mixed, tf.cast(mixed.model(mixed.preprocess(picture))["block1_conv2"], tf.float32)
     )
+    # The default bfloat16 extractor takes the fast path in bfloat16 on the same float32 variables.
+    fast = BFloat16Extractor(vgg19, ["conv1_2"])
+    assert fast.fast_gradient and fast.compute_dtype == "bfloat16"
+    assert {conv.kernel.dtype for conv in fast._chain} == {tf.bfloat16}
+    assert {conv.backward_kernel.dtype for conv in fast._chain[1:]} == {tf.bfloat16}
+    assert {v.dtype for v in fast.model.weights} == {"float32"}
+    features = fast(picture)["block1_conv2"]
+    assert features.dtype == tf.float32
+    # Both round the same operands to bfloat16 (u = 2^-8) and sum in float32; they may differ in the rounding
+    # of the input, kernel, the conv1_1 output and the result: 4 roundings, each at most u relative.
+    assert _relative(features.numpy(), keras_mixed.numpy()) < 4 * 2.0**-8

@@ -160,6 +160,29 @@ def test_compiled_encoder_and_decoder_give_the_training_path_numbers():
     assert decoded.shape == (1, 40, 24, 3)
 
 
+def test_a_bfloat16_encoder_stays_within_its_rounding_bound():
+    """bfloat16 (u = 2^-8) rounds the preprocessed picture once, and per conv layer its kernel, bias, the
+    convolution's and the bias_add's output (oneDNN sums in float32: one more u), and each max pooling is
+    exact; ReLU is exact and 1-Lipschitz. So relu{k}_1 after L convs is within (1 + 5·L)·u of float32's,
+    normwise, to first order (tests/test_mixed_precision.py has the longer derivation). VGG16 relu1_1 .. relu4_1
+    sit after 1, 3, 5 and 8 convs."""
+    import tensorflow as tf
+
+    from nst_tf.universal.compiled import InferenceEncoder
+    from nst_tf.vgg.weights import resolve_weights
+
+    weights = resolve_weights("imagenet-vgg16")
+    image = np.random.default_rng(7).random((1, 40, 24, 3)).astype(np.float32)
+    full = InferenceEncoder(weights, 4)(image)
+    encoder = InferenceEncoder(weights, 4, "bfloat16")
+    half = encoder(image)
+    assert encoder.up_to(2).compute_dtype == "bfloat16"
+    for level, convs in zip((1, 2, 3, 4), (1, 3, 5, 8), strict=True):
+        assert half[level].dtype == tf.float32  # the WCT/AdaIN statistics are taken in float32
+        error = np.linalg.norm(half[level].numpy() - full[level].numpy()) / np.linalg.norm(full[level].numpy())
+        assert 2.0**-8 / 10 < error <= (1 + 5 * convs) * 2.0**-8, (level, error)
+
+
 def test_wct_uses_relu3_1_down_by_default_and_the_levels_asked_for(tmp_path):
     from nst_tf.universal.decoders import WCT_LEVELS, decoder_names
 

@@ -7,6 +7,7 @@ The settings flags are the run command's (derived from Config), restricted to th
 from __future__ import annotations
 
 import argparse
+import sys
 
 from nst_tf.cli.common import HelpFormatter
 from nst_tf.cli.settings import add_setting_options, config_from_args
@@ -61,6 +62,12 @@ def command(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
     result = bench.run_bench(config, content, style, args.iterations, args.warmup)
     result["versions"] = library_versions()
+    decision = result["precision_decision"]
+    if decision["source"] in ("probe", "cache"):  # what "auto" chose on this machine, and why
+        from nst_tf.perf.precision import Decision
+
+        fields = {k: v for k, v in decision.items() if k != "threshold"}
+        sys.stderr.write(Decision(**fields).line() + "\n")
     print(bench.summary_line(result), flush=True)
     if json_path is not None:
         make_parents(json_path, "--json")

@@ -75,6 +75,9 @@ def command(args: argparse.Namespace) -> int:
 
                 plan = _plan(args)
                 check_run(plan)
+            decision = plan.prepared.get("precision")
+            if decision is not None and decision.measured and not args.quiet:
+                sys.stderr.write(decision.line() + "\n")
         except KeyboardInterrupt as exc:
             sys.stderr.write("nst_tf: interrupted before the run started; nothing was written\n")
             return interrupted_status(exc)

@@ -3,8 +3,10 @@
 `Stylizer(model)` wraps a generator in a `tf.function` traced once for any batch and size (an input
 signature of (None, None, None, 3)); `warm_up()` traces it on a tiny picture, so that `timed(photos)`
 measures the forward pass alone. A float32 JohnsonNet goes through `nst_tf.feedforward.inference`'s
-`JohnsonForward` (the same output, about twice as fast on a CPU); `fast=False` keeps the Keras call. No
-`jit_compile`: XLA compiles once per picture size (seconds each), which a folder of photos would pay.
+`JohnsonForward` (the same output, about twice as fast on a CPU), in float32 or, with `precision="bfloat16"`
+(resolve "auto" with `nst_tf.perf.precision.resolve_precision`), with bfloat16 convolutions; `fast=False`
+keeps the Keras call. No `jit_compile`: XLA compiles once per picture size (seconds each), which a folder
+of photos would pay.
 `preserve_colors` keeps the photo's colours: the stylized luminance is combined with the photo's chroma
 (YUV), `nst_tf.losses.color.transfer_luminance`.
 
@@ -30,14 +32,20 @@ from nst_tf.records import Step
 class Stylizer:
     """A compiled forward pass of a generator: `stylizer(images)` -> numpy images, same sizes, in [0, 1]."""
 
-    def __init__(self, model: keras.Model, fast: bool = True) -> None:
+    def __init__(self, model: keras.Model, fast: bool = True, precision: str = "float32") -> None:
         from nst_tf.feedforward import inference
 
         self.model = model
         self.min_size = int(getattr(model, "min_size", 1))
         self.fast = fast and inference.supports(model)
+        # bfloat16 convolutions need the fast pass; the Keras call computes in the model's own dtype policy
+        self.precision = precision if self.fast else model.compute_dtype
         spec = tf.TensorSpec((None, None, None, 3), tf.float32)
-        forward = inference.JohnsonForward(model) if self.fast else (lambda x: model(x, training=False))
+
+        def keras_call(x: tf.Tensor) -> tf.Tensor:
+            return model(x, training=False)
+
+        forward = inference.JohnsonForward(model, precision) if self.fast else keras_call
         self._forward = tf.function(forward, input_signature=[spec])
         self.warm = False
 

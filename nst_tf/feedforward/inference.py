@@ -20,6 +20,11 @@ separate passes.
 Transformed kernels are made from the model's variables on every call (tiny tensors), so the pass follows the
 weights if they change. Outputs equal the Keras model's to about 1e-6 (summation order); tests assert 1e-5.
 Only float32 networks are served (`supports`); anything else goes through the Keras model.
+
+`compute_dtype="bfloat16"` (what `--precision auto` picks on a CPU with AMX, nst_tf.perf.precision) runs
+every convolution in bfloat16 (inputs and the transformed kernels rounded once; oneDNN sums in float32) and
+hands its output back as float32: instance norm's statistics, the residual sums, the activations between
+layers and the final sigmoid stay float32, so rounding enters only at each convolution's operands.
 """
 
 from __future__ import annotations
@@ -81,7 +86,13 @@ def block_kernel(kernel: tf.Tensor, block: int) -> tf.Tensor:
     return tf.reshape(big, (kk, kk, block * block * ci, block * block * co))
 
 
-def block_conv(x: tf.Tensor, kernel: tf.Tensor, block: int = BLOCK) -> tf.Tensor:
+def convolve(x: tf.Tensor, kernel: tf.Tensor, stride: int, padding: str, dtype: tf.DType = tf.float32) -> tf.Tensor:
+    """conv2d in `dtype` (operands rounded to it), the result as float32; a no-op cast for float32."""
+    y = tf.nn.conv2d(tf.cast(x, dtype), tf.cast(kernel, dtype), stride, padding)
+    return tf.cast(y, tf.float32)
+
+
+def block_conv(x: tf.Tensor, kernel: tf.Tensor, block: int = BLOCK, dtype: tf.DType = tf.float32) -> tf.Tensor:
     """VALID stride-1 convolution of x (H and W such that H − k + 1 is a multiple of `block`) on blocks."""
     k = kernel.shape[0]
     kk = (k + 2 * (block - 1)) // block
@@ -90,7 +101,7 @@ def block_conv(x: tf.Tensor, kernel: tf.Tensor, block: int = BLOCK) -> tf.Tensor
     need_h = (height - k + 1) + block * (kk - 1)
     need_w = (width - k + 1) + block * (kk - 1)
     x = tf.pad(x, [[0, 0], [0, need_h - height], [0, need_w - width], [0, 0]])
-    y = tf.nn.conv2d(tf.nn.space_to_depth(x, block), block_kernel(kernel, block), 1, "VALID")
+    y = convolve(tf.nn.space_to_depth(x, block), block_kernel(kernel, block), 1, "VALID", dtype)
     return tf.nn.depth_to_space(y, block)
 
 
@@ -110,13 +121,13 @@ def upsample_kernel(kernel: tf.Tensor) -> tf.Tensor:
     return tf.reshape(big, (3, 3, ci, 4 * co))
 
 
-def upsample_conv(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+def upsample_conv(x: tf.Tensor, kernel: tf.Tensor, dtype: tf.DType = tf.float32) -> tf.Tensor:
     """reflect_pad(upsample×2(x), 1) convolved with a 3×3 kernel, without making the upsampled picture.
 
     The reflected row beside an upsampled border is the border row itself, hence the edge-replicating pad.
     """
     x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
-    return tf.nn.depth_to_space(tf.nn.conv2d(x, upsample_kernel(kernel), 1, "VALID"), 2)
+    return tf.nn.depth_to_space(convolve(x, upsample_kernel(kernel), 1, "VALID", dtype), 2)
 
 
 def instance_norm(x: tf.Tensor, norm: InstanceNorm, relu: bool) -> tf.Tensor:
@@ -127,40 +138,48 @@ def instance_norm(x: tf.Tensor, norm: InstanceNorm, relu: bool) -> tf.Tensor:
     return tf.nn.relu(x) if relu else x
 
 
-def _conv(layer: ConvLayer, x: tf.Tensor, relu: bool = True) -> tf.Tensor:
+def _conv(layer: ConvLayer, x: tf.Tensor, relu: bool = True, dtype: tf.DType = tf.float32) -> tf.Tensor:
     """A ConvLayer (3×3, stride 1 or 2) followed by its instance norm; its bias is cancelled by the norm."""
     conv = layer.conv
-    x = tf.nn.conv2d(reflect_pad(x, layer.pad.pad), conv.kernel, conv.strides[0], "VALID")
+    x = convolve(reflect_pad(x, layer.pad.pad), conv.kernel, conv.strides[0], "VALID", dtype)
     return instance_norm(x, layer.norm, relu)
 
 
-def _residual(block: ResidualBlock, x: tf.Tensor) -> tf.Tensor:
+def _residual(block: ResidualBlock, x: tf.Tensor, dtype: tf.DType = tf.float32) -> tf.Tensor:
     """The residual branch IN(conv(ReLU(IN(conv(x))))); the second conv's bias is cancelled by `norm2`."""
-    y = _conv(block.conv1, x)
-    y = tf.nn.conv2d(reflect_pad(y, block.conv2.pad.pad), block.conv2.conv.kernel, 1, "VALID")
+    y = _conv(block.conv1, x, dtype=dtype)
+    y = convolve(reflect_pad(y, block.conv2.pad.pad), block.conv2.conv.kernel, 1, "VALID", dtype)
     return instance_norm(y, block.norm2, relu=False)
 
 
 class JohnsonForward:
-    """`JohnsonForward(model)(images)`: the JohnsonNet's output for (B, H, W, 3) float32 images, computed fast."""
+    """`JohnsonForward(model)(images)`: the JohnsonNet's output for (B, H, W, 3) float32 images, computed fast.
 
-    def __init__(self, model: JohnsonNet) -> None:
+    Args:
+        model: a float32 JohnsonNet (see `supports`).
+        compute_dtype: the convolutions' arithmetic, "float32" or "bfloat16" (see the module's notes).
+    """
+
+    def __init__(self, model: JohnsonNet, compute_dtype: str = "float32") -> None:
         if not supports(model):
             raise ValueError("JohnsonForward computes float32 JohnsonNet models only")
+        if compute_dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"compute_dtype must be float32 or bfloat16, not {compute_dtype!r}")
         self.model = model
+        self.compute_dtype = compute_dtype
 
     def __call__(self, images: tf.Tensor) -> tf.Tensor:
-        m = self.model
+        m, dtype = self.model, tf.as_dtype(self.compute_dtype)
         height, width = tf.shape(images)[1], tf.shape(images)[2]
         pad_h, pad_w = (-height) % m.stride, (-width) % m.stride
         x = tf.pad(images, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="REFLECT")
-        x = block_conv(reflect_pad(x, m.conv1.pad.pad), m.conv1.conv.kernel)
+        x = block_conv(reflect_pad(x, m.conv1.pad.pad), m.conv1.conv.kernel, dtype=dtype)
         x = instance_norm(x, m.conv1.norm, relu=True)
-        x = _conv(m.conv3, _conv(m.conv2, x))
+        x = _conv(m.conv3, _conv(m.conv2, x, dtype=dtype), dtype=dtype)
         for block in m.res:
-            x = x + _residual(block, x)
+            x = x + _residual(block, x, dtype)
         for up in (m.up1, m.up2):
-            x = instance_norm(upsample_conv(x, up.conv.conv.kernel), up.conv.norm, relu=True)
+            x = instance_norm(upsample_conv(x, up.conv.conv.kernel, dtype), up.conv.norm, relu=True)
         out = m.out.conv
-        x = tf.nn.bias_add(block_conv(reflect_pad(x, m.out.pad.pad), out.kernel), out.bias)
+        x = tf.nn.bias_add(block_conv(reflect_pad(x, m.out.pad.pad), out.kernel, dtype=dtype), out.bias)
         return tf.sigmoid(x)[:, :height, :width, :]

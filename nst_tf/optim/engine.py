@@ -84,7 +84,10 @@ def stylize(
         tf.random.set_seed(config.seed)
     device = resolve_device(config.device)
     with tf.device(device):
-        extractor = extractor or build_extractor(config)
+        extractor = extractor or build_extractor(config)  # resolves precision "auto" when it builds
+    if config.precision == "auto":  # a run resolved it at its start; a library call: what the extractor does
+        bfloat16 = getattr(extractor, "compute_dtype", "float32") == "bfloat16"
+        config = config.replace(precision="bfloat16" if bfloat16 else "float32")
     if (note := PRESET_NOTES.get(config.preset)) and extractor.weights.architecture != "squeezenet1_1":
         log.warning(note)  # the VGG stand-ins' note; SqueezeNet weights are the source's own network
     missing = needed_layers(config, bool(style_list)) - set(extractor.layer_names)

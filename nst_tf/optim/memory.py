@@ -28,16 +28,16 @@ RUNTIME_BYTES = 800 * 2**20
 # Feature maps are held about this many times over at the peak of a step (the forward maps kept for the
 # backward pass, the gradient flowing back, the convolution's temporaries). The extractor's tf.nn path
 # (nst_tf.vgg.extractor) holds fewer than Keras's own layers and gradients did (measured: 2270 against 3715 MB
-# at 1024x768 with Adam); a bfloat16 run still goes through the Keras model.
+# at 1024x768 with Adam); a bfloat16 run takes the same path, its maps in 2 bytes a value.
 ACTIVATION_COPIES = 1.75
-KERAS_ACTIVATION_COPIES = 3.0
 # Weights are held twice: the loaded arrays and the Keras model's variables.
 WEIGHT_COPIES = 2
 # The extractor's fast gradient (nst_tf.vgg.extractor) holds one more copy of every conv kernel it runs after
 # block1_conv1: the kernel rotated by 180° with its channels swapped, for the input gradient as a forward
 # convolution (49 MB in float32 for VGG19 up to conv5_1; its forward kernels share the Keras variables'
-# memory). A bfloat16 run keeps Keras's own gradients and holds no such copy. (Measured at 256 px, the
-# fast path's peak RSS was no higher than the Keras path's, so this errs on the safe side.)
+# memory). A bfloat16 run holds both kernels as bfloat16 copies instead (2 bytes a value, the forward one
+# too, since it no longer shares the float32 variables' memory). (Measured at 256 px, the fast path's peak RSS
+# was no higher than the Keras path's, so this errs on the safe side.)
 BACKWARD_KERNEL_COPIES = 1
 # SciPy L-BFGS-B: 2·m history vectors and 5 work vectors in its workspace, plus x, g, bounds and the copies
 # SciPy and nst_tf.optim.lbfgs keep, all float64: about 40 vectors measured (256-1024 px), and SciPy itself.
@@ -84,26 +84,31 @@ def estimate_peak_bytes(config: Config, height: int, width: int, architecture: s
         architecture: "vgg19" or "vgg16" (the weights' network).
 
     Returns:
-        runtime + weights (with the backward kernels) + feature maps x ACTIVATION_COPIES (bfloat16:
-        KERAS_ACTIVATION_COPIES) + the optimizer's arrays.
+        runtime + weights (with the backward kernels) + feature maps x ACTIVATION_COPIES (in bfloat16: 2
+        bytes a value, plus the float32 copies of the maps the costs read) + the optimizer's arrays.
+        "auto" precision is counted as float32, the larger of the two.
     """
     layers = conv_layers(config, height, width, architecture)
-    keras_path = config.precision == "bfloat16"  # the extractor's tf.nn path is float32/float64 only
-    value_bytes = 2 if keras_path else 4
+    bfloat16 = config.precision == "bfloat16"
+    value_bytes = 2 if bfloat16 else 4
     activations = sum(layer["height"] * layer["width"] * layer["c_out"] for layer in layers)
     # Each pooling output (a quarter of its input) and the preprocessed picture are held too.
     activations += sum(layer["height"] * layer["width"] * layer["c_in"] for layer in layers if layer["name"][-1] == "1")
     weights = _weight_count(architecture) * 4 * WEIGHT_COPIES
-    if not keras_path:
-        flipped = sum(9 * layer["c_in"] * layer["c_out"] for layer in layers if layer["name"] != "block1_conv1")
-        weights += BACKWARD_KERNEL_COPIES * flipped * 4
+    flipped = sum(9 * layer["c_in"] * layer["c_out"] for layer in layers if layer["name"] != "block1_conv1")
+    weights += BACKWARD_KERNEL_COPIES * flipped * value_bytes
+    map_bytes = ACTIVATION_COPIES * activations * value_bytes
+    if bfloat16:  # the forward kernels' bfloat16 copies; the tapped maps cast to float32, and their gradients
+        weights += sum(9 * layer["c_in"] * layer["c_out"] for layer in layers) * 2
+        tapped = _needed_layers(config)
+        tapped_values = sum(x["height"] * x["width"] * x["c_out"] for x in layers if x["name"] in tapped)
+        map_bytes += 2 * 4 * tapped_values
     pixels = height * width * 3
     if config.optimizer == "lbfgs":
         optimizer_bytes = LBFGS_FIXED_BYTES + LBFGS_VECTORS * pixels * 8
     else:
         optimizer_bytes = ADAM_VECTORS * pixels * 4
-    copies = KERAS_ACTIVATION_COPIES if keras_path else ACTIVATION_COPIES
-    return int(RUNTIME_BYTES + weights + copies * activations * value_bytes + optimizer_bytes)
+    return int(RUNTIME_BYTES + weights + map_bytes + optimizer_bytes)
 
 
 def available_bytes() -> int | None:

@@ -238,12 +238,20 @@ def check_run(plan: RunPlan) -> None:
     """The checks that need the weights or TensorFlow; fills plan.prepared. Writes nothing."""
     from nst_tf.vgg import weights as weights_module  # h5py only: still no TensorFlow
 
-    config = plan.config
-    weights = weights_module.resolve_weights_for_config(config)
+    weights = weights_module.resolve_weights_for_config(plan.config)
     import_tensorflow_quietly()
     from nst_tf.optim import memory, pictures
     from nst_tf.optim.engine import resolve_device
+    from nst_tf.perf.precision import resolve_config
     from nst_tf.vgg.extractor import build_extractor
+
+    # "auto" precision is decided once, here, and the run uses and records what it resolved to (a resumed
+    # run's config holds the resolved value already, and its record keeps the original decision).
+    plan.config, decision = resolve_config(plan.config, plan.backend, weights.architecture)
+    plan.record["config"] = plan.config.to_dict()
+    plan.record.setdefault("precision_decision", decision.to_dict())
+    plan.prepared["precision"] = decision
+    config = plan.config
 
     device = resolve_device(config.device)
     height, width = result_size(plan)

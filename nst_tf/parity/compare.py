@@ -71,6 +71,8 @@ def comparable(config: Config) -> tuple[Config, list[str]]:
     line search would turn float rounding into different accepted points); a noisy init without a seed gets
     seed 0, so both backends draw the same noise."""
     config = config.resolved()
+    if config.precision == "auto":  # compare promises float32 figures, whatever the machine
+        config = config.replace(precision="float32")
     if config.optimizer != "adam":
         raise ConfigError("compare runs Adam on both backends; pass a config with optimizer='adam'")
     torch_run.check_supported(config)

@@ -21,10 +21,16 @@ one evaluation's FLOPs over the median seconds per evaluation (each timed iterat
 its own evaluations), so iterations of one and of two evaluations are not mixed up; for Adam it is simply
 `gflop_per_iteration / seconds_per_iteration`.
 
-The machine is shared and its speed drifts, so the peak is measured next to the steps: after the warm-up
+The peak is measured in the precision the step runs in (nst_tf.perf.precision resolves "auto" first): a
+bfloat16 run is held against the bfloat16 matmul peak, which on a CPU with AMX is about 4x float32's. Next
+to the matmul peak, a 3x3 convolution of CONV_PEAK_SHAPE (VGG's conv3 at 256 px) in the same precision gives
+the convolution peak, the limit nearer to what the step runs ("fraction_of_conv_peak").
+
+The machine is shared and its speed drifts, so the peaks are measured next to the steps: after the warm-up
 steps, three probes at each of MATMUL_SIZES pick the fastest size, then every timed step is followed by
-one probe at that size, and the peak is the median of those. The peak resident memory is read after the
-warm-up (which has reached the run's peak) and before the first probe, so the probes' matrices do not count.
+one probe at that size and one convolution probe, and each peak is the median of those. The peak resident
+memory is read after the warm-up (which has reached the run's peak) and before the first probe, so the
+probes' matrices do not count.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ from nst_tf.io import package_data, provenance
 log = logging.getLogger(__name__)
 
 MATMUL_SIZES = (2048, 3072, 4096)
+# (height, width, C_in, C_out) of the convolution-peak probe: VGG's block3 convs at 256 px (4.8 GFLOP).
+CONV_PEAK_SHAPE = (64, 64, 256, 256)
 
 
 def default_pictures() -> tuple[Path, Path]:
@@ -72,16 +80,16 @@ def step_flops(config: Config, height: int, width: int, architecture: str = "vgg
 
 
 class MatmulProbe:
-    """Times one float32 size x size matmul on `device`; the matrices are made (and the op traced) once."""
+    """Times one size x size matmul in `dtype` on `device`; the matrices are made (and the op traced) once."""
 
-    def __init__(self, size: int, device: str) -> None:
+    def __init__(self, size: int, device: str, dtype: str = "float32") -> None:
         import tensorflow as tf
 
         self.size = size
         self.device = device
         with tf.device(device):
-            self.a = tf.random.uniform((size, size), dtype=tf.float32)
-            self.b = tf.random.uniform((size, size), dtype=tf.float32)
+            self.a = tf.cast(tf.random.uniform((size, size)), dtype)
+            self.b = tf.cast(tf.random.uniform((size, size)), dtype)
         self.product = _matmul_function()
         self.gflops()  # warm-up: tracing and first-touch allocations
 
@@ -94,15 +102,39 @@ class MatmulProbe:
             return 2 * self.size**3 / (time.perf_counter() - began) / 1e9
 
 
-def matmul_gflops(size: int, repeats: int, device: str) -> list[float]:
-    """GFLOP/s of `repeats` timed float32 size x size matmuls on `device` (after one untimed warm-up)."""
-    probe = MatmulProbe(size, device)
+class ConvProbe:
+    """Times one 3x3 "SAME" convolution of CONV_PEAK_SHAPE in `dtype` on `device` (made and traced once)."""
+
+    def __init__(self, device: str, dtype: str = "float32", shape: tuple[int, int, int, int] | None = None) -> None:
+        import tensorflow as tf
+
+        height, width, c_in, c_out = shape or CONV_PEAK_SHAPE
+        self.flop = 2 * height * width * 9 * c_in * c_out
+        self.device = device
+        with tf.device(device):
+            self.x = tf.cast(tf.random.uniform((1, height, width, c_in)), dtype)
+            self.kernel = tf.cast(tf.random.uniform((3, 3, c_in, c_out), -0.1, 0.1), dtype)
+        self.convolve = _conv_function()
+        self.gflops()  # warm-up
+
+    def gflops(self) -> float:
+        import tensorflow as tf
+
+        with tf.device(self.device):
+            began = time.perf_counter()
+            self.convolve(self.x, self.kernel).numpy()
+            return self.flop / (time.perf_counter() - began) / 1e9
+
+
+def matmul_gflops(size: int, repeats: int, device: str, dtype: str = "float32") -> list[float]:
+    """GFLOP/s of `repeats` timed size x size matmuls in `dtype` on `device` (after one untimed warm-up)."""
+    probe = MatmulProbe(size, device, dtype)
     return [probe.gflops() for _ in range(repeats)]
 
 
 @functools.cache
 def _matmul_function():
-    """One compiled matmul for all probes (traced once per size, not once per call)."""
+    """One compiled matmul for all probes (traced once per size and dtype, not once per call)."""
     import tensorflow as tf
 
     @tf.function
@@ -110,6 +142,18 @@ def _matmul_function():
         return tf.matmul(a, b)[0, 0]  # one element back: forces completion without copying the result
 
     return product
+
+
+@functools.cache
+def _conv_function():
+    """One compiled convolution for all probes."""
+    import tensorflow as tf
+
+    @tf.function
+    def convolve(x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+        return tf.nn.conv2d(x, kernel, 1, "SAME")[0, 0, 0, 0]
+
+    return convolve
 
 
 def peak_rss_mb() -> float:
@@ -152,9 +196,11 @@ def run_bench(
     from nst_tf.io import images as image_io
     from nst_tf.optim import engine as optimize
     from nst_tf.optim.pictures import prepare_images
+    from nst_tf.perf.precision import resolve_config
     from nst_tf.vgg.extractor import build_extractor
 
     check_counts(iterations, warmup)
+    config, decision = resolve_config(config)  # "auto" decided once, before anything is built
     config = config.replace(iterations=warmup + iterations, snapshot_every=0, scales=1)
     content = image_io.load_image(content_path)
     style = image_io.load_image(style_path)
@@ -164,17 +210,21 @@ def run_bench(
     height, width = int(sized.shape[1]), int(sized.shape[2])
     steps = optimize.stylize(content, style, config, extractor=extractor)
     try:
-        timing = _time_steps(steps, warmup, iterations, device, matmul_sizes or MATMUL_SIZES)
+        timing = _time_steps(steps, warmup, iterations, device, matmul_sizes or MATMUL_SIZES, config.precision)
     finally:
         steps.close()
     result = _figures(config, height, width, extractor, timing, warmup, iterations)
+    result["precision_decision"] = decision.to_dict()
     result["pictures"] = {"content": str(content_path), "style": str(style_path)}
     result["device"] = device_name(device)
     return result
 
 
-def _time_steps(steps, warmup: int, iterations: int, device: str, matmul_sizes: tuple[int, ...]) -> dict:
-    """Warm-up steps, the peak memory, the matmul probes, then each timed step next to a probe."""
+def _time_steps(
+    steps, warmup: int, iterations: int, device: str, matmul_sizes: tuple[int, ...], dtype: str = "float32"
+) -> dict:
+    """Warm-up steps, the peak memory, the matmul probes, then each timed step next to a matmul and a conv
+    probe, all in the step's precision `dtype`."""
     times: list[float] = []
     warmup_seconds: list[float] = []  # the first includes tracing (and XLA compilation)
     evaluations: list[int] = []
@@ -185,18 +235,21 @@ def _time_steps(steps, warmup: int, iterations: int, device: str, matmul_sizes: 
         evaluations.append(step.evaluations or step.iteration + 1)
     # The warm-up steps have reached the run's peak memory; read it before the probes allocate theirs.
     rss = peak_rss_mb()
-    by_size = {size: matmul_gflops(size, 3, device) for size in matmul_sizes}
+    by_size = {size: matmul_gflops(size, 3, device, dtype) for size in matmul_sizes}
     best = max(by_size, key=lambda size: statistics.median(by_size[size]))
-    probe = MatmulProbe(best, device)
+    probe = MatmulProbe(best, device, dtype)
+    conv_probe = ConvProbe(device, dtype)
     rates: list[float] = []
+    conv_rates: list[float] = []
     for _ in range(iterations):  # each step next to a probe: a drift in speed hits both alike
         began = time.perf_counter()
         step = next(steps)
         times.append(time.perf_counter() - began)
         evaluations.append(step.evaluations or step.iteration + 1)
         rates.append(probe.gflops())
+        conv_rates.append(conv_probe.gflops())
     return {"times": times, "warmup_seconds": warmup_seconds, "evaluations": evaluations, "rss": rss,
-            "by_size": by_size, "best": best, "rates": rates}  # fmt: skip
+            "by_size": by_size, "best": best, "rates": rates, "conv_rates": conv_rates, "dtype": dtype}  # fmt: skip
 
 
 def _figures(config: Config, height: int, width: int, extractor, timing: dict, warmup: int, iterations: int) -> dict:
@@ -215,12 +268,16 @@ def _figures(config: Config, height: int, width: int, extractor, timing: dict, w
     counts = [b - a for a, b in zip(evaluations[warmup - 1 : -1], evaluations[warmup:], strict=True)]
     per_evaluation = statistics.median(t / max(n, 1) for t, n in zip(times, counts, strict=True))
     achieved = flops["total"] / 1e9 / per_evaluation
+    conv_peak = statistics.median(timing["conv_rates"])
     return {
         "seconds_per_iteration": seconds,
         "gflop_per_iteration": flops["total"] * per_iteration / 1e9,
         "achieved_gflops": achieved,
         "matmul_peak_gflops": peak,
         "fraction_of_peak": achieved / peak,
+        "peak_precision": timing["dtype"],
+        "conv_peak_gflops": conv_peak,
+        "fraction_of_conv_peak": achieved / conv_peak,
         "peak_rss_mb": timing["rss"],
         "estimated_peak_mb": memory.estimate_peak_bytes(config, height, width, architecture) / 2**20,
         "image": {"height": height, "width": width},
@@ -234,6 +291,8 @@ def _figures(config: Config, height: int, width: int, extractor, timing: dict, w
         "matmul_gflops_by_size": {str(size): values for size, values in timing["by_size"].items()},
         "matmul_size": timing["best"],
         "matmul_gflops_next_to_steps": rates,
+        "conv_peak_shape": list(CONV_PEAK_SHAPE),
+        "conv_gflops_next_to_steps": timing["conv_rates"],
         "config": {
             "preset": config.preset,
             "optimizer": config.optimizer,
@@ -278,6 +337,8 @@ def summary_line(result: dict) -> str:
         f"bench {image['width']}x{image['height']} {config['optimizer']} {config['precision']} xla {xla}: "
         f"{result['seconds_per_iteration']:.3f} s/it, {result['gflop_per_iteration']:.1f} GFLOP/it, "
         f"{result['achieved_gflops']:.1f} GFLOP/s = {100 * result['fraction_of_peak']:.0f}% of the "
-        f"{result['matmul_peak_gflops']:.1f} GFLOP/s matmul peak; peak RSS {result['peak_rss_mb']:.0f} MB "
+        f"{result['matmul_peak_gflops']:.1f} GFLOP/s {result['peak_precision']} matmul peak, "
+        f"{100 * result['fraction_of_conv_peak']:.0f}% of the {result['conv_peak_gflops']:.1f} GFLOP/s conv peak; "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB "
         f"(estimate {result['estimated_peak_mb']:.0f} MB); {result['device']}"
     )

@@ -43,7 +43,7 @@ def check_supported(config: Config, *, resume: bool = False) -> None:
     variables, bfloat16 maths), so a twin run would not mirror the TensorFlow one; XLA is TensorFlow's
     compiler; a resumed run needs the optimizer state only TensorFlow's runs keep.
     """
-    if config.precision != "float32":
+    if config.precision == "bfloat16":  # "auto" is float32 here (nst_tf.perf.precision.resolve_config)
         raise ConfigError(f"--precision {config.precision} runs on the TensorFlow backend only (--backend tf)")
     if config.jit_compile:
         raise ConfigError("--jit is TensorFlow's XLA compiler; the torch backend has no such option (drop --jit)")

@@ -38,9 +38,11 @@ class Universal:
         weights: the encoder's ImageNet VGG16 weights (`resolve_weights("imagenet-vgg16")`).
         decoders: {level: decoder}; WCT uses every level given (deepest first), AdaIN only level 4.
         method: "wct" or "adain".
+        precision: the encoder's arithmetic, "float32" or "bfloat16" (resolve "auto" first with
+            `nst_tf.perf.precision.resolve_precision`); the decoders and the transforms stay float32.
     """
 
-    def __init__(self, weights: VGGWeights, decoders: dict, method: str = "wct") -> None:
+    def __init__(self, weights: VGGWeights, decoders: dict, method: str = "wct", precision: str = "float32") -> None:
         if method not in METHODS:
             raise ConfigError(f"unknown method {method!r}; choose wct or adain")
         levels = sorted(decoders, reverse=True) if method == "wct" else [4]
@@ -53,7 +55,8 @@ class Universal:
         self._decoders = {level: InferenceDecoder(decoders[level]) for level in levels}
         # One compiled encoder per level (each computes only what its level needs); the deepest also gives a
         # style picture's features at every level in one pass.
-        deepest = InferenceEncoder(weights, max(levels))  # one VGG built; shallower levels share its weights
+        self.precision = precision
+        deepest = InferenceEncoder(weights, max(levels), precision)  # one VGG; shallower levels share it
         self.encoders = {level: deepest if level == max(levels) else deepest.up_to(level) for level in levels}
 
     def warm_up(self) -> None:

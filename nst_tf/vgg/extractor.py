@@ -20,8 +20,15 @@ step from 81 % to 95 % of the machine's matmul peak together with the Gram's one
 op: its input gradient has 3 channels, where the native op is the faster one.
 
 `fast_gradient=False` calls the Keras model instead, as before; so does a model built under a mixed
-precision policy (compute dtype other than the variables', as `BFloat16Extractor`), where Keras's casts
-are part of the numbers.
+precision policy (compute dtype other than the variables'), where Keras's casts are part of the numbers.
+
+Mixed precision (`BFloat16Extractor`, `--precision bfloat16`, and "auto" where the probe picks it): the
+fast path with `compute_dtype="bfloat16"`. The model's variables stay float32; the chain's kernels and
+biases are bfloat16 copies made once, the preprocessed picture is cast to bfloat16 on the way in, and every
+convolution (forward, and the flipped-kernel gradient) runs in bfloat16 with float32 accumulation inside
+oneDNN's kernel (its bfloat16 convolution sums in float32 and rounds the output once). The feature maps
+handed out are cast back to float32, so Grams, costs, their gradients, the picture and the optimizer all
+stay in float32; only the convolutions, bias, ReLU and pooling (and their gradients) see bfloat16.
 
 Where a layer is tapped: `tap="relu"` (the default) hands out each conv layer's ReLU output, as Gatys et
 al., the courses and cs231n do; `tap="conv"` hands out the conv output before its ReLU, as the PyTorch
@@ -66,6 +73,8 @@ class FeatureExtractor:
             built under a mixed precision policy always runs as the Keras model. The fast path reads the
             model's weights once, here: weights set on `self.model` afterwards reach only the Keras path.
         tap: "relu" (after each conv's ReLU) or "conv" (before it; see the module's notes).
+        compute_dtype: the fast path's arithmetic, None for the model's variable dtype; "bfloat16" computes
+            the chain in bfloat16 on float32 variables (see the module's notes on mixed precision).
     """
 
     def __init__(
@@ -77,6 +86,7 @@ class FeatureExtractor:
         preprocessing: Preprocessing | None = None,
         fast_gradient: bool = True,
         tap: str = "relu",
+        compute_dtype: str | None = None,
     ) -> None:
         self.layer_names: list[str] = select_layers(weights, layers)
         if pooling not in ("max", "avg"):
@@ -101,10 +111,19 @@ class FeatureExtractor:
         self.fast_gradient = bool(fast_gradient) and not mixed
         self._chain: list[_FlippedConv] = []
         if self.fast_gradient:
-            self._dtype = tf.as_dtype(convs[0].variable_dtype)
+            self._dtype = tf.as_dtype(compute_dtype or convs[0].variable_dtype)
             self._pool = tf.nn.avg_pool2d if pooling == "avg" else tf.nn.max_pool2d
             self._pool_padding = pool_padding.upper()
-            self._chain = [_FlippedConv(layer) for layer in convs]
+            self._chain = [_FlippedConv(layer, self._dtype) for layer in convs]
+        elif compute_dtype is not None and compute_dtype != convs[0].compute_dtype:
+            raise ValueError(f"compute_dtype {compute_dtype} needs the fast path (or a model built under that policy)")
+
+    @property
+    def compute_dtype(self) -> str:
+        """The convolutions' arithmetic: "float32", "bfloat16" or "float64"."""
+        if self.fast_gradient:
+            return self._dtype.name
+        return self.model.layers[1].compute_dtype
 
     def preprocess(self, images: tf.Tensor) -> tf.Tensor:
         """(N, H, W, 3) RGB in [0, 1] -> what the weights were trained on."""
@@ -144,22 +163,25 @@ class _FlippedConv:
 
     For a stride-1 "SAME" convolution with an odd-sized kernel K (HWIO), d/dx of conv2d(x, K) applied to an
     upstream gradient g is conv2d(g, K'), K' = K rotated by 180° in space with its I and O axes swapped.
-    Both kernels, and the bias, are tensors made once here, in the layer's variable dtype (float64 for a
-    float64 model). block1_conv1 keeps TensorFlow's Conv2DBackpropInput (3 output channels in its gradient,
-    where that op is the faster one) and so holds no backward kernel.
+    Both kernels, and the bias, are tensors made once here, in `dtype` (the layer's variable dtype: float64
+    for a float64 model; or bfloat16 copies of float32 variables, for mixed precision). block1_conv1 keeps
+    TensorFlow's Conv2DBackpropInput (3 output channels in its gradient, where that op is the faster one)
+    and so holds no backward kernel.
     """
 
-    def __init__(self, layer: keras.layers.Conv2D) -> None:
-        # The variables' values as tensors (in their dtype), read once: they share the variables' memory.
-        forward = tf.convert_to_tensor(layer.kernel.value)
-        bias = tf.convert_to_tensor(layer.bias.value)
+    def __init__(self, layer: keras.layers.Conv2D, dtype: tf.DType | None = None) -> None:
+        # The variables' values as tensors, read once: in their own dtype they share the variables' memory;
+        # in another (bfloat16) they are a rounded copy (nst_tf.optim.memory counts it).
+        dtype = dtype or tf.as_dtype(layer.variable_dtype)
+        forward = tf.cast(tf.convert_to_tensor(layer.kernel.value), dtype)
+        bias = tf.cast(tf.convert_to_tensor(layer.bias.value), dtype)
         if forward.shape[0] % 2 == 0 or forward.shape[1] % 2 == 0:
             raise ValueError(f"{layer.name}: the flipped-kernel gradient needs an odd kernel size, not {forward.shape}")
         self.name: str = layer.name
         self.block = int(layer.name[len("block")])
         backward = None
         if self.name != "block1_conv1":  # a new copy of the kernel: nst_tf.optim.memory counts it
-            backward = tf.constant(forward.numpy()[::-1, ::-1].transpose(0, 1, 3, 2))
+            backward = tf.transpose(tf.reverse(forward, axis=[0, 1]), [0, 1, 3, 2])  # exact in any dtype
         self.kernel, self.backward_kernel, self.bias = forward, backward, bias
 
         @tf.custom_gradient
@@ -227,14 +249,31 @@ def _build_vgg(weights: VGGWeights, outputs: list[str], pooling: str, pool_paddi
 
 
 class BFloat16Extractor(FeatureExtractor):
-    """VGG computed in bfloat16 (Keras's mixed_bfloat16 policy: float32 weights, bfloat16 maths); the
-    feature maps are handed out as float32, so Grams and costs still accumulate in float32."""
+    """VGG computed in bfloat16 on float32 variables; the feature maps are handed out as float32, so Grams
+    and costs still accumulate in float32.
 
-    def __init__(self, *args, **kwargs) -> None:
+    With the fast gradient (the default) the `tf.nn` chain runs in bfloat16, its flipped-kernel gradient
+    too (see the module's notes); `fast_gradient=False` builds the Keras model under Keras's
+    "mixed_bfloat16" policy (float32 weights, bfloat16 maths) and runs it with TensorFlow's own gradients.
+    """
+
+    def __init__(
+        self,
+        weights: VGGWeights,
+        layers: Iterable[str],
+        pooling: str = "max",
+        pool_padding: str = "valid",
+        preprocessing: Preprocessing | None = None,
+        fast_gradient: bool = True,
+        tap: str = "relu",
+    ) -> None:
+        if fast_gradient:
+            super().__init__(weights, layers, pooling, pool_padding, preprocessing, True, tap, "bfloat16")
+            return
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy("mixed_bfloat16")  # layers take the policy in force when built
         try:
-            super().__init__(*args, **kwargs)
+            super().__init__(weights, layers, pooling, pool_padding, preprocessing, False, tap)
         finally:
             keras.config.set_dtype_policy(previous)
 
@@ -255,7 +294,11 @@ def extractor_layers(config: Config) -> list[str]:
 
 
 def build_extractor(config: Config, weights: VGGWeights | None = None) -> FeatureExtractor:
-    """The extractor a run of `config` needs, weights resolved if not given."""
+    """The extractor a run of `config` needs, weights resolved if not given.
+
+    A config whose precision is still "auto" is resolved here (nst_tf.perf.precision), for a library call
+    on its own; a run resolves it once at its start and records the result, then builds with that.
+    """
     if weights is None:
         weights = resolve_weights_for_config(config)
     layers = extractor_layers(config)
@@ -263,8 +306,12 @@ def build_extractor(config: Config, weights: VGGWeights | None = None) -> Featur
     if weights.architecture == "squeezenet1_1":  # the cs231n assignment's network (nst_tf.vgg.squeezenet)
         from nst_tf.vgg.squeezenet import SqueezeNetExtractor
 
-        if config.precision != "float32":
+        if config.precision == "bfloat16":
             raise ConfigError("SqueezeNet 1.1 weights run in float32 only (drop --precision)")
         return SqueezeNetExtractor(weights, layers, preprocessing)
+    if config.precision == "auto":
+        from nst_tf.perf.precision import resolve_config
+
+        config, _ = resolve_config(config)
     kind = BFloat16Extractor if config.precision == "bfloat16" else FeatureExtractor
     return kind(weights, layers, config.pooling, config.pool_padding, preprocessing, tap=config.feature_tap)
