@@ -17,6 +17,8 @@ from nst_tf.feedforward.settings import ApplySettings, TrainSettings
 from nst_tf.universal.settings import DecoderTraining, UniversalSettings
 
 # The flags of each command before the change, as `python -m nst_tf COMMAND --help` listed them.
+# The flags each command had before its settings became dataclasses (issue 22), plus the ones added since
+# on purpose: --precision on apply and universal (issue 25).
 FLAGS_BEFORE = {
     "train": "--batch --checkpoint-every --content-weight --data --generator --image-size --learning-rate "
     "--mixed-precision --no-tb --photo-size --resume --sample-every --sample-size --samples --seed --steps "
@@ -25,9 +27,9 @@ FLAGS_BEFORE = {
     "universal-train": "--batch --checkpoint-dir --crop --crops-per-photo --data --feature-weight --init "
     "--learning-rate --level --log-every --mode --name --no-tb --steps --style-weight --styles --width -h,--help "
     "-o,--output",
-    "universal": "--alpha --image-size --json --levels --mask --method --overwrite --preserve-colors --run-dir "
-    "--style-size --weights-mix -h,--help -o,--output",
-    "apply": "--batch --image-size --json --overwrite --preserve-colors -h,--help -o,--output",
+    "universal": "--alpha --image-size --json --levels --mask --method --overwrite --precision --preserve-colors "
+    "--run-dir --style-size --weights-mix -h,--help -o,--output",
+    "apply": "--batch --image-size --json --overwrite --precision --preserve-colors -h,--help -o,--output",
     "audio": "--content-weight --duration --filters --griffin-lim-iterations --iterations --kernel-width "
     "--learning-rate --mode --n-fft --no-tb --optimizer --overwrite --seed --style-weight -h,--help -o,--output "
     "-q,--quiet",

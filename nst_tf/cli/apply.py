@@ -40,10 +40,12 @@ def command(args: argparse.Namespace) -> int:
     read_meta(folder)
     inputs = photo_paths(args.photos)
     targets, owned = output_paths(inputs, args.output, folder.name, args.overwrite)
-    from nst_tf.feedforward.apply import Stylizer, load_network, stylize_photos
+    from nst_tf.feedforward.apply import load_stylizer, stylize_photos
     from nst_tf.io.images import save_image
 
-    stylizer = Stylizer(load_network(folder))
+    stylizer = load_stylizer(folder, settings.precision)
+    if stylizer.decision.measured:
+        sys.stderr.write(stylizer.decision.line() + "\n")
     stylizer.warm_up()
     startup = time.perf_counter() - started
     pictures = []
@@ -64,6 +66,7 @@ def command(args: argparse.Namespace) -> int:
         )
     if args.json:
         summary = {"model": folder.name, "model_folder": str(folder), "startup_seconds": round(startup, 3)}
+        summary["precision_decision"] = stylizer.decision.to_dict()
         json.dump({**summary, "pictures": pictures}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:

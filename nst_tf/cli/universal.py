@@ -47,11 +47,14 @@ def command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     model = stream.load_universal(settings)
     loaded = time.perf_counter()
+    if model.decision.measured:
+        sys.stderr.write(model.decision.line() + "\n")
     step = next(stream.stylize_universal([inputs.content], inputs.styles, settings, model=model, masks=inputs.masks))
     timing = {
         "seconds": round(step.info["seconds"], 4),
         "load_seconds": round(loaded - started, 3),
         "decoders": step.info["decoders"],
+        "precision_decision": model.decision.to_dict(),
     }
     plan = {"content": inputs.content, "styles": inputs.styles, "masks": inputs.masks, "run_folder": run_folder}
     return _write(args, plan, step.image, timing)

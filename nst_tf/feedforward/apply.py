@@ -94,6 +94,17 @@ def load_network(model: str | os.PathLike | keras.Model) -> keras.Model:
     return load_model(find_model(str(model)))[0]
 
 
+def load_stylizer(model: str | os.PathLike | keras.Model, precision: str = "auto") -> Stylizer:
+    """A `Stylizer` for `model` (see `load_network`) computing in `precision` ("auto" resolved once for this
+    machine by nst_tf.perf.precision); its `decision` says what was chosen and why."""
+    from nst_tf.perf.precision import resolve_precision
+
+    decision = resolve_precision(precision)
+    stylizer = Stylizer(load_network(model), precision=decision.precision)
+    stylizer.decision = decision
+    return stylizer
+
+
 def stylize_photos(
     model: str | os.PathLike | keras.Model | Stylizer,
     photos: Iterable[str | os.PathLike | np.ndarray],
@@ -117,7 +128,7 @@ def stylize_photos(
         ConfigError: a photo smaller than the network accepts; ImageError: an unreadable photo.
     """
     settings = (settings or ApplySettings()).validate()
-    stylizer = model if isinstance(model, Stylizer) else Stylizer(load_network(model))
+    stylizer = model if isinstance(model, Stylizer) else load_stylizer(model, settings.precision)
     if not stylizer.warm:
         stylizer.warm_up()
     window = len(photos) if isinstance(photos, Sequence) else settings.batch

@@ -9,7 +9,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from nst_tf.config import setting
+from nst_tf.config import PRECISIONS, setting
 from nst_tf.errors import ConfigError
 
 GENERATORS = ("johnson", "texture-net", "texture")  # nst_tf.feedforward.networks builds each
@@ -85,14 +85,22 @@ class ApplySettings:
         image_size: longest side of each result in px; None: each photo's own size.
         batch: photos of equal size per forward pass.
         preserve_colors: keep each photo's colours (the result's luminance, the photo's chroma).
+        precision: the convolutions' arithmetic: "auto" (bfloat16 where nst_tf.perf.precision measures it
+            faster on this machine), "float32" or "bfloat16"; instance norm and residual sums stay float32.
     """
 
     image_size: int | None = setting(None, "longest side of each result in px (default: the photo's own)", parse="int")
     batch: int = setting(4, "photos of equal size per forward pass", parse="int")
     preserve_colors: bool = setting(False, "keep the photo's colours (luminance transfer)", parse="switch")
 
+    precision: str = setting(
+        "auto", "the network's arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
+    )
+
     def validate(self) -> ApplySettings:
         """Raise ConfigError for a batch or size below 1; return self."""
         if self.batch < 1 or (self.image_size is not None and self.image_size < 1):
             raise ConfigError("--batch and --image-size must be positive")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
         return self

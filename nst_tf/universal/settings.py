@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from nst_tf.config import UNIVERSAL_COLOR_MODES, setting
+from nst_tf.config import PRECISIONS, UNIVERSAL_COLOR_MODES, setting
 from nst_tf.errors import ConfigError
 
 METHODS = ("wct", "adain")
@@ -75,6 +75,10 @@ class UniversalSettings:
         const="post",
     )
 
+    precision: str = setting(
+        "auto", "the network's arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
+    )
+
     def validate(self, styles: int | None = None) -> UniversalSettings:
         """Raise ConfigError for a setting that makes no sense (with `styles` pictures, when known); self."""
         if self.method not in METHODS:
@@ -86,6 +90,8 @@ class UniversalSettings:
         for flag, value in (("--image-size", self.image_size), ("--style-size", self.style_size)):
             if not 16 <= value <= MAX_SIZE:
                 raise ConfigError(f"{flag} must be in [16, {MAX_SIZE}], not {value}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
         if self.preserve_colors not in (None, *UNIVERSAL_COLOR_MODES):
             raise ConfigError(f"unknown preserve-colors {self.preserve_colors!r}; choose from {UNIVERSAL_COLOR_MODES}")
         if styles is not None and self.weights_mix is not None and len(self.weights_mix) != styles:

@@ -96,13 +96,17 @@ def load_universal_inputs(
 
 
 def load_universal(settings: UniversalSettings):
-    """The `Universal` model of `settings.method` with the shipped decoders, its graphs traced."""
+    """The `Universal` model of `settings.method` with the shipped decoders, its graphs traced; its
+    `decision` says which arithmetic `settings.precision` resolved to (nst_tf.perf.precision)."""
+    from nst_tf.perf.precision import resolve_precision
     from nst_tf.universal.decoders import load_decoders
     from nst_tf.universal.stylize import Universal
     from nst_tf.vgg.weights import resolve_weights
 
     decoders = load_decoders(settings.method, levels=settings.levels)
-    model = Universal(resolve_weights("imagenet-vgg16"), decoders, settings.method)
+    decision = resolve_precision(settings.precision)
+    model = Universal(resolve_weights("imagenet-vgg16"), decoders, settings.method, precision=decision.precision)
+    model.decision = decision
     model.warm_up()  # the graphs traced now, as part of loading: a Step's seconds are the stylization alone
     return model
 
