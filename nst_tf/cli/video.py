@@ -74,8 +74,8 @@ def _check(args: argparse.Namespace):
 
 def command(args: argparse.Namespace) -> int:
     """`video`: check, load, stylize and write frame by frame; returns the exit status."""
+    info, output, (height, width), weight = _check(args)  # before TensorFlow: bad input is refused at once
     import_tensorflow_quietly()
-    info, output, (height, width), weight = _check(args)
     route = _route(args, height, width)  # loads the model / style before anything is written
     from tqdm import tqdm
 

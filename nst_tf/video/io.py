@@ -175,7 +175,10 @@ class VideoWriter:
         self.frames = 0
         self._writer = None
         suffix = self.path.suffix
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{suffix}", dir=self.path.parent or ".")
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{suffix}", dir=self.path.parent)
+        except OSError as exc:  # a read-only file system, a full disk: what os.access cannot tell beforehand
+            raise ConfigError(f"-o {self.path}: cannot write ({exc.strerror})") from None
         os.close(fd)
         self.temporary = Path(name)
 
