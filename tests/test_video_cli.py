@@ -91,3 +91,31 @@ def test_bad_options_are_refused_before_anything(clip, tmp_path):
     ):
         assert_one_line(cli("video", clip, "-o", out, *extra), 2, words)
     assert snapshot(tmp_path) == before
+
+
+def test_ctrl_c_leaves_a_playable_partial_clip(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from hostile import ROOT
+
+    make_clip(tmp_path / "long.mp4", 150, fps=25.0, pan=(0.5, 0.25))
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = [sys.executable, "-m", "nst_tf", "video", tmp_path / "long.mp4", "-o", out / "styled.mp4"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        [*map(str, argv), "--model", "starry_night"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    deadline = time.monotonic() + 120
+    while not any(out.iterdir()) and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.1)  # the temporary clip appears when the first frame is written
+    time.sleep(0.5)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130 and err.strip().splitlines() == ["nst_tf: interrupted"], err
+    assert [p.name for p in out.iterdir()] == ["styled.mp4"]
+    frames = len(list(vio.read_frames(out / "styled.mp4")))
+    assert 1 <= frames < 150
