@@ -169,7 +169,7 @@ def test_stylize_video_blend_lowers_the_warping_error_of_a_flickering_route():
     flicker = warping_error([s.image for s in steps], frames)
     floor = warping_error(frames, frames)
     assert floor < 0.002 < flicker  # the input pans smoothly; the stand-in route's casts do not
-    assert warping_error(steady, frames) < 0.6 * flicker  # measured 0.3x with the default weight 0.8
+    assert warping_error(steady, frames) < 0.6 * flicker  # measured 0.12x with the default weight 0.6
     assert (
         steps[0].info["reliable"] == 0.0
         and 0.5 < list(stylize_video(frames[:2], flickering_route()))[1].info["reliable"] <= 1.0

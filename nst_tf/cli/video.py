@@ -15,6 +15,7 @@ import time
 
 from nst_tf.cli.common import import_tensorflow_quietly
 from nst_tf.errors import ConfigError
+from nst_tf.video.temporal import DEFAULT_WEIGHT
 
 
 def add_parser(subparsers) -> None:
@@ -30,7 +31,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--image-size", type=int, help="longest side of the result (default: the clip's; --optimise 256)")
     p.add_argument("--frames", type=int, help="stylize only the first N frames")
     p.add_argument("--no-temporal", action="store_true", help="frame by frame, no temporal consistency")
-    p.add_argument("--temporal-weight", type=float, help="previous frame's share where the flow holds (0.8)")
+    p.add_argument(
+        "--temporal-weight", type=float, help=f"previous frame's share where the flow holds ({DEFAULT_WEIGHT})"
+    )
     p.add_argument("--iterations", type=int, default=100, help="--optimise: L-BFGS steps on the first frame")
     p.add_argument("--later-iterations", type=int, help="--optimise: steps on each later frame (default 1/4)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -57,7 +60,6 @@ def _route(args: argparse.Namespace, height: int, width: int):
 
 def _check(args: argparse.Namespace):
     from nst_tf.video.io import check_output, fit_even, probe
-    from nst_tf.video.temporal import DEFAULT_WEIGHT
 
     for flag in ("image_size", "frames", "iterations", "later_iterations", "style_size"):
         value = getattr(args, flag)

@@ -48,13 +48,16 @@ def _sample_grid(displacement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs + displacement[..., 0], ys + displacement[..., 1]
 
 
-def warp(picture: np.ndarray, displacement: np.ndarray) -> np.ndarray:
-    """`picture` sampled at x + d(x) (bilinear; outside the frame, the nearest edge pixel).
+def warp(picture: np.ndarray, displacement: np.ndarray, interpolation: str = "linear") -> np.ndarray:
+    """`picture` sampled at x + d(x) (outside the frame, the nearest edge pixel).
 
     Args:
         picture: (1, H, W, C), (H, W, C) or (H, W) float.
         displacement: (H, W, 2) flow in px (dx, dy), e.g. `flow(frame_t, frame_t_minus_1)` to bring the frame
             before into frame t.
+        interpolation: "linear" (bilinear: the warping error's, as Lai et al.) or "cubic" (bicubic: the
+            temporal blend's, which warps its own output again every frame, where bilinear's blur would add up;
+            it may overshoot [0, 1] a little).
 
     Returns:
         An array of `picture`'s shape and dtype float32.
@@ -65,7 +68,8 @@ def warp(picture: np.ndarray, displacement: np.ndarray) -> np.ndarray:
     batch = array.ndim == 4
     plane = array[0] if batch else array
     map_x, map_y = _sample_grid(np.asarray(displacement, np.float32))
-    warped = cv2.remap(plane, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    mode = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}[interpolation]
+    warped = cv2.remap(plane, map_x, map_y, interpolation=mode, borderMode=cv2.BORDER_REPLICATE)
     if warped.ndim < plane.ndim:  # OpenCV drops a trailing channel axis of size 1
         warped = warped[..., np.newaxis]
     return warped[np.newaxis] if batch else warped

@@ -48,7 +48,7 @@ def stylize_video(
         if temporal and previous_in is not None:
             clock = time.perf_counter()
             backward, mask = frame_pair(frame, previous_in)
-            start = warp(previous_out, backward)
+            start = warp(previous_out, backward, "cubic")
             mask = soften(mask)
             reliable = float(mask.mean())
             flow_seconds = time.perf_counter() - clock
