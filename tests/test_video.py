@@ -200,3 +200,22 @@ def test_probe_refuses_what_is_not_a_video(tmp_path):
             vio.probe(path)
     with pytest.raises(vio.ConfigError, match="no such file"):
         vio.probe(tmp_path / "missing.mp4")
+
+
+def test_only_a_route_that_needs_the_start_gets_it():
+    frames = pan_zoom_clip(textured(), 3, SIZE)
+
+    class Recorder:
+        def __init__(self, needs_start: bool) -> None:
+            self.needs_start, self.starts = needs_start, []
+
+        def __call__(self, frame, start):
+            self.starts.append(start)
+            return frame
+
+    hungry, plain = Recorder(True), Recorder(False)
+    list(stylize_video(frames, hungry)), list(stylize_video(frames, plain))
+    assert hungry.starts[0] is None and all(s.shape == frames[0].shape for s in hungry.starts[1:])
+    assert np.abs(hungry.starts[2] - frames[2]).mean() < 0.02  # the previous (identity) result, warped here
+    assert plain.starts == [None, None, None]
+    assert list(stylize_video(frames, hungry, temporal=False))[1].info["flow_seconds"] == 0.0

@@ -107,6 +107,8 @@ class OptimisedRoute:
     """The optimisation route (module doc); `config` as for `nst_tf.optim.engine.stylize` (its size is ignored:
     each frame is optimised at its own size)."""
 
+    needs_start = True  # stylize_video computes the flow before calling it
+
     def __init__(self, style: np.ndarray, config: Config, later_iterations: int) -> None:
         from nst_tf.vgg.extractor import build_extractor
 
