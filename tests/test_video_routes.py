@@ -47,3 +47,13 @@ def test_optimised_route_starts_later_frames_from_the_warped_previous_result():
     grey = np.full_like(frame, 0.5)
     later = route(frame, grey)  # one L-BFGS step from a grey start stays near grey
     assert np.abs(later - grey).mean() < 0.5 * np.abs(later - first).mean()
+
+
+def test_stylize_video_resets_a_route_between_clips():
+    from nst_tf.video.stylize import stylize_video
+
+    frame, style = textured(48, 64, seed=1), textured(40, 40, seed=2, cell=8)
+    route = UniversalRoute("adain", style, content_momentum=0.9)
+    first = next(stylize_video([frame], route)).image
+    list(stylize_video([np.clip(frame * 0.5, 0, 1)], route))  # another clip: darker statistics held
+    assert np.array_equal(next(stylize_video([frame], route)).image, first)

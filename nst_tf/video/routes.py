@@ -74,6 +74,10 @@ class UniversalRoute:
         self.style_stats = {level: feature_stats(encoded[level]) for level in self.model.levels}  # once a clip
         self.content_stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
+    def reset(self) -> None:
+        """Forget the previous frames' content statistics (`stylize_video` calls this as a clip begins)."""
+        self.content_stats.clear()
+
     def _transform(self, features: np.ndarray, level: int) -> np.ndarray:
         """(h, w, C) content features moved to the style's statistics (WCT or AdaIN; see module doc)."""
         from nst_tf.universal.transforms import DEFAULT_EPS, feature_stats, wct_matrix

@@ -3,7 +3,8 @@
 A route is any callable `route(frame, start) -> stylized` on (1, H, W, 3) pictures in [0, 1]; `start` is the
 previous result warped into this frame (None for the first frame and without temporal consistency), which
 the optimisation route starts from (it says so with a true `needs_start` attribute) and the one-pass routes
-ignore (their flow is computed in a worker thread while they stylize). `nst_tf.video.routes` makes the three
+ignore (their flow is computed in a worker thread while they stylize); a route's `reset()`, if it has one, is
+called as the clip begins. `nst_tf.video.routes` makes the three
 (a per-style network, universal WCT/AdaIN, the optimisation). With `temporal=True` every frame after the first
 is blended with the previous result along the flow of the input frames (`nst_tf.video.temporal`).
 
@@ -44,6 +45,8 @@ def stylize_video(
     if not 0.0 <= weight < 1.0:
         raise ValueError(f"the temporal weight must be in [0, 1), not {weight}")
     needs_start = bool(getattr(route, "needs_start", False))
+    if callable(reset := getattr(route, "reset", None)):
+        reset()  # a route that keeps state across frames starts the clip afresh
     began = time.perf_counter()
     previous_in = previous_out = None
     # The flow runs in a worker thread while a one-pass route stylizes (OpenCV and TensorFlow both release the
