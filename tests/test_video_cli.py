@@ -93,7 +93,8 @@ def test_bad_options_are_refused_before_anything(clip, tmp_path):
     assert snapshot(tmp_path) == before
 
 
-def test_ctrl_c_leaves_a_playable_partial_clip(tmp_path):
+@pytest.mark.parametrize(("signum", "status"), [(2, 130), (15, 143)])  # SIGINT (Ctrl-C), SIGTERM
+def test_a_signal_leaves_a_playable_partial_clip(tmp_path, signum, status):
     import signal
     import subprocess
     import sys
@@ -110,12 +111,12 @@ def test_ctrl_c_leaves_a_playable_partial_clip(tmp_path):
         [*map(str, argv), "--model", "starry_night"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     deadline = time.monotonic() + 120
-    while not any(out.iterdir()) and time.monotonic() < deadline and child.poll() is None:
-        time.sleep(0.1)  # the temporary clip appears when the first frame is written
-    time.sleep(0.5)
-    child.send_signal(signal.SIGINT)
+    # the temporary clip appears as the stream starts (empty); ffmpeg writes into it once frames have come
+    while time.monotonic() < deadline and child.poll() is None and not any(p.stat().st_size for p in out.iterdir()):
+        time.sleep(0.05)
+    child.send_signal(signal.Signals(signum))
     _, err = child.communicate(timeout=60)
-    assert child.returncode == 130 and err.strip().splitlines() == ["nst_tf: interrupted"], err
+    assert child.returncode == status and err.strip().splitlines() == ["nst_tf: interrupted"], err
     assert [p.name for p in out.iterdir()] == ["styled.mp4"]
     frames = len(list(vio.read_frames(out / "styled.mp4")))
     assert 1 <= frames < 150

@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from nst_tf.cli.common import import_tensorflow_quietly
+from nst_tf.cli.common import import_tensorflow_quietly, sigterm_as_interrupt
 from nst_tf.errors import ConfigError
 from nst_tf.video.temporal import DEFAULT_WEIGHT
 
@@ -87,14 +87,15 @@ def command(args: argparse.Namespace) -> int:
     total = min(info.frames, args.frames) if args.frames else info.frames
     frames = read_frames(info.path, (height, width), args.frames)
     steps = write_clip(stylize_video(frames, route, not args.no_temporal, weight), output, info.fps, info)
-    started, done, interrupted = time.perf_counter(), 0, False
+    started, done, interrupted = time.perf_counter(), 0, None
     bar = tqdm(total=total, unit="frame", dynamic_ncols=True, disable=None)
     try:
-        for step in steps:
-            done = step.iteration + 1
-            bar.update(1)
-    except KeyboardInterrupt:
-        interrupted = True  # write_clip has already finished the partial clip
+        with sigterm_as_interrupt():
+            for step in steps:
+                done = step.iteration + 1
+                bar.update(1)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: write_clip has finished the partial clip
+        interrupted = exc
     finally:
         steps.close()  # a consumer stopped by anything else: the clip so far is still finished
         bar.close()
@@ -102,12 +103,12 @@ def command(args: argparse.Namespace) -> int:
     summary = {
         "output": str(output), "frames": done, "fps": info.fps, "width": width, "height": height,
         "audio": bool(info.audio_codec), "temporal": not args.no_temporal, "seconds": round(seconds, 3),
-        "seconds_per_frame": round(seconds / max(done, 1), 4), "interrupted": interrupted,
+        "seconds_per_frame": round(seconds / max(done, 1), 4), "interrupted": interrupted is not None,
     }  # fmt: skip
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
         sys.stdout.write(f"{output}: {done} frames, {width}x{height} at {info.fps:g} fps in {seconds:.1f} s\n")
-    if interrupted:
-        raise KeyboardInterrupt
+    if interrupted is not None:
+        raise interrupted  # main's one line and exit status (130, or 143 for SIGTERM)
     return 0
