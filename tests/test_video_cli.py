@@ -77,6 +77,10 @@ def test_outputs_it_may_not_write_are_refused(clip, tmp_path):
     ]
     for output, words in cases:
         assert_one_line(cli("video", clip, "-o", output, "--model", "starry_night"), 2, words)
+    copy = tmp_path / "clip.mp4"
+    copy.write_bytes(clip.read_bytes())
+    before = snapshot(tmp_path)
+    assert_one_line(cli("video", copy, "-o", copy, "--model", "starry_night", "--overwrite"), 2, "is the input")
     assert snapshot(tmp_path) == before
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -34,7 +35,7 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--temporal-weight", type=float, help=f"previous frame's share where the flow holds ({DEFAULT_WEIGHT})"
     )
-    p.add_argument("--iterations", type=int, default=100, help="--optimise: L-BFGS steps on the first frame")
+    p.add_argument("--iterations", type=int, default=100, help="--optimise: L-BFGS steps on the first frame (100)")
     p.add_argument("--later-iterations", type=int, help="--optimise: steps on each later frame (default 1/4)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -70,6 +71,8 @@ def _check(args: argparse.Namespace):
         raise ConfigError(f"--temporal-weight must be in [0, 1), not {weight}")
     output = check_output(args.output, args.overwrite)
     info = probe(args.input)
+    if output.exists() and os.path.samefile(output, info.path):  # --overwrite is no consent to lose the input
+        raise ConfigError(f"-o {output}: is the input clip; write the result elsewhere")
     longest = args.image_size or (256 if args.optimise else None)
     return info, output, fit_even(info.height, info.width, longest), weight
 
