@@ -87,7 +87,7 @@ def command(args: argparse.Namespace) -> int:
     from nst_tf.video.io import read_frames, write_clip
     from nst_tf.video.stylize import stylize_video
 
-    total = min(info.frames, args.frames) if args.frames else info.frames
+    total = min(info.frames or args.frames or 0, args.frames or info.frames or 0) or None  # None: unknown
     frames = read_frames(info.path, (height, width), args.frames)
     steps = write_clip(stylize_video(frames, route, not args.no_temporal, weight), output, info.fps, info)
     started, done, interrupted = time.perf_counter(), 0, None

@@ -50,9 +50,10 @@ class VideoInfo:
     audio_codec: str | None
 
     @property
-    def frames(self) -> int:
-        """The frame count that fps × duration gives (an estimate: containers may not say exactly)."""
-        return max(1, round(self.fps * self.duration))
+    def frames(self) -> int | None:
+        """The frame count that fps × duration gives (an estimate: containers may not say exactly); None when
+        the file does not say its duration."""
+        return max(1, round(self.fps * self.duration)) if self.duration > 0 else None
 
 
 def _reader(path: Path):
