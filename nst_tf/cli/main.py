@@ -33,6 +33,7 @@ COMMANDS = {
     "train": "nst_tf.cli.train",
     "apply": "nst_tf.cli.apply",
     "models": "nst_tf.cli.models",
+    "video": "nst_tf.cli.video",
 }
 
 

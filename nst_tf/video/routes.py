@@ -1,0 +1,141 @@
+"""The per-frame stylizations `nst_tf.video.stylize_video` drives: `route(frame, start) -> stylized`.
+
+- `NetworkRoute`: a per-style network (`nst_tf.feedforward`; a shipped name or a model folder), one forward
+  pass per frame; `start` is not used.
+- `UniversalRoute`: WCT or AdaIN (`nst_tf.universal`) with one style picture. The style's statistics (mean
+  and covariance of its features at each level) are computed once for the clip instead of once a frame, and
+  the content's may be smoothed over time (`content_momentum`: an exponential moving average of each level's
+  content mean and covariance), so that the transform itself does not jump between frames.
+- `OptimisedRoute`: the optimisation (`nst_tf.optim.engine.stylize`, L-BFGS), after Ruder et al. (2016):
+  the first frame runs `config.iterations` from the config's start; every later frame starts from the
+  previous result warped by the flow (`start`) and runs `later_iterations`. Ruder et al. also add a temporal
+  cost on the reliable pixels; the engine has no such term yet, so here the blend of `stylize_video` (the
+  same pull toward the warped previous result on the same pixels, applied after the frame's optimisation
+  rather than inside it) stands in for it.
+
+Frames are (1, H, W, 3) float32 RGB in [0, 1]; each route returns a picture of the frame's size.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from nst_tf.config import Config
+from nst_tf.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class NetworkRoute:
+    """A shipped or trained per-style network (`model`: a shipped name or a model folder)."""
+
+    def __init__(self, model: str) -> None:
+        from nst_tf.feedforward.apply import Stylizer
+        from nst_tf.feedforward.model_io import find_model, load_model
+
+        self.folder = find_model(model)
+        network, self.meta = load_model(self.folder)
+        self.stylizer = Stylizer(network)
+        self.stylizer.warm_up()
+
+    def check(self, height: int, width: int) -> None:
+        """ConfigError if frames of this size are too small for the network."""
+        if min(height, width) < self.stylizer.min_size:
+            raise ConfigError(f"frames must be at least {self.stylizer.min_size} px on a side for this network")
+
+    def __call__(self, frame: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+        return self.stylizer(frame)
+
+
+class UniversalRoute:
+    """WCT or AdaIN with one style picture, (1, h, w, 3) in [0, 1] (read it at the size it should work at).
+
+    Args:
+        method: "wct" or "adain".
+        style: the style picture.
+        alpha: stylization strength in [0, 1].
+        content_momentum: the previous frames' share in the content statistics, in [0, 1) (0: each frame's own).
+    """
+
+    def __init__(self, method: str, style: np.ndarray, alpha: float = 1.0, content_momentum: float = 0.0) -> None:
+        from nst_tf.universal.decoders import load_decoders
+        from nst_tf.universal.stylize import Universal
+        from nst_tf.universal.transforms import feature_stats
+        from nst_tf.vgg.weights import resolve_weights
+
+        if not 0.0 <= alpha <= 1.0 or not 0.0 <= content_momentum < 1.0:
+            raise ConfigError("alpha must be in [0, 1] and the content momentum in [0, 1)")
+        self.model = Universal(resolve_weights("imagenet-vgg16"), load_decoders(method), method)
+        self.model.warm_up()
+        self.method, self.alpha, self.momentum = method, alpha, content_momentum
+        encoded = self.model.encode_all(style)
+        self.style_stats = {level: feature_stats(encoded[level]) for level in self.model.levels}  # once a clip
+        self.content_stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def reset(self) -> None:
+        """Forget the previous frames' content statistics (`stylize_video` calls this as a clip begins)."""
+        self.content_stats.clear()
+
+    def _transform(self, features: np.ndarray, level: int) -> np.ndarray:
+        """(h, w, C) content features moved to the style's statistics (WCT or AdaIN; see module doc)."""
+        from nst_tf.universal.transforms import DEFAULT_EPS, feature_stats, wct_matrix
+
+        mean, cov = feature_stats(features)
+        if self.momentum and level in self.content_stats:
+            old_mean, old_cov = self.content_stats[level]
+            mean = self.momentum * old_mean + (1 - self.momentum) * mean
+            cov = self.momentum * old_cov + (1 - self.momentum) * cov
+        self.content_stats[level] = (mean, cov)
+        style_mean, style_cov = self.style_stats[level]
+        if self.method == "wct":
+            matrix = wct_matrix((mean, cov), (style_mean, style_cov), DEFAULT_EPS)
+        else:  # AdaIN: diag(σ_s / σ_c), σ² + eps as in Huang & Belongie
+            matrix = np.diag(np.sqrt((np.diag(style_cov) + DEFAULT_EPS) / (np.diag(cov) + DEFAULT_EPS)))
+        flat = features.reshape(-1, features.shape[-1])
+        moved = (flat - mean.astype(np.float32)) @ matrix.T.astype(np.float32) + style_mean.astype(np.float32)
+        moved = moved.reshape(features.shape)
+        return moved if self.alpha == 1.0 else (self.alpha * moved + (1 - self.alpha) * features).astype(np.float32)
+
+    def __call__(self, frame: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+        from nst_tf.universal.networks import crop, pad_to_multiple
+
+        picture, size = pad_to_multiple(frame, 2 ** (max(self.model.levels) - 1))
+        for level in self.model.levels:  # deepest first, as `Universal.stylize`
+            picture = self.model.decode(self._transform(self.model.encode(picture, level), level), level)
+        return crop(picture, size).numpy().astype(np.float32)
+
+
+class OptimisedRoute:
+    """The optimisation route (module doc); `config` as for `nst_tf.optim.engine.stylize` (its size is ignored:
+    each frame is optimised at its own size)."""
+
+    needs_start = True  # stylize_video computes the flow before calling it
+
+    def __init__(self, style: np.ndarray, config: Config, later_iterations: int) -> None:
+        from nst_tf.vgg.extractor import build_extractor
+
+        if later_iterations < 1:
+            raise ConfigError("the later frames' iterations must be at least 1")
+        self.style = style
+        self.config = config.replace(optimizer="lbfgs", snapshot_every=0, scales=1)  # a picture start: L-BFGS
+        self.later_iterations = later_iterations
+        self.extractor = build_extractor(self.config)
+
+    def __call__(self, frame: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+        from nst_tf.optim.engine import stylize
+        from nst_tf.optim.records import OptimizerState
+
+        height, width = frame.shape[1:3]
+        config = self.config.replace(image_size=max(height, width))
+        resume = None
+        if start is not None:  # a fresh L-BFGS-B from the warped previous result (OptimizerState without Adam's)
+            config = config.replace(iterations=self.later_iterations)
+            resume = OptimizerState(0, np.asarray(start, np.float32) * config.pixel_scale, [])
+        last = None
+        for step in stylize(frame, [self.style], config, extractor=self.extractor, resume=resume):
+            last = step
+        if last is None or last.image is None or last.image.shape != frame.shape:
+            raise RuntimeError("the optimisation made no picture of the frame's size")
+        return last.image.astype(np.float32)

@@ -1,0 +1,126 @@
+"""`python -m nst_tf video`: a clip made here through a shipped network (frame count, rate, size, sound kept),
+and hostile input (not a video, a FIFO, zero frames, an unwritable or existing output): one line on stderr,
+exit status 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+pytest.importorskip("cv2")
+pytest.importorskip("imageio_ffmpeg")
+
+from hostile import assert_one_line, cli, cli_subprocess, snapshot  # noqa: E402
+from test_video import make_clip, make_wav, not_videos  # noqa: E402
+
+from nst_tf.video import io as vio  # noqa: E402
+
+
+@pytest.fixture
+def clip(tmp_path):
+    """tmp_path/user/in.mp4: 6 frames of 64x48 at 5 fps with a sine's sound."""
+    user = tmp_path / "user"
+    user.mkdir()
+    make_clip(user / "in.mp4", 6, fps=5.0, audio=make_wav(tmp_path / "a.wav", seconds=2.0))
+    return user / "in.mp4"
+
+
+def test_video_with_a_shipped_network_keeps_frames_rate_size_and_sound(clip, tmp_path):
+    out = tmp_path / "out" / "styled.mp4"
+    out.parent.mkdir()
+    result = cli("video", clip, "-o", out, "--model", "starry_night", "--json")
+    assert result.rc == 0, result.err
+    summary = json.loads(result.out)
+    assert (summary["frames"], summary["width"], summary["height"], summary["temporal"]) == (6, 64, 48, True)
+    info = vio.probe(out)
+    assert (info.fps, info.width, info.height, info.audio_codec) == (5.0, 64, 48, "aac")
+    frames = list(vio.read_frames(out))
+    assert len(frames) == 6
+    source = next(vio.read_frames(clip))
+    assert abs(frames[0] - source).mean() > 0.05  # stylized, not the input passed through
+    assert [p.name for p in out.parent.iterdir()] == ["styled.mp4"]  # no temporary file left
+    again = cli("video", clip, "-o", out, "--model", "starry_night", "--frames", "2", "--no-temporal", "--overwrite")
+    assert again.rc == 0 and len(list(vio.read_frames(out))) == 2
+
+
+@pytest.mark.parametrize("case", ["text.mp4", "empty.mp4", "sound.m4a", "zero.mkv", "missing.mp4"])
+def test_what_is_not_a_video_is_refused(tmp_path, case):
+    user = tmp_path / "user"
+    user.mkdir()
+    not_videos(user)
+    before = snapshot(tmp_path)
+    result = cli("video", user / case, "-o", tmp_path / "out.mp4", "--model", "starry_night")
+    assert_one_line(result, 2, case)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    result = cli_subprocess("video", fifo, "-o", tmp_path / "out.mp4", "--model", "starry_night", timeout=60)
+    assert_one_line(result, 2, "not a regular file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.mp4"]
+
+
+def test_outputs_it_may_not_write_are_refused(clip, tmp_path):
+    mine = tmp_path / "mine.mp4"
+    mine.write_bytes(b"the user's clip")
+    (tmp_path / "notes.txt").write_text("notes")
+    before = snapshot(tmp_path)
+    cases = [
+        (mine, "exists"),  # no --overwrite
+        (tmp_path / "notes.txt" / "out.mp4", "no folder"),  # a file as the folder
+        (tmp_path / "out.gif", "video file name"),  # not a container we write
+        ("/proc/nst_tf_video_test.mp4", "cannot write"),  # a file system that takes no new files
+    ]
+    for output, words in cases:
+        assert_one_line(cli("video", clip, "-o", output, "--model", "starry_night"), 2, words)
+    copy = tmp_path / "clip.mp4"
+    copy.write_bytes(clip.read_bytes())
+    before = snapshot(tmp_path)
+    assert_one_line(cli("video", copy, "-o", copy, "--model", "starry_night", "--overwrite"), 2, "is the input")
+    assert snapshot(tmp_path) == before
+
+
+def test_bad_options_are_refused_before_anything(clip, tmp_path):
+    before = snapshot(tmp_path)
+    out = tmp_path / "out.mp4"
+    for extra, words in (
+        (["--model", "no_such_model"], "no_such_model"),
+        (["--style", str(tmp_path / "none.png")], "none.png"),
+        (["--model", "starry_night", "--temporal-weight", "1"], "temporal-weight"),
+        (["--model", "starry_night", "--frames", "0"], "frames"),
+    ):
+        assert_one_line(cli("video", clip, "-o", out, *extra), 2, words)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(("signum", "status"), [(2, 130), (15, 143)])  # SIGINT (Ctrl-C), SIGTERM
+def test_a_signal_leaves_a_playable_partial_clip(tmp_path, signum, status):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from hostile import ROOT
+
+    make_clip(tmp_path / "long.mp4", 150, fps=25.0, pan=(0.5, 0.25))
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = [sys.executable, "-m", "nst_tf", "video", tmp_path / "long.mp4", "-o", out / "styled.mp4"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        [*map(str, argv), "--model", "starry_night"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    deadline = time.monotonic() + 120
+    # the temporary clip appears as the stream starts (empty); ffmpeg writes into it once frames have come
+    while time.monotonic() < deadline and child.poll() is None and not any(p.stat().st_size for p in out.iterdir()):
+        time.sleep(0.05)
+    child.send_signal(signal.Signals(signum))
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == status and err.strip().splitlines() == ["nst_tf: interrupted"], err
+    assert [p.name for p in out.iterdir()] == ["styled.mp4"]
+    frames = len(list(vio.read_frames(out / "styled.mp4")))
+    assert 1 <= frames < 150
