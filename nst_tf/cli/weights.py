@@ -7,14 +7,13 @@ each `--weights` value would use; an entry that is not a regular file (a FIFO, a
 and never opened for reading. `weights verify PATH` checks one file (shapes, layer count, finite values,
 known hash). `weights convert SRC DST.npz [--float16]` writes the project's compact .npz.
 `add_parser` and `command` plug into `nst_tf.cli.main`; errors are `WeightsError`, which the main command
-prints as one line with exit status 2. The work itself
-lives in `nst_tf.vgg.weights`; this module only reads arguments and prints. No TensorFlow is imported.
+prints as one line with exit status 2. The work itself lives in `nst_tf.vgg.weights` (the listing and the
+report in its `inventory`); this module only reads arguments and prints. No TensorFlow is imported.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from nst_tf.errors import WeightsError
@@ -96,22 +95,9 @@ def _verify(args: argparse.Namespace) -> int:
         if status != "known":
             detail = what if status == "differs" else "its hash matches no known published file"
             raise WeightsError(f"{path}: {detail} (--strict)")
-    p = loaded.preprocessing
-    parameters = sum(k.size + b.size for k, b in loaded.layers.values())
-    print(f"file: {path}")
-    print(f"format: {loaded.format}")
-    print(f"architecture: {loaded.architecture.upper()}, {len(loaded.layers)} conv layers, {parameters:,} parameters")
-    print(f"preprocessing: {p.channel_order}, x{p.scale:g}, mean {list(p.mean)}, std {list(p.std)}")
-    if "torch_preprocessing_rule" in loaded.extra:
-        print(f"preprocessing chosen by: {loaded.extra['torch_preprocessing_rule']}")
-    if "converted_from" in loaded.extra:
-        source = loaded.extra["converted_from"]
-        print(
-            f"converted from: {source.get('source_file')} ({source.get('source_format')}), "
-            f"sha256 {source.get('source_sha256')}, stored as {loaded.extra.get('stored_dtype')}"
-        )
-    print(f"sha256: {loaded.sha256}")
-    print(f"published file: {loaded.extra['published_file']}")
+    from nst_tf.vgg.weights.inventory import describe
+
+    print("\n".join(describe(path, loaded)))
     print("ok: shapes, layer count and values verified")
     return 0
 
@@ -134,15 +120,3 @@ def _convert(args: argparse.Namespace) -> int:
         f"{size}; preprocessing {p.channel_order} x{p.scale:g} mean {list(p.mean)} std {list(p.std)})"
     )
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m nst_tf.cli.weights list|verify|convert ...`: the `weights` command on its own, with the
-    main command's error handling (one line on stderr, exit status 2)."""
-    from nst_tf.cli.main import main as main_command
-
-    return main_command(["weights", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -76,3 +76,24 @@ def choices() -> list[tuple[str, str]]:
 def size_text(count: int) -> str:
     """A file size as `weights list` and `weights convert` print it."""
     return f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count} B"
+
+
+def describe(path: Path, loaded) -> list[str]:
+    """`weights verify`'s report of a loaded file: format, architecture, preprocessing, origin, hashes."""
+    p = loaded.preprocessing
+    parameters = sum(k.size + b.size for k, b in loaded.layers.values())
+    lines = [
+        f"file: {path}",
+        f"format: {loaded.format}",
+        f"architecture: {loaded.architecture.upper()}, {len(loaded.layers)} conv layers, {parameters:,} parameters",
+        f"preprocessing: {p.channel_order}, x{p.scale:g}, mean {list(p.mean)}, std {list(p.std)}",
+    ]
+    if "torch_preprocessing_rule" in loaded.extra:
+        lines.append(f"preprocessing chosen by: {loaded.extra['torch_preprocessing_rule']}")
+    if "converted_from" in loaded.extra:
+        source = loaded.extra["converted_from"]
+        lines.append(
+            f"converted from: {source.get('source_file')} ({source.get('source_format')}), "
+            f"sha256 {source.get('source_sha256')}, stored as {loaded.extra.get('stored_dtype')}"
+        )
+    return lines + [f"sha256: {loaded.sha256}", f"published file: {loaded.extra['published_file']}"]

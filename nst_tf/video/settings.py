@@ -1,0 +1,55 @@
+"""The `video` command's settings: a frozen dataclass whose fields carry their flags (`nst_tf.config.setting`),
+so `video`'s flags, defaults and help come from here, as every family's do. No TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nst_tf.config import setting
+from nst_tf.errors import ConfigError
+from nst_tf.universal.settings import METHODS, STYLE_SIZE
+from nst_tf.video.temporal import DEFAULT_WEIGHT
+
+LIMIT = 100_000  # the largest size, frame count or step count a flag accepts
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """How a clip is stylized (`nst_tf.video.session`).
+
+    Attributes:
+        method: with a style picture, universal WCT or AdaIN (AdaIN by default: 5x faster a frame).
+        style_size: the style picture's longest side in px.
+        image_size: the result's longest side in px; None: the clip's own (the optimisation route: 256).
+        frames: stylize only the first N frames; None: all.
+        no_temporal: frame by frame, without the flow-warped blend of the previous result.
+        temporal_weight: the previous result's share where the flow holds (nst_tf.video.temporal).
+        iterations, later_iterations: the optimisation route's L-BFGS steps on the first frame and on each
+            later one (None: a quarter of `iterations`; later frames start from the previous result warped).
+    """
+
+    method: str = setting("adain", "with --style: the universal method", parse="str", choices=METHODS)
+    style_size: int = setting(STYLE_SIZE, "with --style: the style picture's longest side in px", parse="int")
+    image_size: int | None = setting(
+        None, "longest side of the result (default: the clip's; --optimise 256)", parse="int"
+    )
+    frames: int | None = setting(None, "stylize only the first N frames", parse="int")
+    no_temporal: bool = setting(False, "frame by frame, no temporal consistency", parse="switch")
+    temporal_weight: float = setting(
+        DEFAULT_WEIGHT, "the previous frame's share where the flow holds, in [0, 1)", parse="float"
+    )
+    iterations: int = setting(100, "--optimise: L-BFGS steps on the first frame", parse="int")
+    later_iterations: int | None = setting(None, "--optimise: steps on each later frame (default 1/4)", parse="int")
+
+    def validate(self) -> VideoSettings:
+        """Raise ConfigError for a size, count or weight out of range; return self."""
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
+        for name in ("image_size", "frames", "iterations", "later_iterations", "style_size"):
+            value = getattr(self, name)
+            if value is not None and not 1 <= value <= LIMIT:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
+        if not 0.0 <= self.temporal_weight < 1.0:
+            raise ConfigError(f"--temporal-weight must be in [0, 1), not {self.temporal_weight}")
+        return self
