@@ -20,7 +20,7 @@ probe's GFLOP/s that `nst_tf.perf.bench.step_flops` of work per second represent
   "mixed_bfloat16" policy (`BFloat16Extractor(..., fast_gradient=False)`), TensorFlow's own gradients.
 - product-bfloat16: what `--precision bfloat16` (and "auto" where the probe picks it) does now: the product's
   fast path with bfloat16 convolutions and flipped-kernel gradients, Grams and costs in float32.
-The bfloat16 variants agree with float32 to bfloat16's rounding (tests/test_mixed_precision.py derives the
+The bfloat16 variants agree with float32 to bfloat16's rounding (tests/vgg/test_mixed_precision.py derives the
 bound), so they are checked against a looser tolerance, BFLOAT16_AGREEMENT. `--variants` picks a subset.
 """
 
@@ -49,7 +49,7 @@ from nst_tf.presets import DEFAULT  # noqa: E402
 from nst_tf.vgg.extractor import BFloat16Extractor, FeatureExtractor, build_extractor  # noqa: E402
 
 VARIANTS = ("keras", "keras+xla", "product", "product+xla", "keras-bfloat16", "product-bfloat16")
-# bfloat16's gradients against float32's: the worst-case bound of tests/test_mixed_precision.py at conv5_1 is
+# bfloat16's gradients against float32's: the worst-case bound of tests/vgg/test_mixed_precision.py at conv5_1 is
 # about 0.36 (measured there 0.015); a wrong gradient (a kernel not flipped, a term dropped) is off by ~1.
 BFLOAT16_AGREEMENT = 0.36
 

@@ -123,7 +123,7 @@ def default_pairs() -> list[tuple[Path, Path]]:
 def measure_pair(content_path, style_path, reference_config, ours_config, extractors, repeats: int) -> dict:
     """Reference and ours alternating `repeats` times on one pair; medians (ours None if it never got there).
     `extractors`: (the reference's, ours'); ours' may compute in bfloat16, so its costs, which decide when it
-    has reached the reference's, carry bfloat16's rounding (about 1e-3 relative: tests/test_mixed_precision.py)."""
+    has reached the reference's, carry bfloat16's rounding (about 1e-3 relative: tests/vgg/test_mixed_precision.py)."""
     content, style = image_io.load_image(content_path), image_io.load_image(style_path)
     reference_extractor, ours_extractor = extractors
     references, ours = [], []

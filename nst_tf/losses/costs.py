@@ -3,7 +3,7 @@
 Every function works per picture: feature maps are (B, n_H, n_W, n_C), images (B, H, W, 3) RGB in [0, 1],
 Gram matrices (B, n_C, n_C), and every cost is a (B,) vector, one value per picture, normalised by each
 tensor's own shape (`tf.shape`, so they work inside a `tf.function` whose sizes are unknown at trace time).
-A batch of two gives exactly the two single-picture values (tests/test_costs.py). A target with batch 1
+A batch of two gives exactly the two single-picture values (tests/losses/test_costs.py). A target with batch 1
 (one style's Gram, one content picture) is broadcast against a batch of generated pictures.
 
 Each source's recipe normalises differently; `form` / `normalisation` name the convention (see `Config`):

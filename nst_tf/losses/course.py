@@ -4,7 +4,7 @@ A student of "Art Generation with Neural Style Transfer" can call these exactly 
 compare against their own: `compute_content_cost` and `compute_style_cost` take the *lists* of model
 outputs (style layers first, the content layer last), `gram_matrix` takes A of shape (n_C, n_H·n_W), and
 `total_cost(J_content, J_style, alpha=10, beta=40)` is a `tf.function`. On the notebook's seeded test
-tensors they print the notebook's values (tests/test_course.py pins them).
+tensors they print the notebook's values (tests/losses/test_course.py pins them).
 
 They are written with `keras.ops`, which return TensorFlow tensors for eager input and also accept
 symbolic Keras 3 tensors (a `KerasTensor` cannot go through raw `tf.*` ops any more), as the notebook's

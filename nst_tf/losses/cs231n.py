@@ -10,7 +10,7 @@ as the notebook does and compare against their own. Feature maps are (1, H, W, C
 
 They are the engine's costs (`nst_tf.losses.costs`) in the conventions the `cs231n` preset names
 ("sum" content and style forms, "size" Gram normalisation, "sum" total variation), so the preset's runs
-minimise exactly these (tests/test_cs231n.py checks both on hand-computed values).
+minimise exactly these (tests/losses/test_cs231n.py checks both on hand-computed values).
 """
 
 from __future__ import annotations

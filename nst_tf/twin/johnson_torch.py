@@ -4,7 +4,7 @@ Plain `torch.nn`, no TensorFlow import: the same layers in the same order (refle
 norm with biased variance and ε = 1e-5, ReLU, five residual blocks, nearest ×2 upsampling + conv, 9×9 conv,
 sigmoid), the same bottom/right reflection padding to a multiple of 4 and the same crop. It loads the
 Keras model's weights from `named_weights(model)` ({"conv1.conv.kernel": HWIO array, …}), so both give the
-same picture from the same weights (tests/test_feedforward_twin.py checks it to 1e-5).
+same picture from the same weights (tests/twin/test_johnson_torch.py checks it to 1e-5).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ element-wise. It runs in float32 (the product's precision) or float64 (to separa
 disagreement from rounding).
 
 PyTorch is an optional dependency: only the twin imports it, and nothing in `nst_tf` imports the twin at
-import time. The twin imports no TensorFlow (tests/test_torch_twin.py checks it in a fresh interpreter).
+import time. The twin imports no TensorFlow (tests/twin/test_torch_vgg.py checks it in a fresh interpreter).
 """
 
 from __future__ import annotations

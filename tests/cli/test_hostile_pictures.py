@@ -1,6 +1,6 @@
 """Hostile pictures, end to end: every bad picture given to `run` (as content, style or --init) and to
 `compare` is one line on stderr, exit status 2, no traceback, no run folder, nothing of the user's changed,
-and never a hang. Library-level checks of the same cases are in tests/test_image_io.py."""
+and never a hang. Library-level checks of the same cases are in tests/io/test_images.py."""
 
 from __future__ import annotations
 

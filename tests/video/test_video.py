@@ -9,15 +9,12 @@ import wave
 import numpy as np
 import pytest
 
-pytest.importorskip("cv2")
-pytest.importorskip("imageio_ffmpeg")
-
-from nst_tf.records import Step  # noqa: E402
-from nst_tf.video import flow as vflow  # noqa: E402
-from nst_tf.video import io as vio  # noqa: E402
-from nst_tf.video.stylize import stylize_video  # noqa: E402
-from nst_tf.video.synthetic import pan_zoom_clip, true_backward_flow  # noqa: E402
-from nst_tf.video.temporal import temporal_blend, warping_error  # noqa: E402
+from nst_tf.records import Step
+from nst_tf.video import flow as vflow
+from nst_tf.video import io as vio
+from nst_tf.video.stylize import stylize_video
+from nst_tf.video.synthetic import pan_zoom_clip, true_backward_flow
+from nst_tf.video.temporal import temporal_blend, warping_error
 
 SIZE = (48, 64)  # (height, width): even, as 4:2:0 video needs
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NATIVE_MARKERS = ("cuinit", "cuda", "absl", "e0000 ", "i0000 ", "w0000 ", "onednn")
 
 

@@ -114,7 +114,7 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
 
 
-# --- hostile pictures, library level (the end-to-end cases are in tests/test_hostile_pictures.py) ---------
+# --- hostile pictures, library level (the end-to-end cases are in tests/cli/test_hostile_pictures.py) ---------
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from PIL import Image
 
 from nst_tf.cli.main import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "nst_tf" / "models" / "universal"
 
 

@@ -164,7 +164,7 @@ def test_a_bfloat16_encoder_stays_within_its_rounding_bound():
     """bfloat16 (u = 2^-8) rounds the preprocessed picture once, and per conv layer its kernel, bias, the
     convolution's and the bias_add's output (oneDNN sums in float32: one more u), and each max pooling is
     exact; ReLU is exact and 1-Lipschitz. So relu{k}_1 after L convs is within (1 + 5·L)·u of float32's,
-    normwise, to first order (tests/test_mixed_precision.py has the longer derivation). VGG16 relu1_1 .. relu4_1
+    normwise, to first order (tests/vgg/test_mixed_precision.py has the longer derivation). VGG16 relu1_1 .. relu4_1
     sit after 1, 3, 5 and 8 convs."""
     import tensorflow as tf
 

@@ -11,7 +11,7 @@ import pytest
 
 import nst_tf.twin
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TWIN_MODULES = sorted(f"nst_tf.twin.{m.name}" for m in pkgutil.iter_modules(nst_tf.twin.__path__))
 
 

@@ -2,7 +2,7 @@
 `--weights auto`: a FIFO (given, or lying in the weights folder) never blocks; a folder, an empty, text,
 truncated or looping file is one line and exit status 2; an `.npz` whose members inflate to gigabytes is
 refused from its declared sizes, in little memory. The weights helper's own unit tests of the readers are
-tests/test_weights_hostile.py; these check the promise at the command line."""
+tests/vgg/test_weights_hostile.py; these check the promise at the command line."""
 
 from __future__ import annotations
 

@@ -8,14 +8,10 @@ import json
 import os
 
 import pytest
+from hostile import assert_one_line, cli, cli_subprocess, snapshot
+from test_video import make_clip, make_wav, not_videos
 
-pytest.importorskip("cv2")
-pytest.importorskip("imageio_ffmpeg")
-
-from hostile import assert_one_line, cli, cli_subprocess, snapshot  # noqa: E402
-from test_video import make_clip, make_wav, not_videos  # noqa: E402
-
-from nst_tf.video import io as vio  # noqa: E402
+from nst_tf.video import io as vio
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from nst_tf.cli.main import main
 from nst_tf.errors import ConfigError
 from nst_tf.io.ownership import LEDGER, MARKER, OwnedFiles
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def snapshot(folder: Path) -> dict[str, str]:

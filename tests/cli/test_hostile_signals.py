@@ -51,7 +51,7 @@ def _finish(child) -> Result:
     return Result(child.returncode, out, err)
 
 
-# SIGTERM only: Ctrl-C's 130 is covered by the second-Ctrl-C case below and by tests/test_run_safety.py;
+# SIGTERM only: Ctrl-C's 130 is covered by the second-Ctrl-C case below and by tests/cli/test_run_safety.py;
 # each case here costs a TensorFlow start in a child process.
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143)], ids=["SIGTERM"])
 def test_a_signal_stops_the_run_resumably(tmp_path, signum, status):

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_video import textured
 
-pytest.importorskip("cv2")
-
-from test_video import textured  # noqa: E402
-
-from nst_tf.config import Config  # noqa: E402
-from nst_tf.video.routes import OptimisedRoute, UniversalRoute  # noqa: E402
+from nst_tf.config import Config
+from nst_tf.video.routes import OptimisedRoute, UniversalRoute
 
 
 @pytest.mark.parametrize("method", ["adain", "wct"])

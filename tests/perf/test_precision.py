@@ -18,7 +18,7 @@ from nst_tf.config import Config
 from nst_tf.errors import ConfigError
 from nst_tf.perf import precision
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fake_probe(speedup: float, calls: list):
