@@ -75,6 +75,7 @@ def _refused(argv, capsys, out) -> str:
     return err
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 @pytest.mark.parametrize(
     ("make", "message"),
     [

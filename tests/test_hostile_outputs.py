@@ -33,6 +33,7 @@ def _places(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 CASES = ["under_a_plain_file", "is_a_plain_file", "is_a_fifo", "in_proc", "name_too_long"]
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 @pytest.mark.parametrize("case", CASES)
 def test_run_output_dir(tmp_path, case):
     user = user_folder(tmp_path)
@@ -91,6 +92,7 @@ def test_run_files_follow_the_umask(tmp_path, umask, monkeypatch):
     assert not wrong, f"umask {oct(umask)} but: {wrong}"
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 @pytest.mark.parametrize("case", CASES)
 def test_compare_output(tmp_path, case):
     user = user_folder(tmp_path)
@@ -101,6 +103,7 @@ def test_compare_output(tmp_path, case):
     assert_unchanged(before, tmp_path)
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 @pytest.mark.parametrize("case", [c for c in CASES if c != "is_a_plain_file"] + ["is_a_folder"])
 def test_bench_json(tmp_path, case):
     """Refused before the benchmark runs: nobody should wait minutes to learn the file cannot be written."""

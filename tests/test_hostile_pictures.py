@@ -82,6 +82,7 @@ KINDS = [
 ]  # fmt: skip
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 @pytest.mark.parametrize("role", ["content", "style", "second_style", "init"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_bad_picture_on_run(tmp_path, kind, role):
@@ -100,6 +101,7 @@ def test_bad_picture_on_run(tmp_path, kind, role):
     assert_unchanged(before, tmp_path)
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 @pytest.mark.parametrize("role", ["content", "style", "init"])
 def test_fifo_picture_never_blocks(tmp_path, role):
     user = user_folder(tmp_path)
@@ -115,6 +117,7 @@ def test_fifo_picture_never_blocks(tmp_path, role):
     assert_unchanged(before, tmp_path)
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 def test_texture_mode_with_a_fifo_style(tmp_path):
     user = user_folder(tmp_path)
     os.mkfifo(user / "pipe.png")

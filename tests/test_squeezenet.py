@@ -39,6 +39,7 @@ def test_the_file_loads_and_verifies(squeeze_file):
     np.testing.assert_array_equal(weights.params["features.4.squeeze.weight"], expected)
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 def test_wrong_and_truncated_files_are_one_line_errors(tmp_path, squeeze_file):
     state = squeezenet_pth.random_squeezenet_state(0)
     state["features.6.expand1x1.weight"] = torch.zeros(128, 16, 1, 1)  # squeeze 32 in the real network

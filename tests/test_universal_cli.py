@@ -77,6 +77,7 @@ def test_missing_and_odd_pictures_exit_2(capsys, tmp_path, pictures):
     assert not out.exists()
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_a_fifo_is_refused_without_blocking(capsys, tmp_path, pictures):
     fifo = tmp_path / "pipe.png"
