@@ -122,6 +122,7 @@ def test_interruption_keeps_what_exists(sounds, tmp_path, monkeypatch, capsys, h
     from nst_tf.audio import transfer
 
     real = transfer.synthesize
+    handler_before = signal.getsignal(signal.SIGTERM)
 
     def interrupted(inputs, config):
         for step in real(inputs, config):
@@ -139,4 +140,4 @@ def test_interruption_keeps_what_exists(sounds, tmp_path, monkeypatch, capsys, h
     assert record["status"] == "interrupted" and record["iterations_done"] == 2
     assert len(list(csv.DictReader(open(out / "metrics.csv")))) == 2
     assert (out / "content.wav").is_file() and (out / "report.html").is_file() and not (out / "result.wav").exists()
-    assert signal.getsignal(signal.SIGTERM) is not None
+    assert signal.getsignal(signal.SIGTERM) is handler_before  # the run's SIGTERM handler is taken down again

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import resource
+import statistics
 
 from conftest import IMAGES
 
@@ -74,4 +76,9 @@ def test_bench_writes_well_formed_json(tmp_path, capsys):
     flops = bench.step_flops(DEFAULT, 21, 32, result["config"]["architecture"])
     assert math.isclose(result["gflop_per_iteration"], flops["total"] / 1e9)
     assert math.isclose(result["achieved_gflops"], result["gflop_per_iteration"] / result["seconds_per_iteration"])
+    assert math.isclose(result["fraction_of_peak"], result["achieved_gflops"] / result["matmul_peak_gflops"])
+    assert result["seconds_per_iteration"] == statistics.median(result["iteration_seconds"])
+    # ru_maxrss of this very process, which has TensorFlow loaded (hundreds of MB) and cannot exceed the machine.
+    rss_now = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    assert 100 < result["peak_rss_mb"] <= rss_now
     assert capsys.readouterr().out.startswith("bench 32x21 adam float32 xla off:")

@@ -241,11 +241,21 @@ def test_malformed_exif_loads_upright_or_as_stored_with_one_warning(tmp_path, ca
     nan_float_tag = (0x0100, 11, 1, struct.pack("<f", float("nan")))  # makes ImageOps.exif_transpose raise
     exif = b"Exif\x00\x00" + _tiff_ifd([orientation, nan_float_tag])
     Image.fromarray(pixels).save(tmp_path / "odd.jpg", exif=exif, quality=100)
-    loaded = image_io.load_image(tmp_path / "odd.jpg")
+    with caplog.at_level("WARNING"):
+        loaded = image_io.load_image(tmp_path / "odd.jpg")
     assert loaded.shape == (1, 30, 10, 3)  # the orientation was still honoured
-    garbage = b"Exif\x00\x00" + b"\xff" * 40
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []  # the tag was readable
+    garbage = b"Exif\x00\x00" + b"\xff" * 40  # Pillow drops a block it cannot parse at all: as stored, silent
     Image.fromarray(pixels).save(tmp_path / "garbage.jpg", exif=garbage, quality=100)
     assert image_io.load_image(tmp_path / "garbage.jpg").shape == (1, 10, 30, 3)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+    # An orientation tag that is text, not a number: unusable, so one warning naming the file, and as stored.
+    text_orientation = (0x0112, 2, 4, b"abc\x00")
+    Image.fromarray(pixels).save(tmp_path / "garbage.jpg", exif=b"Exif\x00\x00" + _tiff_ifd([text_orientation]))
+    with caplog.at_level("WARNING"):
+        assert image_io.load_image(tmp_path / "garbage.jpg").shape == (1, 10, 30, 3)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "garbage.jpg" in warnings[0] and "EXIF" in warnings[0], warnings
 
 
 def test_exif_that_cannot_be_parsed_is_a_warning_not_a_crash(tmp_path, monkeypatch, caplog):
@@ -377,4 +387,7 @@ def test_fit_size_with_a_minimum_side_never_leaves_it_short(height, width, longe
     assert min(h, w) >= 16
     if round(min(height, width) * longest / max(height, width)) >= 16:
         assert (h, w) == image_io.fit_size(height, width, longest)  # no enlargement where none is needed
-    assert abs(max(h, w) / min(h, w) - max(height, width) / min(height, width)) <= max(height, width) / min(h, w)
+    # Each side is within one pixel of the exact scaled side (rounding, or the ceil that enlarges a short side),
+    # so |w'/h' − W/H| = |Δw·H − Δh·W| / (H·h') ≤ (H + W) / (H·h') = (1 + W/H) / h' for the short sides H, h'.
+    ratio = max(height, width) / min(height, width)
+    assert abs(max(h, w) / min(h, w) - ratio) <= (1 + ratio) / min(h, w) + 1e-12

@@ -143,4 +143,10 @@ def test_compare_reports_each_presets_parity(tmp_path, capsys, name):
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["preset"] == name and report["config"]["optimizer"] == "adam"
     assert report["feature_max_rel_err"] < 1e-5 and report["cost_max_rel_err"] < 1e-5, report
-    assert code == (0 if report["within_tolerance"] else 1)
+    assert report["grad_max_rel_err"] < 1e-4, report
+    # Only the picture may miss its figure: Adam's lr·sign(g) step lets rounding decide pixels whose gradient
+    # is at rounding level (the features, gradient and costs above cannot be moved that way); exit 1 says so.
+    missed = [key for key, limit in report["tolerances"].items() if report[key] > limit]
+    assert missed in ([], ["image_max_abs_diff"]), report
+    assert report["within_tolerance"] is (not missed)
+    assert code == (1 if missed else 0)

@@ -177,4 +177,7 @@ def test_compare_cs231n_with_squeezenet(tmp_path, capsys, squeeze_file):
         assert first["tf"][term] == pytest.approx(first["torch"][term], rel=1e-5), term
     # Later steps are not pinned: Adam's first step at lr 3.0 is lr·sign(g) per pixel, so a pixel whose
     # gradient is float32 noise may move either way (see notes/squeeze.md); the report says so by its flag.
-    assert code == (0 if report["within_tolerance"] else 1), err
+    missed = {key for key, limit in report["tolerances"].items() if report[key] > limit}
+    assert missed <= {"cost_max_rel_err", "image_max_abs_diff"}, report  # the step-2+ figures only
+    assert report["within_tolerance"] is (not missed)
+    assert code == (1 if missed else 0), err
