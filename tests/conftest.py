@@ -19,6 +19,18 @@ IMAGES = ROOT / "images"
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
 
 
+# pytest-timeout's default (pyproject.toml) is 300 s; a test marked slow gets this instead, unless it says
+# its own @pytest.mark.timeout. The slowest (a train, resume and apply in child processes) took 240 s on 2
+# loaded cores.
+SLOW_TIMEOUT_S = 900
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
+
+
 @pytest.fixture(autouse=True)
 def offline_weights(tmp_path_factory, monkeypatch):
     """No downloads, an empty Keras cache, and a pretrained/ folder of the test's own."""
