@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Idle OpenMP workers of PyTorch spin by default; on a shared 2-core machine that starves the busy ones (10x
+# slower steps under load). Read once, when torch loads: so here, before any test module imports torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "images"
-SHARED_IMAGES = ROOT.parent / "shared" / "images"
 
 
 # pytest-timeout's default (pyproject.toml) is 300 s; a test marked slow gets this instead, unless it says

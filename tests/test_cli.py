@@ -208,7 +208,6 @@ def test_ctrl_c_keeps_snapshots_and_metrics(tmp_path):
 
 
 def test_run_with_the_torch_backend_writes_the_same_folder(tmp_path, capsys):
-    pytest.importorskip("torch")
     code, _, err = run_cli([CONTENT, STYLE, "-o", str(tmp_path), "--name", "t", *FAST, "--backend", "torch"], capsys)
     assert code == 0, err
     record = json.loads((tmp_path / "t" / "config.json").read_text())
@@ -219,7 +218,6 @@ def test_run_with_the_torch_backend_writes_the_same_folder(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_compare_command_writes_every_file(tmp_path, capsys):
-    pytest.importorskip("torch")
     out = tmp_path / "cmp"
     args = ["compare", CONTENT, STYLE, "-o", str(out), "--image-size", "32", "--iterations", "2", "--weights", "random"]
     assert cli.main([*args, "--seed", "0"]) == 0, capsys.readouterr().err

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import numpy as np
 import pytest
-
-# Idle OpenMP workers of PyTorch spin by default; on a shared 2-core machine that starves the busy ones
-# (10x slower steps under load). Passive waiting costs little. Only effective before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-pytest.importorskip("torch")
-
+import torch  # noqa: E402, F401  (a hard requirement: requirements.txt)
 from conftest import IMAGES, tiny_image  # noqa: E402
 
 from nst_tf.cli import compare as compare_command  # noqa: E402

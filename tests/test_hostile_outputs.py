@@ -12,9 +12,17 @@ import stat
 from pathlib import Path
 
 import pytest
-from hostile import FAST, assert_one_line, assert_unchanged, cli, finished_run, snapshot, user_folder
-
-ROOT_USER = os.geteuid() == 0
+from hostile import (
+    FAST,
+    assert_one_line,
+    assert_unchanged,
+    cli,
+    cli_subprocess,
+    finished_run,
+    snapshot,
+    unprivileged_prefix,
+    user_folder,
+)
 
 
 def _places(tmp_path: Path) -> dict[str, tuple[Path, str]]:
@@ -53,12 +61,14 @@ def test_run_bad_names(tmp_path, name):
     assert_unchanged(before, tmp_path)
 
 
-@pytest.mark.skipif(ROOT_USER, reason="root writes into read-only folders")
 def test_run_into_a_read_only_folder(tmp_path):
     user = user_folder(tmp_path)
+    prefix = unprivileged_prefix(tmp_path)  # root: a child without CAP_DAC_OVERRIDE
     (tmp_path / "locked").mkdir(mode=0o555)
     before = snapshot(tmp_path)
-    result = cli("run", user / "content.png", user / "style.png", "-o", tmp_path / "locked", *FAST)
+    result = cli_subprocess(
+        "run", user / "content.png", user / "style.png", "-o", tmp_path / "locked", *FAST, timeout=240, prefix=prefix
+    )
     assert_one_line(result, 2, "locked")
     assert_unchanged(before, tmp_path)
 

@@ -24,10 +24,18 @@ from hostile import (
     cli,
     cli_subprocess,
     snapshot,
+    unprivileged_prefix,
     user_folder,
 )
 
-ROOT_USER = os.geteuid() == 0
+
+def _runner(kind: str, tmp_path):
+    """In-process cli, except for the unreadable file: a child that obeys file modes (root: capabilities
+    dropped; see hostile.unprivileged_prefix), whose refusal must say why."""
+    if kind != "unreadable":
+        return cli, ()
+    prefix = unprivileged_prefix(tmp_path)
+    return (lambda *argv: cli_subprocess(*argv, timeout=240, prefix=prefix)), ("permission denied",)
 
 
 def _bad_weights(folder, kind: str):
@@ -59,25 +67,23 @@ KINDS = ["directory", "empty", "text", "truncated_h5", "symlink_loop", "broken_s
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_bad_weights_file_on_run(tmp_path, kind):
-    if kind == "unreadable" and ROOT_USER:
-        pytest.skip("root reads files whatever their mode")
+    run, words = _runner(kind, tmp_path)
     user = user_folder(tmp_path)
     path = _bad_weights(user, kind)
     before = snapshot(tmp_path)
-    result = cli("run", user / "content.png", user / "style.png", "-o", tmp_path / "out", *FAST, "--weights", path)
-    assert_one_line(result, 2)
+    result = run("run", user / "content.png", user / "style.png", "-o", tmp_path / "out", *FAST, "--weights", path)
+    assert_one_line(result, 2, *words)
     assert_unchanged(before, tmp_path)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_bad_weights_file_on_verify_and_convert(tmp_path, kind):
-    if kind == "unreadable" and ROOT_USER:
-        pytest.skip("root reads files whatever their mode")
+    run, words = _runner(kind, tmp_path)
     user = user_folder(tmp_path)
     path = _bad_weights(user, kind)
     before = snapshot(tmp_path)
-    assert_one_line(cli("weights", "verify", path), 2)
-    assert_one_line(cli("weights", "convert", path, tmp_path / "out.npz"), 2)
+    assert_one_line(run("weights", "verify", path), 2, *words)
+    assert_one_line(run("weights", "convert", path, tmp_path / "out.npz"), 2, *words)
     assert_unchanged(before, tmp_path)
 
 

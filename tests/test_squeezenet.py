@@ -9,14 +9,12 @@ import os
 
 import numpy as np
 import pytest
+import torch  # noqa: E402  (a hard requirement: requirements.txt)
 from conftest import IMAGES
-
-torch = pytest.importorskip("torch")
 
 from nst_tf.errors import ConfigError, WeightsError  # noqa: E402
 from nst_tf.vgg.weights import squeezenet_pth  # noqa: E402
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 CONTENT, STYLE = str(IMAGES / "chelsea.png"), str(IMAGES / "ihc.png")
 ALL = squeezenet_pth.FEATURE_NAMES
 

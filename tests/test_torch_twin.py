@@ -4,21 +4,14 @@ gradients, Adam and whole runs, in float32 (1e-5 relative) and float64 (1e-10); 
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 import types
 
 import numpy as np
 import pytest
-
-# Idle OpenMP workers of PyTorch spin by default; on a shared 2-core machine that starves the busy ones
-# (10x slower steps under load). Passive waiting costs little. Only effective before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-torch = pytest.importorskip("torch")
-
 import tensorflow as tf  # noqa: E402
+import torch  # noqa: E402  (a hard requirement: requirements.txt)
 from conftest import tiny_image  # noqa: E402
 
 from nst_tf.config import Config  # noqa: E402

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tiny_image
 from PIL import Image
-
-from tests.conftest import tiny_image
 
 
 @pytest.fixture(scope="module")
