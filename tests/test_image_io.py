@@ -391,3 +391,28 @@ def test_fit_size_with_a_minimum_side_never_leaves_it_short(height, width, longe
     # so |w'/h' − W/H| = |Δw·H − Δh·W| / (H·h') ≤ (H + W) / (H·h') = (1 + W/H) / h' for the short sides H, h'.
     ratio = max(height, width) / min(height, width)
     assert abs(max(h, w) / min(h, w) - ratio) <= (1 + ratio) / min(h, w) + 1e-12
+
+
+@pytest.mark.parametrize(
+    ("short", "long_", "accepted"), [(2, 100, True), (2, 101, False), (100, 2, True), (101, 2, False)]
+)
+def test_panoramas_up_to_1_to_50_load_and_longer_ones_are_refused(tmp_path, short, long_, accepted):
+    # README: "panoramas up to 1:50 are enlarged"; MAX_ASPECT is the boundary, inclusive.
+    path = tmp_path / "strip.png"
+    Image.fromarray(np.full((short, long_, 3), 128, np.uint8)).save(path)
+    if accepted:
+        assert image_io.load_image(path).shape == (1, short, long_, 3)
+    else:
+        with pytest.raises(ImageError, match="strip.png") as refused:
+            image_io.load_image(path)
+        assert "50" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_avif_pictures_are_read(tmp_path):
+    # README lists AVIF among the formats opened; Pillow >= 11.3 reads it (pillow is a requirement).
+    pixels = _gradient_rgb(16, 24)  # 16 rows, 24 columns
+    Image.fromarray(pixels).save(tmp_path / "photo.avif", quality=100)
+    loaded = image_io.load_image(tmp_path / "photo.avif")
+    assert loaded.shape == (1, 16, 24, 3)
+    # lossy even at quality 100 (4:2:0 chroma): the gradient comes back within a few 8-bit steps on average
+    assert np.abs(loaded[0] - pixels / 255.0).mean() < 0.02
