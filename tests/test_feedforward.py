@@ -216,3 +216,42 @@ def test_apply_preserve_colors_keeps_the_photos_chroma(tmp_path):
     # Left: 8-bit rounding (0.002), the two resamplings of the photo, and chroma lost where luminance +
     # chroma leave the RGB cube (clipped). The plain network output moves the chroma far more (starry blue).
     assert distance[True] < 0.02 and distance[True] < distance[False] / 3, distance
+
+
+@pytest.mark.slow
+def test_train_generator_and_mixed_precision(tmp_path):
+    # README: `train --generator texture-net` trains that network (apply then loads it), and `--mixed-precision`
+    # computes in bfloat16. Step 1's loss is measured before any update, from the same seeded weights and
+    # crops, so the two runs differ there only by precision: by more than float32's rounding (~1e-6 relative)
+    # and by about bfloat16's (8-bit mantissa: ~4e-3 per value), far less than 10 %.
+    photos, style = _photos(tmp_path / "photos"), _style(tmp_path / "style.png")
+    common = ["--data", str(photos), "--weights", "random", "--image-size", "32", "--style-size", "48"]
+    common += ["--batch", "2", "--width", "0.25", "--steps", "1", "--generator", "texture-net", "-q", "--no-tb"]
+    first = {}
+    for flag in ([], ["--mixed-precision"]):
+        model = tmp_path / f"m{len(flag)}"
+        done = _nst("train", str(style), "-o", str(model), *common, *flag)
+        assert done.returncode == 0, done.stderr
+        meta = json.loads((model / "model.json").read_text())
+        assert meta["architecture"]["generator"] == "texture-net" and meta["settings"]["mixed_precision"] == bool(flag)
+        with open(model / "run" / "metrics.csv") as handle:
+            first[bool(flag)] = float(handle.read().split()[1].split(",")[1])
+    assert 1e-5 < abs(first[True] - first[False]) / first[False] < 0.1, first
+    applied = _nst("apply", str(tmp_path / "m1"), str(photos / "photo0.png"), "-o", str(tmp_path / "out.png"))
+    assert applied.returncode == 0, applied.stderr
+    with Image.open(tmp_path / "out.png") as img:
+        assert img.size == (52, 40)
+
+
+def test_train_resume_refuses_a_shipped_model_in_one_line(tmp_path):
+    # A shipped model folder has no run/ (only model.weights.h5 and model.json), so `train --resume` on a copy
+    # of it says so, names the folder, and changes nothing.
+    copy = tmp_path / "starry_night"
+    copy.mkdir()
+    for name in ("model.weights.h5", "model.json"):
+        (copy / name).write_bytes((ROOT / "models" / "starry_night" / name).read_bytes())
+    before = {p.name: p.read_bytes() for p in copy.iterdir()}
+    done = _nst("train", "--resume", "-o", str(copy), "--steps", "2", "-q", "--no-tb")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert str(copy) in done.stderr and "run/config.json" in done.stderr
+    assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
