@@ -97,7 +97,7 @@ def test_bad_picture_on_run(tmp_path, kind, role):
     }[role]
     before = snapshot(tmp_path)
     result = cli("run", *pictures, "-o", tmp_path / "out", *FAST)
-    assert_one_line(result, 2, word)
+    assert_one_line(result, 2, word, bad.name)  # README: the refusal names the culprit and says what it is
     assert_unchanged(before, tmp_path)
 
 
