@@ -3,10 +3,8 @@ shared guards of nst_tf.io.safe (regular files only, declared sizes)."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import signal
 import stat
 import struct
 import zlib
@@ -21,6 +19,10 @@ from PIL import Image
 from nst_tf.errors import ImageError, NSTError
 from nst_tf.io import atomic, safe
 from nst_tf.io import images as image_io
+
+# Library-level reads take well under a second; a FIFO or device opened by mistake would block forever, so
+# every test here fails after 60 s (pytest-timeout's SIGALRM: one timer per test, no alarm() of our own).
+pytestmark = pytest.mark.timeout(60)
 
 
 def _gradient_rgb(h=12, w=20) -> np.ndarray:
@@ -117,24 +119,8 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
 # --- hostile pictures, library level (the end-to-end cases are in tests/test_hostile_pictures.py) ---------
 
 
-@contextlib.contextmanager
-def _no_hang(seconds: int = 5):
-    """Fail instead of blocking forever (a FIFO opened for reading waits for a writer)."""
-
-    def _alarm(signum, frame):
-        raise TimeoutError(f"blocked for more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _refused(path, *words) -> str:
-    with _no_hang(), pytest.raises(ImageError) as info:
+    with pytest.raises(ImageError) as info:
         image_io.load_image(path)
     message = str(info.value)
     assert "\n" not in message and str(path) in message
@@ -344,7 +330,7 @@ def test_one_regular_file_guard_names_each_kind_and_lets_callers_word_it(tmp_pat
     expected = {"folder": "directory", "pipe": "pipe", "dangling": "broken link", "loop": "loop", "nothing": "missing"}
     for name, problem in expected.items():
         for guard in (safe.stat_regular, lambda *a, **k: safe.open_regular(*a, **k).__enter__()):
-            with _no_hang(), pytest.raises(ImageError, match=f"^mine: {name} {problem}$"):
+            with pytest.raises(ImageError, match=f"^mine: {name} {problem}$"):
                 guard(tmp_path / name, ImageError, words=words)
     assert seen[2].words == "is a named pipe (FIFO), not a file" and seen[4].target == str(tmp_path / "gone")
     with safe.open_regular(tmp_path / "file", ImageError, words=words) as handle:
@@ -368,7 +354,7 @@ def test_npz_members_read_headers_only_and_refuse_bombs(tmp_path):
     with pytest.raises(NSTError, match="not a readable .npz"):
         safe.npz_members(tmp_path / "text.npz")
     os.mkfifo(tmp_path / "pipe.npz")
-    with _no_hang(), pytest.raises(NSTError, match="named pipe"):
+    with pytest.raises(NSTError, match="named pipe"):
         safe.npz_members(tmp_path / "pipe.npz")
 
 
