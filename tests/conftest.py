@@ -18,10 +18,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # probe's choice differs by machine (bfloat16 with AMX) and must not change what a test sees, nor write a
 # cache into the user's home. Tests of the probe and of bfloat16 unset or override it.
 os.environ["NST_TF_PRECISION"] = "float32"
+# Idle OpenMP workers of PyTorch spin by default; on a shared 2-core machine that starves the busy ones (10x
+# slower steps under load). Read once, when torch loads: so here, before any test module imports torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "images"
-SHARED_IMAGES = ROOT.parent / "shared" / "images"
+
+
+# pytest-timeout's default (pyproject.toml) is 300 s; a test marked slow gets this instead, unless it says
+# its own @pytest.mark.timeout. The slowest (a train, resume and apply in child processes) took 240 s on 2
+# loaded cores.
+SLOW_TIMEOUT_S = 900
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
 
 
 @pytest.fixture(autouse=True)

@@ -56,13 +56,63 @@ def cli(*argv: str | os.PathLike) -> Result:
     return Result(int(rc), out.getvalue(), err.getvalue())
 
 
+# Root reads and writes whatever a file's mode says (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH). The promises
+# about read-only folders and unreadable files are checked in a child without those two capabilities:
+# setpriv (util-linux) drops them from the bounding set, so the exec'd Python never gets them.
+DROP_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-all"]
+
+
+def unprivileged_prefix(probe_dir: Path) -> list[str]:
+    """The command prefix that makes a child obey file modes: [] for a normal user, DROP_DAC for root.
+
+    For root it checks that the prefix really works here (a child must fail to write into a 0o555 folder);
+    where it cannot (no setpriv, a container without the capability to drop), the test is skipped, saying so.
+    """
+    if os.geteuid() != 0:
+        return []
+    import pytest
+
+    probe = probe_dir / "dac_probe"
+    probe.mkdir(mode=0o555)
+    try:
+        done = subprocess.run(
+            [*DROP_DAC, sys.executable, "-c", f"open({str(probe / 'x')!r}, 'w')"], capture_output=True, timeout=60
+        )
+    except FileNotFoundError:
+        done = None
+    finally:
+        probe.chmod(0o755)
+        if (probe / "x").exists():
+            (probe / "x").unlink()
+        probe.rmdir()
+    if done is None or done.returncode == 0:
+        pytest.skip("running as root and setpriv cannot drop CAP_DAC_OVERRIDE here: file modes cannot be tested")
+    return DROP_DAC
+
+
+def python_subprocess(code: str, prefix: list[str], timeout: float = 240) -> Result:
+    """`python -c CODE` in a child (with this worktree's nst_tf), behind `prefix` (e.g. unprivileged_prefix)."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [*prefix, sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=environment,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
 def cli_subprocess(
-    *argv: str | os.PathLike, timeout: float = 90, env: dict | None = None, cwd=None, memory_gb: float = 0
+    *argv: str | os.PathLike,
+    timeout: float = 90,
+    env: dict | None = None,
+    cwd=None,
+    memory_gb: float = 0,
+    prefix: list[str] | None = None,
 ) -> Result:
     """`python -m nst_tf ARGV` in a child; a hang fails the test (TimeoutExpired) instead of blocking CI.
 
     memory_gb > 0 caps the child's address space, so a case that would allocate tens of gigabytes fails
-    with MemoryError in the child instead of taking a shared machine's memory.
+    with MemoryError in the child instead of taking a shared machine's memory. `prefix` goes before the
+    interpreter (unprivileged_prefix: a root child that obeys file modes).
     """
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
 
@@ -74,7 +124,7 @@ def cli_subprocess(
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     done = subprocess.run(
-        [sys.executable, "-m", "nst_tf", *map(str, argv)],
+        [*(prefix or []), sys.executable, "-m", "nst_tf", *map(str, argv)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -4,7 +4,6 @@ values; each runs on both backends from the command line (with --weights random)
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -14,8 +13,6 @@ from conftest import IMAGES
 from nst_tf.losses import costs
 from nst_tf.optim import pictures
 from nst_tf.presets import CS231N, MASTERING_PYTORCH, PRESETS, PYTORCH_TUTORIAL, preset
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 SOURCES = ("pytorch-tutorial", "mastering-pytorch", "cs231n")
 COUNTED = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1")
@@ -115,7 +112,6 @@ CONTENT, STYLE = str(IMAGES / "chelsea.png"), str(IMAGES / "ihc.png")
 @pytest.mark.parametrize("backend", ["tf", "torch"])
 @pytest.mark.parametrize("name", SOURCES)
 def test_each_preset_runs_on_both_backends(tmp_path, capsys, name, backend):
-    pytest.importorskip("torch")
     from nst_tf.cli import main as cli
 
     args = ["run", CONTENT, STYLE, "--preset", name, "--backend", backend, "--weights", "random", "--seed", "0"]
@@ -134,7 +130,6 @@ def test_each_preset_runs_on_both_backends(tmp_path, capsys, name, backend):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SOURCES)
 def test_compare_reports_each_presets_parity(tmp_path, capsys, name):
-    pytest.importorskip("torch")
     from nst_tf.cli import main as cli
 
     out = tmp_path / "cmp"
@@ -143,4 +138,10 @@ def test_compare_reports_each_presets_parity(tmp_path, capsys, name):
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["preset"] == name and report["config"]["optimizer"] == "adam"
     assert report["feature_max_rel_err"] < 1e-5 and report["cost_max_rel_err"] < 1e-5, report
-    assert code == (0 if report["within_tolerance"] else 1)
+    assert report["grad_max_rel_err"] < 1e-4, report
+    # Only the picture may miss its figure: Adam's lr·sign(g) step lets rounding decide pixels whose gradient
+    # is at rounding level (the features, gradient and costs above cannot be moved that way); exit 1 says so.
+    missed = [key for key, limit in report["tolerances"].items() if report[key] > limit]
+    assert missed in ([], ["image_max_abs_diff"]), report
+    assert report["within_tolerance"] is (not missed)
+    assert code == (1 if missed else 0)

@@ -75,6 +75,7 @@ def _refused(argv, capsys, out) -> str:
     return err
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -121,6 +122,7 @@ def test_interruption_keeps_what_exists(sounds, tmp_path, monkeypatch, capsys, h
     from nst_tf.audio import transfer
 
     real = transfer.synthesize
+    handler_before = signal.getsignal(signal.SIGTERM)
 
     def interrupted(inputs, config):
         for step in real(inputs, config):
@@ -138,4 +140,23 @@ def test_interruption_keeps_what_exists(sounds, tmp_path, monkeypatch, capsys, h
     assert record["status"] == "interrupted" and record["iterations_done"] == 2
     assert len(list(csv.DictReader(open(out / "metrics.csv")))) == 2
     assert (out / "content.wav").is_file() and (out / "report.html").is_file() and not (out / "result.wav").exists()
-    assert signal.getsignal(signal.SIGTERM) is not None
+    assert signal.getsignal(signal.SIGTERM) is handler_before  # the run's SIGTERM handler is taken down again
+
+
+@pytest.mark.parametrize(("amplitude", "gain"), [(3.0, 0.33), (0.5, 1.0)])
+def test_a_loud_result_is_scaled_to_peak_0_99_and_a_quiet_one_kept(sounds, tmp_path, monkeypatch, amplitude, gain):
+    # README: result.wav is "scaled to peak 0.99 if louder, never clipped". Griffin-Lim's output is replaced by
+    # a known waveform, so the peak written is exactly what the scaling makes of it.
+    from nst_tf.audio import transfer
+
+    wave = amplitude * np.sin(2 * np.pi * 440 * np.arange(4000) / 8000)
+    monkeypatch.setattr(transfer, "to_waveform", lambda *args, **kwargs: wave.astype(np.float32))
+    out = tmp_path / "run"
+    assert main(["audio", str(sounds[0]), str(sounds[1]), "-o", str(out), *TINY]) == 0
+    rate, written = wavfile.read(out / "result.wav")
+    peak = np.abs(written.astype(np.float64)).max() / 32767
+    expected = min(amplitude, 0.99)
+    assert abs(peak - expected) <= 1 / 32767, peak  # one 16-bit step
+    assert json.loads((out / "config.json").read_text())["result_gain"] == pytest.approx(gain, abs=1e-6)  # 6 digits
+    # the shape is kept (a scaled sine, not a clipped one): samples are proportional to the waveform
+    np.testing.assert_allclose(written / 32767, wave * (expected / amplitude), atol=1 / 32767)

@@ -2,9 +2,8 @@
 picture or sound (text, NaN TIFF, FIFO), a bad data folder, or an output place that cannot be written is
 one line naming the culprit, exit status 2, no traceback, never a hang, nothing of the user's changed.
 
-The commands come from other branches; a command this tree does not have is skipped, so the suite runs
-wherever it lands. Each refusal must name the bad thing, so an argparse usage error (also one line, also
-status 2) cannot pass for a refusal."""
+Every command named here is part of nst_tf (a missing one fails, it is not skipped). Each refusal must name
+the bad thing, so an argparse usage error (also one line, also status 2) cannot pass for a refusal."""
 
 from __future__ import annotations
 
@@ -19,26 +18,13 @@ from hostile import assert_one_line, assert_unchanged, cli, cli_subprocess, pict
 from PIL import Image
 
 
-def _has(command: str) -> bool:
-    from nst_tf.cli.main import build_parser
-
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    return command in sub.choices
-
-
-def _shipped_model() -> str | None:
-    """The first shipped network `models --json` lists, or None (then the apply cases are skipped)."""
-    if not _has("models"):
-        return None
-    try:
-        models = json.loads(cli("models", "--json").out)
-    except ValueError:
-        return None
-    if isinstance(models, dict) and isinstance(models.get("models"), list):  # {"folder": ..., "models": [...]}
-        models = models["models"]
-    names = [m.get("name") for m in models] if isinstance(models, list) else list(models)
-    return names[0] if names and isinstance(names[0], str) else None
+def _shipped_model() -> str:
+    """The first shipped network `models --json` lists (models/ ships three)."""
+    result = cli("models", "--json")
+    assert result.rc == 0, result.err
+    names = [m["name"] for m in json.loads(result.out)["models"]]
+    assert names, "models --json lists no shipped network"
+    return names[0]
 
 
 def _bad_inputs(user: Path) -> dict[str, tuple[Path, str]]:
@@ -107,8 +93,6 @@ PICTURE_COMMANDS = ["apply", "universal", "train", "score"]
 @pytest.mark.parametrize("kind", ["text", "nan_tiff", "missing"])
 @pytest.mark.parametrize("command", PICTURE_COMMANDS)
 def test_bad_picture_on_other_commands(tmp_path, command, kind):
-    if not _has(command) or (command == "apply" and _shipped_model() is None):
-        pytest.skip(f"no `{command}` command in this tree")
     user = user_folder(tmp_path)
     bad, word = _bad_inputs(user)[kind]
     before = snapshot(tmp_path)
@@ -118,8 +102,6 @@ def test_bad_picture_on_other_commands(tmp_path, command, kind):
 
 @pytest.mark.parametrize("command", [*PICTURE_COMMANDS, "audio"])
 def test_fifo_input_on_other_commands_never_blocks(tmp_path, command):
-    if not _has(command) or (command == "apply" and _shipped_model() is None):
-        pytest.skip(f"no `{command}` command in this tree")
     user = user_folder(tmp_path)
     argv = _argv(command, user, tmp_path, bad=user / "pipe.png")  # made first, so the sound files exist
     os.mkfifo(user / "pipe.png")
@@ -131,8 +113,6 @@ def test_fifo_input_on_other_commands_never_blocks(tmp_path, command):
 @pytest.mark.parametrize("place", ["under_a_plain_file", "in_proc"])
 @pytest.mark.parametrize("command", ["apply", "universal", "train", "audio"])
 def test_unwritable_output_on_other_commands(tmp_path, command, place):
-    if not _has(command) or (command == "apply" and _shipped_model() is None):
-        pytest.skip(f"no `{command}` command in this tree")
     user = user_folder(tmp_path)
     (user / "thesis.txt").write_text("mine\n")
     out = {"under_a_plain_file": user / "thesis.txt" / "out", "in_proc": Path("/proc/nst_tf_out")}[place]
@@ -145,8 +125,6 @@ def test_unwritable_output_on_other_commands(tmp_path, command, place):
 
 @pytest.mark.parametrize("data", ["plain_file", "empty_folder", "fifo", "missing"])
 def test_bad_training_data(tmp_path, data):
-    if not _has("train"):
-        pytest.skip("no `train` command in this tree")
     user = user_folder(tmp_path)
     path = user / "data"
     if data == "plain_file":

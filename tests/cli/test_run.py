@@ -208,7 +208,6 @@ def test_ctrl_c_keeps_snapshots_and_metrics(tmp_path):
 
 
 def test_run_with_the_torch_backend_writes_the_same_folder(tmp_path, capsys):
-    pytest.importorskip("torch")
     code, _, err = run_cli([CONTENT, STYLE, "-o", str(tmp_path), "--name", "t", *FAST, "--backend", "torch"], capsys)
     assert code == 0, err
     record = json.loads((tmp_path / "t" / "config.json").read_text())
@@ -219,7 +218,6 @@ def test_run_with_the_torch_backend_writes_the_same_folder(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_compare_command_writes_every_file(tmp_path, capsys):
-    pytest.importorskip("torch")
     out = tmp_path / "cmp"
     args = ["compare", CONTENT, STYLE, "-o", str(out), "--image-size", "32", "--iterations", "2", "--weights", "random"]
     assert cli.main([*args, "--seed", "0"]) == 0, capsys.readouterr().err
@@ -248,3 +246,34 @@ def test_help_works_everywhere_and_shows_every_default():
         assert re.search(re.escape(flag) + r"\b.*?\(default: ", run_help), flag
     assert "--output-dir OUTPUT_DIR where run folders go (default: output)" in run_help
     assert "(default: 100; with --optimizer adam: 300; preset course: 200; preset course-tf2: 2501;" in run_help
+
+
+def test_the_nst_tf_console_script_is_the_same_program(tmp_path):
+    # README: "`nst-tf ...` is the same as `python -m nst_tf ...`". pyproject declares the script; the README's
+    # set-up (`pip install -e .`) puts it beside this interpreter.
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "nst-tf"]
+    assert script.value == "nst_tf.cli.main:main" and script.load() is cli.main
+    executable = os.path.join(os.path.dirname(sys.executable), "nst-tf")
+    assert os.access(executable, os.X_OK), f"{executable} missing: install with `pip install -e .` (README)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    runs = [
+        subprocess.run([*prefix, "run", str(tmp_path / "missing.png"), STYLE, "-o", str(tmp_path / "out")],
+                       capture_output=True, text=True, env=env, timeout=300)
+        for prefix in ([executable], [sys.executable, "-m", "nst_tf"])
+    ]  # fmt: skip
+    assert [r.returncode for r in runs] == [2, 2]
+    assert runs[0].stderr == runs[1].stderr and "missing.png" in runs[0].stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare_float64_agrees_to_1e_10(tmp_path, capsys):
+    # README: "`--float64` brings every figure to about 1e-15"; the report's float64 figures are 1e-10.
+    out = tmp_path / "cmp"
+    args = ["compare", CONTENT, STYLE, "-o", str(out), "--image-size", "32", "--iterations", "2", "--weights", "random"]
+    assert cli.main([*args, "--seed", "0", "--float64"]) == 0, capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert report["dtype"] == "float64" and report["within_tolerance"] is True
+    for key in ("feature_max_rel_err", "grad_max_rel_err", "cost_max_rel_err", "image_max_abs_diff"):
+        assert report[key] <= 1e-10, (key, report[key])

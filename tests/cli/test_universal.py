@@ -77,6 +77,7 @@ def test_missing_and_odd_pictures_exit_2(capsys, tmp_path, pictures):
     assert not out.exists()
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_a_fifo_is_refused_without_blocking(capsys, tmp_path, pictures):
     fifo = tmp_path / "pipe.png"
@@ -121,3 +122,27 @@ def test_shipped_decoders_stylize_to_the_content_size(capsys, tmp_path, pictures
     assert (tmp_path / "run" / "report.html").is_file() and (tmp_path / "run" / "result.png").is_file()
     style_side = max(Image.open(tmp_path / "run" / "style_1.png").size)
     assert style_side == 256  # --style-size's default, whatever the result's size
+
+
+@pytest.mark.parametrize("mode", ["post", "histogram"])
+def test_preserve_colors_keeps_the_contents_chroma(capsys, tmp_path, mode):
+    # README: `universal --preserve-colors` keeps the content's colours. The project's cat (browns) with the
+    # Hubble field (dark blue, orange) as the style, on the shipped AdaIN decoder.
+    from nst_tf.losses.color import rgb_to_yuv
+
+    content, style = ROOT / "images" / "chelsea.png", ROOT / "images" / "hubble_deep_field.jpg"
+    distance = {}
+    for flag in ([], ["--preserve-colors", mode]):
+        out = tmp_path / f"out{len(flag)}.png"
+        argv = ["universal", str(content), str(style), "--method", "adain", "--image-size", "64", "-o", str(out)]
+        assert main([*argv, *flag]) == 0, capsys.readouterr().err
+        with Image.open(out) as img, Image.open(content) as original:
+            source = np.asarray(original.convert("RGB").resize(img.size, Image.BICUBIC), np.float64) / 255
+            result = np.asarray(img, np.float64) / 255
+        # post: per pixel (the content's own chroma); histogram: the colour mean (the styles recoloured).
+        if mode == "post":
+            distance[bool(flag)] = np.abs(rgb_to_yuv(result)[..., 1:] - rgb_to_yuv(source)[..., 1:]).mean()
+        else:
+            mean = rgb_to_yuv(result).reshape(-1, 3).mean(axis=0) - rgb_to_yuv(source).reshape(-1, 3).mean(axis=0)
+            distance[bool(flag)] = np.abs(mean[1:]).sum()
+    assert distance[True] < distance[False] / 3, distance

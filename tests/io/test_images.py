@@ -3,10 +3,8 @@ shared guards of nst_tf.io.safe (regular files only, declared sizes)."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import signal
 import stat
 import struct
 import zlib
@@ -21,6 +19,10 @@ from PIL import Image
 from nst_tf.errors import ImageError, NSTError
 from nst_tf.io import atomic, safe
 from nst_tf.io import images as image_io
+
+# Library-level reads take well under a second; a FIFO or device opened by mistake would block forever, so
+# every test here fails after 60 s (pytest-timeout's SIGALRM: one timer per test, no alarm() of our own).
+pytestmark = pytest.mark.timeout(60)
 
 
 def _gradient_rgb(h=12, w=20) -> np.ndarray:
@@ -117,24 +119,8 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
 # --- hostile pictures, library level (the end-to-end cases are in tests/cli/test_hostile_pictures.py) ---------
 
 
-@contextlib.contextmanager
-def _no_hang(seconds: int = 5):
-    """Fail instead of blocking forever (a FIFO opened for reading waits for a writer)."""
-
-    def _alarm(signum, frame):
-        raise TimeoutError(f"blocked for more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _refused(path, *words) -> str:
-    with _no_hang(), pytest.raises(ImageError) as info:
+    with pytest.raises(ImageError) as info:
         image_io.load_image(path)
     message = str(info.value)
     assert "\n" not in message and str(path) in message
@@ -241,11 +227,21 @@ def test_malformed_exif_loads_upright_or_as_stored_with_one_warning(tmp_path, ca
     nan_float_tag = (0x0100, 11, 1, struct.pack("<f", float("nan")))  # makes ImageOps.exif_transpose raise
     exif = b"Exif\x00\x00" + _tiff_ifd([orientation, nan_float_tag])
     Image.fromarray(pixels).save(tmp_path / "odd.jpg", exif=exif, quality=100)
-    loaded = image_io.load_image(tmp_path / "odd.jpg")
+    with caplog.at_level("WARNING"):
+        loaded = image_io.load_image(tmp_path / "odd.jpg")
     assert loaded.shape == (1, 30, 10, 3)  # the orientation was still honoured
-    garbage = b"Exif\x00\x00" + b"\xff" * 40
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []  # the tag was readable
+    garbage = b"Exif\x00\x00" + b"\xff" * 40  # Pillow drops a block it cannot parse at all: as stored, silent
     Image.fromarray(pixels).save(tmp_path / "garbage.jpg", exif=garbage, quality=100)
     assert image_io.load_image(tmp_path / "garbage.jpg").shape == (1, 10, 30, 3)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+    # An orientation tag that is text, not a number: unusable, so one warning naming the file, and as stored.
+    text_orientation = (0x0112, 2, 4, b"abc\x00")
+    Image.fromarray(pixels).save(tmp_path / "garbage.jpg", exif=b"Exif\x00\x00" + _tiff_ifd([text_orientation]))
+    with caplog.at_level("WARNING"):
+        assert image_io.load_image(tmp_path / "garbage.jpg").shape == (1, 10, 30, 3)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "garbage.jpg" in warnings[0] and "EXIF" in warnings[0], warnings
 
 
 def test_exif_that_cannot_be_parsed_is_a_warning_not_a_crash(tmp_path, monkeypatch, caplog):
@@ -334,7 +330,7 @@ def test_one_regular_file_guard_names_each_kind_and_lets_callers_word_it(tmp_pat
     expected = {"folder": "directory", "pipe": "pipe", "dangling": "broken link", "loop": "loop", "nothing": "missing"}
     for name, problem in expected.items():
         for guard in (safe.stat_regular, lambda *a, **k: safe.open_regular(*a, **k).__enter__()):
-            with _no_hang(), pytest.raises(ImageError, match=f"^mine: {name} {problem}$"):
+            with pytest.raises(ImageError, match=f"^mine: {name} {problem}$"):
                 guard(tmp_path / name, ImageError, words=words)
     assert seen[2].words == "is a named pipe (FIFO), not a file" and seen[4].target == str(tmp_path / "gone")
     with safe.open_regular(tmp_path / "file", ImageError, words=words) as handle:
@@ -358,7 +354,7 @@ def test_npz_members_read_headers_only_and_refuse_bombs(tmp_path):
     with pytest.raises(NSTError, match="not a readable .npz"):
         safe.npz_members(tmp_path / "text.npz")
     os.mkfifo(tmp_path / "pipe.npz")
-    with _no_hang(), pytest.raises(NSTError, match="named pipe"):
+    with pytest.raises(NSTError, match="named pipe"):
         safe.npz_members(tmp_path / "pipe.npz")
 
 
@@ -377,4 +373,32 @@ def test_fit_size_with_a_minimum_side_never_leaves_it_short(height, width, longe
     assert min(h, w) >= 16
     if round(min(height, width) * longest / max(height, width)) >= 16:
         assert (h, w) == image_io.fit_size(height, width, longest)  # no enlargement where none is needed
-    assert abs(max(h, w) / min(h, w) - max(height, width) / min(height, width)) <= max(height, width) / min(h, w)
+    # Each side is within one pixel of the exact scaled side (rounding, or the ceil that enlarges a short side),
+    # so |w'/h' − W/H| = |Δw·H − Δh·W| / (H·h') ≤ (H + W) / (H·h') = (1 + W/H) / h' for the short sides H, h'.
+    ratio = max(height, width) / min(height, width)
+    assert abs(max(h, w) / min(h, w) - ratio) <= (1 + ratio) / min(h, w) + 1e-12
+
+
+@pytest.mark.parametrize(
+    ("short", "long_", "accepted"), [(2, 100, True), (2, 101, False), (100, 2, True), (101, 2, False)]
+)
+def test_panoramas_up_to_1_to_50_load_and_longer_ones_are_refused(tmp_path, short, long_, accepted):
+    # README: "panoramas up to 1:50 are enlarged"; MAX_ASPECT is the boundary, inclusive.
+    path = tmp_path / "strip.png"
+    Image.fromarray(np.full((short, long_, 3), 128, np.uint8)).save(path)
+    if accepted:
+        assert image_io.load_image(path).shape == (1, short, long_, 3)
+    else:
+        with pytest.raises(ImageError, match="strip.png") as refused:
+            image_io.load_image(path)
+        assert "50" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_avif_pictures_are_read(tmp_path):
+    # README lists AVIF among the formats opened; Pillow >= 11.3 reads it (pillow is a requirement).
+    pixels = _gradient_rgb(16, 24)  # 16 rows, 24 columns
+    Image.fromarray(pixels).save(tmp_path / "photo.avif", quality=100)
+    loaded = image_io.load_image(tmp_path / "photo.avif")
+    assert loaded.shape == (1, 16, 24, 3)
+    # lossy even at quality 100 (4:2:0 chroma): the gradient comes back within a few 8-bit steps on average
+    assert np.abs(loaded[0] - pixels / 255.0).mean() < 0.02

@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from hostile import python_subprocess, unprivileged_prefix
 
 from nst_tf.errors import ConfigError
 from nst_tf.io import atomic, report
@@ -189,16 +190,27 @@ def test_output_places_are_checked_before_anything_is_made(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_folder_is_refused(tmp_path):
+    # In a child that obeys file modes (root: CAP_DAC_OVERRIDE dropped; see hostile.unprivileged_prefix).
+    prefix = unprivileged_prefix(tmp_path)
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
+    code = (
+        "from nst_tf.errors import ConfigError\n"
+        "from nst_tf.io.rundir import check_creatable\n"
+        "try:\n"
+        f"    check_creatable({str(locked / 'run')!r}, '-o')\n"
+        "except ConfigError as error:\n"
+        "    print('refused:', error)\n"
+    )
     try:
-        with pytest.raises(ConfigError, match="cannot write"):
-            check_creatable(locked / "run", "-o")
+        done = python_subprocess(code, prefix)
     finally:
         locked.chmod(0o755)
+    assert done.rc == 0, done.err
+    assert done.out.startswith("refused:") and "cannot write" in done.out, done.out
+    assert list(locked.iterdir()) == []
 
 
 def test_a_dollar_in_the_run_name_is_plain_text_in_the_plots(tmp_path):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch  # noqa: E402  (a hard requirement: requirements.txt)
 
 from nst_tf.optim.closure_lbfgs import closure_calls
-
-torch = pytest.importorskip("torch")
 
 
 def _problem(seed: int = 0):

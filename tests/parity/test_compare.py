@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import numpy as np
 import pytest
-
-# Idle OpenMP workers of PyTorch spin by default; on a shared 2-core machine that starves the busy ones
-# (10x slower steps under load). Passive waiting costs little. Only effective before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-pytest.importorskip("torch")
-
+import torch  # noqa: E402, F401  (a hard requirement: requirements.txt)
 from conftest import IMAGES, tiny_image  # noqa: E402
 
 from nst_tf.cli import compare as compare_command  # noqa: E402
@@ -54,8 +47,14 @@ def test_compare_writes_every_file_with_finite_figures(tmp_path):
     assert len(on_disk["costs"]["tf"]) == len(on_disk["costs"]["torch"]) == 3
     assert set(on_disk["costs"]["tf"][0]) == {"iteration", "total", "content", "style", "tv"}
     assert on_disk["costs"]["tf"][0]["tv"] > 0  # γ > 0: J_tv is measured, not skipped
-    for key, tolerance in on_disk["tolerances"].items():
-        assert on_disk[key] <= tolerance, key
+    # The figures the README promises for float32, written here rather than read from the report under test.
+    # The picture after 3 Adam steps can only be moved by rounding where a pixel's gradient is at rounding
+    # level at step 1 (Adam's first step is lr·sign(g)), which a noise start does not produce.
+    promised = {"feature_max_rel_err": 1e-5, "grad_max_rel_err": 1e-4, "cost_max_rel_err": 1e-5,
+                "image_max_abs_diff": 1e-4}  # fmt: skip
+    assert on_disk["tolerances"] == promised
+    for key, tolerance in promised.items():
+        assert 0 <= on_disk[key] <= tolerance, key
     assert on_disk["within_tolerance"] is True
     assert any("seed 0" in note for note in on_disk["notes"])  # noise without a seed: pinned, said so
     markdown = (out / "report.md").read_text()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import resource
+import statistics
 
 from conftest import IMAGES
 
@@ -84,6 +86,11 @@ def test_bench_writes_well_formed_json(tmp_path, capsys, monkeypatch):
     assert math.isclose(result["fraction_of_conv_peak"], result["achieved_gflops"] / result["conv_peak_gflops"])
     assert result["peak_precision"] == result["config"]["precision"] == "float32"  # NST_TF_PRECISION (conftest)
     assert result["precision_decision"]["requested"] == "auto"
+    assert math.isclose(result["fraction_of_peak"], result["achieved_gflops"] / result["matmul_peak_gflops"])
+    assert result["seconds_per_iteration"] == statistics.median(result["iteration_seconds"])
+    # ru_maxrss of this very process, which has TensorFlow loaded (hundreds of MB) and cannot exceed the machine.
+    rss_now = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    assert 100 < result["peak_rss_mb"] <= rss_now
     assert capsys.readouterr().out.startswith("bench 32x21 adam float32 xla off:")
 
 

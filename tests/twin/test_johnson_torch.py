@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-
 
 @pytest.mark.parametrize("size", [(1, 29, 35), (2, 32, 32)])
 def test_twin_matches_keras(size):

@@ -8,14 +8,10 @@ TensorFlow). Refused with exit status 2, one line, no traceback and no run folde
 from __future__ import annotations
 
 import csv
-import os
 
 import numpy as np
 import pytest
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-pytest.importorskip("torch")
-
+import torch  # noqa: E402, F401  (a hard requirement: requirements.txt)
 from conftest import IMAGES, tiny_image  # noqa: E402
 
 from nst_tf.cli import main as cli  # noqa: E402

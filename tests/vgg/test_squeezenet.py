@@ -9,14 +9,12 @@ import os
 
 import numpy as np
 import pytest
+import torch  # noqa: E402  (a hard requirement: requirements.txt)
 from conftest import IMAGES
-
-torch = pytest.importorskip("torch")
 
 from nst_tf.errors import ConfigError, WeightsError  # noqa: E402
 from nst_tf.vgg.weights import squeezenet_pth  # noqa: E402
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 CONTENT, STYLE = str(IMAGES / "chelsea.png"), str(IMAGES / "ihc.png")
 ALL = squeezenet_pth.FEATURE_NAMES
 
@@ -39,6 +37,7 @@ def test_the_file_loads_and_verifies(squeeze_file):
     np.testing.assert_array_equal(weights.params["features.4.squeeze.weight"], expected)
 
 
+@pytest.mark.timeout(60)  # a FIFO or device must be refused, not opened: a hang fails here instead of blocking CI
 def test_wrong_and_truncated_files_are_one_line_errors(tmp_path, squeeze_file):
     state = squeezenet_pth.random_squeezenet_state(0)
     state["features.6.expand1x1.weight"] = torch.zeros(128, 16, 1, 1)  # squeeze 32 in the real network
@@ -176,4 +175,7 @@ def test_compare_cs231n_with_squeezenet(tmp_path, capsys, squeeze_file):
         assert first["tf"][term] == pytest.approx(first["torch"][term], rel=1e-5), term
     # Later steps are not pinned: Adam's first step at lr 3.0 is lr·sign(g) per pixel, so a pixel whose
     # gradient is float32 noise may move either way (see notes/squeeze.md); the report says so by its flag.
-    assert code == (0 if report["within_tolerance"] else 1), err
+    missed = {key for key, limit in report["tolerances"].items() if report[key] > limit}
+    assert missed <= {"cost_max_rel_err", "image_max_abs_diff"}, report  # the step-2+ figures only
+    assert report["within_tolerance"] is (not missed)
+    assert code == (1 if missed else 0), err

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import IMAGES, ROOT
+from hostile import assert_one_line, cli_subprocess, unprivileged_prefix
 
 from nst_tf.cli import weights as weights_cli
 from nst_tf.errors import WeightsError
@@ -276,13 +277,13 @@ def test_an_unreadable_file_is_one_line(tmp_path, monkeypatch, capsys):
     assert err.count("\n") == 1 and "permission denied: the weights file cannot be read" in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_chmod_000_is_one_line(tmp_path, capsys):
+def test_chmod_000_is_one_line(tmp_path):
+    # In a child that obeys file modes (root: CAP_DAC_READ_SEARCH dropped; see hostile.unprivileged_prefix).
+    prefix = unprivileged_prefix(tmp_path)
     path = tmp_path / "locked.h5"
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
     path.chmod(0)
-    assert weights_cli.main(["verify", str(path)]) == 2
-    assert "permission denied" in capsys.readouterr().err
+    assert_one_line(cli_subprocess("weights", "verify", path, timeout=240, prefix=prefix), 2, "permission denied")
 
 
 def test_truncated_keras3_and_onnx_files(tmp_path):
