@@ -1,7 +1,7 @@
 """Every ```python block of README.md runs as written from the repository's root (issue 22).
 
 Each block runs in a fresh namespace, in a temporary folder that holds links to the repository's images/,
-sounds/ and models/ and an empty output/, so the examples' relative paths work and nothing is written into
+sounds/ and an empty output/ (the networks are package data), so the examples' relative paths work and nothing is written into
 the checkout. A block that raises fails the test with the block's first line in the message.
 """
 
@@ -24,7 +24,7 @@ def test_the_readme_has_an_example_for_every_family():
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_block_runs(index, tmp_path, monkeypatch):
-    for name in ("images", "sounds", "models"):
+    for name in ("images", "sounds"):
         os.symlink(ROOT / name, tmp_path / name)
     (tmp_path / "output").mkdir()
     monkeypatch.chdir(tmp_path)

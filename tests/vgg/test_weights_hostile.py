@@ -27,7 +27,7 @@ import pytest
 from conftest import IMAGES, ROOT
 from hostile import assert_one_line, cli_subprocess, unprivileged_prefix
 
-from nst_tf.cli import weights as weights_cli
+from nst_tf.cli.main import main
 from nst_tf.errors import WeightsError
 from nst_tf.vgg import weights as W
 
@@ -272,7 +272,7 @@ def test_an_unreadable_file_is_one_line(tmp_path, monkeypatch, capsys):
         return real_open(name, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", denied)
-    assert weights_cli.main(["verify", str(path)]) == 2
+    assert main(["weights", "verify", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "permission denied: the weights file cannot be read" in err
 

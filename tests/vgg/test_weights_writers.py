@@ -18,6 +18,7 @@ import pytest
 import scipy.io
 from conftest import tiny_image
 
+from nst_tf.cli.main import main
 from nst_tf.vgg import weights as W
 from nst_tf.vgg.extractor import FeatureExtractor
 
@@ -140,10 +141,9 @@ def test_a_users_own_sequential_vgg16_loads_by_model_order(tmp_path):
 
 
 def test_a_keras3_file_verifies_on_the_command_line(capsys, tmp_path):
-    from nst_tf.cli import weights as weights_cli
 
     model = keras.applications.VGG19(weights=None, include_top=False, input_shape=(SIZE, SIZE, 3))
     model.save_weights(tmp_path / "vgg19.weights.h5")
-    assert weights_cli.main(["verify", str(tmp_path / "vgg19.weights.h5"), "--require", "vgg19"]) == 0
+    assert main(["weights", "verify", str(tmp_path / "vgg19.weights.h5"), "--require", "vgg19"]) == 0
     out = capsys.readouterr().out
     assert "format: keras3-weights-h5" in out and "VGG19, 16 conv layers, 20,024,384 parameters" in out
