@@ -1,8 +1,8 @@
 """Every ```python block of README.md runs as written from the repository's root (issue 22).
 
-Each block runs in a fresh namespace, in a temporary folder that holds links to the repository's images/,
-sounds/ and an empty output/ (the networks are package data), so the examples' relative paths work and nothing is written into
-the checkout. A block that raises fails the test with the block's first line in the message.
+Each block runs in a fresh namespace, in a temporary folder that holds links to the repository's images/
+and sounds/ and an empty output/ (the networks are package data), so the examples' relative paths work and
+nothing is written into the checkout. A block that raises fails the test with the block's first line in the message.
 """
 
 from __future__ import annotations
