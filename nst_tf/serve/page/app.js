@@ -100,6 +100,7 @@ function onEvent(event) {
   } else if (event.type === "result") {
     $("result").src = `${event.url}?t=${Date.now()}`;
     $("result").hidden = false;
+    $("snapshot").hidden = true; // the result replaces the last snapshot (the curve stays)
     $("download").href = `${event.url}?download=1`;
     $("download").hidden = false;
     $("status").textContent = `result ${event.width}x${event.height} in ${event.seconds} s`;
@@ -138,6 +139,7 @@ async function run() {
     drawCurve();
     $("progress").hidden = r !== "optimise";
     $("snapshot").removeAttribute("src");
+    $("snapshot").hidden = false;
     $("result").hidden = true;
     $("download").hidden = true;
     $("score").textContent = "";
