@@ -1,7 +1,6 @@
 """`python -m nst_tf serve [--port 8000] [--host 127.0.0.1]`: the local web page (`nst_tf.serve`).
 
-Parses, then hands over to `nst_tf.serve.server.serve`, which checks the address and runs the app until
-Ctrl+C; the page's work, its limits and its folder are `nst_tf.serve`'s.
+Parses and hands over to `nst_tf.serve.server.serve` (checks the address, runs the app until Ctrl+C).
 """
 
 from __future__ import annotations
@@ -18,5 +17,5 @@ def add_parser(subparsers) -> None:
 def command(args: argparse.Namespace) -> int:
     from nst_tf.serve.server import serve
 
-    serve(args.host, args.port)
+    serve(args.host, args.port, report=lambda line: print(line, flush=True))
     return 0

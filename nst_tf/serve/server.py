@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 
 from nst_tf.errors import ConfigError
 
@@ -32,8 +33,12 @@ def check_address(host: str, port: int) -> None:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the page at http://HOST:PORT/ until interrupted.
+def serve(host: str = "127.0.0.1", port: int = 8000, report: Callable[[str], None] = log.info) -> None:
+    """Run the page at http://HOST:PORT/ until interrupted (SIGINT or SIGTERM: uvicorn's graceful stop).
+
+    Args:
+        host, port: where to listen (loopback by default: the page is for this machine's user).
+        report: told, once listening is about to start, the page's address and the work folder.
 
     Raises:
         ConfigError: the address cannot be used.
@@ -46,6 +51,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     import_tensorflow_quietly()  # TensorFlow's start-up lines now, not in the middle of the first job
     app = create_app()
+    report(f"nst_tf serve: http://{host}:{port}/ (work folder {app.state.workspace.root}, removed at exit)")
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
     finally:

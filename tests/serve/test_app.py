@@ -8,7 +8,7 @@ import json
 
 import httpx
 import pytest
-from conftest import IMAGES
+from conftest import IMAGES, ROOT
 
 MB = 1024 * 1024
 
@@ -156,3 +156,26 @@ def test_a_cancelled_optimisation_stops_between_steps(client):
     assert 1 <= len(steps) < 1000  # stopped long before the 1000 steps asked for
     assert "result" not in [e["type"] for e in final]
     still_serving(client)
+
+
+def test_a_server_error_is_one_json_line_and_the_server_keeps_serving(client, monkeypatch):
+    from nst_tf.serve import routes
+
+    def broken(*args):
+        raise RuntimeError("a bug\nwith a second line")
+
+    monkeypatch.setattr(routes, "plan_job", broken)
+    response = client.post("/api/jobs", json={"route": "network"})
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error: RuntimeError"}  # no traceback, no message from inside
+    monkeypatch.undo()
+    still_serving(client)
+
+
+def test_the_page_files_ship_in_the_wheel():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+, as tests/test_packaging.py
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["nst_tf"]
+    page = ROOT / "nst_tf" / "serve" / "page"
+    shipped = {path for pattern in patterns for path in (ROOT / "nst_tf").glob(pattern)}
+    assert {"index.html", "app.js", "style.css"} <= {path.name for path in page.iterdir()}
+    assert set(page.iterdir()) <= shipped
