@@ -24,6 +24,7 @@ from importlib import resources
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -193,9 +194,31 @@ async def bad_input(request: Request, exc: NSTError) -> JSONResponse:
     return error(str(exc), 400)
 
 
-async def server_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("request %s failed", request.url.path)  # the traceback stays in the server's log
-    return error(f"internal error: {type(exc).__name__}", 500)
+class OneLineErrors:
+    """ASGI middleware: an unexpected exception becomes {"error": "internal error: TYPE"} (500), its traceback
+    goes to the server's log, and the connection stays usable (Starlette's own last-resort handler answers
+    too, but then re-raises, and uvicorn drops the connection)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.exception("request %s failed", scope.get("path"))
+            if started:  # half an answer is out: nothing clean can follow it
+                raise
+            await error(f"internal error: {type(exc).__name__}", 500)(scope, receive, send)
 
 
 def create_app() -> Starlette:
@@ -222,7 +245,8 @@ def create_app() -> Starlette:
             Route("/api/jobs/{job_id}/cancel", cancel_job, methods=["POST"]),
             Route("/api/jobs/{job_id}/{which:str}", job_picture),
         ],
-        exception_handlers={HTTPException: http_error, NSTError: bad_input, Exception: server_error},
+        middleware=[Middleware(OneLineErrors)],
+        exception_handlers={HTTPException: http_error, NSTError: bad_input},
         lifespan=lifespan,
     )
     app.state.workspace = Workspace()
