@@ -57,6 +57,25 @@ def test_upload_a_photo_pick_a_shipped_network_and_see_the_result(page):
     page.wait_for_function("document.getElementById('run').disabled === false")
 
 
+def test_any_painting_in_one_pass_with_a_strength_gives_a_result_and_a_score(page):
+    page.select_option("#photo-sample", "coffee.png")
+    page.check("input[name=route][value=painting]")
+    assert page.is_hidden("#networks") and page.is_visible("#alpha")
+    page.set_input_files("#style-file", str(IMAGES / "ihc.png"))
+    page.wait_for_function("document.getElementById('status').textContent.includes('512x512')")
+    page.select_option("#method", "adain")
+    page.fill("#alpha", "0.5")  # a range input: fill sets its value and fires input
+    assert page.text_content("#alpha-value") == "0.5"
+    page.fill("#size", "64")
+    page.click("#run")
+    page.wait_for_function("document.getElementById('score').textContent.startsWith('score:')", timeout=TIMEOUT_MS)
+    page.wait_for_function("document.getElementById('result').complete")
+    assert (
+        page.evaluate("document.getElementById('result').naturalWidth") == 64
+    )  # coffee.png is 600x400: 64 px on its longer side
+    assert page.is_hidden("#error")
+
+
 def test_an_optimisation_updates_its_progress_on_the_page(page):
     page.select_option("#photo-sample", "chelsea.png")
     page.check("input[name=route][value=optimise]")
