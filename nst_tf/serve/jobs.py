@@ -91,8 +91,9 @@ class JobQueue:
     @staticmethod
     def _execute(job: Job) -> dict:
         """Run `job.work` to its end; returns the final event."""
-        events = job.work(job)
+        events = None
         try:
+            events = job.work(job)
             for event in events:
                 job.add(event)
                 if job.cancelled:
@@ -104,4 +105,5 @@ class JobQueue:
             log.exception("job %s failed", job.id)
             return {"type": "error", "message": f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}"}
         finally:
-            events.close()  # stops an optimisation between steps and frees what it holds
+            if hasattr(events, "close"):
+                events.close()  # stops an optimisation between steps and frees what it holds
