@@ -18,6 +18,7 @@ networks are kept in `Models` for the session (loading and tracing costs seconds
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -72,8 +73,10 @@ def picture_ref(value: object, workspace: Workspace, what: str) -> Path:
 def number(request: dict, key: str, kind: type, bounds: tuple, default):
     """request[key] as `kind` within `bounds` (inclusive), or ConfigError naming the key."""
     value = request.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"{key} must be a number, not {value!r}")
+    if kind is int and value != int(value):
+        raise ConfigError(f"{key} must be a whole number, not {value!r}")
     value = kind(value)
     if not bounds[0] <= value <= bounds[1]:
         raise ConfigError(f"{key} must be between {bounds[0]} and {bounds[1]}, not {value}")

@@ -117,10 +117,15 @@ def test_unknown_job_ids_are_404(client):
         ({"route": "painting", "content": {"sample": "chelsea.png"}, "style": {"sample": "ihc.png"}}, "method"),
         ({"route": "optimise", "content": {"sample": "chelsea.png"}, "style": {"sample": "ihc.png"}, "size": 10**6},
          "size must be between 32 and 1024"),
+        ({"route": "network", "content": {"sample": "chelsea.png"}, "model": "the_scream", "size": float("nan")},
+         "size must be a number, not nan"),
+        ({"route": "network", "content": {"sample": "chelsea.png"}, "model": "the_scream", "size": 64.5},
+         "size must be a whole number"),
     ],
 )  # fmt: skip
 def test_bad_job_requests_are_one_line_400s(client, request_body, message):
-    response = client.post("/api/jobs", json=request_body)
+    body = json.dumps(request_body)  # NaN as Python's json writes it (a page could send it as text)
+    response = client.post("/api/jobs", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert message in response.json()["error"]
 

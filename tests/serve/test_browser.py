@@ -106,3 +106,17 @@ def test_a_non_picture_upload_is_one_line_on_the_page(page, tmp_path):
     assert (
         page.text_content("#error") == "the upload: not a picture (PNG, JPEG, WEBP, BMP, GIF, TIFF, PPM, AVIF are read)"
     )
+
+
+def test_cancel_stops_a_running_optimisation(page):
+    page.select_option("#photo-sample", "chelsea.png")
+    page.check("input[name=route][value=optimise]")
+    page.select_option("#style-sample", "ihc.png")
+    page.fill("#iterations", "1000")
+    page.fill("#size", "48")
+    page.click("#run")
+    page.wait_for_function("Number(document.getElementById('iteration').textContent) >= 2", timeout=TIMEOUT_MS)
+    page.click("#cancel")
+    page.wait_for_function("document.getElementById('status').textContent === 'cancelled'", timeout=60_000)
+    assert int(page.text_content("#iteration")) < 1000
+    assert page.is_enabled("#run") and page.is_disabled("#cancel") and page.is_hidden("#result")
