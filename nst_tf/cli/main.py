@@ -34,6 +34,7 @@ COMMANDS = {
     "apply": "nst_tf.cli.apply",
     "models": "nst_tf.cli.models",
     "video": "nst_tf.cli.video",
+    "serve": "nst_tf.cli.serve",
 }
 
 

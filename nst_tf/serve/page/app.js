@@ -1,0 +1,184 @@
+// nst_tf serve: the page's script. Plain JavaScript, no build step, no library: it reads the options,
+// uploads pictures as raw bodies, starts a job and follows its server-sent events.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { limit: 0, photo: null, style: null, job: null, source: null, costs: [] };
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+async function api(url, options) {
+  const response = await fetch(url, options);
+  const body = await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }));
+  if (!response.ok) throw new Error(body.error || `${response.status}`);
+  return body;
+}
+
+function fillSelect(select, values) {
+  for (const value of values) select.add(new Option(value, value));
+}
+
+async function upload(file, preview) {
+  if (file.size > state.limit) {
+    throw new Error(`${file.name} is ${(file.size / 1e6).toFixed(0)} MB; the limit is ${(state.limit / 1e6).toFixed(0)} MB`);
+  }
+  $("status").textContent = `uploading ${file.name}…`;
+  const saved = await api("/api/uploads", { method: "POST", body: file });
+  preview.src = URL.createObjectURL(file);
+  $("status").textContent = `${file.name}: ${saved.width}x${saved.height}`;
+  return { upload: saved.id };
+}
+
+function wirePicker(fileInput, select, preview, key) {
+  fileInput.addEventListener("change", async () => {
+    showError("");
+    if (!fileInput.files.length) return;
+    try {
+      state[key] = await upload(fileInput.files[0], preview);
+      select.value = "";
+    } catch (err) {
+      state[key] = null;
+      fileInput.value = "";
+      preview.removeAttribute("src");
+      showError(err.message);
+      $("status").textContent = "";
+    }
+  });
+  select.addEventListener("change", () => {
+    showError("");
+    state[key] = select.value ? { sample: select.value } : null;
+    if (select.value) preview.src = `/api/samples/${encodeURIComponent(select.value)}`;
+    else preview.removeAttribute("src");
+  });
+}
+
+function route() {
+  return document.querySelector("input[name=route]:checked").value;
+}
+
+function showRoute() {
+  const r = route();
+  $("network-options").hidden = r !== "network";
+  $("style-picker").hidden = r === "network";
+  $("painting-options").hidden = r !== "painting";
+  $("optimise-options").hidden = r !== "optimise";
+}
+
+function drawCurve() {
+  const costs = state.costs;
+  if (!costs.length) return $("curve-line").setAttribute("points", "");
+  const logs = costs.map((c) => Math.log10(Math.max(c, 1e-12)));
+  const lo = Math.min(...logs), hi = Math.max(...logs), span = hi - lo || 1;
+  const n = Math.max(costs.length - 1, 1);
+  const points = logs.map((v, i) => `${((300 * i) / n).toFixed(1)},${(95 - (90 * (v - lo)) / span).toFixed(1)}`);
+  $("curve-line").setAttribute("points", points.join(" "));
+}
+
+function finish(message) {
+  $("status").textContent = message;
+  $("run").disabled = false;
+  $("cancel").disabled = true;
+  if (state.source) state.source.close();
+  state.source = null;
+}
+
+function onEvent(event) {
+  if (event.type === "status") $("status").textContent = event.message + "…";
+  else if (event.type === "started") $("status").textContent = "running…";
+  else if (event.type === "step") {
+    $("progress").hidden = false;
+    $("iteration").textContent = event.iteration + 1;
+    if (event.costs.total !== undefined) {
+      state.costs.push(event.costs.total);
+      $("cost").textContent = event.costs.total.toPrecision(4);
+      drawCurve();
+    }
+    if (event.snapshot) $("snapshot").src = event.snapshot;
+  } else if (event.type === "result") {
+    $("result").src = `${event.url}?t=${Date.now()}`;
+    $("result").hidden = false;
+    $("snapshot").hidden = true; // the result replaces the last snapshot (the curve stays)
+    $("download").href = `${event.url}?download=1`;
+    $("download").hidden = false;
+    $("status").textContent = `result ${event.width}x${event.height} in ${event.seconds} s`;
+  } else if (event.type === "score") {
+    $("score").textContent = event.message ||
+      `score: content distance ${event.content_distance.toFixed(4)}, style distance ${event.style_distance.toFixed(4)} (lower is closer)`;
+  } else if (event.type === "done") finish($("status").textContent.replace("running…", "done"));
+  else if (event.type === "cancelled") finish("cancelled");
+  else if (event.type === "error") {
+    showError(event.message);
+    finish("failed");
+  }
+}
+
+async function run() {
+  showError("");
+  const r = route();
+  const request = { route: r, content: state.photo, size: Number($("size").value) };
+  if (r === "network") {
+    const picked = document.querySelector("input[name=network]:checked");
+    request.model = picked ? picked.value : null;
+  } else {
+    request.style = state.style;
+  }
+  if (r === "painting") Object.assign(request, { method: $("method").value, alpha: Number($("alpha").value) });
+  if (r === "optimise") Object.assign(request, { preset: $("preset").value, iterations: Number($("iterations").value) });
+  if (!request.content) return showError("pick a photo first");
+  try {
+    const job = await api("/api/jobs", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(request),
+    });
+    state.job = job.id;
+    state.costs = [];
+    drawCurve();
+    $("progress").hidden = r !== "optimise";
+    $("snapshot").removeAttribute("src");
+    $("snapshot").hidden = false;
+    $("result").hidden = true;
+    $("download").hidden = true;
+    $("score").textContent = "";
+    $("run").disabled = true;
+    $("cancel").disabled = false;
+    $("status").textContent = "queued…";
+    state.source = new EventSource(job.events);
+    state.source.onmessage = (message) => onEvent(JSON.parse(message.data));
+    state.source.onerror = () => { if (state.source) { showError("lost the connection to the server"); finish("failed"); } };
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function start() {
+  const options = await api("/api/options");
+  state.limit = options.upload_limit;
+  fillSelect($("photo-sample"), options.samples);
+  fillSelect($("style-sample"), options.samples);
+  fillSelect($("method"), options.methods);
+  fillSelect($("preset"), options.presets);
+  options.networks.forEach((net, i) => {
+    const label = document.createElement("label");
+    label.title = `trained on ${net.style}`;
+    label.innerHTML = `<input type="radio" name="network"><img alt=""><br>`;
+    label.querySelector("input").value = net.name;
+    label.querySelector("input").id = `network-${net.name}`;
+    label.querySelector("input").checked = i === 0;
+    label.querySelector("img").src = net.thumb;
+    label.append(net.name.replaceAll("_", " "));
+    $("networks").append(label);
+  });
+  wirePicker($("photo-file"), $("photo-sample"), $("photo-preview"), "photo");
+  wirePicker($("style-file"), $("style-sample"), $("style-preview"), "style");
+  document.querySelectorAll("input[name=route]").forEach((input) => input.addEventListener("change", showRoute));
+  $("alpha").addEventListener("input", () => { $("alpha-value").textContent = $("alpha").value; });
+  $("run").addEventListener("click", run);
+  $("cancel").addEventListener("click", () => state.job && api(`/api/jobs/${state.job}/cancel`, { method: "POST" }).catch((e) => showError(e.message)));
+  showRoute();
+}
+
+start().catch((err) => showError(err.message));
