@@ -97,3 +97,11 @@ def import_tensorflow_quietly() -> None:
         import tensorflow as tf
 
         tf.config.list_logical_devices()
+
+
+def exit_with(status: int) -> None:
+    """Leave the process with `status`. A Ctrl-C that lands after the command returned (while the interpreter
+    shuts down: threads joined, files closed) would otherwise end the process by SIGINT instead, losing the
+    status the command chose (e.g. 130 with its one line already written); so SIGINT is ignored from here."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(status)

@@ -104,7 +104,7 @@ def test_refused_overwrite_keeps_the_old_run(tmp_path, template, case):
 def test_memory_refusal_on_overwrite_keeps_the_old_run(tmp_path, template):
     """The memory check used to run inside the optimiser, after the old run was deleted."""
     from nst_tf.config import Config
-    from nst_tf.perf import memory
+    from nst_tf.optim import memory
 
     run = copy_run(template, tmp_path, "keep")
     user = tmp_path / "user"

@@ -260,7 +260,7 @@ def test_train_resume_refuses_a_shipped_model_in_one_line(tmp_path):
     copy = tmp_path / "starry_night"
     copy.mkdir()
     for name in ("model.weights.h5", "model.json"):
-        (copy / name).write_bytes((ROOT / "models" / "starry_night" / name).read_bytes())
+        (copy / name).write_bytes((ROOT / "nst_tf" / "models" / "starry_night" / name).read_bytes())
     before = {p.name: p.read_bytes() for p in copy.iterdir()}
     done = _nst("train", "--resume", "-o", str(copy), "--steps", "2", "-q", "--no-tb")
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
