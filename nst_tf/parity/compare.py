@@ -104,7 +104,7 @@ def compare(
         True: tf_side.build_tf_extractor(config, weights, True),
     }
     start = measure_start(sized_content, sized_styles, config, weights, float64, style_blend, extractors[float64])
-    steps = step_parity(content, style_list, config, weights, float64, style_blend, extractors[float64])
+    steps = step_parity(content, style_list, config, weights, float64, style_blend, extractors)
     runs = free_runs(content, style_list, config, weights, style_blend, extractors)
     shown = "64" if float64 else "32"
     tf_image, twin_image = runs["tf" + shown][-1].image, runs["torch" + shown][-1].image
@@ -114,13 +114,15 @@ def compare(
     return ParityResult(report, tf_image, twin_image, image_diff)
 
 
-def step_parity(content, styles, config: Config, weights, float64: bool, style_blend, tf_extractor) -> dict:
-    """`nst_tf.parity.stepwise` over the run's stages (scales, colours, blends as the run has them)."""
+def step_parity(content, styles, config: Config, weights, float64: bool, style_blend, extractors) -> dict:
+    """`nst_tf.parity.stepwise` over the run's stages (scales, colours, blends as the run has them); in float32
+    both backends' float64 gradients are evaluated at each point too."""
     dtype = torch.float64 if float64 else torch.float32
     twin_extractor = torch_vgg.build_extractor(config, weights, dtype)
+    references = None if float64 else (extractors[True], torch_vgg.build_extractor(config, weights, torch.float64))
     records: list[stepwise.StepParity] = []
-    runner = stepwise.stage_runner(twin_extractor, dtype, records)
-    for _ in run_stages(tf_extractor, content, styles, config, style_blend, 0, None, "/CPU:0", runner):
+    runner = stepwise.stage_runner(twin_extractor, dtype, records, references)
+    for _ in run_stages(extractors[float64], content, styles, config, style_blend, 0, None, "/CPU:0", runner):
         pass
     return stepwise.summary(records, "float64" if float64 else "float32")
 
@@ -185,6 +187,7 @@ def _report(config: Config, weights: VGGWeights, float64: bool, start: dict, ste
         "verdict": "the backends agree" if not failed else "DISAGREE: " + ", ".join(failed) + " failed",
         "feature_max_rel_err": feature_err,
         **{key: steps[key] for key in steps["tolerances"]},
+        "step_grad_max_rel_err": steps["step_grad_max_rel_err"],
         "float64_image_max_abs_diff": rounding["float64_image_max_abs_diff"],
         "envelope_ratio": rounding["envelope_ratio"],
         "tolerances": tolerances,

@@ -58,8 +58,12 @@ from nst_tf.twin import torch_run
 #   once more, at 1 ulp of x. An element passes when |Δx_{k+1}| ≤ 2 ulp(x) + 32·ε·|u|; the figure is the
 #   worst element's |Δx| over its allowance (≤ 1 passes).
 # In float64 rounding is ~1e-16: anything above 1e-10 is a real difference.
+# The float32 gradient is reported, not judged: even its 2-norm moves by up to 4e-3 when a kink is taken
+# differently (measured: 40 Adam steps, ImageNet weights, 48 px). What is judged instead is the gradient of
+# both backends in float64 at the same (float32) pixels: rounding there is 2²⁹ times finer, so no kink is
+# in reach, and any formula that differs shows: ≤ 1e-10.
 STEP_TOLERANCES = {
-    "float32": {"step_cost_max_rel_err": 1e-5, "step_grad_max_rel_err": 1e-4, "step_update_err": 1.0},
+    "float32": {"step_cost_max_rel_err": 1e-5, "step_grad64_max_rel_err": 1e-10, "step_update_err": 1.0},
     "float64": {"step_cost_max_rel_err": 1e-10, "step_grad_max_rel_err": 1e-10, "step_update_err": 1.0},
 }
 # A cost value this far below its term's largest is the rounding noise of a zero (J_content at a content
@@ -98,14 +102,18 @@ def norm_rel_err(reference: np.ndarray, other: np.ndarray) -> float:
     return diff / scale
 
 
-def _both(tf_evaluate, twin_evaluate, records: list[StepParity], iteration: Callable[[], int]):
-    """An Evaluate that returns TensorFlow's cost and gradient and records the twin's disagreement there."""
+def _both(tf_evaluate, twin_evaluate, records: list[StepParity], iteration: Callable[[], int], references=None):
+    """An Evaluate that returns TensorFlow's cost and gradient and records the twin's disagreement there
+    (and, given `references`, the float64 evaluators of both backends, their gradients' disagreement)."""
 
     def evaluate(pixels: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
         tf_costs, tf_gradient = tf_evaluate(pixels)
         twin_costs, twin_gradient = twin_evaluate(pixels)
         step = StepParity(iteration(), tf_costs, twin_costs, norm_rel_err(tf_gradient, twin_gradient))
         step.extra["grad_max_elem_rel_err"] = max_rel_err(tf_gradient, twin_gradient)
+        if references is not None:
+            x64 = np.asarray(pixels, np.float64)
+            step.extra["grad64_rel_err"] = norm_rel_err(references[0](x64)[1], references[1](x64)[1])
         records.append(step)
         return tf_costs, tf_gradient
 
@@ -121,8 +129,11 @@ def _update_err(x: np.ndarray, tf_next: np.ndarray, twin_next: np.ndarray, float
     return float((diff / np.maximum(allowance, np.finfo(np.float64).tiny)).max())
 
 
-def stage_runner(twin_extractor, dtype: torch.dtype, records: list[StepParity]) -> Callable[[Stage], Iterator[Step]]:
-    """A run_stages runner: TensorFlow's trajectory, each step evaluated by both backends (see the module)."""
+def stage_runner(
+    twin_extractor, dtype: torch.dtype, records: list[StepParity], float64_extractors: tuple | None = None
+) -> Callable[[Stage], Iterator[Step]]:
+    """A run_stages runner: TensorFlow's trajectory, each step evaluated by both backends (see the module);
+    `float64_extractors` (TensorFlow's, the twin's) also evaluate both gradients in float64 at each point."""
     float64 = dtype == torch.float64
     float_type = np.float64 if float64 else np.float32
 
@@ -132,8 +143,18 @@ def stage_runner(twin_extractor, dtype: torch.dtype, records: list[StepParity]) 
         twin_targets = torch_run.compute_targets(twin_extractor, stage.content, stage.styles, config, stage.style_blend)
         tf_evaluate = tf_side.evaluator(stage.extractor, tf_targets, config, float64)
         twin_evaluate = torch_run.evaluator(twin_extractor, twin_targets, config, dtype, twin_extractor.device)
+        references = None
+        if float64_extractors is not None:
+            tf64, twin64 = float64_extractors
+            args = (stage.content, stage.styles, config, stage.style_blend)
+            references = (
+                tf_side.evaluator(tf64, compute_targets(tf64, *args), config, True),
+                torch_run.evaluator(
+                    twin64, torch_run.compute_targets(twin64, *args), config, torch.float64, twin64.device
+                ),
+            )
         current = [stage.first]
-        evaluate = _both(tf_evaluate, twin_evaluate, records, lambda: current[0])
+        evaluate = _both(tf_evaluate, twin_evaluate, records, lambda: current[0], references)
         start = start_pixels(stage).astype(float_type)
         if config.optimizer == "adam":
             points = _adam_points(evaluate, start, stage, float_type, records)
@@ -200,6 +221,7 @@ def summary(records: list[StepParity], precision: str) -> dict:
         "step_cost_max_rel_err": max((e for e in cost_errors.values() if e is not None), default=0.0),
         "step_grad_max_rel_err": max((r.grad_rel_err for r in records), default=0.0),
         "step_update_err": max(updates, default=0.0),
+        "step_grad64_max_rel_err": max((r.extra.get("grad64_rel_err", 0.0) for r in records), default=0.0),
     }
     worst_element = max((r.extra.get("grad_max_elem_rel_err", 0.0) for r in records), default=0.0)
     tolerances = STEP_TOLERANCES[precision]
@@ -212,6 +234,7 @@ def summary(records: list[StepParity], precision: str) -> dict:
             ),
             "grad_rel_err": r.grad_rel_err,
             "grad_max_elem_rel_err": r.extra.get("grad_max_elem_rel_err"),
+            "grad64_rel_err": r.extra.get("grad64_rel_err"),
             "update_err": r.update_err,
         }
         for r in records
