@@ -131,7 +131,12 @@ def test_command_compare_agrees_on_every_recipe_preset(tmp_path, capsys, preset,
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "extra",
-    [("--scales", "2"), ("--preserve-colors", "luminance"), ("--mode", "texture"), ("--optimizer", "adam")],
+    [
+        ("--scales", "2", "--image-size", "64"),
+        ("--preserve-colors", "luminance"),
+        ("--mode", "texture"),
+        ("--optimizer", "adam"),
+    ],
     ids=["scales", "colours", "texture", "adam"],
 )
 def test_command_compare_agrees_across_modes_colours_and_scales(tmp_path, capsys, extra):
