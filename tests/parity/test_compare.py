@@ -154,3 +154,18 @@ def test_command_compare_exits_1_and_names_the_failed_check(tmp_path, capsys, mo
     printed = capsys.readouterr().out
     assert "DISAGREE: step parity, rounding envelope failed" in printed
     assert "DISAGREE" in (tmp_path / "cmp" / "report.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["course", "course-tf2"])
+def test_command_compare_agrees_on_the_course_presets_when_a_vgg19_file_is_there(tmp_path, capsys, preset):
+    from nst_tf.errors import WeightsError
+    from nst_tf.presets import preset as preset_config
+    from nst_tf.vgg.weights import resolve_weights_for_config
+
+    try:  # the course presets refuse any weights but VGG19's (strict_weights)
+        resolve_weights_for_config(preset_config(preset))
+    except WeightsError as exc:
+        pytest.skip(f"no VGG19 weights file here for the {preset} preset ({exc})")
+    args = run_args(tmp_path, "--preset", preset, "--iterations", "3")
+    assert compare_command.command(args) == 0, capsys.readouterr().out
