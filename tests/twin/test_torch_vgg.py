@@ -189,9 +189,11 @@ def test_keras_adam_arithmetic_and_why_not_torch_adam():
 )  # fmt: skip
 def test_ten_adam_steps_agree_float32(which, changes, random_vgg19, hed_vgg16):
     # In float32 a ReLU whose pre-activation is within rounding of zero can switch off in one backend and
-    # not the other, and Adam then turns the gradient change into up to a step's worth of pixel: with
-    # random weights and a content+noise start that happens at step 2 (a 1e-4 picture difference, while
-    # float64 agrees to 1e-15; see test_compare). These two recipes do not hit such a kink.
+    # not the other, and Adam then turns the gradient change into up to a step's worth of pixel (the second
+    # recipe does, on Intel CPUs with AMX: its free-running pictures differ by ~1e-3). So the twin is judged
+    # as `compare` judges it (nst_tf.parity): teacher-forced step parity and the float32/float64 envelope.
+    from nst_tf.parity.compare import compare
+
     weights = hed_vgg16 if which == "hed" else random_vgg19
     spec = "hed-vgg16" if which == "hed" else "random"
     config = Config(iterations=10, snapshot_every=4, image_size=32, weights=spec, optimizer="adam", **changes)
@@ -201,12 +203,14 @@ def test_ten_adam_steps_agree_float32(which, changes, random_vgg19, hed_vgg16):
     assert all(isinstance(s, records.Step) for s in twin_steps)
     assert [s.iteration for s in twin_steps] == [s.iteration for s in tf_steps] == list(range(10))
     assert [s.image is not None for s in twin_steps] == [s.image is not None for s in tf_steps]
-    for a, b in zip(tf_steps, twin_steps, strict=True):
-        for term in ("total", "content", "style", "tv"):
-            assert abs(a.costs[term] - b.costs[term]) <= 1e-5 * abs(a.costs[term]), (a.iteration, term)
+    # the first step starts from the same picture: its costs agree to float32 rounding (1e-5, nst_tf.parity)
+    for term in ("total", "content", "style", "tv"):
+        assert abs(tf_steps[0].costs[term] - twin_steps[0].costs[term]) <= 1e-5 * abs(tf_steps[0].costs[term]), term
     assert tf_steps[-1].costs["total"] < tf_steps[0].costs["total"]  # it did optimise
     assert twin_steps[-1].image.dtype == np.float32 and twin_steps[-1].image.shape == (1, 24, 32, 3)
-    assert np.abs(tf_steps[-1].image - twin_steps[-1].image).max() <= 1e-4
+    report = compare(content, [style], config, weights=weights).report
+    assert report["failed"] == [], report["verdict"]
+    assert report["step_parity"]["evaluations"] == 10 and report["step_update_err"] <= 1.0
 
 
 def test_lbfgs_runs_the_same_driver_on_both_backends(hed_vgg16):
