@@ -169,3 +169,11 @@ def test_command_compare_agrees_on_the_course_presets_when_a_vgg19_file_is_there
         pytest.skip(f"no VGG19 weights file here for the {preset} preset ({exc})")
     args = run_args(tmp_path, "--preset", preset, "--iterations", "3")
     assert compare_command.command(args) == 0, capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_command_compare_agrees_on_a_blend_of_two_styles(tmp_path, capsys):
+    argv = ["compare", str(IMAGES / "chelsea.png"), str(IMAGES / "ihc.png"), str(IMAGES / "coffee.png")]
+    extra = ["--style-blend", "0.7,0.3", "--image-size", "32", "--iterations", "4", "--weights", "hed-vgg16"]
+    args = cli.build_parser().parse_args([*argv, *extra, "-o", str(tmp_path / "cmp")])
+    assert compare_command.command(args) == 0, capsys.readouterr().out
