@@ -3,7 +3,7 @@
 The command parses the `run` setting options plus its own (`-o/--output`, `--float64`, `--overwrite`),
 checks every input, then calls the library (`nst_tf.parity.compare.compare`) and writes the report with
 `nst_tf.parity.report.write_report` (the folder under the ownership rule: a user's own files there are
-never replaced). Exit status 0 when every figure is within its tolerance, 1
+never replaced). Exit status 0 when every judged figure is within its tolerance, 1
 when not (the report is written either way), 2 for bad input (nothing written).
 """
 
@@ -51,9 +51,6 @@ def _report_folder(args: argparse.Namespace, content_path: str | None, style_pat
 
 def command(args: argparse.Namespace) -> int:
     """Run `compare`: check everything, compare, write the report, print its figures."""
-    if args.optimizer in ("lbfgs", "torch-lbfgs"):
-        raise ConfigError("compare runs Adam on both backends (L-BFGS is not compared element-wise; see README)")
-    args.optimizer = "adam"  # the default preset's own optimizer is L-BFGS; compare checks Adam's update
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle torch threads must not spin on 2 cores
     config = config_from_args(args)
     content_path, style_paths = picture_paths(args.pictures, config.mode)
@@ -82,6 +79,6 @@ def command(args: argparse.Namespace) -> int:
     if not args.quiet:
         for key, tolerance in report["tolerances"].items():
             print(f"{key:<20} {report[key]:.3g}  (tolerance {tolerance:g})")
-        verdict = "agree" if report["within_tolerance"] else "DISAGREE"
-        print(f"{report['dtype']} (preset {config.preset}): the backends {verdict}; report in {out_dir.given}")
+        where = f"{report['dtype']} (preset {config.preset}, {config.optimizer})"
+        print(f"{where}: {report['verdict']}; report in {out_dir.given}")
     return 0 if report["within_tolerance"] else 1

@@ -4,7 +4,7 @@ The folder follows the ownership rule (`nst_tf.io.ownership`): a new folder is m
 folder of kind "compare"; in a folder nst_tf did not make, a file of those names is replaced only when
 nst_tf wrote it (the folder's ledger), never the user's own diff.png or report.md.
 `write_report(out, result)` writes what `nst_tf.parity.compare.compare` measured; `report_markdown` and
-`plot_parity` make the page and the plot (both cost curves and their relative difference). diff.png is
+`plot_parity` make the page and the plot (free-run costs, step parity per step, the rounding envelope). diff.png is
 |tf − torch|, amplified by the power of ten the report names.
 """
 
@@ -84,34 +84,53 @@ def _fmt(value) -> str:
 
 
 def report_markdown(report: dict) -> str:
-    """report.md: the headline figures against their tolerances, per-layer errors, per-iteration costs."""
+    """report.md: the verdict, both judged checks against their tolerances, then the detail."""
+    envelope = report["envelope"]
     lines = [
         f"# TensorFlow vs PyTorch parity ({report['dtype']}, preset {report['config']['preset']})",
         "",
-        f"{report['iterations']} Adam steps on a {report['image_size'][1]}x{report['image_size'][0]} picture, "
-        f"weights {report['weights']['source']} ({report['weights']['architecture']}), "
+        f"**{report['verdict']}.**",
+        "",
+        f"{report['iterations']} {report['optimizer']} steps on a {report['image_size'][1]}x{report['image_size'][0]} "
+        f"picture, weights {report['weights']['source']} ({report['weights']['architecture']}), "
         f"pooling {report['config']['pooling']}/{report['config']['pool_padding']}. "
         f"TF {report['seconds']['tf']} s, PyTorch {report['seconds']['torch']} s.",
         "",
-        "| measure | value | tolerance | ok |",
+        "Step parity (teacher-forced): at every step both backends start from TensorFlow's picture, "
+        f"{report['step_parity']['evaluations']} evaluations. Rounding envelope: each backend's float32 run "
+        "against its float64 run; the backends agree when max|tf32 − torch32| ≤ 2·max(own distance) "
+        "(triangle inequality) and the float64 runs agree.",
+        "",
+        "| judged figure | value | tolerance | ok |",
         "|---|---|---|---|",
     ]
     for key, tolerance in report["tolerances"].items():
         ok = "yes" if report[key] <= tolerance else "**no**"
-        lines.append(f"| {key} | {report[key]:.3g} | {tolerance:g} | {ok} |")
+        lines.append(f"| {key} | {report[key]:.3g} | {tolerance:.3g} | {ok} |")
     lines += [
-        f"| image_mean_abs_diff | {report['image_mean_abs_diff']:.3g} | | |",
         "",
-        f"diff.png shows |tf − torch| × {report['diff_amplification']:g} (pixels in [0, 1], clipped).",
+        "| free-run distance (max abs, pixels in [0, 1]) | value |",
+        "|---|---|",
+        *(f"| {name} | {value:.3g} |" for name, value in envelope.items()),
+        "",
+        f"Not judged: float32 gradient at the same pixels {report['step_grad_max_rel_err']:.3g} (2-norm; a ReLU "
+        "or max-pool kink may go either way in float32), "
+        f"gradient on the start {report['grad_max_rel_err']:.3g}, free-run costs "
+        f"{report['cost_max_rel_err']:.3g}, final pictures {report['image_max_abs_diff']:.3g} (mean "
+        f"{report['image_mean_abs_diff']:.3g}). diff.png shows |tf − torch| × {report['diff_amplification']:g} "
+        "(clipped).",
         "Relative errors: max|tf − torch| / max|tf| over a tensor; |tf − torch| / |tf| per cost value.",
         "",
         "| layer | feature rel. err |",
         "|---|---|",
         *(f"| {name} | {err:.3g} |" for name, err in report["feature_rel_err"].items()),
         "",
-        "| cost term | max rel. err over iterations |",
-        "|---|---|",
-        *(f"| {term} | {_fmt(err)} |" for term, err in report["cost_rel_err"].items()),
+        "| cost term | step parity max rel. err | free run max rel. err |",
+        "|---|---|---|",
+        *(
+            f"| {term} | {_fmt(report['step_parity']['cost_rel_err'][term])} | {_fmt(err)} |"
+            for term, err in report["cost_rel_err"].items()
+        ),
         "",
         "| iteration | J tf | J torch | J_content tf | J_content torch | J_style tf | J_style torch "
         "| J_tv tf | J_tv torch |",
@@ -130,7 +149,8 @@ def report_markdown(report: dict) -> str:
 
 
 def plot_parity(report: dict, path: str | os.PathLike) -> None:
-    """parity.png: both backends' total, content and style costs (log scale), their relative difference below.
+    """parity.png: the free runs' costs (log scale); step parity's errors per step against their
+    tolerances; the rounding envelope's four distances.
 
     Uses a bare Agg canvas, not pyplot, so no global matplotlib backend is chosen for the caller.
     """
@@ -140,31 +160,45 @@ def plot_parity(report: dict, path: str | os.PathLike) -> None:
     except ModuleNotFoundError:
         raise ConfigError("compare needs matplotlib for parity.png: pip install matplotlib") from None
 
-    fig = Figure(figsize=(8, 7), layout="constrained")
+    fig = Figure(figsize=(8, 10), layout="constrained")
     FigureCanvasAgg(fig)
-    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
+    top, middle, bottom = fig.subplots(3, 1, height_ratios=(2, 1.5, 1))
     tf_rows, twin_rows = report["costs"]["tf"], report["costs"]["torch"]
     iterations = np.array([row["iteration"] for row in tf_rows])
-    any_rel = False
     for term, colour in (("total", "C0"), ("content", "C1"), ("style", "C2")):
         a = np.array([row[term] for row in tf_rows], np.float64)
         b = np.array([row[term] for row in twin_rows], np.float64)
         top.plot(iterations, np.where(a > 0, a, np.nan), "-", color=colour, label=f"J_{term} TensorFlow")
         top.plot(iterations, np.where(b > 0, b, np.nan), "--", color=colour, marker=".", label=f"J_{term} PyTorch")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.abs(a - b) / np.abs(a)
-        rel = np.where(np.isfinite(rel) & (rel > 0), rel, np.nan)
-        any_rel |= bool(np.isfinite(rel).any())
-        bottom.plot(iterations, rel, "-", color=colour, marker=".", label=f"J_{term}")
     top.set_yscale("log")
-    top.set_ylabel("cost")
-    top.set_title(f"TensorFlow vs PyTorch ({report['dtype']})")
+    top.set_ylabel("cost (free runs)")
+    top.set_title(f"TensorFlow vs PyTorch ({report['dtype']}): {report['verdict']}")
     top.legend(fontsize="small", ncols=2)
-    tolerance = report["tolerances"]["cost_max_rel_err"]
-    bottom.axhline(tolerance, color="grey", linestyle=":", label=f"tolerance {tolerance:g}")
-    if any_rel:
-        bottom.set_yscale("log")
-    bottom.set_ylabel("|tf − torch| / |tf|")
-    bottom.set_xlabel("iteration")
-    bottom.legend(fontsize="small")
+    rows = report["step_parity"]["rows"]
+    steps = np.array([row["iteration"] for row in rows])
+    tolerances = report["tolerances"]
+    for key, figure, colour in (("cost_rel_err", "step_cost_max_rel_err", "C0"),
+                                ("grad_rel_err", "step_grad_max_rel_err", "C3"),
+                                ("grad64_rel_err", "step_grad64_max_rel_err", "C4"),
+                                ("update_err", "step_update_err", "C2")):  # fmt: skip
+        values = np.array([np.nan if row.get(key) is None else row[key] for row in rows], np.float64)
+        values = np.where(values > 0, values, np.nan)
+        if np.isfinite(values).any():
+            middle.plot(steps, values, ".", color=colour, label=key)
+        if figure in tolerances:  # the float32 gradient is shown, not judged (nst_tf.parity.stepwise)
+            middle.axhline(tolerances[figure], color=colour, linestyle=":", label=f"{figure} tolerance")
+    middle.set_yscale("log")
+    middle.set_ylabel("step parity (same x)")
+    middle.set_xlabel("iteration")
+    middle.legend(fontsize="x-small", ncols=2)
+    envelope = report["envelope"]
+    names = ["tf32_vs_tf64", "torch32_vs_torch64", "tf32_vs_torch32", "float64_image_max_abs_diff"]
+    values = [max(envelope[name], 1e-18) for name in names]
+    bottom.barh(names, values, color=["C0", "C1", "C3", "C7"])
+    bound = 2 * max(envelope["tf32_vs_tf64"], envelope["torch32_vs_torch64"])
+    if bound > 0:
+        bottom.axvline(bound, color="C3", linestyle=":", label="2·max(own float32 distance)")
+        bottom.legend(fontsize="small")
+    bottom.set_xscale("log")
+    bottom.set_xlabel("rounding envelope: max |Δ| of the final pictures")
     fig.savefig(path, dpi=100)

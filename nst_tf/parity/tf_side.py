@@ -1,26 +1,28 @@
 """The TensorFlow side of the parity report: the product's extractor and step, in float32 or float64.
 
-In float32 the TF side is the product itself (`nst_tf.optim.engine.stylize`). With float64 both sides run
-in double precision, to separate algorithmic disagreement from rounding; the product's step is
-float32-only in one place: its variable. So the float64 run here builds a float64 variable and Adam and
-then uses the product's own `make_step`, on the product's Keras VGG built with a float64 dtype policy.
+In float32 the TF side is the product itself (`nst_tf.optim.engine.stylize`). In float64 (the rounding
+envelope's reference run, and `--float64`) the product's step is float32-only in one place: its variable.
+So `stage_runner(float64=True)` builds a float64 variable and Adam and then uses the product's own
+`make_step`, on the product's Keras VGG built with a float64 dtype policy; its L-BFGS runs the shared
+NumPy drivers (`nst_tf.optim.lbfgs`) on `evaluator`, a float64 cost and gradient.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from nst_tf.config import Config
-from nst_tf.optim.adam import make_optimizer, make_step
-from nst_tf.optim.pictures import initial_image
-from nst_tf.optim.records import COST_NAMES, Step
-from nst_tf.optim.targets import compute_targets, picture_costs
+from nst_tf.optim import lbfgs
+from nst_tf.optim.adam import make_optimizer, make_step, restart
+from nst_tf.optim.lbfgs_tf import start_pixels
+from nst_tf.optim.records import COST_NAMES, Stage, Step
+from nst_tf.optim.targets import Targets, compute_targets, picture_costs
 from nst_tf.vgg.extractor import FeatureExtractor, build_extractor, input_preprocessing
 from nst_tf.vgg.weights import VGGWeights
 
@@ -84,24 +86,56 @@ def tf_gradient(
     return tape.gradient(values["total"], image).numpy()
 
 
-def tf_float64_stylize(content, styles, config: Config, extractor, style_blend) -> Iterator:
-    """`nst_tf.optim.engine.stylize` in float64 (Adam; pictures already sized): the same targets, start, Adam, clip."""
-    if config.seed is not None:
-        tf.random.set_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    targets = compute_targets(extractor, content, styles, config, style_blend)
-    start = initial_image(content, config, rng, styles, style_blend)
+def evaluator(extractor, targets: Targets, config: Config, float64: bool) -> lbfgs.Evaluate:
+    """pixels (config units) -> ({cost: value}, d total / d pixels) in TensorFlow, in float32 or float64:
+    what the L-BFGS drivers call, and what step parity evaluates both backends with."""
+    dtype = tf.float64 if float64 else tf.float32
     scale = float(config.pixel_scale)
-    image = tf.Variable(start * config.pixel_scale, dtype=tf.float64, name="generated_image")
-    with keras_float64():  # so Adam's learning-rate variable is float64 too, as the twin's
-        optimizer = make_optimizer(config)
-        step = make_step(extractor, targets, config, image, optimizer)  # the product's step, in float64
 
-    began = time.perf_counter()
-    for i in range(config.iterations):
-        values = step()
-        picture = np.clip(image.numpy() / scale, 0.0, 1.0) if i == config.iterations - 1 else None
-        yield Step(i, {k: float(values[k]) for k in COST_NAMES}, time.perf_counter() - began, picture)
+    @tf.function(autograph=False)
+    def cost_and_gradient(pixels: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            values = picture_costs(extractor, targets, config, pixels / scale)
+        return values, tape.gradient(values["total"], pixels)
+
+    def evaluate(pixels: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        values, gradient = cost_and_gradient(tf.constant(pixels, dtype))
+        return {name: float(values[name]) for name in COST_NAMES}, gradient.numpy()
+
+    return evaluate
+
+
+def stage_runner(float64: bool) -> Callable[[Stage], Iterator[Step]]:
+    """A `nst_tf.optim.stages.run_stages` runner computing in float64 (or float32): the product's Adam step
+    on a variable of that dtype, or the shared L-BFGS drivers on `evaluator`."""
+    dtype = tf.float64 if float64 else tf.float32
+    picture_dtype = np.float64 if float64 else np.float32
+
+    def run(stage: Stage) -> Iterator[Step]:
+        config = stage.config
+        targets = compute_targets(stage.extractor, stage.content, stage.styles, config, stage.style_blend)
+        if config.optimizer != "adam":
+            evaluate = evaluator(stage.extractor, targets, config, float64)
+            points = lbfgs.accepted_points(evaluate, start_pixels(stage), stage)
+            yield from lbfgs.steps_from_points(points, stage, picture_dtype)
+            return
+        image = tf.Variable(start_pixels(stage), dtype=dtype, name="generated_image")
+        with keras_float64() if float64 else contextlib.nullcontext():  # Adam's learning rate in the dtype too
+            optimizer = make_optimizer(config)
+            step = make_step(stage.extractor, targets, config, image, optimizer)
+        began = time.perf_counter()
+        for i in range(stage.first, stage.last):
+            if i == config.lr_decay_at:
+                restart(optimizer, config.decayed_learning_rate)
+            values = step()
+            raw = picture = None
+            if stage.is_snapshot(i):
+                raw = image.numpy() / config.pixel_scale
+                picture = np.clip(raw, 0.0, 1.0)
+            yield Step(i, {k: float(values[k]) for k in COST_NAMES}, time.perf_counter() - began, picture, None, raw)
+
+    return run
 
 
 def features(extractor: FeatureExtractor, picture: np.ndarray, float64: bool) -> dict[str, np.ndarray]:

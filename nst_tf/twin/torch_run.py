@@ -231,7 +231,7 @@ def _start_pixels(stage: Stage) -> np.ndarray:
     return np.asarray(stage.start)
 
 
-def _evaluator(extractor: TorchVGG, targets: Targets, config: Config, dtype: torch.dtype, device) -> lbfgs.Evaluate:
+def evaluator(extractor: TorchVGG, targets: Targets, config: Config, dtype: torch.dtype, device) -> lbfgs.Evaluate:
     """pixels -> (costs, d total / d pixels) in PyTorch, for the shared L-BFGS drivers."""
     scale = float(config.pixel_scale)
 
@@ -255,7 +255,7 @@ def stage_runner(dtype: torch.dtype) -> Callable[[Stage], Iterator[Step]]:
         if config.optimizer == "adam":
             yield from _adam_stage(stage, targets, dtype)
             return
-        evaluate = _evaluator(stage.extractor, targets, config, dtype, stage.device)
+        evaluate = evaluator(stage.extractor, targets, config, dtype, stage.device)
         points = lbfgs.accepted_points(evaluate, _start_pixels(stage), stage)
         picture_dtype = np.float64 if dtype == torch.float64 else np.float32
         for step in lbfgs.steps_from_points(points, stage, picture_dtype):

@@ -226,8 +226,10 @@ def test_compare_command_writes_every_file(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert report["iterations"] == 2 and report["feature_max_rel_err"] < 1e-5
     assert cli.main(args) == 2  # an existing report is not replaced unasked
-    assert cli.main([*args, "--overwrite", "--optimizer", "lbfgs"]) == 2  # compare checks Adam's update
-    assert "compare runs Adam" in capsys.readouterr().err
+    # L-BFGS is compared too (step parity along TensorFlow's accepted points); random weights may put a ReLU
+    # input on its kink, so the verdict is not asserted here (tests/parity/test_stepwise.py does, on real weights)
+    assert cli.main([*args, "--overwrite", "--optimizer", "lbfgs"]) in (0, 1)
+    assert json.loads((out / "report.json").read_text())["optimizer"] == "lbfgs"
 
 
 def test_help_works_everywhere_and_shows_every_default():

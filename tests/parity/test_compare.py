@@ -107,3 +107,72 @@ def test_command_compare_rejects_bad_input_before_writing(tmp_path):
     with pytest.raises(ConfigError):
         compare_command.command(args)
     assert not (tmp_path / "cmp").exists()
+
+
+# Every recipe preset, with the project's default weights and with hed-vgg16: `compare` exits 0. The default preset
+# with hed-vgg16 is the quick one; the others take ~25 s each on 2 cores (four runs and step parity), so slow.
+PRESET_CASES = [
+    pytest.param(preset, weights, marks=() if (preset, weights) == ("default", "hed-vgg16") else pytest.mark.slow)
+    for preset in ("default", "pytorch-tutorial", "mastering-pytorch", "cs231n")
+    for weights in ("imagenet-vgg16", "hed-vgg16")
+]
+
+
+@pytest.mark.parametrize(("preset", "weights"), PRESET_CASES)
+def test_command_compare_agrees_on_every_recipe_preset(tmp_path, capsys, preset, weights):
+    args = run_args(tmp_path, "--preset", preset, "--weights", weights, "--iterations", "4")
+    assert compare_command.command(args) == 0, capsys.readouterr().out
+    report = json.loads((tmp_path / "cmp" / "report.json").read_text())
+    assert report["config"]["preset"] == preset and report["failed"] == []
+    assert "step_grad64_max_rel_err" in report["tolerances"] and "envelope_ratio" in report["tolerances"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--scales", "2", "--image-size", "64"),
+        ("--preserve-colors", "luminance"),
+        ("--mode", "texture"),
+        ("--optimizer", "adam"),
+    ],
+    ids=["scales", "colours", "texture", "adam"],
+)
+def test_command_compare_agrees_across_modes_colours_and_scales(tmp_path, capsys, extra):
+    args = run_args(tmp_path, "--weights", "hed-vgg16", "--iterations", "4", *extra)
+    assert compare_command.command(args) == 0, capsys.readouterr().out
+
+
+def test_command_compare_exits_1_and_names_the_failed_check(tmp_path, capsys, monkeypatch):
+    from nst_tf.twin import torch_costs
+
+    layer_cost = torch_costs.layer_style_cost  # the generated Gram × 1.001 on the torch side only
+    monkeypatch.setattr(torch_costs, "layer_style_cost", lambda g, f, *rest: layer_cost(g, f * 1.001**0.5, *rest))
+    args = run_args(tmp_path, "--weights", "hed-vgg16", "--iterations", "3")
+    assert compare_command.command(args) == 1
+    printed = capsys.readouterr().out
+    assert "DISAGREE: step parity, rounding envelope failed" in printed
+    assert "DISAGREE" in (tmp_path / "cmp" / "report.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["course", "course-tf2"])
+def test_command_compare_agrees_on_the_course_presets_when_a_vgg19_file_is_there(tmp_path, capsys, preset):
+    from nst_tf.errors import WeightsError
+    from nst_tf.presets import preset as preset_config
+    from nst_tf.vgg.weights import resolve_weights_for_config
+
+    try:  # the course presets refuse any weights but VGG19's (strict_weights)
+        resolve_weights_for_config(preset_config(preset))
+    except WeightsError as exc:
+        pytest.skip(f"no VGG19 weights file here for the {preset} preset ({exc})")
+    args = run_args(tmp_path, "--preset", preset, "--iterations", "3")
+    assert compare_command.command(args) == 0, capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_command_compare_agrees_on_a_blend_of_two_styles(tmp_path, capsys):
+    argv = ["compare", str(IMAGES / "chelsea.png"), str(IMAGES / "ihc.png"), str(IMAGES / "coffee.png")]
+    extra = ["--style-blend", "0.7,0.3", "--image-size", "32", "--iterations", "4", "--weights", "hed-vgg16"]
+    args = cli.build_parser().parse_args([*argv, *extra, "-o", str(tmp_path / "cmp")])
+    assert compare_command.command(args) == 0, capsys.readouterr().out
