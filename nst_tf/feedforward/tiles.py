@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from nst_tf.feedforward.inference import JohnsonForward
 from nst_tf.feedforward.networks import JohnsonNet
+from nst_tf.perf.tiling import MemoryModel
 
 
 def norm_scales(model: JohnsonNet) -> list[int]:
@@ -50,6 +51,21 @@ def receptive_halo(model: JohnsonNet, part: str = "all") -> int:
     reach = {"head": 7, "block": 8, "ups": 7}
     total = sum(reach.values()) + 8 * (len(model.res) - 1) if part == "all" else reach[part]
     return model.stride * math.ceil((total + 2 * model.stride) / model.stride)
+
+
+# Measured with `/usr/bin/time -v python -m nst_tf apply starry_night` (width 0.25) at 1, 3 and 12 MP, whole
+# and with --tile (benchmarks/print_size.py; README "Print-size pictures"): bytes, and bytes per pixel.
+MEASURED_WIDTH = 0.25
+FIXED_BYTES = 900 * 2**20  # TensorFlow, the network and the interpreter
+WHOLE_PER_PIXEL = 190.0  # the picture, the result and every activation of the whole-picture pass
+HELD_PER_PIXEL = 40.0  # tiled: the picture (float32 in, padded copy, result) and the 1/4-scale features
+TILE_PER_PIXEL = 400.0  # one tile's activations (its pass, in float32) per pixel of tile with its margins
+
+
+def memory_model(model: keras.Model) -> MemoryModel:
+    """The apply route's `MemoryModel` for this network; activations scale with its channel width."""
+    grow = max(1.0, float(getattr(model, "width", MEASURED_WIDTH)) / MEASURED_WIDTH)
+    return MemoryModel(FIXED_BYTES, WHOLE_PER_PIXEL * grow, HELD_PER_PIXEL * grow, TILE_PER_PIXEL * grow)
 
 
 def tile_starts(length: int, core: int) -> list[tuple[int, int]]:
