@@ -53,13 +53,14 @@ def receptive_halo(model: JohnsonNet, part: str = "all") -> int:
     return model.stride * math.ceil((total + 2 * model.stride) / model.stride)
 
 
-# Measured with `/usr/bin/time -v python -m nst_tf apply starry_night` (width 0.25) at 1, 3 and 12 MP, whole
-# and with --tile (benchmarks/print_size.py; README "Print-size pictures"): bytes, and bytes per pixel.
+# Peak RSS of `python -m nst_tf apply starry_night` (width 0.25, bfloat16 convolutions) by /usr/bin/time -v
+# (benchmarks/print_size.py): whole 0.94 / 1.31 / 2.93 GiB at 1 / 3 / 12 MP; --tile 1024: 1.05 / 1.23 / 1.68
+# GiB. Fitted with some room: bytes, and bytes per pixel.
 MEASURED_WIDTH = 0.25
-FIXED_BYTES = 900 * 2**20  # TensorFlow, the network and the interpreter
+FIXED_BYTES = 800 * 2**20  # TensorFlow, the network and the interpreter
 WHOLE_PER_PIXEL = 190.0  # the picture, the result and every activation of the whole-picture pass
-HELD_PER_PIXEL = 40.0  # tiled: the picture (float32 in, padded copy, result) and the 1/4-scale features
-TILE_PER_PIXEL = 400.0  # one tile's activations (its pass, in float32) per pixel of tile with its margins
+HELD_PER_PIXEL = 55.0  # tiled: the picture (float32 in, result) and two 1/4-scale feature maps
+TILE_PER_PIXEL = 320.0  # one tile's activations per pixel of the tile with its margins
 
 
 def memory_model(model: keras.Model) -> MemoryModel:
