@@ -29,12 +29,26 @@ import numpy as np
 
 from nst_tf.errors import ConfigError
 from nst_tf.losses.color import match_color_histogram, transfer_luminance
+from nst_tf.perf.tiling import MemoryModel
 from nst_tf.universal.networks import pad_to_multiple
 from nst_tf.universal.transforms import DEFAULT_EPS, feature_stats, transform_with_stats
 
 VGG16_BLOCKS = (2, 2, 3, 3, 3)  # convolutions per VGG16 block
 MULTIPLE = 8  # the picture's padding and the tiles' alignment (relu4_1 is at 1/8 scale)
 _BLOCK = 65536  # feature rows per float32 product, as transforms.feature_stats
+
+
+# Peak RSS of `python -m nst_tf universal --method adain` by /usr/bin/time -v (benchmarks/print_size.py);
+# issue 26 measured 11.0 GB (AdaIN) and 21.4 GB (WCT) at 11 MP whole. Bytes, and bytes per pixel.
+FIXED_BYTES = 1200 * 2**20  # TensorFlow, VGG16, the decoders, the style's features
+WHOLE_PER_PIXEL = {"adain": 1000.0, "wct": 1900.0}
+HELD_PER_PIXEL = 70.0  # tiled: the content, the padded picture, the next level's picture, the result
+TILE_PER_PIXEL = {"adain": 1000.0, "wct": 1000.0}  # one tile (with margins) encoded, moved and decoded
+
+
+def memory_model(method: str) -> MemoryModel:
+    """The universal route's `MemoryModel` for "adain" or "wct"."""
+    return MemoryModel(FIXED_BYTES, WHOLE_PER_PIXEL[method], HELD_PER_PIXEL, TILE_PER_PIXEL[method])
 
 
 def encoder_reach(level: int) -> int:
