@@ -50,7 +50,7 @@ def _command(route: str, photo: Path, out: Path, style: Path, max_memory: str | 
     if route in ("adain", "adain-tiled", "wct"):
         method = "wct" if route == "wct" else "adain"
         tile = ["--tile", "1024"] if route.endswith("tiled") else []
-        return ["universal", str(photo), str(style), "--method", method, "-o", str(out), *tile, *limit]
+        return ["universal", str(photo), str(style), "--method", method, "-o", str(out), "--overwrite", *tile, *limit]
     raise ValueError(route)
 
 

@@ -47,6 +47,7 @@ class Stylizer:
 
         forward = inference.JohnsonForward(model, precision) if self.fast else keras_call
         self._forward = tf.function(forward, input_signature=[spec])
+        self._tiled = None  # a TiledStylizer, made at the first picture that needs tiles
         self.warm = False
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
@@ -58,11 +59,11 @@ class Stylizer:
         """The `nst_tf.perf.tiling.Plan` for `count` pictures of this size under settings' memory budget:
         whole, or tiles (a network `JohnsonForward` cannot compute always runs whole)."""
         from nst_tf.feedforward.tiles import memory_model, receptive_halo
-        from nst_tf.perf.tiling import budget_bytes, plan_picture
+        from nst_tf.perf.tiling import Plan, budget_bytes, plan_picture
 
         budget, model = budget_bytes(settings.max_memory), memory_model(self.model)
-        if not self.fast:
-            return plan_picture(height * count, width, model, float("inf"), 0)
+        if not self.fast:  # the Keras call (a texture network, a bfloat16 model) runs whole, fitting or not
+            return Plan(height, width, None, 0, 1, model.fixed + model.whole * height * width * count, budget)
         halo = receptive_halo(self.model, "block")
         if count > 1 and settings.tile is None:
             batch = plan_picture(height * count, width, model, budget, halo, self.model.stride)
@@ -75,7 +76,7 @@ class Stylizer:
         statistics: nst_tf.feedforward.tiles)."""
         from nst_tf.feedforward.tiles import TiledStylizer
 
-        if getattr(self, "_tiled", None) is None:
+        if self._tiled is None:
             self._tiled = TiledStylizer(self.model, self.precision)
         return self._tiled(image, tile)
 

@@ -118,13 +118,13 @@ def load_universal(settings: UniversalSettings):
 def plan_inputs(model, inputs: UniversalInputs, settings: UniversalSettings):
     """The `nst_tf.perf.tiling.Plan` for this content under `settings.max_memory`: whole, or tiles (a masked
     stylization always runs whole: its statistics are per mask region)."""
-    from nst_tf.perf.tiling import budget_bytes, plan_picture
+    from nst_tf.perf.tiling import Plan, budget_bytes, plan_picture
     from nst_tf.universal.tiles import encoder_reach, memory_model
 
     height, width = inputs.content.shape[1:3]
     memory, budget = memory_model(model.method), budget_bytes(settings.max_memory)
     if inputs.masks is not None:
-        return plan_picture(height, width, memory, float("inf"), 0)
+        return Plan(height, width, None, 0, 1, memory.fixed + memory.whole * height * width, budget)
     halo = 2 * encoder_reach(max(model.levels))
     return plan_picture(height, width, memory, budget, halo, 8, settings.tile)
 
