@@ -3,15 +3,19 @@
 Instance norm makes every output pixel depend on the whole picture: each norm layer subtracts the picture's
 per-channel mean and divides by its standard deviation. Tiles that normalise with their own statistics
 therefore disagree with each other and with the whole picture (visible seams, a colour shift per tile).
-`TiledStylizer` keeps the statistics whole:
+`TiledStylizer` keeps the statistics whole, measuring them layer by layer over the tiles:
 
-1. an estimate of every norm layer's (mean, variance) from one pass over a downscaled copy (`preview` px);
-2. `passes` statistics passes over the tiles: each tile runs with the current statistics, and the sums of
-   x and x² of every norm layer's input over the tile's *core* (the part of the tile it owns) are added up
-   in float64 across tiles; mean = Σx/n and variance = Σx²/n − mean² are the next statistics. Layer k's
-   statistics depend only on layers before it, so each pass makes at least one more layer exact; measured
-   on the shipped models the error shrinks far faster than that (README, "Print-size pictures");
-3. the output pass: each tile with the final statistics; its core is written into the result.
+1. norm layer k's statistics: every tile runs up to layer k's input with the (already exact) statistics of
+   the layers before it, and the sums of x and x² over the tile's *core* (the part of the picture it owns)
+   are added up in float64; mean = Σx/n and variance = Σx²/n − mean². A first attempt that estimated every
+   layer from a downscaled copy and refined them all together diverged (23 dB, then worse: a network is
+   not scale-invariant, and an error in an early layer's statistics is amplified by the later ones);
+2. to keep that cheap, the network runs in parts (`JohnsonForward.head`, `.block(i)`, `.ups`): once the
+   head's three norms are exact, its 1/4-scale output is stored for the whole picture (2 values a pixel at
+   width 0.25); each residual block's two norms are then measured on it and the block applied, into a
+   second stored map; the upsampling stages' norms last, then the output pass writes each tile's core.
+   The full-resolution first convolution runs four times in all (its own norm, conv2's, conv3's, the head's
+   output), everything else two or three times.
 
 Every tile carries a margin (`halo`) of the picture's real neighbours at least as wide as the network's
 receptive field, so the core's pixels see exactly what they see in the whole picture: the convolutions'
