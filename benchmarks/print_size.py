@@ -7,7 +7,8 @@ Each measurement is one subprocess, `python -m nst_tf ...` under `/usr/bin/time 
 ("Maximum resident set size") and wall-clock seconds (start-up included, as a user waits for it). The photo
 is tubingen.jpg from the project's shared pictures (or --photo), resized to each size (4:3) and saved as PNG
 once. Routes: `apply` (starry_night, the whole picture unless --max-memory makes it tile), `apply-tiled`
-(--tile 1024, to measure the tiles where the whole picture also fits), `adain` (`universal --method adain`).
+(--tile 1024, to measure the tiles where the whole picture also fits), `adain` and `wct` (`universal
+--method ...`) and `adain-tiled`, `wct-tiled` (--tile 1024).
 Prints a Markdown table (the README's "Print-size pictures") and writes the rows as JSON with --out.
 """
 
@@ -47,8 +48,8 @@ def _command(route: str, photo: Path, out: Path, style: Path, max_memory: str | 
         return ["apply", "starry_night", str(photo), "-o", str(out), "--overwrite", *limit]
     if route == "apply-tiled":
         return ["apply", "starry_night", str(photo), "-o", str(out), "--overwrite", "--tile", "1024", *limit]
-    if route in ("adain", "adain-tiled", "wct"):
-        method = "wct" if route == "wct" else "adain"
+    if route in ("adain", "adain-tiled", "wct", "wct-tiled"):
+        method = route.split("-")[0]
         tile = ["--tile", "1024"] if route.endswith("tiled") else []
         return ["universal", str(photo), str(style), "--method", method, "-o", str(out), "--overwrite", *tile, *limit]
     raise ValueError(route)

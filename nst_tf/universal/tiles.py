@@ -38,13 +38,13 @@ MULTIPLE = 8  # the picture's padding and the tiles' alignment (relu4_1 is at 1/
 _BLOCK = 65536  # feature rows per float32 product, as transforms.feature_stats
 
 
-# Peak RSS of `python -m nst_tf universal --method adain` by /usr/bin/time -v (benchmarks/print_size.py): whole
-# 1.59 / 3.27 / 10.45 GiB at 1 / 3 / 12 MP; --tile 1024: 1.98 / 2.80 GiB at 3 / 12 MP. WCT whole: about 1.95x
-# AdaIN's per pixel (issue 26: 21.4 against 11.0 GB at 11 MP); its tiles are not measured (AdaIN's, with room).
+# Peak RSS of `python -m nst_tf universal` by /usr/bin/time -v (benchmarks/print_size.py). AdaIN whole 1.59 /
+# 3.27 / 10.45 GiB at 1 / 3 / 12 MP, --tile 1024 1.98 / 2.80 GiB at 3 / 12 MP; WCT (levels 3, 2, 1) whole
+# 2.70 / 6.29 GiB at 1 / 3 MP, --tile 1024 2.51 / 3.49 GiB. Fitted with some room: bytes, bytes per pixel.
 FIXED_BYTES = 850 * 2**20  # TensorFlow, VGG16, the decoders, the style's features
-WHOLE_PER_PIXEL = {"adain": 900.0, "wct": 1750.0}
+WHOLE_PER_PIXEL = {"adain": 900.0, "wct": 2100.0}
 HELD_PER_PIXEL = 100.0  # tiled: the content, the padded picture, the next level's picture, the result
-TILE_PER_PIXEL = {"adain": 750.0, "wct": 1000.0}  # one tile (with margins) encoded, moved and decoded
+TILE_PER_PIXEL = {"adain": 750.0, "wct": 2100.0}  # one tile (with margins) encoded, moved and decoded
 
 
 def memory_model(method: str) -> MemoryModel:
