@@ -186,6 +186,7 @@ def stylize_photos(
             info = {"source": names[i], "seconds": seconds, "plan": plans[i]}
             yield Step(index + i, {}, time.perf_counter() - began, image, info=info)
         index += len(chunk)
+        del chunk, pictures, results, batch, out, image  # the next window is read with this one gone
 
 
 def _read_photo(photo: str | os.PathLike | np.ndarray, longest: int | None) -> np.ndarray:
