@@ -1,10 +1,11 @@
 """`python -m nst_tf apply MODEL PHOTO… | DIR [-o OUT] [--image-size PX] [--json] [--preserve-colors]`.
 
-MODEL is a shipped model's name (`python -m nst_tf models`) or a model folder. Every photo is read and every
-output path decided before anything is written (`nst_tf.feedforward.batch`); an existing output file is never
-replaced unless --overwrite, and in a folder only when nst_tf wrote it (`nst_tf.io.ownership`). The pictures
-come from `nst_tf.feedforward.apply.stylize_photos` (flags from `ApplySettings`). `--json` prints each picture's
-model seconds (the forward pass alone; start-up, reading and writing excluded).
+MODEL is a shipped model's name (`python -m nst_tf models`) or a model folder. Every photo's header is checked
+and every output path decided before anything is written (`nst_tf.feedforward.batch`); an existing output file
+is never replaced unless --overwrite, and in a folder only when nst_tf wrote it (`nst_tf.io.ownership`); a
+re-run skips the folder's pictures it already wrote. Photos stream through `nst_tf.feedforward.folder` (flags
+from `ApplySettings`; --max-memory plans tiles, said in one line). `--json` prints each picture's model
+seconds (the forward pass alone; start-up, reading and writing excluded).
 """
 
 from __future__ import annotations
@@ -39,37 +40,29 @@ def command(args: argparse.Namespace) -> int:
     folder = find_model(args.model)
     read_meta(folder)
     inputs = photo_paths(args.photos)
-    targets, owned = output_paths(inputs, args.output, folder.name, args.overwrite)
-    from nst_tf.feedforward.apply import load_stylizer, stylize_photos
-    from nst_tf.io.images import save_image
+    targets, owned = output_paths(inputs, args.output, folder.name, args.overwrite, skip_done=True)
+    if skipped := targets.count(None):
+        sys.stderr.write(
+            f"nst_tf: {skipped} of {len(targets)} pictures already written; skipped (--overwrite redoes)\n"
+        )
+    from nst_tf.feedforward.apply import load_stylizer
+    from nst_tf.feedforward.folder import apply_files
 
     stylizer = load_stylizer(folder, settings.precision)
     if stylizer.decision.measured:
         sys.stderr.write(stylizer.decision.line() + "\n")
     stylizer.warm_up()
-    startup = time.perf_counter() - started
-    pictures = []
-    steps = list(stylize_photos(stylizer, inputs, settings))  # every photo read and checked before a write
-    for step, target in zip(steps, targets, strict=True):
-        save_image(step.image, target)
-        if owned is not None:
-            owned.record(target.name)  # the ledger: this file is nst_tf's to replace next time
-        height, width = step.image.shape[1:3]
-        pictures.append(
-            {
-                "input": step.info["source"],
-                "output": str(target),
-                "height": int(height),
-                "width": int(width),
-                "seconds": round(step.info["seconds"], 5),
-            }
-        )
+    startup, pictures, said = time.perf_counter() - started, [], None
+    for picture in apply_files(stylizer, inputs, targets, owned, settings):  # a few photos in memory at a time
+        if (plan := picture.pop("plan")) != said:
+            sys.stderr.write(f"nst_tf: {plan}\n")
+            said = plan
+        pictures.append(picture)
+        if not args.json:
+            print(f"{picture['output']}  ({picture['width']}x{picture['height']}, {picture['seconds']:.3f} s)")
     if args.json:
         summary = {"model": folder.name, "model_folder": str(folder), "startup_seconds": round(startup, 3)}
         summary["precision_decision"] = stylizer.decision.to_dict()
         json.dump({**summary, "pictures": pictures}, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    else:
-        for p in pictures:
-            print(f"{p['output']}  ({p['width']}x{p['height']}, {p['seconds']:.3f} s)")
     return 0

@@ -50,6 +50,7 @@ def command(args: argparse.Namespace) -> int:
     if model.decision.measured:
         sys.stderr.write(model.decision.line() + "\n")
     step = next(stream.stylize_universal([inputs.content], inputs.styles, settings, model=model, masks=inputs.masks))
+    sys.stderr.write(f"nst_tf: {step.info['plan']}\n")
     timing = {
         "seconds": round(step.info["seconds"], 4),
         "load_seconds": round(loaded - started, 3),

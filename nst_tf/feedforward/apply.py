@@ -47,12 +47,38 @@ class Stylizer:
 
         forward = inference.JohnsonForward(model, precision) if self.fast else keras_call
         self._forward = tf.function(forward, input_signature=[spec])
+        self._tiled = None  # a TiledStylizer, made at the first picture that needs tiles
         self.warm = False
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         if min(images.shape[1:3]) < self.min_size:
             raise ConfigError(f"pictures must be at least {self.min_size} px on each side for this network")
         return self._forward(tf.convert_to_tensor(images, tf.float32)).numpy()
+
+    def plan(self, height: int, width: int, settings: ApplySettings, count: int = 1):
+        """The `nst_tf.perf.tiling.Plan` for `count` pictures of this size under settings' memory budget:
+        whole, or tiles (a network `JohnsonForward` cannot compute always runs whole)."""
+        from nst_tf.feedforward.tiles import memory_model, receptive_halo
+        from nst_tf.perf.tiling import Plan, budget_bytes, plan_picture
+
+        budget, model = budget_bytes(settings.max_memory), memory_model(self.model)
+        if not self.fast:  # the Keras call (a texture network, a bfloat16 model) runs whole, fitting or not
+            return Plan(height, width, None, 0, 1, model.fixed + model.whole * height * width * count, budget)
+        halo = receptive_halo(self.model, "block")
+        if count > 1 and settings.tile is None:
+            batch = plan_picture(height * count, width, model, budget, halo, self.model.stride)
+            if batch.tile is None:
+                return batch
+        return plan_picture(height, width, model, budget, halo, self.model.stride, settings.tile)
+
+    def tiled(self, image: np.ndarray, tile: int) -> np.ndarray:
+        """The network's output for one (1, H, W, 3) picture computed in tiles of `tile` px (whole-picture
+        statistics: nst_tf.feedforward.tiles)."""
+        from nst_tf.feedforward.tiles import TiledStylizer
+
+        if self._tiled is None:
+            self._tiled = TiledStylizer(self.model, self.precision)
+        return self._tiled(image, tile)
 
     def warm_up(self) -> None:
         """Trace and run once on a tiny picture (start-up, excluded from the timings)."""
@@ -122,7 +148,8 @@ def stylize_photos(
 
     Yields:
         Step(iteration=the photo's index, costs={}, seconds=since the stream began, image=(1, H, W, 3) in
-        [0, 1], info={"source": its path or None, "seconds": its share of the batch's forward pass}).
+        [0, 1], info={"source": its path or None, "seconds": its share of the batch's forward pass, "plan":
+        one line: whole or in tiles, within `settings.max_memory`}).
 
     Raises:
         ConfigError: a photo smaller than the network accepts; ImageError: an unreadable photo.
@@ -140,18 +167,26 @@ def stylize_photos(
         if small:
             raise ConfigError(f"{small[0]}: smaller than {limit} px on a side (see --image-size)")
         results: dict[int, tuple[np.ndarray, float]] = {}
+        plans: dict[int, str] = {}
         for indices in group_by_size(pictures, settings.batch):
-            batch = np.concatenate([pictures[i] for i in indices], axis=0)
-            out, seconds = stylizer.timed(batch)
-            if settings.preserve_colors:
-                out = preserve_colors(out, batch)
-            for k, i in enumerate(indices):
-                results[i] = (out[k : k + 1], seconds / len(indices))
+            height, width = pictures[indices[0]].shape[1:3]
+            plan = stylizer.plan(height, width, settings, len(indices))
+            groups = [indices] if plan.tile is None else [[i] for i in indices]
+            for group in groups:
+                batch = np.concatenate([pictures[i] for i in group], axis=0)
+                start = time.perf_counter()
+                out = stylizer(batch) if plan.tile is None else stylizer.tiled(batch, plan.tile)
+                seconds = time.perf_counter() - start
+                if settings.preserve_colors:
+                    out = preserve_colors(out, batch)
+                for k, i in enumerate(group):
+                    results[i], plans[i] = (out[k : k + 1], seconds / len(group)), plan.line("apply")
         for i in range(len(chunk)):
             image, seconds = results[i]
-            info = {"source": names[i], "seconds": seconds}
+            info = {"source": names[i], "seconds": seconds, "plan": plans[i]}
             yield Step(index + i, {}, time.perf_counter() - began, image, info=info)
         index += len(chunk)
+        del chunk, pictures, results, batch, out, image  # the next window is read with this one gone
 
 
 def _read_photo(photo: str | os.PathLike | np.ndarray, longest: int | None) -> np.ndarray:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nst_tf.errors import ConfigError
 from nst_tf.io.images import PICTURE_SUFFIXES
-from nst_tf.io.ownership import OwnedFiles, recognise_filled_folder
+from nst_tf.io.ownership import OwnedFiles, recognise_filled_folder, written_by_nst_tf
 
 
 def photo_paths(specs: list[str]) -> list[Path]:
@@ -37,13 +37,15 @@ def photo_paths(specs: list[str]) -> list[Path]:
 
 
 def output_paths(
-    inputs: list[Path], output: str | None, model_name: str, overwrite: bool = False
-) -> tuple[list[Path], OwnedFiles | None]:
+    inputs: list[Path], output: str | None, model_name: str, overwrite: bool = False, skip_done: bool = False
+) -> tuple[list[Path | None], OwnedFiles | None]:
     """One output file per input: OUTPUT itself (a picture name, one photo) or OUTPUT/STEM_MODEL.png
     (default folder output/apply_MODEL), and for a folder the ledger to record each written file in.
 
     In a folder the ownership rule holds (`nst_tf.io.ownership`): only files nst_tf wrote there are
     replaced, even with `overwrite`; one picture at a path the user named is replaced with `overwrite`.
+    With `skip_done` (and no `overwrite`), a folder's outputs nst_tf already wrote are left out of the
+    targets (None in their place): a re-run does only what is missing.
 
     Raises:
         ConfigError: one picture name for several photos, a file where the folder goes, two photos with one
@@ -61,7 +63,10 @@ def output_paths(
         if len(set(targets)) != len(targets):
             raise ConfigError("two photos have the same name stem; stylize them into separate folders")
         old = recognise_filled_folder(rf".+_{re.escape(model_name)}\.png")  # apply's outputs before the ledger
-        return targets, OwnedFiles.plan(out, [t.name for t in targets], overwrite, "-o", recognise=old)
+        done = set(written_by_nst_tf(out, [t.name for t in targets], old)) if skip_done and not overwrite else set()
+        todo = [t.name for t in targets if t.name not in done]
+        owned = OwnedFiles.plan(out, todo, overwrite, "-o", recognise=old)
+        return [None if t.name in done else t for t in targets], owned
     for target in targets:  # one picture at a path the user named: --overwrite replaces it
         if target.exists() and not overwrite:
             raise ConfigError(f"{target}: exists (use --overwrite, or another -o)")

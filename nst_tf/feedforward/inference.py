@@ -138,18 +138,18 @@ def instance_norm(x: tf.Tensor, norm: InstanceNorm, relu: bool) -> tf.Tensor:
     return tf.nn.relu(x) if relu else x
 
 
-def _conv(layer: ConvLayer, x: tf.Tensor, relu: bool = True, dtype: tf.DType = tf.float32) -> tf.Tensor:
-    """A ConvLayer (3×3, stride 1 or 2) followed by its instance norm; its bias is cancelled by the norm."""
+def _conv(layer: ConvLayer, x: tf.Tensor, dtype: tf.DType, normalize=instance_norm) -> tf.Tensor:
+    """A ConvLayer (3×3, stride 1 or 2) followed by its instance norm and ReLU; its bias is cancelled by the norm."""
     conv = layer.conv
     x = convolve(reflect_pad(x, layer.pad.pad), conv.kernel, conv.strides[0], "VALID", dtype)
-    return instance_norm(x, layer.norm, relu)
+    return normalize(x, layer.norm, True)
 
 
-def _residual(block: ResidualBlock, x: tf.Tensor, dtype: tf.DType = tf.float32) -> tf.Tensor:
+def _residual(block: ResidualBlock, x: tf.Tensor, dtype: tf.DType, normalize=instance_norm) -> tf.Tensor:
     """The residual branch IN(conv(ReLU(IN(conv(x))))); the second conv's bias is cancelled by `norm2`."""
-    y = _conv(block.conv1, x, dtype=dtype)
+    y = _conv(block.conv1, x, dtype, normalize)
     y = convolve(reflect_pad(y, block.conv2.pad.pad), block.conv2.conv.kernel, 1, "VALID", dtype)
-    return instance_norm(y, block.norm2, relu=False)
+    return normalize(y, block.norm2, False)
 
 
 class JohnsonForward:
@@ -169,17 +169,43 @@ class JohnsonForward:
         self.compute_dtype = compute_dtype
 
     def __call__(self, images: tf.Tensor) -> tf.Tensor:
-        m, dtype = self.model, tf.as_dtype(self.compute_dtype)
         height, width = tf.shape(images)[1], tf.shape(images)[2]
-        pad_h, pad_w = (-height) % m.stride, (-width) % m.stride
+        pad_h, pad_w = (-height) % self.model.stride, (-width) % self.model.stride
         x = tf.pad(images, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="REFLECT")
+        return self.padded(x)[:, :height, :width, :]
+
+    def padded(self, x: tf.Tensor, normalize=instance_norm) -> tf.Tensor:
+        """The network on a picture whose sides are multiples of its stride (no padding, no cropping).
+
+        `normalize(x, norm, relu)` does every instance norm, in the network's order (15 of them for five
+        residual blocks, at scales 1, 2, 4, 4 … 4, 2, 1): `nst_tf.feedforward.tiles` passes one with
+        whole-picture statistics. `head`, each `block`, then `ups` is the same
+        pass in parts (`tail` = the blocks and `ups`).
+        """
+        return self.tail(self.head(x, normalize), normalize)
+
+    def head(self, x: tf.Tensor, normalize=instance_norm) -> tf.Tensor:
+        """The first three convolutions with their norms: the picture -> features at 1/stride scale."""
+        m, dtype = self.model, tf.as_dtype(self.compute_dtype)
         x = block_conv(reflect_pad(x, m.conv1.pad.pad), m.conv1.conv.kernel, dtype=dtype)
-        x = instance_norm(x, m.conv1.norm, relu=True)
-        x = _conv(m.conv3, _conv(m.conv2, x, dtype=dtype), dtype=dtype)
-        for block in m.res:
-            x = x + _residual(block, x, dtype)
+        x = normalize(x, m.conv1.norm, True)
+        return _conv(m.conv3, _conv(m.conv2, x, dtype, normalize), dtype, normalize)
+
+    def tail(self, x: tf.Tensor, normalize=instance_norm) -> tf.Tensor:
+        """The residual blocks, upsamplings and output convolution: 1/stride-scale features -> the picture."""
+        for index in range(len(self.model.res)):
+            x = self.block(index, x, normalize)
+        return self.ups(x, normalize)
+
+    def block(self, index: int, x: tf.Tensor, normalize=instance_norm) -> tf.Tensor:
+        """Residual block `index` (its two norms)."""
+        return x + _residual(self.model.res[index], x, tf.as_dtype(self.compute_dtype), normalize)
+
+    def ups(self, x: tf.Tensor, normalize=instance_norm) -> tf.Tensor:
+        """The two upsampling stages and the output convolution: 1/stride-scale features -> the picture."""
+        m, dtype = self.model, tf.as_dtype(self.compute_dtype)
         for up in (m.up1, m.up2):
-            x = instance_norm(upsample_conv(x, up.conv.conv.kernel, dtype), up.conv.norm, relu=True)
+            x = normalize(upsample_conv(x, up.conv.conv.kernel, dtype), up.conv.norm, True)
         out = m.out.conv
         x = tf.nn.bias_add(block_conv(reflect_pad(x, m.out.pad.pad), out.kernel, dtype=dtype), out.bias)
-        return tf.sigmoid(x)[:, :height, :width, :]
+        return tf.sigmoid(x)

@@ -87,6 +87,9 @@ class ApplySettings:
         preserve_colors: keep each photo's colours (the result's luminance, the photo's chroma).
         precision: the convolutions' arithmetic: "auto" (bfloat16 where nst_tf.perf.precision measures it
             faster on this machine), "float32" or "bfloat16"; instance norm and residual sums stay float32.
+        max_memory: the memory to plan within ("3G"); None: what the machine has free. A picture that
+            does not fit whole runs in tiles with whole-picture statistics (nst_tf.feedforward.tiles).
+        tile: the side of a tile's core in px, forcing tiles; None: planned from max_memory.
     """
 
     image_size: int | None = setting(None, "longest side of each result in px (default: the photo's own)", parse="int")
@@ -97,10 +100,19 @@ class ApplySettings:
         "auto", "the network's arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
     )
 
+    max_memory: str | None = setting(None, "memory to fit in, e.g. 3G (default: what is free)", parse="str")
+    tile: int | None = setting(None, "tile side in px, forcing tiles (default: planned)", parse="int")
+
     def validate(self) -> ApplySettings:
-        """Raise ConfigError for a batch or size below 1; return self."""
+        """Raise ConfigError for a batch, size or tile below 1 or an unreadable --max-memory; return self."""
+        from nst_tf.perf.tiling import parse_memory
+
         if self.batch < 1 or (self.image_size is not None and self.image_size < 1):
             raise ConfigError("--batch and --image-size must be positive")
+        if self.tile is not None and self.tile < 8:
+            raise ConfigError("--tile must be at least 8 px")
+        if self.max_memory is not None:
+            parse_memory(self.max_memory)
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
         return self

@@ -102,6 +102,33 @@ def load_image(path: str | os.PathLike, max_aspect: float | None = MAX_ASPECT) -
     return rgb[np.newaxis]
 
 
+def picture_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(height, width) of a picture file from its header, upright, with `load_image`'s checks on the size
+    (nothing decoded: a folder's photos are checked this way before the first is stylized).
+
+    Raises:
+        ImageError: as `load_image` for a missing, empty, unidentified or oversized file.
+    """
+    path = Path(path)
+    with safe.open_regular(path, ImageError) as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            raise ImageError(f"{path}: the file is empty")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(handle, formats=_allowed_formats()) as img:
+                    _check_size(path, img.size, MAX_ASPECT)
+                    width, height = img.size
+                    turned = img.getexif().get(0x0112) in (5, 6, 7, 8)  # EXIF orientations that swap the sides
+        except UnidentifiedImageError:
+            raise ImageError(f"{path}: not a picture ({', '.join(PICTURE_FORMATS)} are read)") from None
+        except Image.DecompressionBombError as exc:
+            raise ImageError(f"{path}: too large to decode ({_one_line(exc)}); shrink it first") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageError(f"{path}: cannot read the picture ({_one_line(exc)})") from None
+    return (width, height) if turned else (height, width)
+
+
 def _allowed_formats() -> list[str]:
     Image.init()
     return [name for name in PICTURE_FORMATS if name in Image.OPEN]

@@ -189,6 +189,29 @@ class OwnedFiles:
         self.ready = True
 
 
+def written_by_nst_tf(
+    folder: str | os.PathLike, names: Sequence[str], recognise: Callable[[Path], bool] | None = None
+) -> list[str]:
+    """Those of `names` that exist in `folder` as regular files nst_tf wrote (the marker, the ledger's digest,
+    or `recognise`): what a re-run may skip as done. Reads only; an unreadable ledger counts as none."""
+    folder = Path(folder)
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    marked = has_marker(folder)
+    try:
+        ledger = {} if marked else read_ledger(folder, "")
+    except ConfigError:
+        ledger = {}
+    done = []
+    for name in names:
+        path = folder / name
+        if not os.path.lexists(path) or not stat.S_ISREG(os.lstat(path).st_mode):
+            continue
+        if marked or ledger.get(name) == file_digest(path) or (recognise is not None and recognise(path)):
+            done.append(name)
+    return done
+
+
 def recognise_json(required: dict[str, object] | Sequence[str]) -> Callable[[Path], bool]:
     """A `recognise` for JSON files nst_tf writes: an object with these keys (and these values, if a dict)."""
 

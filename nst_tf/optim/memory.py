@@ -15,11 +15,10 @@ The constants were calibrated against measured peak RSS on CPU (see benchmarks/R
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 from nst_tf.config import Config, keras_layer_name
 from nst_tf.errors import ConfigError
+from nst_tf.perf.tiling import available_bytes  # what the machine has free (shared with the tiling planner)
 
 # What the process holds besides the feature maps: Python, TensorFlow, Keras, oneDNN, the pictures and
 # the allocator's slack. Fitted together with the copies below to peak RSS measured at 256-1024 px with
@@ -109,31 +108,6 @@ def estimate_peak_bytes(config: Config, height: int, width: int, architecture: s
     else:
         optimizer_bytes = ADAM_VECTORS * pixels * 4
     return int(RUNTIME_BYTES + weights + map_bytes + optimizer_bytes)
-
-
-def available_bytes() -> int | None:
-    """Memory this process can still take: MemAvailable, capped by a cgroup (v2) limit; None if unknown."""
-    candidates: list[int] = []
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                candidates.append(int(line.split()[1]) * 1024)
-                break
-    except (OSError, ValueError, IndexError):
-        pass
-    if not candidates:
-        try:
-            candidates.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (OSError, ValueError, AttributeError):
-            pass
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit != "max":
-            used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
-            candidates.append(int(limit) - used)
-    except (OSError, ValueError):
-        pass
-    return min(candidates) if candidates else None
 
 
 def check_memory(

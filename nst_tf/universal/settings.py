@@ -45,8 +45,12 @@ class UniversalSettings:
         alpha: stylization strength in [0, 1].
         weights_mix: one weight per style picture; None: equal.
         mask: one mask picture per style (white where it goes); None: every style everywhere.
-        image_size: the result's longest side in px; style_size: each style picture's.
+        image_size: the result's longest side in px (None: the content picture's own size); style_size:
+            each style picture's.
         preserve_colors: None, "post" (luminance transfer) or "histogram" (recolour the styles).
+        max_memory: the memory to plan within ("3G"); None: what the machine has free. A picture that does
+            not fit whole runs in tiles with whole-picture statistics (nst_tf.universal.tiles).
+        tile: the side of a tile's core in px, forcing tiles; None: planned from max_memory.
     """
 
     method: str = setting("wct", "default: wct", parse="str", choices=METHODS)
@@ -62,7 +66,7 @@ class UniversalSettings:
     mask: tuple[str, ...] | None = setting(
         None, "one mask picture per style: white where it goes", parse="str", nargs="+", metavar="M"
     )
-    image_size: int = setting(512, "longest side of the result in px", parse="int")
+    image_size: int | None = setting(None, "longest side of the result in px (default: the photo's own)", parse="int")
     style_size: int = setting(
         STYLE_SIZE, "longest side each style picture is read at, in px (larger: finer strokes)", parse="int"
     )
@@ -78,6 +82,8 @@ class UniversalSettings:
     precision: str = setting(
         "auto", "the network's arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
     )
+    max_memory: str | None = setting(None, "memory to fit in, e.g. 3G (default: what is free)", parse="str")
+    tile: int | None = setting(None, "tile side in px, forcing tiles (default: planned)", parse="int")
 
     def validate(self, styles: int | None = None) -> UniversalSettings:
         """Raise ConfigError for a setting that makes no sense (with `styles` pictures, when known); self."""
@@ -87,8 +93,14 @@ class UniversalSettings:
             raise ConfigError("--levels is for --method wct (AdaIN works at relu4_1 only)")
         if not math.isfinite(self.alpha) or not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"--alpha must be in [0, 1], not {self.alpha}")
+        from nst_tf.perf.tiling import parse_memory
+
+        if self.max_memory is not None:
+            parse_memory(self.max_memory)
+        if self.tile is not None and self.tile < 64:
+            raise ConfigError(f"--tile must be at least 64 px, not {self.tile}")
         for flag, value in (("--image-size", self.image_size), ("--style-size", self.style_size)):
-            if not 16 <= value <= MAX_SIZE:
+            if value is not None and not 16 <= value <= MAX_SIZE:
                 raise ConfigError(f"{flag} must be in [16, {MAX_SIZE}], not {value}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")

@@ -3,8 +3,8 @@
 `stylize_universal(contents, styles, settings)` is the entry every caller uses (the `universal` command
 with one content picture, a notebook with a folder of them): one `nst_tf.records.Step` per content picture,
 its `image` the stylized picture and its `info` the source, the seconds the stylization alone took and the
-decoders used. Pictures given as paths are read and sized here — the content to `settings.image_size` on
-its longest side, each style to `settings.style_size` (`load_universal_inputs`); arrays are used as given.
+decoders used. Pictures given as paths are read and sized here — the content to `settings.image_size` on its
+longest side (None: as it is), each style to `settings.style_size` (`load_universal_inputs`); arrays are used as given.
 `load_universal(settings)` loads the shipped decoders and traces the graphs once, so a stream's clock holds
 only stylization. `check_places` checks an output picture and a run folder before anything is written.
 """
@@ -44,11 +44,14 @@ class UniversalInputs:
     weights: list[float] | None
 
 
-def load_content(path: Picture, longest: int) -> np.ndarray:
-    """A content picture with its longest side `longest` px (an array is returned as given)."""
+def load_content(path: Picture, longest: int | None) -> np.ndarray:
+    """A content picture with its longest side `longest` px, or its own size for None (an array is returned
+    as given)."""
     if isinstance(path, np.ndarray):
         return path
     raw = image_io.load_image(path)
+    if longest is None:
+        return raw
     return image_io.resize(raw, *image_io.fit_size(raw.shape[1], raw.shape[2], longest))
 
 
@@ -85,8 +88,9 @@ def load_universal_inputs(
     if isinstance(content, np.ndarray):
         picture, original = content, tuple(content.shape[1:3])
     else:
-        raw = image_io.load_image(content)
-        picture = image_io.resize(raw, *image_io.fit_size(raw.shape[1], raw.shape[2], settings.image_size))
+        picture = raw = image_io.load_image(content)
+        if settings.image_size is not None:
+            picture = image_io.resize(raw, *image_io.fit_size(raw.shape[1], raw.shape[2], settings.image_size))
         original = tuple(raw.shape[1:3])
     masks = None
     if settings.mask is not None:
@@ -111,9 +115,33 @@ def load_universal(settings: UniversalSettings):
     return model
 
 
+def plan_inputs(model, inputs: UniversalInputs, settings: UniversalSettings):
+    """The `nst_tf.perf.tiling.Plan` for this content under `settings.max_memory`: whole, or tiles (a masked
+    stylization always runs whole: its statistics are per mask region)."""
+    from nst_tf.perf.tiling import Plan, budget_bytes, plan_picture
+    from nst_tf.universal.tiles import encoder_reach, memory_model
+
+    height, width = inputs.content.shape[1:3]
+    memory, budget = memory_model(model.method), budget_bytes(settings.max_memory)
+    if inputs.masks is not None:
+        return Plan(height, width, None, 0, 1, memory.fixed + memory.whole * height * width, budget)
+    halo = 2 * encoder_reach(max(model.levels))
+    return plan_picture(height, width, memory, budget, halo, 8, settings.tile)
+
+
 def stylize_inputs(model, inputs: UniversalInputs, settings: UniversalSettings) -> tuple[np.ndarray, float]:
-    """(the stylized picture (1, H, W, 3), the seconds it took) for one set of loaded inputs."""
+    """(the stylized picture (1, H, W, 3), the seconds it took) for one set of loaded inputs, whole or in
+    the tiles `plan_inputs` plans (the plan's line is `model.plan_line` afterwards)."""
+    plan = plan_inputs(model, inputs, settings)
+    model.plan_line = plan.line(f"universal {model.method}")
     began = time.perf_counter()
+    if plan.tile is not None:
+        from nst_tf.universal.tiles import stylize_tiled
+
+        result = stylize_tiled(
+            model, inputs.content, inputs.styles, plan.tile, settings.alpha, inputs.weights, settings.preserve_colors
+        )
+        return result, time.perf_counter() - began
     result = model.stylize(
         inputs.content,
         inputs.styles,
@@ -144,7 +172,8 @@ def stylize_universal(
 
     Yields:
         One Step per content picture: `image` the result, `seconds` since the stream began, `info`
-        {"source", "seconds" (this picture's stylization alone), "decoders"}.
+        {"source", "seconds" (this picture's stylization alone), "decoders", "plan" (one line: whole or tiles
+        within `settings.max_memory`)}.
     """
     settings = (settings or UniversalSettings()).validate(styles=len(styles))
     if masks is not None:
@@ -157,7 +186,7 @@ def stylize_universal(
         inputs = load_universal_inputs(content, styles, settings, style_pictures)
         result, seconds = stylize_inputs(model, inputs, settings)
         source = None if isinstance(content, np.ndarray) else str(content)
-        info = {"source": source, "seconds": seconds, "decoders": used}
+        info = {"source": source, "seconds": seconds, "decoders": used, "plan": model.plan_line}
         yield Step(index, {}, time.perf_counter() - began, result, info=info)
 
 

@@ -56,6 +56,7 @@ class Universal:
         # One compiled encoder per level (each computes only what its level needs); the deepest also gives a
         # style picture's features at every level in one pass.
         self.precision = precision
+        self.plan_line = ""  # what the last stylization planned (whole or tiles), set by nst_tf.universal.stream
         deepest = InferenceEncoder(weights, max(levels), precision)  # one VGG; shallower levels share it
         self.encoders = {level: deepest if level == max(levels) else deepest.up_to(level) for level in levels}
 

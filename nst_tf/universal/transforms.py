@@ -152,3 +152,41 @@ def stylize_features(
     if alpha == 1.0:
         return mixed
     return (alpha * mixed + (1.0 - alpha) * content).astype(np.float32)
+
+
+def transform_with_stats(
+    content: np.ndarray,
+    content_stats: tuple[np.ndarray, np.ndarray],
+    style_stats: Sequence[tuple[np.ndarray, np.ndarray]],
+    method: str = "wct",
+    alpha: float = 1.0,
+    weights: Sequence[float] | None = None,
+    eps: float = DEFAULT_EPS,
+) -> np.ndarray:
+    """`stylize_features` without masks, with the content's (mean, covariance) given rather than taken from
+    `content`: a tile of a large picture moved by the whole picture's statistics (nst_tf.universal.tiles).
+
+    Args:
+        content: (h, w, C) features of a part of the picture.
+        content_stats: the whole picture's (mean (C,), covariance (C, C)), float64.
+        style_stats: one (mean, covariance) per style (`feature_stats` of its features).
+
+    Returns:
+        (h, w, C) float32 features: Σ_i w_i T_i(f) / Σ_i w_i, then α·that + (1 − α)·f.
+    """
+    content = np.asarray(content, np.float32)
+    if method not in ("wct", "adain"):
+        raise ValueError(f"unknown method {method!r}; choose wct or adain")
+    weights = np.ones(len(style_stats)) if weights is None else np.asarray(weights, np.float64)
+    mixed = np.zeros(content.shape, np.float32)
+    for weight, stats in zip(weights / weights.sum(), style_stats, strict=True):
+        if weight <= 0:
+            continue
+        if method == "wct":
+            matrix = wct_matrix(content_stats, stats, eps)
+        else:
+            matrix = _adain_map(content_stats, stats, eps)
+        mixed += np.float32(weight) * _apply(content, content_stats[0], matrix, stats[0])
+    if alpha == 1.0:
+        return mixed
+    return (alpha * mixed + (1.0 - alpha) * content).astype(np.float32)

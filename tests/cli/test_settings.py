@@ -27,9 +27,10 @@ FLAGS_BEFORE = {
     "universal-train": "--batch --checkpoint-dir --crop --crops-per-photo --data --feature-weight --init "
     "--learning-rate --level --log-every --mode --name --no-tb --steps --style-weight --styles --width -h,--help "
     "-o,--output",
-    "universal": "--alpha --image-size --json --levels --mask --method --overwrite --precision --preserve-colors "
-    "--run-dir --style-size --weights-mix -h,--help -o,--output",
-    "apply": "--batch --image-size --json --overwrite --precision --preserve-colors -h,--help -o,--output",
+    "universal": "--alpha --image-size --json --levels --mask --max-memory --method --overwrite --precision "
+    "--preserve-colors --run-dir --style-size --tile --weights-mix -h,--help -o,--output",
+    "apply": "--batch --image-size --json --max-memory --overwrite --precision --preserve-colors --tile -h,--help "
+    "-o,--output",
     "audio": "--content-weight --duration --filters --griffin-lim-iterations --iterations --kernel-width "
     "--learning-rate --mode --n-fft --no-tb --optimizer --overwrite --seed --style-weight -h,--help -o,--output "
     "-q,--quiet",

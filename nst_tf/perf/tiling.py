@@ -1,0 +1,127 @@
+"""Planning a picture's work to fit in memory: the whole picture at once, or tiles of a planned size (issue 26).
+
+Pure arithmetic, no TensorFlow: a route gives a `MemoryModel` (bytes measured with `/usr/bin/time -v` at a few
+sizes, see benchmarks/print_size.py) and the halo its tiles need; `plan_picture` answers with a `Plan`
+whose `line()` the command prints. `parse_memory` reads `--max-memory` ("3G", "512M", "1.5G", bytes);
+`available_bytes` is what the machine has free (also what `nst_tf.optim.memory` checks a run against).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from nst_tf.errors import ConfigError
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+# Leave this share of the budget unplanned: the models are measured on one machine, allocators differ.
+HEADROOM = 0.85
+MIN_TILE = 64  # px of a tile's core below which the halos cost more than the cores
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """Peak memory of a route, in bytes: `fixed` + `whole`·pixels for the whole picture at once;
+    `fixed` + `held`·pixels (the picture, its result and what tiling keeps of the whole) + `tile`·pixels of
+    one tile (core and halo) when tiled."""
+
+    fixed: float
+    whole: float
+    held: float
+    tile: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a route will do: `tile` None (the whole picture) or the side of a tile's core in px."""
+
+    height: int
+    width: int
+    tile: int | None
+    halo: int
+    tiles: int
+    estimate: float
+    budget: float
+
+    def line(self, what: str) -> str:
+        """One line for stderr: what was planned and why."""
+        size = f"{self.width}x{self.height} ({self.height * self.width / 1e6:.1f} MP)"
+        budget = f"a budget of {_gib(self.budget)}"
+        if self.tile is None:
+            return f"{what}: {size} in one piece, about {_gib(self.estimate)} of {budget}"
+        return (
+            f"{what}: {size} in {self.tiles} tiles of {self.tile} px (+{self.halo} px margins), "
+            f"about {_gib(self.estimate)} of {budget}"
+        )
+
+
+def parse_memory(text: str) -> int:
+    """Bytes from "3G", "512M", "1.5g", "2000000000" (binary units); ConfigError for anything else."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", str(text), re.IGNORECASE)
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(f"--max-memory must be a size such as 3G or 512M, not {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def available_bytes() -> int | None:
+    """Memory this process can still take: MemAvailable, capped by a cgroup (v2) limit; None if unknown."""
+    candidates: list[int] = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                candidates.append(int(line.split()[1]) * 1024)
+                break
+    except (OSError, ValueError, IndexError):
+        pass
+    if not candidates:
+        try:
+            candidates.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (OSError, ValueError, AttributeError):
+            pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+            candidates.append(int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return min(candidates) if candidates else None
+
+
+def budget_bytes(max_memory: str | None) -> float:
+    """The budget to plan within: `--max-memory` when given, else what is free (8 GiB when unknown)."""
+    if max_memory:
+        return float(parse_memory(max_memory))
+    return float(available_bytes() or 8 * 2**30)
+
+
+def plan_picture(
+    height: int, width: int, model: MemoryModel, budget: float, halo: int, stride: int = 8, tile: int | None = None
+) -> Plan:
+    """The whole picture when it fits in HEADROOM·budget (and no `tile` is forced), else the largest tiles
+    that do; cores are multiples of `stride`. ConfigError when not even `MIN_TILE` px tiles fit."""
+    pixels = height * width
+    room = HEADROOM * budget
+    whole = model.fixed + model.whole * pixels
+    if tile is None and whole <= room:
+        return Plan(height, width, None, 0, 1, whole, budget)
+    held = model.fixed + model.held * pixels
+    if tile is None:
+        side = math.isqrt(max(0, int((room - held) / model.tile))) - 2 * halo
+        tile = stride * (min(side, max(height, width)) // stride)
+        if tile < MIN_TILE:
+            need = held + model.tile * (MIN_TILE + 2 * halo) ** 2
+            raise ConfigError(
+                f"a {width}x{height} picture needs at least {_gib(need / HEADROOM)} even in tiles; "
+                f"{_gib(budget)} is the budget (--max-memory, or free memory): use --image-size or free memory"
+            )
+    tile = max(stride, stride * (int(tile) // stride))
+    tiles = math.ceil(height / tile) * math.ceil(width / tile)
+    return Plan(height, width, tile, halo, tiles, held + model.tile * (tile + 2 * halo) ** 2, budget)
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"

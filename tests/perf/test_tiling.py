@@ -1,0 +1,45 @@
+"""The memory planner of issue 26 (`nst_tf.perf.tiling`): whole when it fits, tiles sized to the budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from nst_tf.errors import ConfigError
+from nst_tf.perf.tiling import HEADROOM, MemoryModel, parse_memory, plan_picture
+
+MODEL = MemoryModel(fixed=800 * 2**20, whole=190.0, held=55.0, tile=320.0)  # apply's, per pixel
+
+
+def test_parse_memory_reads_binary_units_and_refuses_the_rest():
+    assert parse_memory("3G") == 3 * 2**30
+    assert parse_memory("512m") == 512 * 2**20
+    assert parse_memory("1.5GiB") == int(1.5 * 2**30)
+    assert parse_memory("123456") == 123456
+    for bad in ("", "-1G", "0", "three", "3X"):
+        with pytest.raises(ConfigError, match="--max-memory"):
+            parse_memory(bad)
+
+
+def test_a_picture_that_fits_runs_whole():
+    plan = plan_picture(3000, 4000, MODEL, budget=8 * 2**30, halo=16, stride=4)
+    assert plan.tile is None and plan.tiles == 1
+    assert plan.estimate == pytest.approx(MODEL.fixed + MODEL.whole * 12e6)
+    assert "in one piece" in plan.line("apply")
+
+
+def test_a_budget_below_the_whole_picture_forces_tiles_that_fit():
+    budget = 2 * 2**30  # 12 MP whole needs 0.8 GiB + 190 B x 12e6 = 2.9 GiB
+    plan = plan_picture(3000, 4000, MODEL, budget=budget, halo=16, stride=4)
+    assert plan.tile is not None and plan.tile % 4 == 0 and plan.tiles > 1
+    assert plan.estimate <= HEADROOM * budget
+    # the largest such tile: one stride more would not fit
+    bigger = MODEL.fixed + MODEL.held * 12e6 + MODEL.tile * (plan.tile + 4 + 32) ** 2
+    assert bigger > HEADROOM * budget
+    assert f"tiles of {plan.tile} px" in plan.line("apply")
+
+
+def test_a_forced_tile_is_kept_and_a_hopeless_budget_refused():
+    plan = plan_picture(300, 400, MODEL, budget=64 * 2**30, halo=16, stride=4, tile=130)
+    assert plan.tile == 128 and plan.tiles == 3 * 4
+    with pytest.raises(ConfigError, match="even in tiles"):
+        plan_picture(4500, 6000, MODEL, budget=2**30, halo=16, stride=4)
