@@ -13,10 +13,12 @@ temporary file in the same folder, then a rename) and gives the file the mode th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -79,24 +81,10 @@ def load_image(path: str | os.PathLike, max_aspect: float | None = MAX_ASPECT) -
             format, too large to decode, too thin, or holds non-finite values. One line, path first.
     """
     path = Path(path)
-    with safe.open_regular(path, ImageError) as handle:
-        if os.fstat(handle.fileno()).st_size == 0:
-            raise ImageError(f"{path}: the file is empty")
-        try:
-            with warnings.catch_warnings():
-                # Pillow warns (on stderr) about odd EXIF and big pictures; the checks below speak instead.
-                warnings.simplefilter("ignore")
-                with Image.open(handle, formats=_allowed_formats()) as img:
-                    _check_size(path, img.size, max_aspect)
-                    img.load()  # decode now, so a truncated file fails here and not later
-                    img = _upright(path, img)
-                    rgb = _to_rgb_float(img)
-        except UnidentifiedImageError:
-            raise ImageError(f"{path}: not a picture ({', '.join(PICTURE_FORMATS)} are read)") from None
-        except Image.DecompressionBombError as exc:
-            raise ImageError(f"{path}: too large to decode ({_one_line(exc)}); shrink it first") from None
-        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
-            raise ImageError(f"{path}: cannot read the picture ({_one_line(exc)})") from None
+    with _opened(path, max_aspect) as img:
+        img.load()  # decode now, so a truncated file fails here and not later
+        img = _upright(path, img)
+        rgb = _to_rgb_float(img)
     if rgb.shape[0] < 1 or rgb.shape[1] < 1:
         raise ImageError(f"{path}: the picture has no pixels")
     return rgb[np.newaxis]
@@ -110,23 +98,32 @@ def picture_size(path: str | os.PathLike) -> tuple[int, int]:
         ImageError: as `load_image` for a missing, empty, unidentified or oversized file.
     """
     path = Path(path)
+    with _opened(path, MAX_ASPECT) as img:
+        width, height = img.size
+        turned = img.getexif().get(0x0112) in (5, 6, 7, 8)  # EXIF orientations that swap the sides
+    return (width, height) if turned else (height, width)
+
+
+@contextlib.contextmanager
+def _opened(path: Path, max_aspect: float | None) -> Iterator[Image.Image]:
+    """The picture file opened by Pillow (regular files only, allowed formats only), its size checked from
+    the header; whatever goes wrong reading it inside the block is one ImageError line, path first."""
     with safe.open_regular(path, ImageError) as handle:
         if os.fstat(handle.fileno()).st_size == 0:
             raise ImageError(f"{path}: the file is empty")
         try:
             with warnings.catch_warnings():
+                # Pillow warns (on stderr) about odd EXIF and big pictures; the checks here speak instead.
                 warnings.simplefilter("ignore")
                 with Image.open(handle, formats=_allowed_formats()) as img:
-                    _check_size(path, img.size, MAX_ASPECT)
-                    width, height = img.size
-                    turned = img.getexif().get(0x0112) in (5, 6, 7, 8)  # EXIF orientations that swap the sides
+                    _check_size(path, img.size, max_aspect)
+                    yield img
         except UnidentifiedImageError:
             raise ImageError(f"{path}: not a picture ({', '.join(PICTURE_FORMATS)} are read)") from None
         except Image.DecompressionBombError as exc:
             raise ImageError(f"{path}: too large to decode ({_one_line(exc)}); shrink it first") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
             raise ImageError(f"{path}: cannot read the picture ({_one_line(exc)})") from None
-    return (width, height) if turned else (height, width)
 
 
 def _allowed_formats() -> list[str]:
