@@ -53,6 +53,8 @@ def command(args: argparse.Namespace) -> int:
         style_licence=args.style_licence,
         tensorboard=not args.no_tb,
     )
+    if training.decision.measured and not args.quiet:
+        sys.stderr.write(training.decision.line() + "\n")
     from tqdm import tqdm
 
     with stop_on_signals() as should_stop:

@@ -40,6 +40,8 @@ def command(args: argparse.Namespace) -> int:
     plan = session.plan_video(args.input, args.output, settings, args.overwrite, bool(args.optimise))
     import_tensorflow_quietly()
     route = session.load_route(plan, settings, model=args.model, style=args.style, optimise=args.optimise)
+    if route.decision.measured:
+        sys.stderr.write(route.decision.line() + "\n")
     from tqdm import tqdm
 
     steps = session.stylize_to_file(plan, route, settings)
@@ -61,6 +63,7 @@ def command(args: argparse.Namespace) -> int:
         "output": str(plan.output), "frames": done, "fps": info.fps, "width": plan.width, "height": plan.height,
         "audio": bool(info.audio_codec), "temporal": not settings.no_temporal, "seconds": round(seconds, 3),
         "seconds_per_frame": round(seconds / max(done, 1), 4), "interrupted": interrupted is not None,
+        "precision_decision": route.decision.to_dict(),
     }  # fmt: skip
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")

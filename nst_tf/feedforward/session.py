@@ -104,7 +104,8 @@ class NetworkTraining:
                 raise ConfigError("train needs a STYLE picture and --data DIR (or --resume)")
             if model_dir.exists() and (not model_dir.is_dir() or any(model_dir.iterdir())):
                 raise ConfigError(f"{model_dir}: already exists and is not empty (use --resume, or another folder)")
-        self.settings = settings.validate()
+        # "auto" precision decided once, here; a resumed run's settings hold the value its first start chose
+        self.settings, self.decision = settings.validate().resolved()
         from nst_tf.feedforward.trainer import load_style
         from nst_tf.training.data import scan_photos
 
@@ -127,6 +128,7 @@ class NetworkTraining:
         if training.start_step >= self.total_steps:
             raise ConfigError(f"{self.model_dir}: already trained {training.start_step} steps (raise --steps to go on)")
         config = {"settings": self.settings.to_dict(), "steps": self.total_steps, "command": self.command}
+        config["precision_decision"] = self.decision.to_dict()
         run_log = RunLog(self.model_dir / "run", {**config, **_machine()}, training.start_step, self.tensorboard)
         if training.photos.skipped:
             log.warning("skipped %d unreadable photo(s) in %s", len(training.photos.skipped), self.settings.data)

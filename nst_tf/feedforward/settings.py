@@ -26,7 +26,10 @@ class TrainSettings:
         photo_size: each photo's shorter side before the random crop (0: image_size).
         style_size: the style picture's longest side when its Grams are taken.
         content_layer: the loss network's content layer (relu2_2, as Johnson et al.).
-        mixed_precision: the generator and VGG compute in bfloat16 (variables, losses and Adam float32).
+        mixed_precision: the generator and VGG compute in bfloat16 (variables, losses and Adam float32); the
+            older spelling of precision "bfloat16".
+        precision: "auto" (bfloat16 where nst_tf.perf.precision measures it faster on this machine, else
+            float32), "float32" or "bfloat16"; `NetworkTraining` resolves it once and records what it chose.
     """
 
     style: str
@@ -43,7 +46,12 @@ class TrainSettings:
     tv_weight: float = setting(100.0, "gamma, total variation", parse="float")
     content_layer: str = setting(CONTENT_LAYER)
     weights: str = setting("imagenet-vgg16", "VGG16 loss network weights (random for tests)", parse="str")
-    mixed_precision: bool = setting(False, "compute in bfloat16 (float32 variables)", parse="switch")
+    mixed_precision: bool = setting(
+        False, "compute in bfloat16 (float32 variables): --precision bfloat16", parse="switch"
+    )
+    precision: str = setting(
+        "auto", "the networks' arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
+    )
     seed: int = setting(0, "seed of the initial weights, crops and noise", parse="int")
     checkpoint_every: int = setting(200, "checkpoint every N steps", parse="int")
     strategy: str = setting("mirrored", "tf.distribute strategy", parse="str", choices=STRATEGIES)
@@ -66,7 +74,19 @@ class TrainSettings:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a finite number ≥ 0, not {value}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"unknown strategy {self.strategy!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
+        if self.mixed_precision and self.precision == "float32":
+            raise ConfigError("--mixed-precision computes in bfloat16; it cannot go with --precision float32")
         return self
+
+    def resolved(self):
+        """(these settings with `precision` decided and `mixed_precision` following it, the decision)."""
+        from nst_tf.perf.precision import resolve_precision
+
+        decision = resolve_precision("bfloat16" if self.mixed_precision else self.precision)
+        bfloat16 = decision.precision == "bfloat16"
+        return dataclasses.replace(self, precision=decision.precision, mixed_precision=bfloat16), decision
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -31,13 +31,13 @@ log = logging.getLogger(__name__)
 class NetworkRoute:
     """A shipped or trained per-style network (`model`: a shipped name or a model folder)."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, precision: str = "float32") -> None:
         from nst_tf.feedforward.apply import Stylizer
         from nst_tf.feedforward.model_io import find_model, load_model
 
         self.folder = find_model(model)
         network, self.meta = load_model(self.folder)
-        self.stylizer = Stylizer(network)
+        self.stylizer = Stylizer(network, precision=precision)
         self.stylizer.warm_up()
 
     def check(self, height: int, width: int) -> None:
@@ -57,9 +57,17 @@ class UniversalRoute:
         style: the style picture.
         alpha: stylization strength in [0, 1].
         content_momentum: the previous frames' share in the content statistics, in [0, 1) (0: each frame's own).
+        precision: the encoder's convolutions, "float32" or "bfloat16" (statistics and decoders float32).
     """
 
-    def __init__(self, method: str, style: np.ndarray, alpha: float = 1.0, content_momentum: float = 0.0) -> None:
+    def __init__(
+        self,
+        method: str,
+        style: np.ndarray,
+        alpha: float = 1.0,
+        content_momentum: float = 0.0,
+        precision: str = "float32",
+    ) -> None:
         from nst_tf.universal.decoders import load_decoders
         from nst_tf.universal.stylize import Universal
         from nst_tf.universal.transforms import feature_stats
@@ -67,7 +75,8 @@ class UniversalRoute:
 
         if not 0.0 <= alpha <= 1.0 or not 0.0 <= content_momentum < 1.0:
             raise ConfigError("alpha must be in [0, 1] and the content momentum in [0, 1)")
-        self.model = Universal(resolve_weights("imagenet-vgg16"), load_decoders(method), method)
+        weights = resolve_weights("imagenet-vgg16")
+        self.model = Universal(weights, load_decoders(method), method, precision=precision)
         self.model.warm_up()
         self.method, self.alpha, self.momentum = method, alpha, content_momentum
         encoded = self.model.encode_all(style)

@@ -63,24 +63,30 @@ def load_route(
     style: str | os.PathLike | None = None,
     optimise: str | os.PathLike | None = None,
 ):
-    """The route of exactly one of `model` (a per-style network), `style` (universal) or `optimise`."""
+    """The route of exactly one of `model` (a per-style network), `style` (universal) or `optimise`, computing
+    in `settings.precision` resolved once for this machine (the route's `decision` says what and why)."""
     from nst_tf.io.images import fit_size, load_image, resize
+    from nst_tf.perf.precision import resolve_precision
     from nst_tf.video import routes
 
     if sum(x is not None for x in (model, style, optimise)) != 1:
         raise ConfigError("give exactly one of --model, --style or --optimise")
+    decision = resolve_precision(settings.precision)
     if model is not None:
-        route = routes.NetworkRoute(model)
+        route = routes.NetworkRoute(model, precision=decision.precision)
         route.check(plan.height, plan.width)
-        return route
-    picture = load_image(style if style is not None else optimise)
-    if style is not None:
+    elif style is not None:
+        picture = load_image(style)
         picture = resize(picture, *fit_size(picture.shape[1], picture.shape[2], settings.style_size))
-        return routes.UniversalRoute(settings.method, picture)
-    from nst_tf.config import Config
+        route = routes.UniversalRoute(settings.method, picture, precision=decision.precision)
+    else:
+        from nst_tf.config import Config
 
-    later = settings.later_iterations or max(1, settings.iterations // 4)
-    return routes.OptimisedRoute(picture, Config(iterations=settings.iterations).validated(), later)
+        later = settings.later_iterations or max(1, settings.iterations // 4)
+        config = Config(iterations=settings.iterations, precision=decision.precision).validated()
+        route = routes.OptimisedRoute(load_image(optimise), config, later)
+    route.decision = decision
+    return route
 
 
 def stylize_to_file(plan: VideoPlan, route, settings: VideoSettings) -> Iterator[Step]:

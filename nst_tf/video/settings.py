@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nst_tf.config import setting
+from nst_tf.config import PRECISIONS, setting
 from nst_tf.errors import ConfigError
 from nst_tf.universal.settings import METHODS, STYLE_SIZE
 from nst_tf.video.temporal import DEFAULT_WEIGHT
@@ -27,6 +27,8 @@ class VideoSettings:
         temporal_weight: the previous result's share where the flow holds (nst_tf.video.temporal).
         iterations, later_iterations: the optimisation route's L-BFGS steps on the first frame and on each
             later one (None: a quarter of `iterations`; later frames start from the previous result warped).
+        precision: the one-pass routes' convolutions and the optimisation route's VGG: "auto" (bfloat16 where
+            nst_tf.perf.precision measures it faster), "float32" or "bfloat16".
     """
 
     method: str = setting("adain", "with --style: the universal method", parse="str", choices=METHODS)
@@ -41,6 +43,9 @@ class VideoSettings:
     )
     iterations: int = setting(100, "--optimise: L-BFGS steps on the first frame", parse="int")
     later_iterations: int | None = setting(None, "--optimise: steps on each later frame (default 1/4)", parse="int")
+    precision: str = setting(
+        "auto", "the networks' arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
+    )
 
     def validate(self) -> VideoSettings:
         """Raise ConfigError for a size, count or weight out of range; return self."""
@@ -50,6 +55,8 @@ class VideoSettings:
             value = getattr(self, name)
             if value is not None and not 1 <= value <= LIMIT:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
         if not 0.0 <= self.temporal_weight < 1.0:
             raise ConfigError(f"--temporal-weight must be in [0, 1), not {self.temporal_weight}")
         return self

@@ -18,12 +18,12 @@ from nst_tf.universal.settings import DecoderTraining, UniversalSettings
 
 # The flags of each command before the change, as `python -m nst_tf COMMAND --help` listed them.
 # The flags each command had before its settings became dataclasses (issue 22), plus the ones added since
-# on purpose: --precision on apply and universal (issue 25).
+# on purpose: --precision on apply, universal and train (issue 25), --max-memory and --tile (issue 26).
 FLAGS_BEFORE = {
     "train": "--batch --checkpoint-every --content-weight --data --generator --image-size --learning-rate "
-    "--mixed-precision --no-tb --photo-size --resume --sample-every --sample-size --samples --seed --steps "
-    "--strategy --style-licence --style-size --style-weight --tv-weight --weights --width -h,--help -o,--output "
-    "-q,--quiet",
+    "--mixed-precision --no-tb --photo-size --precision --resume --sample-every --sample-size --samples --seed "
+    "--steps --strategy --style-licence --style-size --style-weight --tv-weight --weights --width -h,--help "
+    "-o,--output -q,--quiet",
     "universal-train": "--batch --checkpoint-dir --crop --crops-per-photo --data --feature-weight --init "
     "--learning-rate --level --log-every --mode --name --no-tb --steps --style-weight --styles --width -h,--help "
     "-o,--output",

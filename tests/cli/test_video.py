@@ -37,8 +37,15 @@ def test_video_with_a_shipped_network_keeps_frames_rate_size_and_sound(clip, tmp
     source = next(vio.read_frames(clip))
     assert abs(frames[0] - source).mean() > 0.05  # stylized, not the input passed through
     assert [p.name for p in out.parent.iterdir()] == ["styled.mp4"]  # no temporary file left
+    assert summary["precision_decision"]["precision"] == "float32"  # "auto" under NST_TF_PRECISION (conftest)
     again = cli("video", clip, "-o", out, "--model", "starry_night", "--frames", "2", "--no-temporal", "--overwrite")
     assert again.rc == 0 and len(list(vio.read_frames(out))) == 2
+    half = tmp_path / "out" / "bf16.mp4"
+    argv = ["--model", "starry_night", "--frames", "2", "--precision", "bfloat16", "--json"]
+    bf16 = cli("video", clip, "-o", half, *argv)
+    assert bf16.rc == 0 and json.loads(bf16.out)["precision_decision"]["precision"] == "bfloat16"
+    # bfloat16 convolutions (8 significant bits) move the pictures a little, not to another picture
+    assert 0 < abs(next(vio.read_frames(half)) - next(vio.read_frames(out))).mean() < 0.03
 
 
 @pytest.mark.parametrize("case", ["text.mp4", "empty.mp4", "sound.m4a", "zero.mkv", "missing.mp4"])
@@ -88,6 +95,7 @@ def test_bad_options_are_refused_before_anything(clip, tmp_path):
         (["--style", str(tmp_path / "none.png")], "none.png"),
         (["--model", "starry_night", "--temporal-weight", "1"], "temporal-weight"),
         (["--model", "starry_night", "--frames", "0"], "frames"),
+        (["--model", "starry_night", "--precision", "float8"], "float8"),
     ):
         assert_one_line(cli("video", clip, "-o", out, *extra), 2, words)
     assert snapshot(tmp_path) == before
