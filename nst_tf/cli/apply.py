@@ -49,11 +49,11 @@ def command(args: argparse.Namespace) -> int:
     from nst_tf.feedforward.folder import apply_files
 
     stylizer = load_stylizer(folder, settings.precision)
-    if stylizer.decision.measured:
-        sys.stderr.write(stylizer.decision.line() + "\n")
     stylizer.warm_up()
     startup, pictures, said = time.perf_counter() - started, [], None
     for picture in apply_files(stylizer, inputs, targets, owned, settings):  # a few photos in memory at a time
+        if said is None and stylizer.decision.measured:  # said once the plan held: a refusal stays the only line
+            sys.stderr.write(stylizer.decision.line() + "\n")
         if (plan := picture.pop("plan")) != said:
             sys.stderr.write(f"nst_tf: {plan}\n")
             said = plan

@@ -47,9 +47,9 @@ def command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     model = stream.load_universal(settings)
     loaded = time.perf_counter()
-    if model.decision.measured:
-        sys.stderr.write(model.decision.line() + "\n")
     step = next(stream.stylize_universal([inputs.content], inputs.styles, settings, model=model, masks=inputs.masks))
+    if model.decision.measured:  # said once the plan held: a refusal stays the only line
+        sys.stderr.write(model.decision.line() + "\n")
     sys.stderr.write(f"nst_tf: {step.info['plan']}\n")
     timing = {
         "seconds": round(step.info["seconds"], 4),

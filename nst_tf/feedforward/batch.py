@@ -13,6 +13,7 @@ from pathlib import Path
 from nst_tf.errors import ConfigError
 from nst_tf.io.images import PICTURE_SUFFIXES
 from nst_tf.io.ownership import OwnedFiles, recognise_filled_folder, written_by_nst_tf
+from nst_tf.io.places import check_creatable
 
 
 def photo_paths(specs: list[str]) -> list[Path]:
@@ -70,4 +71,6 @@ def output_paths(
     for target in targets:  # one picture at a path the user named: --overwrite replaces it
         if target.exists() and not overwrite:
             raise ConfigError(f"{target}: exists (use --overwrite, or another -o)")
+        if not target.exists():  # under a plain file, in /proc, a name too long ...: refused before any work
+            check_creatable(target, "-o")
     return targets, None

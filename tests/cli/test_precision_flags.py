@@ -55,3 +55,22 @@ def test_an_unknown_precision_is_one_line(capsys):
         main(["apply", "starry_night", str(PHOTO), "--precision", "float8"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["apply", "starry_night", str(PHOTO), "--max-memory", "1K", "-o", "{tmp}/a.png"],
+        ["apply", "starry_night", str(PHOTO), "-o", "/proc/nst_tf_test.png"],
+        ["universal", str(PHOTO), str(ROOT / "images" / "ihc.png"), "--max-memory", "1K", "-o", "{tmp}/u.png"],
+    ],
+)
+def test_a_refusal_is_the_only_line_even_when_the_probe_decided(argv, tmp_path, capsys, monkeypatch):
+    # "auto" measured on this machine (a real probe into a throwaway cache): its one informative line must not
+    # precede a refusal, which is the only line a bad input gets, with nothing written.
+    monkeypatch.delenv("NST_TF_PRECISION", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("nst_tf: error: "), err
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["cache"])
