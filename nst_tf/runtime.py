@@ -50,14 +50,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def stop_on_signals() -> Iterator[Callable[[], bool]]:
     """Ctrl-C and SIGTERM set a flag that a training loop reads between steps (a second Ctrl-C aborts).
 
-    Yields `should_stop()`. Outside the main thread (a notebook's worker) the signals are left alone.
+    Yields `should_stop()`: False, or the number of the signal that asked (truthy). Outside the main thread
+    (a notebook's worker) the signals are left alone.
     """
     flag = {"stop": False}
 
     def handler(signum, frame):
         if flag["stop"] and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        flag["stop"] = True
+        flag["stop"] = flag["stop"] or signum
 
     try:
         previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}

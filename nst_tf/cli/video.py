@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 
 from nst_tf.cli.settings import add_dataclass_options, settings_from_args
-from nst_tf.runtime import import_tensorflow_quietly, sigterm_as_interrupt
+from nst_tf.runtime import Terminated, import_tensorflow_quietly, stop_on_signals
 from nst_tf.video.settings import VideoSettings
 
 
@@ -47,12 +48,15 @@ def command(args: argparse.Namespace) -> int:
     steps = session.stylize_to_file(plan, route, settings)
     started, done, interrupted = time.perf_counter(), 0, None
     bar = tqdm(total=plan.total, unit="frame", dynamic_ncols=True, disable=None)
-    try:
-        with sigterm_as_interrupt():
+    try:  # a signal sets a flag read between frames, so it never cuts a frame's write to ffmpeg in half
+        with stop_on_signals() as should_stop:
             for step in steps:
                 done = step.iteration + 1
                 bar.update(1)
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the writer has finished the partial clip
+                if should_stop():
+                    interrupted = Terminated() if should_stop() == signal.SIGTERM else KeyboardInterrupt()
+                    break
+    except KeyboardInterrupt as exc:  # a second Ctrl-C: the writer still finishes the partial clip
         interrupted = exc
     finally:
         steps.close()  # a consumer stopped by anything else: the clip so far is still finished
