@@ -190,25 +190,34 @@ class TextureNet(keras.Model):
         self.to_rgb = layers.Conv2D(3, 1, name="to_rgb")
         self.up = layers.UpSampling2D(2, interpolation="nearest", name="up")
 
-    def _scale_input(self, photo, level: int):
-        """Noise at 1/2**level of the padded size, with the photo average-pooled to it when `photo`."""
+    def noise_for(self, padded) -> list:
+        """A fresh draw of the noise for a padded (B, H, W, ·) input: one (B, H/2**level, W/2**level,
+        noise_channels) tensor per level, finest first, drawn coarsest first (the order `call` draws in)."""
+        shape = ops.shape(padded)
+        drawn = {}
+        for level in range(self.scales - 1, -1, -1):
+            size = (shape[0], shape[1] // 2**level, shape[2] // 2**level, self.noise_channels)
+            drawn[level] = keras.random.uniform(size, seed=self.noise, dtype=self.compute_dtype)
+        return [drawn[level] for level in range(self.scales)]
+
+    def _scale_input(self, photo, level: int, noise):
+        """The level's noise, with the photo average-pooled to 1/2**level of the padded size when `photo`."""
         small = photo
         for _ in range(level):
             small = ops.average_pool(small, 2, strides=2, padding="valid")
-        shape = ops.shape(small)
-        noise = keras.random.uniform(
-            (shape[0], shape[1], shape[2], self.noise_channels), seed=self.noise, dtype=self.compute_dtype
-        )
         return ops.concatenate([ops.cast(small, self.compute_dtype), noise], axis=-1) if self.photo else noise
 
-    def call(self, images):
+    def call(self, images, noise=None):
+        """Stylized (or synthesised) pictures; `noise`: `noise_for(padded input)`'s list, else a fresh draw
+        (a comparison hands another implementation the same noise: nst_tf.parity.one_pass)."""
         x, (height, width) = _pad_to_multiple(images, self.stride)
+        noise = self.noise_for(x) if noise is None else noise
         coarsest = self.scales - 1
-        running = self.blocks[coarsest](self._scale_input(x, coarsest))
+        running = self.blocks[coarsest](self._scale_input(x, coarsest, noise[coarsest]))
         for level in range(coarsest - 1, -1, -1):
             k = coarsest - level  # join index 1 … scales-1, coarse to fine
             norm_a, norm_b = self.join_norms[k - 1]
-            here = self.blocks[level](self._scale_input(x, level))
+            here = self.blocks[level](self._scale_input(x, level, noise[level]))
             running = self.join_blocks[k - 1](ops.concatenate([norm_a(self.up(running)), norm_b(here)], axis=-1))
         out = ops.sigmoid(ops.cast(self.to_rgb(running), "float32"))
         return out[:, :height, :width, :]

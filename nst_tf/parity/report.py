@@ -3,6 +3,8 @@
 The folder follows the ownership rule (`nst_tf.io.ownership`): a new folder is made as a marked nst_tf
 folder of kind "compare"; in a folder nst_tf did not make, a file of those names is replaced only when
 nst_tf wrote it (the folder's ledger), never the user's own diff.png or report.md.
+`plan_picture_report` plans the picture comparison's folder, `summary_lines` is what `compare` prints (both
+comparisons), `parity_module` imports the PyTorch side.
 `write_report(out, result)` writes what `nst_tf.parity.compare.compare` measured; `report_markdown` and
 `plot_parity` make the page and the plot (free-run costs, step parity per step, the rounding envelope). diff.png is
 |tf − torch|, amplified by the power of ten the report names.
@@ -10,6 +12,7 @@ nst_tf wrote it (the folder's ledger), never the user's own diff.png or report.m
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -37,6 +40,36 @@ def plan_report(out_dir: str | os.PathLike, overwrite: bool, what: str = "-o") -
             file of a report's name that nst_tf did not write.
     """
     return OwnedFiles.plan(out_dir, REPORT_FILES, overwrite, what, kind="compare", recognise=_old_report)
+
+
+def plan_picture_report(
+    output: str | os.PathLike | None, content_path: str | None, style_paths: list[str], overwrite: bool
+) -> OwnedFiles:
+    """The picture comparison's folder, planned: `output`, or output/compare_CONTENT_STYLE (compare_texture_STYLE
+    without a content picture). Refused as `plan_report` says (under a plain file, a user's diff.png …)."""
+    stem = Path(content_path).stem if content_path else "texture"
+    return plan_report(Path(output) if output else Path("output") / f"compare_{stem}_{Path(style_paths[0]).stem}",
+                       overwrite)  # fmt: skip
+
+
+def summary_lines(report: dict, folder: str | os.PathLike) -> list[str]:
+    """What `compare` prints: each judged figure against its tolerance, then the verdict and the folder."""
+    lines = [f"{key:<20} {report[key]:.3g}  (tolerance {value:g})" for key, value in report["tolerances"].items()]
+    if "config" in report:  # the picture comparison
+        where = f"{report['dtype']} (preset {report['config']['preset']}, {report['optimizer']})"
+    else:
+        where = f"{report['dtype']} ({report.get('network') or 'universal ' + report['method']}, one pass)"
+    return [*lines, f"{where}: {report['verdict']}; report in {folder}"]
+
+
+def parity_module(name: str):
+    """Import a module that needs PyTorch (`nst_tf.parity.compare`, `nst_tf.twin.…`); ConfigError without it."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        raise ConfigError("compare needs PyTorch: pip install torch==2.13.0 (the CPU build)") from None
 
 
 def _old_report(path: Path) -> bool:
