@@ -45,6 +45,7 @@ def stylize_video(
     if not 0.0 <= weight < 1.0:
         raise ValueError(f"the temporal weight must be in [0, 1), not {weight}")
     needs_start = bool(getattr(route, "needs_start", False))
+    blend = bool(getattr(route, "blend_after", True))
     if callable(reset := getattr(route, "reset", None)):
         reset()  # a route that keeps state across frames starts the clip afresh
     began = time.perf_counter()
@@ -58,20 +59,24 @@ def stylize_video(
                 pending = pool.submit(_warped_previous, frame, previous_in, previous_out)
             start, mask, flow_seconds = pending.result() if pending and needs_start else (None, None, 0.0)
             clock = time.perf_counter()
-            stylized = np.asarray(route(frame, start), np.float32)
+            stylized = np.asarray(route(frame, start, mask) if needs_start else route(frame, start), np.float32)
             stylize_seconds = time.perf_counter() - clock
             if stylized.shape != frame.shape:
                 raise ValueError(f"the route made a {stylized.shape} frame from a {frame.shape} one")
             if pending is not None and start is None:
                 start, mask, flow_seconds = pending.result()
-            output = stylized if start is None else np.clip(temporal_blend(stylized, start, mask, weight), 0, 1)
+            if start is None or not blend:
+                output = stylized
+            else:
+                output = np.clip(temporal_blend(stylized, start, mask, weight), 0, 1)
             info = {
                 "frame": index,
                 "reliable": round(float(mask.mean()), 4) if mask is not None else 0.0,
                 "stylize_seconds": round(stylize_seconds, 4),
                 "flow_seconds": round(flow_seconds, 4),
             }
-            yield Step(index, {}, time.perf_counter() - began, image=output, info=info)
+            costs = dict(getattr(route, "last_costs", {}))  # the optimisation route's last step's
+            yield Step(index, costs, time.perf_counter() - began, image=output, info=info)
             previous_in, previous_out = frame, output
 
 
