@@ -29,6 +29,7 @@ class VideoSettings:
             later one (None: a quarter of `iterations`; later frames start from the previous result warped).
         precision: the one-pass routes' convolutions and the optimisation route's VGG: "auto" (bfloat16 where
             nst_tf.perf.precision measures it faster), "float32" or "bfloat16".
+        run_dir: a run folder to keep the record, the measure and a preview in (`nst_tf.video.report`).
     """
 
     method: str = setting("adain", "with --style: the universal method", parse="str", choices=METHODS)
@@ -45,6 +46,9 @@ class VideoSettings:
     later_iterations: int | None = setting(None, "--optimise: steps on each later frame (default 1/4)", parse="int")
     precision: str = setting(
         "auto", "the networks' arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
+    )
+    run_dir: str | None = setting(
+        None, "keep config.json (settings, input, warping error) and preview.png here", parse="str", metavar="DIR"
     )
 
     def validate(self) -> VideoSettings:
