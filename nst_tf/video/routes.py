@@ -24,10 +24,9 @@ import numpy as np
 
 from nst_tf.config import Config
 from nst_tf.errors import ConfigError
+from nst_tf.video.settings import TEMPORAL_COST
 
 log = logging.getLogger(__name__)
-
-DEFAULT_COST = 1.0  # the optimisation route's temporal cost weight λ (placeholder until measured below)
 
 
 class NetworkRoute:
@@ -125,7 +124,7 @@ class OptimisedRoute:
     needs_start = True  # stylize_video computes the flow before calling it
 
     def __init__(
-        self, style: np.ndarray, config: Config, later_iterations: int, temporal_weight: float = DEFAULT_COST
+        self, style: np.ndarray, config: Config, later_iterations: int, temporal_weight: float = TEMPORAL_COST
     ) -> None:
         from nst_tf.vgg.extractor import build_extractor
 

@@ -94,7 +94,7 @@ def load_route(
 
         later = settings.later_iterations or max(1, settings.iterations // 4)
         config = Config(iterations=settings.iterations, precision=decision.precision).validated()
-        route = routes.OptimisedRoute(load_image(optimise), config, later)
+        route = routes.OptimisedRoute(load_image(optimise), config, later, settings.temporal_cost)
     route.decision = decision
     route.source = {"model": model, "style": style and str(style), "optimise": optimise and str(optimise)}
     return route

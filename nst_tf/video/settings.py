@@ -11,6 +11,8 @@ from nst_tf.errors import ConfigError
 from nst_tf.universal.settings import METHODS, STYLE_SIZE
 from nst_tf.video.temporal import DEFAULT_WEIGHT
 
+TEMPORAL_COST = 300.0  # the optimisation route's λ: see nst_tf.video.routes (measured there)
+
 LIMIT = 100_000  # the largest size, frame count or step count a flag accepts
 
 
@@ -27,6 +29,7 @@ class VideoSettings:
         temporal_weight: the previous result's share where the flow holds (nst_tf.video.temporal).
         iterations, later_iterations: the optimisation route's L-BFGS steps on the first frame and on each
             later one (None: a quarter of `iterations`; later frames start from the previous result warped).
+        temporal_cost: the optimisation route's temporal cost weight λ (`nst_tf.video.routes.OptimisedRoute`).
         precision: the one-pass routes' convolutions and the optimisation route's VGG: "auto" (bfloat16 where
             nst_tf.perf.precision measures it faster), "float32" or "bfloat16".
         run_dir: a run folder to keep the record, the measure and a preview in (`nst_tf.video.report`).
@@ -44,6 +47,9 @@ class VideoSettings:
     )
     iterations: int = setting(100, "--optimise: L-BFGS steps on the first frame", parse="int")
     later_iterations: int | None = setting(None, "--optimise: steps on each later frame (default 1/4)", parse="int")
+    temporal_cost: float = setting(
+        TEMPORAL_COST, "--optimise: the temporal cost's weight (Ruder et al.; 0: none)", parse="float"
+    )
     precision: str = setting(
         "auto", "the networks' arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
     )
@@ -61,6 +67,8 @@ class VideoSettings:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
+        if not 0.0 <= self.temporal_cost <= LIMIT:
+            raise ConfigError(f"--temporal-cost must be in [0, {LIMIT}], not {self.temporal_cost}")
         if not 0.0 <= self.temporal_weight < 1.0:
             raise ConfigError(f"--temporal-weight must be in [0, 1), not {self.temporal_weight}")
         return self

@@ -95,6 +95,7 @@ def test_bad_options_are_refused_before_anything(clip, tmp_path):
         (["--style", str(tmp_path / "none.png")], "none.png"),
         (["--model", "starry_night", "--temporal-weight", "1"], "temporal-weight"),
         (["--model", "starry_night", "--frames", "0"], "frames"),
+        (["--optimise", str(clip), "--temporal-cost", "-1"], "temporal-cost"),
         (["--model", "starry_night", "--precision", "float8"], "float8"),
     ):
         assert_one_line(cli("video", clip, "-o", out, *extra), 2, words)
