@@ -12,7 +12,7 @@
   temporal term (λ/D)·Σ c·(x − start)² (`nst_tf.optim.records.PixelTarget`, "temporal" in the Steps' costs),
   c the flow's reliable mask as `stylize_video` hands it (the forward–backward check, softened at its edges),
   λ = `temporal_weight`. The costs of each frame's last step are kept in `last_costs`. `stylize_video`'s blend
-  still follows each frame (measured: it lowers the warping error a further 0.77x at no loss of detail; see
+  still follows each frame (measured: it lowers the warping error a further 0.7-0.77x, detail kept; see
   `nst_tf.video.settings.TEMPORAL_COST`).
 
 Frames are (1, H, W, 3) float32 RGB in [0, 1]; each route returns a picture of the frame's size.

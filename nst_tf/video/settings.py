@@ -14,10 +14,10 @@ from nst_tf.video.temporal import DEFAULT_WEIGHT
 # The optimisation route's temporal cost weight λ. Measured 6 Dec 2026 (Xeon Sapphire Rapids, 2 shared cores)
 # on a 128x72 camera pan over images/hubble_deep_field.jpg, starry_night.jpg, 40 L-BFGS steps on the first
 # frame; warping error x1e-3 over 6 frames with 10 steps a later frame (input floor 0.33): warped start alone
-# 4.2, + the blend alone 1.75, + λ 30: 3.4, 300: 1.70, 3000: 1.08 (but the frame's own content and style
-# costs up 8% and 47%); over 5 frames with 40 steps a later frame, where the optimisation drifts from its
-# start: start alone 16.1, + blend 3.8 (detail, mean |Laplacian|, 0.188 of 0.200), + λ 300: 1.62 (detail
-# 0.200), + λ 300 + blend 1.25 (0.199). So λ 300, and the blend kept after it.
+# 4.2, + the blend alone 1.75, + λ 30: 3.4, 300: 1.70, + λ 300 + blend 1.18, 3000: 1.08 (but the frame's own
+# content and style costs up 8% and 47%); over 5 frames with 40 steps a later frame, where the optimisation
+# drifts from its start: start alone 16.1, + blend 3.8 (detail, mean |Laplacian|, 0.188 of 0.200), + λ 300:
+# 1.62 (detail 0.200), + λ 300 + blend 1.25 (0.199). So λ 300, and the blend kept after it.
 TEMPORAL_COST = 300.0
 
 LIMIT = 100_000  # the largest size, frame count or step count a flag accepts
