@@ -2,15 +2,18 @@
 
 A route is any callable `route(frame, start) -> stylized` on (1, H, W, 3) pictures in [0, 1]; `start` is the
 previous result warped into this frame (None for the first frame and without temporal consistency), which
-the optimisation route starts from (it says so with a true `needs_start` attribute) and the one-pass routes
-ignore (their flow is computed in a worker thread while they stylize); a route's `reset()`, if it has one, is
-called as the clip begins. `nst_tf.video.routes` makes the three
+the optimisation route starts from (it says so with a true `needs_start` attribute, and is then called as
+`route(frame, start, mask)` with the flow's softened reliable mask, for its temporal cost) and the one-pass
+routes ignore (their flow is computed in a worker thread while they stylize); a route's `reset()`, if it has
+one, is called as the clip begins, and a false `blend_after` attribute turns the blend below off for it.
+`nst_tf.video.routes` makes the three
 (a per-style network, universal WCT/AdaIN, the optimisation). With `temporal=True` every frame after the first
 is blended with the previous result along the flow of the input frames (`nst_tf.video.temporal`).
 
 Each Step carries the stylized frame in `image` and in `info` the frame's index, the share of its pixels
 the flow found reliable, and the seconds spent stylizing (`stylize_seconds`) and on the flow
-(`flow_seconds`); `seconds` is the wall time since the first frame began.
+(`flow_seconds`); `seconds` is the wall time since the first frame began; `costs` are the route's
+`last_costs` if it keeps them (the optimisation route: its frame's last step's, "temporal" among them).
 """
 
 from __future__ import annotations
