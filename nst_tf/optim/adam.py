@@ -88,7 +88,9 @@ def run_adam_stage(stage: Stage) -> Iterator[Step]:
     """Steps `stage.first` .. `stage.last` - 1 by Adam, one Step per update."""
     config, device = stage.config, stage.device
     with tf.device(device):
-        targets = compute_targets(stage.extractor, stage.content, stage.styles, config, stage.style_blend)
+        targets = compute_targets(
+            stage.extractor, stage.content, stage.styles, config, stage.style_blend, stage.pixel_target
+        )
         image = tf.Variable(_start_value(stage), dtype=tf.float32, name="generated_image")
         optimizer = make_optimizer(config)
         step = make_step(stage.extractor, targets, config, image, optimizer)
@@ -97,13 +99,13 @@ def run_adam_stage(stage: Stage) -> Iterator[Step]:
                 variable.assign(saved)
     log.info("Adam %dx%d on %s, steps %d to %d", stage.content.shape[2], stage.content.shape[1], device,
              stage.first, stage.last)  # fmt: skip
-    began = time.perf_counter()
+    began, names = time.perf_counter(), COST_NAMES + ((targets.pixel_name,) if targets.pixel is not None else ())
     for i in range(stage.first, stage.last):
         with tf.device(device):
             if i == config.lr_decay_at:
                 restart(optimizer, config.decayed_learning_rate)
             values = step()
-        step_costs = {name: float(values[name]) for name in COST_NAMES}
+        step_costs = {name: float(values[name]) for name in names}
         picture = state = raw = None
         if stage.is_snapshot(i):
             raw = image.numpy() / config.pixel_scale

@@ -24,7 +24,7 @@ from nst_tf.optim import memory
 from nst_tf.optim.adam import run_adam_stage
 from nst_tf.optim.lbfgs_tf import run_lbfgs_stage
 from nst_tf.optim.pictures import inputs_for_mode
-from nst_tf.optim.records import OptimizerState, Stage, Step
+from nst_tf.optim.records import OptimizerState, PixelTarget, Stage, Step
 from nst_tf.optim.stages import needed_layers, run_stages
 from nst_tf.presets import PRESET_NOTES
 from nst_tf.vgg.extractor import FeatureExtractor, build_extractor
@@ -58,6 +58,7 @@ def stylize(
     style_blend: Sequence[float] | None = None,
     snapshot_every: int | None = None,
     resume: OptimizerState | None = None,
+    pixel_target: PixelTarget | None = None,
 ) -> Iterator[Step]:
     """Run style transfer (or texture synthesis, or feature inversion), yielding a `Step` per update.
 
@@ -71,6 +72,8 @@ def stylize(
         snapshot_every: attach the picture every this many steps (default `config.snapshot_every`);
             the last step (and the last of each scale) always carries it.
         resume: continue from this state (a Step's `state`) up to `config.iterations` steps in all.
+        pixel_target: an extra cost toward a picture on weighted pixels (`PixelTarget`; e.g. video's temporal
+            cost), added to the total and reported under its name; single-scale runs at its size.
 
     Yields:
         Step records; the generator can be stopped at any time.
@@ -97,4 +100,6 @@ def stylize(
         height, width = config.exact_size or image_io.fit_size(content.shape[1], content.shape[2], config.image_size)
         memory.check_memory(config, height, width, extractor.weights.architecture)
     every = config.snapshot_every if snapshot_every is None else snapshot_every
-    yield from run_stages(extractor, content, style_list, config, style_blend, every, resume, device, run_stage)
+    yield from run_stages(
+        extractor, content, style_list, config, style_blend, every, resume, device, run_stage, pixel_target
+    )

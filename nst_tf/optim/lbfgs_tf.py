@@ -32,10 +32,17 @@ log = logging.getLogger(__name__)
 CostAndGradient = Callable[[tf.Tensor], tuple[dict[str, tf.Tensor], tf.Tensor]]
 
 
-def target_signature(config: Config, has_styles: bool) -> dict:
+def target_signature(config: Config, has_styles: bool, pixel: bool = False) -> dict:
     """The structure of the targets `make_cost_and_gradient`'s function takes, as `tf.TensorSpec`s (sizes
-    left open): the content features when α > 0, a style Gram and its n_H·n_W per style layer when β > 0."""
+    left open): the content features when α > 0, a style Gram and its n_H·n_W per style layer when β > 0,
+    a pixel target's picture, mask and weight when there is one."""
     spec: dict = {}
+    if pixel:
+        spec["pixel"] = {
+            "picture": tf.TensorSpec([None] * 4, tf.float32),
+            "mask": tf.TensorSpec([None] * 4, tf.float32),
+            "weight": tf.TensorSpec([], tf.float32),
+        }
     if config.content_weight:
         spec["content"] = tf.TensorSpec([None] * 4, tf.float32)
     if config.style_weight and has_styles:
@@ -47,7 +54,7 @@ def target_signature(config: Config, has_styles: bool) -> dict:
 def target_arguments(targets: Targets, config: Config, has_styles: bool) -> dict:
     """`targets` in the structure of `target_signature`. The style positions become float32 scalars: the
     costs cast them to float32 anyway (`nst_tf.losses.costs.layer_style_cost`), so nothing changes."""
-    arguments: dict = {}
+    arguments: dict = {} if targets.pixel is None else {"pixel": dict(targets.pixel)}
     if config.content_weight:
         arguments["content"] = targets.content
     if config.style_weight and has_styles:
@@ -57,20 +64,25 @@ def target_arguments(targets: Targets, config: Config, has_styles: bool) -> dict
 
 
 def make_cost_and_gradient(
-    extractor: FeatureExtractor, config: Config, shape: tuple[int, ...], has_styles: bool = True
+    extractor: FeatureExtractor,
+    config: Config,
+    shape: tuple[int, ...],
+    has_styles: bool = True,
+    pixel_name: str = "",
 ) -> Callable[[tf.Tensor, dict], tuple[dict[str, tf.Tensor], tf.Tensor]]:
     """The compiled function L-BFGS calls: (pixels (config units, `shape`), targets as `target_arguments`)
-    -> (costs, d total / d pixels).
+    -> (costs, d total / d pixels); with a `pixel_name`, the targets include a pixel target of that name.
 
     Its input signature is fixed, so it is traced once per stage; `config.jit_compile` compiles it with XLA.
     Autograph is off: the costs branch on Python values only, and converting them would slow the trace.
     """
     scale = float(config.pixel_scale)
-    signature = [tf.TensorSpec(shape, tf.float32), target_signature(config, has_styles)]
+    signature = [tf.TensorSpec(shape, tf.float32), target_signature(config, has_styles, bool(pixel_name))]
 
     @tf.function(input_signature=signature, jit_compile=config.jit_compile, autograph=False)
     def cost_and_gradient(pixels: tf.Tensor, given: dict) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
-        targets = Targets(given.get("content"), given.get("grams", {}), given.get("positions", {}))
+        targets = Targets(given.get("content"), given.get("grams", {}), given.get("positions", {}),
+                          given.get("pixel"), pixel_name)  # fmt: skip
         with tf.GradientTape() as tape:
             tape.watch(pixels)
             values = picture_costs(extractor, targets, config, pixels / scale)  # picture in [0, 1]
@@ -84,16 +96,24 @@ def bound(function: Callable, arguments: dict) -> CostAndGradient:
     return lambda pixels: function(pixels, arguments)
 
 
-def tf_evaluator(function: CostAndGradient, device: str = "/CPU:0") -> lbfgs.Evaluate:
-    """`function` as an `Evaluate` on `device` (float32 from here to the gradient). The device scope is
-    entered per call: SciPy calls from its own thread, and device scopes are per thread."""
+def tf_evaluator(
+    function: CostAndGradient, device: str = "/CPU:0", names: tuple[str, ...] = COST_NAMES
+) -> lbfgs.Evaluate:
+    """`function` as an `Evaluate` on `device` (float32 from here to the gradient), reporting the costs
+    `names`. The device scope is entered per call: SciPy calls from its own thread, and device scopes are per
+    thread."""
 
     def evaluate(pixels: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
         with tf.device(device):
             values, gradient = function(tf.constant(pixels.astype(np.float32)))
-        return {name: float(values[name]) for name in COST_NAMES}, gradient.numpy()
+        return {name: float(values[name]) for name in names}, gradient.numpy()
 
     return evaluate
+
+
+def cost_names(stage: Stage) -> tuple[str, ...]:
+    """The costs a stage's Steps report: the engine's own, and the pixel target's name when it has one."""
+    return COST_NAMES + ((stage.pixel_target.name,) if stage.pixel_target is not None else ())
 
 
 def start_pixels(stage: Stage) -> np.ndarray:
@@ -116,12 +136,16 @@ def traced_with_targets(stage: Stage) -> tuple[Callable, Targets]:
 
     def targets() -> Targets:
         with tf.device(stage.device):
-            return compute_targets(stage.extractor, stage.content, stage.styles, config, stage.style_blend)
+            return compute_targets(
+                stage.extractor, stage.content, stage.styles, config, stage.style_blend, stage.pixel_target
+            )
 
+    pixel_name = stage.pixel_target.name if stage.pixel_target is not None else ""
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nst-targets") as pool:
         pending = pool.submit(targets)
         with tf.device(stage.device):
-            function = make_cost_and_gradient(stage.extractor, config, tuple(stage.content.shape), has_styles)
+            shape = tuple(stage.content.shape)
+            function = make_cost_and_gradient(stage.extractor, config, shape, has_styles, pixel_name)
             function.get_concrete_function()  # the trace, while the targets compute
         return function, pending.result()
 
@@ -132,7 +156,8 @@ def run_lbfgs_stage(stage: Stage) -> Iterator[Step]:
     config, content = stage.config, stage.content
     start = start_pixels(stage)
     function, targets = traced_with_targets(stage)
-    evaluate = tf_evaluator(bound(function, target_arguments(targets, config, bool(stage.styles))), stage.device)
+    arguments = target_arguments(targets, config, bool(stage.styles))
+    evaluate = tf_evaluator(bound(function, arguments), stage.device, cost_names(stage))
     log.info("%s %dx%d on %s, steps %d to %d", config.optimizer, content.shape[2], content.shape[1], stage.device,
              stage.first, stage.last)  # fmt: skip
     points = lbfgs.accepted_points(evaluate, start, stage)

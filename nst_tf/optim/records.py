@@ -4,7 +4,8 @@
 Adam and L-BFGS, and the PyTorch twin alike); `OptimizerState`
 is a run's resumable position; `COST_NAMES` are the cost terms a Step reports, in metrics.csv's order.
 `Stage` gathers what one stage of a run (one picture size) needs, so the stage runners take one argument
-instead of a long positional list. Nothing here imports TensorFlow or torch.
+instead of a long positional list. `PixelTarget` is an optional extra cost in pixel space (Ruder et al.
+2016's temporal cost for video). Nothing here imports TensorFlow or torch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nst_tf.config import COST_NAMES  # noqa: F401  (re-exported: the Step records' cost names)
+from nst_tf.config import COST_NAMES  # (re-exported too: the Step records' cost names)
 from nst_tf.records import Step  # noqa: F401  (re-exported: the one record type, nst_tf.records)
 
 if TYPE_CHECKING:
@@ -47,6 +48,37 @@ class OptimizerState:
         return cls(int(arrays["steps"]), np.asarray(arrays["image"]), [arrays[f"optimizer_{i}"] for i in range(count)])
 
 
+@dataclass(frozen=True)
+class PixelTarget:
+    """An extra cost that pulls the picture x toward a given picture p on weighted pixels:
+
+        J_name = weight / D · Σ_x c(x) · ‖x(x) − p(x)‖²,   D = H · W · 3,
+
+    with pictures in [0, 1] (whatever the config's pixel units). It is added to the total (unlike α, β, γ's
+    terms it carries its own weight) and reported in each Step's costs under `name`. Ruder et al. (2016)'s
+    temporal cost is one: p the previous result warped into this frame, c the flow's reliable mask.
+
+    Attributes:
+        picture: p, (1, H, W, 3) in [0, 1], the size of the run's (single-scale) picture.
+        mask: c, (H, W) in [0, 1].
+        weight: the term's weight (λ), >= 0.
+        name: its name in the Step's costs (not one of the engine's own, `COST_NAMES`).
+    """
+
+    picture: np.ndarray
+    mask: np.ndarray
+    weight: float
+    name: str = "temporal"
+
+    def __post_init__(self) -> None:
+        picture, mask = np.asarray(self.picture), np.asarray(self.mask)
+        if picture.ndim != 4 or picture.shape[0] != 1 or picture.shape[3] != 3 or mask.shape != picture.shape[1:3]:
+            raise ValueError(f"a pixel target needs a (1, H, W, 3) picture and an (H, W) mask, not "
+                             f"{picture.shape} and {mask.shape}")  # fmt: skip
+        if not self.weight >= 0.0 or self.name in COST_NAMES:
+            raise ValueError(f"a pixel target needs a weight >= 0 and a new name, not {self.weight}, {self.name!r}")
+
+
 @dataclass
 class Stage:
     """One stage of a run: steps `first` .. `last` - 1 at one picture size.
@@ -62,6 +94,7 @@ class Stage:
         first, last: the global step numbers this stage covers.
         snapshot_every: attach the picture every this many steps (0: only the stage's last).
         device: where to compute ("/CPU:0", "/GPU:0"; a torch device for the twin).
+        pixel_target: an extra pixel-space cost (`PixelTarget`), or None (TensorFlow's engine only).
     """
 
     extractor: Any
@@ -75,6 +108,7 @@ class Stage:
     last: int
     snapshot_every: int
     device: Any
+    pixel_target: PixelTarget | None = None
 
     def is_snapshot(self, iteration: int) -> bool:
         """Does step `iteration` carry the picture? (every `snapshot_every`, and the stage's last)"""

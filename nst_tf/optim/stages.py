@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from nst_tf.config import Config
+from nst_tf.errors import ConfigError
 from nst_tf.optim.pictures import colour_plan, prepare_images, stage_plan, upsampled_start
-from nst_tf.optim.records import OptimizerState, Stage, Step
+from nst_tf.optim.records import OptimizerState, PixelTarget, Stage, Step
 
 
 def needed_layers(config: Config, has_styles: bool) -> set[str]:
@@ -35,11 +36,12 @@ def run_stages(
     resume: OptimizerState | None,
     device,
     run: Callable[[Stage], Iterator[Step]],
+    pixel_target: PixelTarget | None = None,
 ) -> Iterator[Step]:
     """The stages of a run (coarse to fine), colours preserved, seconds counted from the first step.
 
     Shared by both backends: `run` runs one `Stage` (TensorFlow's `nst_tf.optim.engine.run_stage`, or the
-    twin's).
+    twin's). A `pixel_target` must have the (single) stage's picture size.
     """
     rng = np.random.default_rng(config.seed)
     seen_content, seen_styles, recolour = colour_plan(content, styles, config)
@@ -50,9 +52,13 @@ def run_stages(
         stage_content, stage_styles = prepare_images(seen_content, seen_styles, stage_config)
         start = resume if previous is None else upsampled_start(previous, stage_content, config)
         colour_reference = prepare_images(content, [], stage_config)[0] if recolour else None
+        if pixel_target is not None and pixel_target.picture.shape != stage_content.shape:
+            raise ConfigError(f"the {pixel_target.name} target is {pixel_target.picture.shape[1:3]}, the picture "
+                              f"{stage_content.shape[1:3]}: a pixel target needs one scale at its size")  # fmt: skip
         stage = Stage(
-            extractor, stage_content, stage_styles, stage_config, style_blend, start, rng, first, last, every, device
-        )
+            extractor, stage_content, stage_styles, stage_config, style_blend, start, rng, first, last, every, device,
+            pixel_target,
+        )  # fmt: skip
         for step in run(stage):
             if step.image is not None and colour_reference is not None:
                 step = dataclasses.replace(step, image=recolour(step.image, colour_reference))

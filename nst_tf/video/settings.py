@@ -11,6 +11,15 @@ from nst_tf.errors import ConfigError
 from nst_tf.universal.settings import METHODS, STYLE_SIZE
 from nst_tf.video.temporal import DEFAULT_WEIGHT
 
+# The optimisation route's temporal cost weight λ. Measured 6 Dec 2026 (Xeon Sapphire Rapids, 2 shared cores)
+# on a 128x72 camera pan over images/hubble_deep_field.jpg, starry_night.jpg, 40 L-BFGS steps on the first
+# frame; warping error x1e-3 over 6 frames with 10 steps a later frame (input floor 0.33): warped start alone
+# 4.2, + the blend alone 1.75, + λ 30: 3.4, 300: 1.70, + λ 300 + blend 1.18, 3000: 1.08 (but the frame's own
+# content and style costs up 8% and 47%); over 5 frames with 40 steps a later frame, where the optimisation
+# drifts from its start: start alone 16.1, + blend 3.8 (detail, mean |Laplacian|, 0.188 of 0.200), + λ 300:
+# 1.62 (detail 0.200), + λ 300 + blend 1.25 (0.199). So λ 300, and the blend kept after it.
+TEMPORAL_COST = 300.0
+
 LIMIT = 100_000  # the largest size, frame count or step count a flag accepts
 
 
@@ -27,8 +36,10 @@ class VideoSettings:
         temporal_weight: the previous result's share where the flow holds (nst_tf.video.temporal).
         iterations, later_iterations: the optimisation route's L-BFGS steps on the first frame and on each
             later one (None: a quarter of `iterations`; later frames start from the previous result warped).
+        temporal_cost: the optimisation route's temporal cost weight λ (`nst_tf.video.routes.OptimisedRoute`).
         precision: the one-pass routes' convolutions and the optimisation route's VGG: "auto" (bfloat16 where
             nst_tf.perf.precision measures it faster), "float32" or "bfloat16".
+        run_dir: a run folder to keep the record, the measure and a preview in (`nst_tf.video.report`).
     """
 
     method: str = setting("adain", "with --style: the universal method", parse="str", choices=METHODS)
@@ -43,8 +54,14 @@ class VideoSettings:
     )
     iterations: int = setting(100, "--optimise: L-BFGS steps on the first frame", parse="int")
     later_iterations: int | None = setting(None, "--optimise: steps on each later frame (default 1/4)", parse="int")
+    temporal_cost: float = setting(
+        TEMPORAL_COST, "--optimise: the temporal cost's weight (Ruder et al.; 0: none)", parse="float"
+    )
     precision: str = setting(
         "auto", "the networks' arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
+    )
+    run_dir: str | None = setting(
+        None, "keep config.json (settings, input, warping error) and preview.png here", parse="str", metavar="DIR"
     )
 
     def validate(self) -> VideoSettings:
@@ -57,6 +74,8 @@ class VideoSettings:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
+        if not 0.0 <= self.temporal_cost <= LIMIT:
+            raise ConfigError(f"--temporal-cost must be in [0, {LIMIT}], not {self.temporal_cost}")
         if not 0.0 <= self.temporal_weight < 1.0:
             raise ConfigError(f"--temporal-weight must be in [0, 1), not {self.temporal_weight}")
         return self

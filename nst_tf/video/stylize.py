@@ -2,15 +2,18 @@
 
 A route is any callable `route(frame, start) -> stylized` on (1, H, W, 3) pictures in [0, 1]; `start` is the
 previous result warped into this frame (None for the first frame and without temporal consistency), which
-the optimisation route starts from (it says so with a true `needs_start` attribute) and the one-pass routes
-ignore (their flow is computed in a worker thread while they stylize); a route's `reset()`, if it has one, is
-called as the clip begins. `nst_tf.video.routes` makes the three
+the optimisation route starts from (it says so with a true `needs_start` attribute, and is then called as
+`route(frame, start, mask)` with the flow's softened reliable mask, for its temporal cost) and the one-pass
+routes ignore (their flow is computed in a worker thread while they stylize); a route's `reset()`, if it has
+one, is called as the clip begins, and a false `blend_after` attribute turns the blend below off for it.
+`nst_tf.video.routes` makes the three
 (a per-style network, universal WCT/AdaIN, the optimisation). With `temporal=True` every frame after the first
 is blended with the previous result along the flow of the input frames (`nst_tf.video.temporal`).
 
 Each Step carries the stylized frame in `image` and in `info` the frame's index, the share of its pixels
 the flow found reliable, and the seconds spent stylizing (`stylize_seconds`) and on the flow
-(`flow_seconds`); `seconds` is the wall time since the first frame began.
+(`flow_seconds`); `seconds` is the wall time since the first frame began; `costs` are the route's
+`last_costs` if it keeps them (the optimisation route: its frame's last step's, "temporal" among them).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ def stylize_video(
     if not 0.0 <= weight < 1.0:
         raise ValueError(f"the temporal weight must be in [0, 1), not {weight}")
     needs_start = bool(getattr(route, "needs_start", False))
+    blend = bool(getattr(route, "blend_after", True))
     if callable(reset := getattr(route, "reset", None)):
         reset()  # a route that keeps state across frames starts the clip afresh
     began = time.perf_counter()
@@ -58,20 +62,24 @@ def stylize_video(
                 pending = pool.submit(_warped_previous, frame, previous_in, previous_out)
             start, mask, flow_seconds = pending.result() if pending and needs_start else (None, None, 0.0)
             clock = time.perf_counter()
-            stylized = np.asarray(route(frame, start), np.float32)
+            stylized = np.asarray(route(frame, start, mask) if needs_start else route(frame, start), np.float32)
             stylize_seconds = time.perf_counter() - clock
             if stylized.shape != frame.shape:
                 raise ValueError(f"the route made a {stylized.shape} frame from a {frame.shape} one")
             if pending is not None and start is None:
                 start, mask, flow_seconds = pending.result()
-            output = stylized if start is None else np.clip(temporal_blend(stylized, start, mask, weight), 0, 1)
+            if start is None or not blend:
+                output = stylized
+            else:
+                output = np.clip(temporal_blend(stylized, start, mask, weight), 0, 1)
             info = {
                 "frame": index,
                 "reliable": round(float(mask.mean()), 4) if mask is not None else 0.0,
                 "stylize_seconds": round(stylize_seconds, 4),
                 "flow_seconds": round(flow_seconds, 4),
             }
-            yield Step(index, {}, time.perf_counter() - began, image=output, info=info)
+            costs = dict(getattr(route, "last_costs", {}))  # the optimisation route's last step's
+            yield Step(index, costs, time.perf_counter() - began, image=output, info=info)
             previous_in, previous_out = frame, output
 
 

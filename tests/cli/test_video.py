@@ -95,9 +95,51 @@ def test_bad_options_are_refused_before_anything(clip, tmp_path):
         (["--style", str(tmp_path / "none.png")], "none.png"),
         (["--model", "starry_night", "--temporal-weight", "1"], "temporal-weight"),
         (["--model", "starry_night", "--frames", "0"], "frames"),
+        (["--optimise", str(clip), "--temporal-cost", "-1"], "temporal-cost"),
         (["--model", "starry_night", "--precision", "float8"], "float8"),
     ):
         assert_one_line(cli("video", clip, "-o", out, *extra), 2, words)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_run_folder_keeps_the_record_the_measure_and_a_preview(clip, tmp_path):
+    run, out = tmp_path / "run", tmp_path / "out.mp4"
+    argv = ["--model", "starry_night", "--frames", "3", "--run-dir", run, "--json"]
+    result = cli("video", clip, "-o", out, *argv)
+    assert result.rc == 0, result.err
+    summary = json.loads(result.out)
+    record = json.loads((run / "config.json").read_text())
+    assert sorted(p.name for p in run.iterdir()) == [".nst_tf-run", "config.json", "preview.png"]
+    assert record["status"] == "finished" and record["route"]["model"] == "starry_night"
+    assert record["settings"]["frames"] == 3 and record["input"]["width"] == 64 and record["input"]["fps"] == 5.0
+    assert record["summary"]["precision_decision"]["precision"] == "float32"
+    measure = record["measure"]
+    assert measure["pairs"] == 2 and measure["warping_error"] == summary["warping_error"] > 0
+    assert measure["input_warping_error"] < measure["warping_error"]  # stylized strokes sit above the floor
+    from nst_tf.io.images import load_image
+
+    assert load_image(run / "preview.png").shape == (1, 2 * 144, 3 * 192, 3)  # 3 frames: input row, result row
+    again = cli("video", clip, "-o", out, *argv, "--overwrite", "--no-temporal")  # its own folder: replaced
+    assert again.rc == 0 and json.loads((run / "config.json").read_text())["settings"]["no_temporal"] is True
+
+
+def test_run_folders_it_may_not_use_are_refused(clip, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's")
+    (tmp_path / "file").write_text("a file")
+    before = snapshot(tmp_path)
+    out = tmp_path / "out.mp4"
+    for run_dir, extra, words in (
+        (mine, [], "already exists"),
+        (mine, ["--overwrite"], "not an nst_tf run folder"),
+        (tmp_path / "file", ["--overwrite"], "not a folder"),
+        (tmp_path / "file" / "run", [], "run"),  # a file as the parent
+        (tmp_path, [], "holds the output"),  # replacing it would remove the clip
+        ("/proc/nst_tf_video_run", [], "run"),
+    ):
+        assert_one_line(cli("video", clip, "-o", out, "--model", "starry_night", "--run-dir", run_dir, *extra), 2,
+                        words)  # fmt: skip
     assert snapshot(tmp_path) == before
 
 

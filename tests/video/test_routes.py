@@ -44,6 +44,21 @@ def test_optimised_route_starts_later_frames_from_the_warped_previous_result():
     grey = np.full_like(frame, 0.5)
     later = route(frame, grey)  # one L-BFGS step from a grey start stays near grey
     assert np.abs(later - grey).mean() < 0.5 * np.abs(later - first).mean()
+    assert "temporal" not in route.last_costs  # no mask: no temporal cost
+
+
+def test_optimised_route_temporal_cost_holds_the_reliable_pixels_to_the_warped_result():
+    config = Config(weights="random", iterations=2, seed=1).validated()
+    frame, style = textured(40, 48, seed=3), textured(40, 40, seed=4, cell=8)
+    grey, mask = np.full_like(frame, 0.5), np.zeros(frame.shape[1:3], np.float32)
+    mask[:, :24] = 1.0  # the left half reliable
+    free = OptimisedRoute(style, config, later_iterations=6, temporal_weight=0.0)(frame, grey, mask)
+    route = OptimisedRoute(style, config, later_iterations=6, temporal_weight=1e4)
+    held = route(frame, grey, mask)
+    assert route.last_costs["temporal"] > 0 and route.last_costs["total"] > route.last_costs["temporal"]
+    drift = np.abs(free - grey)[:, :, :24].mean()
+    assert np.abs(held - grey)[:, :, :24].mean() < 0.5 * drift  # held near the warped result where reliable
+    np.testing.assert_allclose(np.abs(held - grey)[:, :, 24:].mean(), np.abs(free - grey)[:, :, 24:].mean(), rtol=0.5)
 
 
 def test_stylize_video_resets_a_route_between_clips():

@@ -204,15 +204,29 @@ def test_only_a_route_that_needs_the_start_gets_it():
 
     class Recorder:
         def __init__(self, needs_start: bool) -> None:
-            self.needs_start, self.starts = needs_start, []
+            self.needs_start, self.starts, self.masks = needs_start, [], []
 
-        def __call__(self, frame, start):
+        def __call__(self, frame, start, *mask):  # a route that needs the start gets the reliable mask too
             self.starts.append(start)
+            self.masks.extend(mask)
             return frame
 
     hungry, plain = Recorder(True), Recorder(False)
     list(stylize_video(frames, hungry)), list(stylize_video(frames, plain))
     assert hungry.starts[0] is None and all(s.shape == frames[0].shape for s in hungry.starts[1:])
     assert np.abs(hungry.starts[2] - frames[2]).mean() < 0.02  # the previous (identity) result, warped here
-    assert plain.starts == [None, None, None]
+    assert plain.starts == [None, None, None] and plain.masks == []
+    assert hungry.masks[0] is None and hungry.masks[1].shape == SIZE and 0.5 < hungry.masks[2].mean() <= 1.0
     assert list(stylize_video(frames, hungry, temporal=False))[1].info["flow_seconds"] == 0.0
+
+
+def test_a_route_that_blends_nothing_after_keeps_its_own_frames():
+    frames = pan_zoom_clip(textured(), 3, SIZE)
+    route, made = flickering_route(), []
+
+    def recorded(frame, start, mask):
+        made.append(route(frame, start))
+        return made[-1]
+
+    recorded.needs_start, recorded.blend_after = True, False  # as the optimisation route: its cost instead
+    assert all(np.array_equal(s.image, m) for s, m in zip(stylize_video(frames, recorded), made, strict=True))
