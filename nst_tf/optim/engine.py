@@ -3,7 +3,9 @@
 `stylize(content, styles, config)` applies the mode's rules, plans colour preservation and the
 coarse-to-fine stages (`nst_tf.optim.pictures`, NumPy), builds (or takes) the feature extractor, and runs
 each stage with the optimiser the config names: Adam (`nst_tf.optim.adam`) or L-BFGS
-(`nst_tf.optim.lbfgs_tf`). It yields one `Step` record per step (`nst_tf.optim.records`).
+(`nst_tf.optim.lbfgs_tf`). It yields one `Step` record per step (`nst_tf.optim.records`). On CPU the stages
+are planned to fit the memory budget first (`nst_tf.optim.memory_plan`): a stage whose step would not fit
+runs by Adam, in one piece or on tiles (`nst_tf.optim.tiled`), and a run too big for one stage gets more.
 
 The library never writes files: the caller decides what to keep of the Steps. Pictures are
 (1, H, W, 3) float32 RGB in [0, 1] at every boundary.
