@@ -31,10 +31,16 @@ STRIDE = 16
 MARGIN = 64
 MIN_CORE = 64
 # What a tiled stage holds besides one tile's maps, in bytes a pixel of the whole picture: the picture,
-# its gradient and Adam's two moments (4 x 12), the content and style pictures at the stage's size
-# (2 x 12), the content layer's stored features (conv4_2: 512 channels at 1/64 of the pixels, 32), a
-# snapshot (12) and the upsampled start and the resizer's temporaries (24).
-HELD_BYTES_PER_PIXEL = 4 * 12 + 2 * 12 + 32 + 12 + 24
+# its gradient and Adam's two moments (4 x 12), the content and style pictures at the stage's size, twice
+# (the run's checked inputs and the stage's: 4 x 12), the content layer's stored features (conv4_2: 512
+# channels at 1/64 of the pixels, 32), the upsampled start and a snapshot (2 x 12), and the allocator's
+# slack. Fitted to peak RSS measured with /usr/bin/time -v and /proc's VmHWM (README, "Print-size
+# pictures"): 140 was 0.1 GiB short at 2048x1536 and about 0.6 GiB at 3840x2880.
+HELD_BYTES_PER_PIXEL = 200
+# A tile's step holds the tapped layers' maps (float32) twice more than a whole-picture step: the core's
+# slice of each and the slice's gradient, padded to the window (fitted as above: a 1072-px window at
+# 1920x1440 peaked 0.6 GiB above the estimate without them).
+TILE_TAPPED_COPIES = 2
 
 
 @dataclass(frozen=True)
@@ -139,15 +145,25 @@ def _stage(config: Config, height: int, width: int, architecture: str, room: flo
     held = HELD_BYTES_PER_PIXEL * h * w
     core = STRIDE * (min(max(h, w), _largest_window(adam, architecture, room - held) - 2 * MARGIN) // STRIDE)
     if core < MIN_CORE:
-        need = held + memory.estimate_peak_bytes(adam, MIN_CORE + 2 * MARGIN, MIN_CORE + 2 * MARGIN, architecture)
+        need = held + tile_bytes(adam, MIN_CORE + 2 * MARGIN, MIN_CORE + 2 * MARGIN, architecture)
         raise ConfigError(
             f"a {w}x{h} picture needs about {need / memory.HEADROOM / 2**30:.1f} GiB even in tiles and the budget "
             f"is {room / memory.HEADROOM / 2**30:.1f} GiB (--max-memory, or what is free): use a smaller --image-size"
         )
     window = (min(h, core + 2 * MARGIN), min(w, core + 2 * MARGIN))
-    estimate = held + memory.estimate_peak_bytes(adam, *window, architecture)
+    estimate = held + tile_bytes(adam, *window, architecture)
     tiles = math.ceil(h / core) * math.ceil(w / core)
     return StagePlan(h, w, "adam", core, MARGIN, tiles, int(estimate))
+
+
+def tile_bytes(config: Config, height: int, width: int, architecture: str) -> int:
+    """Peak bytes of one tile's step (a `height` x `width` window): a whole step's estimate, plus the
+    tapped maps' extra copies (TILE_TAPPED_COPIES)."""
+    tapped = {config.content_layer_key} if config.content_weight else set()
+    tapped |= set(config.style_layer_weights) if config.style_weight else set()
+    values = sum(x["height"] * x["width"] * x["c_out"] for x in memory.conv_layers(config, height, width, architecture)
+                 if x["name"] in tapped)  # fmt: skip
+    return memory.estimate_peak_bytes(config, height, width, architecture) + TILE_TAPPED_COPIES * 4 * values
 
 
 def _largest_window(config: Config, architecture: str, room: float) -> int:
@@ -155,7 +171,7 @@ def _largest_window(config: Config, architecture: str, room: float) -> int:
     low, high = 0, 1 << 15
     while high - low > 1:
         middle = (low + high) // 2
-        fits = memory.estimate_peak_bytes(config, middle, middle, architecture) <= room
+        fits = tile_bytes(config, middle, middle, architecture) <= room
         low, high = (middle, high) if fits else (low, middle)
     return low
 
