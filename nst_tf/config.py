@@ -184,6 +184,8 @@ class Config:
         preserve_colors: None, "post", "luminance" or "histogram" (see nst_tf.losses.color).
         scales: coarse-to-fine stages; stage k of N works at image_size / 2^(N-1-k) and runs
             iterations / 2^k steps (the coarsest the full count; finer ones start from a good picture).
+        max_memory: the memory (CPU) a run plans within, e.g. "3G"; None: what the machine has free. A stage
+            whose step would not fit runs on tiles (nst_tf.optim.tiled); see nst_tf.optim.memory.plan_memory.
         content_cost_form, style_cost_form, gram_normalisation, tv_form: each source's cost conventions,
             see nst_tf.losses.costs ("course"/"mse"/"sum"; Gram "none"/"size"; TV "mean"/"sum").
         feature_tap: "relu" (each conv's ReLU output) or "conv" (before the ReLU: the PyTorch recipes).
@@ -248,6 +250,13 @@ class Config:
     )
     preserve_colors: str | None = setting(None, "keep the content's colours", parse="str", choices=COLOR_MODES)
     scales: int = setting(1, "coarse-to-fine stages, for large pictures (e.g. 3)", parse="int", metavar="N")
+    max_memory: str | None = setting(
+        None,
+        "memory to fit in, e.g. 3G: adds coarse-to-fine stages and steps in tiles where a step would not fit "
+        "(default: what is free)",
+        parse="str",
+        metavar="SIZE",
+    )
     content_cost_form: str = setting("relative")
     style_cost_form: str = setting("relative")
     gram_normalisation: str = setting("none")
@@ -307,6 +316,10 @@ class Config:
         )
         _require(self.seed is None or 0 <= self.seed < 2**32, f"seed must be between 0 and 2**32 - 1, got {self.seed}")
         _require(1 <= self.scales <= 6, f"scales must be between 1 and 6, got {self.scales}")
+        if self.max_memory is not None:
+            from nst_tf.perf.tiling import parse_memory  # a shared room, imports no TensorFlow
+
+            parse_memory(self.max_memory)
         self._validate_conventions()
         if self.scales > 1:
             smallest = self.image_size / 2 ** (self.scales - 1)

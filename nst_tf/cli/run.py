@@ -71,13 +71,12 @@ def command(args: argparse.Namespace) -> int:
     with sigterm_as_interrupt():
         try:
             with warnings_held():  # a refusal is the only line; the fallback note comes once the run starts
-                from nst_tf.optim.run_plan import check_run
+                from nst_tf.optim.run_plan import check_run, plan_lines
 
                 plan = _plan(args)
                 check_run(plan)
-            decision = plan.prepared.get("precision")
-            if decision is not None and decision.measured and not args.quiet:
-                sys.stderr.write(decision.line() + "\n")
+            if not args.quiet:  # the precision probe's decision, the memory plan (stages, tiles)
+                sys.stderr.write("".join(line + "\n" for line in plan_lines(plan)))
         except KeyboardInterrupt as exc:
             sys.stderr.write("nst_tf: interrupted before the run started; nothing was written\n")
             return interrupted_status(exc)

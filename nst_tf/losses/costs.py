@@ -130,8 +130,22 @@ def layer_style_cost(
     """
     positions, channels = _positions_and_channels(generated_features)
     generated_gram = gram_matrix(generated_features, normalisation)
+    return gram_style_cost(style_gram, generated_gram, positions, channels, style_positions, form, normalisation)
+
+
+def gram_style_cost(
+    style_gram: tf.Tensor,
+    generated_gram: tf.Tensor,
+    positions: tf.Tensor,
+    channels: tf.Tensor,
+    style_positions: tf.Tensor | float | None = None,
+    form: str = "course",
+    normalisation: str = "none",
+) -> tf.Tensor:
+    """`layer_style_cost` from the generated picture's Gram G_G (taken over `positions` = n_H·n_W, `channels`
+    = n_C) rather than its features: the tiled step (nst_tf.optim.tiled) sums G_G over tiles first."""
     if style_positions is not None and normalisation == "none":
-        style_gram = style_gram * (positions / tf.cast(style_positions, generated_features.dtype))
+        style_gram = style_gram * (positions / tf.cast(style_positions, generated_gram.dtype))
     total = _per_picture_sum(tf.square(style_gram - generated_gram))
     if form == "sum":
         return total

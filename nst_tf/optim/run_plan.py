@@ -176,6 +176,7 @@ def _record_config(folder: RunFolder, record: dict) -> Config:
     where = folder.path / "config.json"
     if not isinstance(settings, dict):
         raise ConfigError(f"{where}: 'config' is not a set of settings")
+    settings = {**_LATER_SETTINGS, **settings}  # a run folder written before a setting existed
     missing = sorted({f.name for f in dataclasses.fields(Config)} - set(settings))
     if missing:
         raise ConfigError(f"{where}: the settings lack {', '.join(missing)}")
@@ -193,6 +194,9 @@ def _record_config(folder: RunFolder, record: dict) -> Config:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: a setting has the wrong type ({' '.join(str(exc).split())[:80]})") from None
 
+
+# Settings added after run folders were first written, with the value such a run had: --max-memory (issue 26).
+_LATER_SETTINGS = {"max_memory": None}
 
 # Field annotations (as text, `from __future__ import annotations`) -> the JSON types config.json may hold.
 _JSON_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
@@ -240,8 +244,9 @@ def check_run(plan: RunPlan) -> None:
 
     weights = weights_module.resolve_weights_for_config(plan.config)
     import_tensorflow_quietly()
-    from nst_tf.optim import memory, pictures
+    from nst_tf.optim import pictures
     from nst_tf.optim.engine import resolve_device
+    from nst_tf.optim.memory_plan import plan_memory
     from nst_tf.perf.precision import resolve_config
     from nst_tf.vgg.extractor import build_extractor
 
@@ -254,10 +259,14 @@ def check_run(plan: RunPlan) -> None:
     config = plan.config
 
     device = resolve_device(config.device)
-    height, width = result_size(plan)
-    if device == "/CPU:0":  # the refusal stylize makes, made before any picture is resized or folder made
-        memory.check_memory(config, height, width, weights.architecture)
     shown_content, shown_styles = pictures.inputs_for_mode(plan.content, plan.styles, config)
+    if device == "/CPU:0":  # planned (or refused) before any picture is resized or folder made
+        planned = plan_memory(config, *shown_content.shape[1:3], weights.architecture)
+        if planned.changes_anything and (plan.backend == "torch" or plan.resume is not None):
+            raise ConfigError(f"{planned.line()[8:]}: only a new run on the TensorFlow backend can do that")
+        plan.prepared["memory_plan"] = planned
+        plan.record["memory_plan"] = planned.line()[8:]
+        config = planned.config  # with the coarse-to-fine stages the plan added, if any
     for stage_config, _ in pictures.stage_plan(config)[:-1]:  # every scale's size must work: check now
         pictures.prepare_images(shown_content, [], stage_config)
     content, styles = pictures.prepare_images(shown_content, shown_styles, config)
@@ -277,13 +286,15 @@ def check_run(plan: RunPlan) -> None:
     plan.prepared.update(weights=weights, extractor=extractor, content=content, styles=styles)
 
 
-def result_size(plan: RunPlan) -> tuple[int, int]:
-    """(height, width) of the picture the run makes, from the shapes alone (nothing resized yet)."""
-    config = plan.config
-    if config.exact_size is not None:
-        return config.exact_size
-    reference = plan.styles[0] if config.mode == "texture" else plan.content
-    return image_io.fit_size(reference.shape[1], reference.shape[2], config.image_size)
+def plan_lines(plan: RunPlan) -> list[str]:
+    """What a checked run says on stderr before it starts: the precision probe's decision when it measured,
+    and the memory plan when --max-memory was given or the plan changed the run (stages, Adam, tiles)."""
+    lines = []
+    if (decision := plan.prepared.get("precision")) is not None and decision.measured:
+        lines.append(decision.line())
+    if (planned := plan.prepared.get("memory_plan")) is not None and (planned.given or planned.changes_anything):
+        lines.append(planned.line())
+    return lines
 
 
 def _optimizer_arrays(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:

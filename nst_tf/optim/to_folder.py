@@ -56,6 +56,7 @@ def plan_steps(plan: RunPlan) -> Iterator[Step]:
         extractor=plan.prepared["extractor"],
         style_blend=plan.blend,
         resume=optimizer_state(plan),
+        memory_plan=plan.prepared.get("memory_plan"),
     )
 
 

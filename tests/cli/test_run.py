@@ -61,6 +61,18 @@ def test_run_writes_a_complete_consistent_folder(tmp_path, capsys):
     assert "generated.png" in out
 
 
+def test_max_memory_plans_the_run_and_says_so_in_one_line(tmp_path, capsys):
+    """A budget the default L-BFGS run at 96 px does not fit (the runtime alone is 0.8 GiB of the estimate):
+    the plan adds a coarser stage and runs by Adam, and says so; the record keeps the line."""
+    args = [CONTENT, STYLE, "-o", str(tmp_path), "--name", "m", "--weights", "random", "--image-size", "96"]
+    code, _, err = run_cli([*args, "--iterations", "2", "--max-memory", "1.11G"], capsys)
+    assert code == 0, err
+    plan = [line for line in err.splitlines() if line.startswith("nst_tf: run:")]
+    assert len(plan) == 1 and "scales: " in plan[0] and "by adam" in plan[0] and "of a budget of 1.11 GiB" in plan[0]
+    record = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert record["status"] == "complete" and record["memory_plan"] == plan[0].removeprefix("nst_tf: ")
+
+
 def test_flags_override_the_preset(tmp_path, capsys):
     args = [CONTENT, STYLE, "-o", str(tmp_path), "--name", "o", *FAST, "--preset", "course", "--weights", "random"]
     args += ["--style-layers", "conv1_1,conv2_1", "--content-layer", "block3_conv1", "--learning-rate", "3"]
@@ -126,6 +138,8 @@ def _bad_inputs(tmp_path):
         "blend count": [CONTENT, STYLE, "--style-blend", "0.5,0.5"],
         "not a number": [CONTENT, STYLE, "--iterations", "many"],
         "unknown preset": [CONTENT, STYLE, "--preset", "fancy"],
+        "memory not a size": [CONTENT, STYLE, "--max-memory", "lots"],
+        "memory too small even in tiles": [CONTENT, STYLE, "--max-memory", "1G", "--weights", "random"],
     }
 
 
@@ -147,6 +161,8 @@ BAD_CASES = [
     "blend count",
     "not a number",
     "unknown preset",
+    "memory not a size",
+    "memory too small even in tiles",
 ]
 
 
