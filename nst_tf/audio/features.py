@@ -36,8 +36,12 @@ def random_kernel(bins: int, filters: int, width: int, seed: int) -> np.ndarray:
 
 
 def features(spectrogram: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-    """ReLU(conv1d(spectrogram, kernel)): (frames, bins) -> (frames - width + 1, filters), 'valid' padding."""
-    return tf.nn.relu(tf.nn.conv1d(spectrogram[None], kernel, stride=1, padding="VALID"))[0]
+    """ReLU(conv1d(spectrogram, kernel)): (frames, bins) -> (frames - width + 1, filters) float32, 'valid'
+    padding, computed in the kernel's dtype: a bfloat16 kernel convolves a bfloat16 copy of the spectrogram
+    (float32 accumulation inside oneDNN) and the features come back as float32, so Grams and costs (and the
+    gradient reaching the spectrogram) stay float32. For a float32 kernel both casts are no-ops."""
+    x = tf.cast(spectrogram, kernel.dtype)[None]
+    return tf.cast(tf.nn.relu(tf.nn.conv1d(x, kernel, stride=1, padding="VALID"))[0], tf.float32)
 
 
 def gram(feature_map: tf.Tensor) -> tf.Tensor:
@@ -60,7 +64,7 @@ CostAndGradient = Callable[[tf.Tensor], tuple[dict[str, tf.Tensor], tf.Tensor]]
 
 
 def make_cost_and_gradient(
-    kernel: np.ndarray,
+    kernel: np.ndarray | tf.Tensor,
     content_features: np.ndarray | None,
     style_gram: np.ndarray,
     content_weight: float,
@@ -70,9 +74,9 @@ def make_cost_and_gradient(
     """The compiled spectrogram (frames, bins) -> ({total, content, style}, d total / d spectrogram).
 
     Its input signature is fixed, so it is traced once per run. `content_features` None (texture mode)
-    leaves the content cost at zero.
+    leaves the content cost at zero. A bfloat16 `kernel` makes the convolution bfloat16 (see `features`).
     """
-    kernel_t = tf.constant(kernel)
+    kernel_t = tf.convert_to_tensor(kernel)
     style_t = tf.constant(style_gram)
     content_t = None if content_features is None else tf.constant(content_features)
     alpha, beta = float(content_weight), float(style_weight)

@@ -1,17 +1,20 @@
 """Sound style transfer into a run folder: the library entry behind the `audio` command.
 
 `plan_sound_run(paths, config, output, overwrite)` reads the WAV files and checks every setting and the
-output place (nothing written); `write_sound_run(plan, tensorboard, on_step)` makes the folder (see
-`nst_tf.audio.run_folder`), consumes `synthesize`'s Step stream into it, reconstructs the phase, writes
-result.wav at a safe loudness, the picture and report.html. Ctrl-C or SIGTERM stops it keeping what was
-written (config.json says "interrupted"); the returned `SoundRun` says how it ended. `sound_to_folder` is
-both in one call. Without a folder, `stylize_sound(paths, config)` is the stream: one Step per iteration, the
-last carrying the spectrogram (`image`) and the sound itself (`info["sound"]`, `info["rate"]`).
+output place (nothing written); `decide_precision(plan)` decides `--precision auto` (after the checks, so a
+refusal probes nothing; `write_sound_run` does it for a plan not yet decided); `write_sound_run(plan,
+tensorboard, on_step)` makes the folder (see `nst_tf.audio.run_folder`), consumes `synthesize`'s Step
+stream into it, reconstructs the phase, writes result.wav at a safe loudness, the picture and report.html.
+Ctrl-C or SIGTERM stops it keeping what was written (config.json says "interrupted"); the returned `SoundRun`
+says how it ended. `sound_to_folder` is both in one call. Without a folder, `stylize_sound(paths, config)` is
+the stream: one Step per iteration, the last carrying the spectrogram (`image`) and the sound itself
+(`info["sound"]`, `info["rate"]`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,12 +31,14 @@ RESULT_PEAK = 0.99  # a louder result is scaled down to this peak rather than cl
 
 @dataclass
 class SoundPlan:
-    """A checked sound run: the settings, the prepared inputs, the planned folder, the source paths."""
+    """A checked sound run: the settings (precision resolved), the prepared inputs, the planned folder, the
+    source paths, and the precision decision (nst_tf.perf.precision.Decision)."""
 
     config: AudioConfig
     inputs: AudioInputs
     folder: object  # nst_tf.io.rundir.RunFolder, planned (nothing made yet)
     paths: list[str]
+    decision: object = None
 
 
 @dataclass
@@ -71,6 +76,33 @@ def plan_sound_run(paths: list[str], config: AudioConfig, output: str | Path, ov
     return SoundPlan(config, inputs, folder, list(paths))
 
 
+def decide_precision(plan: SoundPlan) -> SoundPlan:
+    """The plan with "auto" decided once for the run (nst_tf.perf.precision: may probe, so TensorFlow is
+    imported) and the Decision beside it, for config.json and the command's line. A plan decided already
+    comes back as it is."""
+    if plan.decision is not None:
+        return plan
+    config, decision = resolve_audio_precision(plan.config)
+    return dataclasses.replace(plan, config=config, decision=decision)
+
+
+def resolve_audio_precision(config: AudioConfig):
+    """(config with its precision decided, the Decision)."""
+    from nst_tf.perf.precision import resolve_precision
+
+    decision = resolve_precision(config.precision)
+    return config.replace(precision=decision.precision), decision
+
+
+def progress_line(step: Step, iterations: int) -> str:
+    """The `audio` command's progress line for one iteration."""
+    c = step.costs
+    return (
+        f"step {step.iteration + 1:>5}/{iterations}  total {c['total']:.5g}  content {c['content']:.5g}  "
+        f"style {c['style']:.5g}  {step.seconds:.1f}s"
+    )
+
+
 def sound_to_folder(
     paths: list[str], config: AudioConfig | None = None, output: str | Path = "output/sound", **options
 ) -> SoundRun:
@@ -89,7 +121,7 @@ def stylize_sound(paths: list[str], config: AudioConfig | None = None) -> Iterat
     from nst_tf.audio.transfer import prepare, synthesize, to_waveform
     from nst_tf.io.sound import read_wav
 
-    config = (config or AudioConfig()).validate()
+    config, _ = resolve_audio_precision((config or AudioConfig()).validate())
     wanted = 1 if config.mode == "texture" else 2
     if len(paths) != wanted:
         raise ConfigError(f"mode {config.mode} takes {wanted} sound(s), got {len(paths)}")
@@ -124,6 +156,7 @@ def write_sound_run(
     from nst_tf.audio.run_folder import AudioRunFolder
     from nst_tf.io.provenance import library_versions
 
+    plan = decide_precision(plan)
     config, inputs = plan.config, plan.inputs
     record = {
         "command": "audio",
@@ -133,6 +166,7 @@ def write_sound_run(
         "rate": inputs.rate,
         "samples": inputs.length,
         "config": config.to_dict(),
+        "precision_decision": plan.decision.to_dict(),
         "versions": library_versions(),
     }
     weights = {"content": config.content_weight if config.mode == "transfer" else 0.0, "style": config.style_weight}

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from nst_tf.config import setting
+from nst_tf.config import PRECISIONS, setting
 from nst_tf.errors import ConfigError
 from nst_tf.io.sound import Sound, resample
 from nst_tf.records import Step
@@ -60,6 +60,10 @@ class AudioConfig:
     learning_rate: float = setting(0.05, "Adam only", parse="float")
     griffin_lim_iterations: int = setting(100, "phase reconstruction", parse="int")
     griffin_lim_momentum: float = setting(0.99)
+    # The random convolution's arithmetic; its features, Grams, costs and the spectrogram stay float32.
+    precision: str = setting(
+        "auto", "the convolution's arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
+    )
 
     @property
     def hop_length(self) -> int:
@@ -92,6 +96,7 @@ class AudioConfig:
             (np.isfinite(self.learning_rate) and self.learning_rate > 0, "--learning-rate must be > 0"),
             (0 <= self.griffin_lim_iterations <= 10_000, "--griffin-lim-iterations must be 0 to 10000"),
             (0 <= self.griffin_lim_momentum < 1, "the Griffin-Lim momentum must be in [0, 1)"),
+            (self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -160,20 +165,23 @@ def synthesize(inputs: AudioInputs, config: AudioConfig) -> Iterator[Step]:
 
     from nst_tf.audio import features as F
     from nst_tf.audio.spectrogram import frames_for, log_magnitude
+    from nst_tf.perf.precision import resolve_precision
 
     n_fft, hop = config.n_fft, config.hop_length
     style_spec = log_magnitude(inputs.style, n_fft, hop)
     bins = style_spec.shape[1]
     kernel = F.random_kernel(bins, config.filters, config.kernel_width, config.seed)
-    style_gram = F.gram(F.features(tf.constant(style_spec), tf.constant(kernel))).numpy()
+    # the targets in the same arithmetic as the generated sound's features ("auto": a library call's own)
+    kernel_t = tf.cast(kernel, resolve_precision(config.precision).precision)
+    style_gram = F.gram(F.features(tf.constant(style_spec), kernel_t)).numpy()
     content_spec, content_features, upper = None, None, float(style_spec.max())
     if config.mode == "transfer":
         content_spec = log_magnitude(inputs.content, n_fft, hop)
-        content_features = F.features(tf.constant(content_spec), tf.constant(kernel)).numpy()
+        content_features = F.features(tf.constant(content_spec), kernel_t).numpy()
         upper = max(upper, float(content_spec.max()))
     shape = (frames_for(inputs.length, hop), bins)
     weight = config.content_weight if config.mode == "transfer" else 0.0
-    function = F.make_cost_and_gradient(kernel, content_features, style_gram, weight, config.style_weight, shape)
+    function = F.make_cost_and_gradient(kernel_t, content_features, style_gram, weight, config.style_weight, shape)
     start = _start(content_spec if config.mode == "transfer" else style_spec, shape, config.seed)
     log.info("audio %s: %d frames x %d bins, %d filters, %s", config.mode, *shape, config.filters, config.optimizer)
     loop = _lbfgs if config.optimizer == "lbfgs" else _adam

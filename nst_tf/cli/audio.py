@@ -38,28 +38,25 @@ def add_parser(subparsers) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Check everything, then make the run folder; returns the exit status."""
-    from nst_tf.audio.to_folder import plan_sound_run, write_sound_run
+    from nst_tf.audio.to_folder import decide_precision, plan_sound_run, progress_line, write_sound_run
 
     config = settings_from_args(AudioConfig, args).validate()
     plan = plan_sound_run(args.sounds, config, args.output, args.overwrite)
     every = max(1, config.iterations // 20)
 
     def show(step) -> None:
-        done = step.iteration + 1
-        if not args.quiet and (step.iteration % every == 0 or done == config.iterations):
-            c = step.costs
-            print(
-                f"step {done:>5}/{config.iterations}  total {c['total']:.5g}  content {c['content']:.5g}  "
-                f"style {c['style']:.5g}  {step.seconds:.1f}s",
-                flush=True,
-            )
+        if not args.quiet and (step.iteration % every == 0 or step.iteration + 1 == config.iterations):
+            print(progress_line(step, config.iterations), flush=True)
 
     with sigterm_as_interrupt():
         try:
             import_tensorflow_quietly()
+            plan = decide_precision(plan)  # "auto": the probe, or its cached answer
         except KeyboardInterrupt as exc:
             sys.stderr.write("nst_tf: interrupted before the run started; nothing was written\n")
             return interrupted_status(exc)
+        if plan.decision.measured and not args.quiet:
+            sys.stderr.write(plan.decision.line() + "\n")
         try:
             run = write_sound_run(plan, tensorboard=not args.no_tb, on_step=show)
         except KeyboardInterrupt as exc:

@@ -33,7 +33,7 @@ def add_parser(subparsers) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Train, log, save; returns the exit status."""
-    from nst_tf.universal.training_run import DecoderRun
+    from nst_tf.universal.training_run import DecoderRun, step_line
 
     settings = settings_from_args(DecoderTraining, args)
     run = DecoderRun(
@@ -46,12 +46,11 @@ def command(args: argparse.Namespace) -> int:
         init=args.init,
         tensorboard=not args.no_tb,
     )
+    if run.decision.measured:
+        sys.stderr.write(run.decision.line() + "\n")
     with sigterm_as_interrupt():
         for step in run.steps():
-            done = step.iteration + 1
-            if done % args.log_every == 0:
-                costs = {("loss" if k == "total" else k): v for k, v in step.costs.items()}
-                losses = " ".join(f"{k}={v:.5g}" for k, v in costs.items())
-                print(f"step {done} {losses} step_s={step.seconds:.2f}", flush=True)
+            if (step.iteration + 1) % args.log_every == 0:
+                print(step_line(step), flush=True)
     sys.stdout.write(f"saved {run.path}\n")
     return 0

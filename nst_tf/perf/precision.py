@@ -62,7 +62,7 @@ class Decision:
         requested: what was asked for: "auto", "float32" or "bfloat16".
         source: "explicit" (asked for by name), "probe" (measured now), "cache" (measured before on this
             machine), "environment" (NST_TF_PRECISION), "backend" (the PyTorch twin: float32 only) or
-            "network" (SqueezeNet 1.1: float32 only).
+            "network" (SqueezeNet 1.1: float32 only) or "solve" (a least-squares decoder fit: float64).
         device: the device the probe ran on, in words.
         conv_speedup: bfloat16's convolution speed over float32's (geometric mean over PROBE_CONVS),
             None when nothing was measured.
@@ -101,6 +101,7 @@ class Decision:
             "environment": f"{ENV_VAR}",
             "backend": "the backend computes in float32 only",
             "network": "SqueezeNet 1.1 runs in float32 only",
+            "solve": "a least-squares fit solves in float64",
             "probe": "no bfloat16 convolution ran on this device",
         }
         return f"precision: {self.precision} ({reason.get(self.source, self.source)})"

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from nst_tf.errors import ConfigError
-from nst_tf.vgg.extractor import FeatureExtractor
+from nst_tf.vgg.extractor import BFloat16Extractor, FeatureExtractor
 from nst_tf.vgg.weights import VGGWeights
 
 LEVELS = (1, 2, 3, 4)
@@ -51,12 +51,16 @@ def check_level(level: int) -> int:
     return int(level)
 
 
-def build_encoder(weights: VGGWeights, level: int) -> FeatureExtractor:
-    """Frozen VGG up to relu{level}_1; `encoder(images)[LEVEL_LAYERS[level]]` is (N, H/2^(level−1), …, C)."""
+def build_encoder(weights: VGGWeights, level: int, precision: str = "float32") -> FeatureExtractor:
+    """Frozen VGG up to relu{level}_1; `encoder(images)[LEVEL_LAYERS[level]]` is (N, H/2^(level−1), …, C).
+
+    `precision` "bfloat16" computes the convolutions in bfloat16 (`BFloat16Extractor`: float32 weights,
+    features handed out as float32)."""
     if weights.architecture != "vgg16":
         # The shipped decoders invert VGG16 features; a VGG19 trunk has other features at the same names.
         raise ConfigError(f"the universal decoders were trained on VGG16 features, not {weights.architecture}")
-    return FeatureExtractor(weights, [LEVEL_LAYERS[check_level(level)]], pooling="max")
+    kind = BFloat16Extractor if precision == "bfloat16" else FeatureExtractor
+    return kind(weights, [LEVEL_LAYERS[check_level(level)]], pooling="max")
 
 
 def _decoder_plan(level: int, width: float) -> list[tuple[str, int]]:
@@ -94,17 +98,31 @@ class ReflectionPad(keras.layers.Layer):
         return {**super().get_config(), "pad": self.pad}
 
 
-def build_decoder(level: int, width: float = 1.0, name: str | None = None) -> keras.Model:
+def build_decoder(level: int, width: float = 1.0, name: str | None = None, precision: str = "float32") -> keras.Model:
     """A decoder from relu{level}_1 features (N, h, w, C) to RGB (N, h·2^(level−1), w·2^(level−1), 3).
 
     Args:
         level: 1–4.
         width: multiplier of every inner channel count (1.0: the exact mirror of VGG16).
         name: the Keras model name (default decoder{level}).
+        precision: "bfloat16" builds it under Keras's "mixed_bfloat16" policy (float32 variables, bfloat16
+            convolutions and a bfloat16 output; a trainer casts the output to float32 for its losses). The
+            weights file is the same either way.
     """
     level = check_level(level)
     if not 0.0 < width <= 1.0:
         raise ConfigError(f"width must be in (0, 1], not {width}")
+    if precision != "bfloat16":
+        return _decoder(level, width, name)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:  # layers take the policy in force when they are made
+        return _decoder(level, width, name)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _decoder(level: int, width: float, name: str | None) -> keras.Model:
     channels = dict(_VGG16_CONVS)[LEVEL_LAYERS[level]]
     inputs = keras.Input(shape=(None, None, channels), name="features")
     x = keras.layers.Rescaling(1.0 / FEATURE_SCALE[level], name="scale")(inputs)

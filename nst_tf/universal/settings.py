@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -136,6 +137,10 @@ class DecoderTraining:
         level: the encoder level it inverts (relu{level}_1); AdaIN's is 4.
         mode: "reconstruction" (Li et al.), "adain" (Huang & Belongie) or "least-squares" (level 1, solved).
         crops_per_photo: reconstruction: the size of the encoded crop pool (see universal.train.encode_crops).
+        precision: "auto" (bfloat16 where nst_tf.perf.precision measures it faster, else float32), "float32"
+            or "bfloat16": the encoder's and the decoder's convolutions; the decoder's variables, Adam's
+            state, AdaIN's statistics and the losses stay float32 (nst_tf.universal.train). `DecoderRun`
+            resolves "auto" once and records the decision.
     """
 
     level: int = setting(4, "encoder level it inverts (adain: 4)", parse="int", choices=(1, 2, 3, 4))
@@ -151,6 +156,9 @@ class DecoderTraining:
     checkpoint_every: int = setting(100)
     crops_per_photo: int = setting(6, "reconstruction: encoded crops per photo", parse="int")
     seed: int = setting(0)
+    precision: str = setting(
+        "auto", "the networks' arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
+    )
 
     def validate(self) -> DecoderTraining:
         """Raise ConfigError for a setting that makes no sense; return self."""
@@ -162,4 +170,16 @@ class DecoderTraining:
             raise ConfigError(f"--level must be 1 to 4, not {self.level}")
         if self.steps < 1 or self.batch < 1 or self.crop < 16 or not 0 < self.width <= 1:
             raise ConfigError("--steps and --batch must be >= 1, --crop >= 16, --width in (0, 1]")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
         return self
+
+    def resolved(self):
+        """(these settings with `precision` decided, the nst_tf.perf.precision Decision)."""
+        from nst_tf.perf.precision import Decision, resolve_precision
+
+        if self.mode == "least-squares":  # one solve in float64 on float32 features: nothing to probe for
+            decision = Decision("float32", self.precision, "solve")
+        else:
+            decision = resolve_precision(self.precision)
+        return dataclasses.replace(self, precision=decision.precision), decision

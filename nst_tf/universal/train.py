@@ -13,6 +13,11 @@ wrapped by `picture_batches`). `train_decoder` trains through the one training l
 (`nst_tf.training.loop`: a compiled step from a losses function, `tf.train.CheckpointManager` into
 `checkpoint_dir`, resume from its latest checkpoint, a stop flag read between steps), yielding one
 `nst_tf.records.Step` per step. `DecoderTraining` (the recipe) lives in `nst_tf.universal.settings`.
+Precision (`cfg.precision`, resolved from "auto" by `DecoderRun`): "bfloat16" runs the encoder's convolutions
+in bfloat16 (`BFloat16Extractor`, its flipped-kernel gradient too) and builds the decoder under Keras's
+"mixed_bfloat16" policy; what each hands out is cast to float32, so AdaIN's means and variances, the style loss's
+means and standard deviations, every loss, the decoder's variables and Adam's state stay float32. The
+least-squares fit of the level-1 decoder always solves in float64 on float32 features.
 `save_decoder` writes the shipped artefact: `NAME.weights.h5` plus `NAME.json` saying how it was made.
 """
 
@@ -35,7 +40,7 @@ from nst_tf.training.data import PhotoFolder, photo_dataset
 from nst_tf.training.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder, build_encoder
 from nst_tf.universal.settings import DecoderTraining
-from nst_tf.vgg.extractor import FeatureExtractor
+from nst_tf.vgg.extractor import BFloat16Extractor, FeatureExtractor
 from nst_tf.vgg.weights import VGGWeights
 
 log = logging.getLogger(__name__)
@@ -74,7 +79,7 @@ def reconstruction_losses(encoder: FeatureExtractor, decoder: keras.Model, level
 
     def losses(batch: tuple[tf.Tensor, tf.Tensor]) -> dict[str, tf.Tensor]:
         photos, target = batch
-        decoded = decoder(target, training=True)  # (N, H, W, 3)
+        decoded = tf.cast(decoder(target, training=True), tf.float32)  # (N, H, W, 3); a mixed decoder's is bfloat16
         pixel = tf.reduce_mean(tf.square(decoded - photos))
         feature = tf.constant(0.0)
         if cfg.feature_weight:
@@ -114,7 +119,7 @@ def adain_losses(encoder: FeatureExtractor, decoder: keras.Model, cfg):
         photos, styles = batch
         style_features = encoder(styles)
         target = tf.stop_gradient(adain_tf(encoder(photos)[deepest], style_features[deepest]))
-        decoded = decoder(target, training=True)
+        decoded = tf.cast(decoder(target, training=True), tf.float32)  # a mixed decoder hands out bfloat16
         out = encoder(decoded)
         content = tf.reduce_mean(tf.square(out[deepest] - target)) / (tf.reduce_mean(tf.square(target)) + 1e-8)
         style = 0.0
@@ -155,7 +160,7 @@ def train_decoder(
         Step(iteration=the step count after it minus one, costs={"total", "pixel", "feature"} or
         {"total", "content", "style"}, seconds=the step's own).
     """
-    decoder = decoder or build_decoder(cfg.level, cfg.width)
+    decoder = decoder or build_decoder(cfg.level, cfg.width, precision=cfg.precision)
     optimizer = keras.optimizers.Adam(cfg.learning_rate)
     optimizer.build(decoder.trainable_variables)
     strategy = make_strategy("default")
@@ -165,12 +170,13 @@ def train_decoder(
         return
     if cfg.mode == "adain":
         photo_batches = picture_batches(photos, cfg.crop, cfg.batch, seed=cfg.seed)
-        encoder = FeatureExtractor(weights, [LEVEL_LAYERS[k] for k in (1, 2, 3, 4)], pooling="max")
+        kind = BFloat16Extractor if cfg.precision == "bfloat16" else FeatureExtractor
+        encoder = kind(weights, [LEVEL_LAYERS[k] for k in (1, 2, 3, 4)], pooling="max")
         losses = adain_losses(encoder, decoder, cfg)
         style_batches = picture_batches(styles or [], cfg.crop, cfg.batch, seed=cfg.seed + 1)
         batches = zip(photo_batches, style_batches, strict=False)
     else:
-        encoder = build_encoder(weights, cfg.level)
+        encoder = build_encoder(weights, cfg.level, cfg.precision)
         losses = reconstruction_losses(encoder, decoder, cfg.level, cfg)
         batches = iter(encode_crops(photos, encoder, LEVEL_LAYERS[cfg.level], cfg, cfg.crops_per_photo * len(photos)))
     log.info("training inputs ready")

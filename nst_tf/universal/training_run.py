@@ -65,6 +65,13 @@ def check_places(checkpoint_dir: str | Path, output: str | Path, name: str, init
     return plan_decoder_files(output, name)  # the ownership rule for NAME.*
 
 
+def step_line(step: Step) -> str:
+    """The progress line of one step: `step N loss=… content=… style=… step_s=…` (or pixel/feature)."""
+    costs = {("loss" if k == "total" else k): v for k, v in step.costs.items()}
+    losses = " ".join(f"{k}={v:.5g}" for k, v in costs.items())
+    return f"step {step.iteration + 1} {losses} step_s={step.seconds:.2f}"
+
+
 class DecoderRun:
     """A checked decoder training (see the module docstring).
 
@@ -97,6 +104,8 @@ class DecoderRun:
         if settings.mode == "adain" and not self.styles:
             raise ConfigError("--mode adain needs --styles")
         self.decoder_files = check_places(checkpoint_dir, output, name, init)
+        # "auto" decided once, after every check (a refusal is the only line a bad input gets)
+        self.settings, self.decision = self.settings.resolved()
         self.checkpoint_dir, self.output, self.name, self.init = checkpoint_dir, output, name, init
         self.tensorboard = tensorboard
         self.path: Path | None = None  # NAME.weights.h5, once written
@@ -110,10 +119,10 @@ class DecoderRun:
 
         cfg, started = self.settings, time.perf_counter()
         weights = resolve_weights("imagenet-vgg16")
-        decoder = build_decoder(cfg.level, cfg.width)
+        decoder = build_decoder(cfg.level, cfg.width, precision=cfg.precision)
         if self.init:
             decoder.load_weights(self.init)
-        if cfg.mode == "least-squares":  # --steps crops, one solve
+        if cfg.mode == "least-squares":  # --steps crops, one solve in float64 whatever the precision
             decoder = fit_level1_decoder(weights, self.photos, cfg)
         else:
             records = train_decoder(weights, self.photos, cfg, self.checkpoint_dir, styles=self.styles, decoder=decoder)
@@ -136,6 +145,7 @@ class DecoderRun:
             "photos": f"{self.data} ({len(self.photos)} pictures)",
             "styles": [Path(s).name for s in self.styles],
             "init": self.init,
+            "precision_decision": self.decision.to_dict(),
             "seconds_this_session": round(time.perf_counter() - started, 1),
             "final_losses": final,
             "machine": provenance.machine(),
@@ -155,6 +165,7 @@ class DecoderRun:
         cfg = self.settings
         losses = ("loss", "content", "style") if cfg.mode == "adain" else ("loss", "pixel", "feature")
         config = {"command": "universal-train", "settings": dataclasses.asdict(cfg), "argv": sys.argv[1:]}
+        config["precision_decision"] = self.decision.to_dict()
         return RunLog(
             Path(self.checkpoint_dir) / "run",
             config,

@@ -69,9 +69,23 @@ def test_features_are_a_valid_relu_convolution():
     np.testing.assert_allclose(out[3], by_hand, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_texture_style_cost_falls(optimizer, caplog):
-    config = TINY.replace(mode="texture", optimizer=optimizer, duration=0.4, learning_rate=0.05)
+def test_bfloat16_features_are_float32_within_bfloat16s_rounding():
+    # --precision bfloat16 (issue 25): the convolution in bfloat16, its features handed out as float32. Each
+    # product has both factors rounded to 8 significant bits (2^-9 relative each), the sum accumulates in
+    # float32 and is rounded once more: |error| <= ~3 * 2^-9 * sum|x * w|, bounded here by 2^-7 * sum|x * w|.
+    spec = tf.random.uniform((20, 65), seed=1)
+    kernel = F.random_kernel(65, 8, 5, seed=0)
+    f32 = F.features(spec, tf.constant(kernel)).numpy()
+    b16 = F.features(spec, tf.cast(kernel, tf.bfloat16))
+    assert b16.dtype == tf.float32
+    scale = np.stack([np.einsum("kc,kcf->f", np.abs(spec.numpy()[i : i + 5]), np.abs(kernel)) for i in range(16)])
+    error = np.abs(b16.numpy() - f32)
+    assert np.all(error <= 2**-7 * scale) and error.max() > 0
+
+
+@pytest.mark.parametrize("optimizer, precision", [("lbfgs", "float32"), ("adam", "float32"), ("lbfgs", "bfloat16")])
+def test_texture_style_cost_falls(optimizer, precision, caplog):
+    config = TINY.replace(mode="texture", optimizer=optimizer, duration=0.4, learning_rate=0.05, precision=precision)
     inputs = prepare(None, _sound("noise"), config)
     logger = logging.getLogger("nst_tf.audio.transfer")
     logger.addHandler(caplog.handler)  # the CLI's logging setup stops nst_tf's records reaching the root

@@ -51,11 +51,35 @@ def test_a_tiny_transfer_writes_the_whole_run_folder(sounds, tmp_path, capsys):
     assert [int(r["iteration"]) for r in rows] == [0, 1, 2, 3]
     record = json.loads((out / "config.json").read_text())
     assert record["status"] == "complete" and record["command"] == "audio"
+    # --precision auto, decided once (conftest forces float32 through NST_TF_PRECISION) and recorded
+    assert record["config"]["precision"] == record["precision_decision"]["precision"] == "float32"
+    assert record["precision_decision"]["requested"] == "auto"
     assert any("2 channels mixed down" in note for note in record["inputs"])
     assert any("resampled from 16000 Hz to 8000 Hz" in note for note in record["inputs"])
     page = (out / "report.html").read_text()
     assert page.count("<audio") == 3 and "http" not in page
     assert "report:" in capsys.readouterr().out
+
+
+def test_a_measured_auto_says_so_in_one_line_and_computes_in_bfloat16(sounds, tmp_path, capsys, monkeypatch):
+    # "auto" decided by a probe (faked here: bfloat16 at 3x, whatever this CPU is): one line on stderr, the
+    # run computes in bfloat16 and config.json records the decision with its figures.
+    from nst_tf.perf import precision
+
+    def probe(tf_device, identity):
+        figures = {"conv_float32": 1.0, "conv_bfloat16": 3.0, "matmul_float32": 1.0, "matmul_bfloat16": 3.0}
+        return precision.Decision("bfloat16", "auto", "probe", identity, 3.0, 3.0, figures)
+
+    monkeypatch.delenv(precision.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(precision, "probe", probe)
+    out = tmp_path / "run"
+    assert main(["audio", str(sounds[0]), str(sounds[1]), "-o", str(out), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("precision: bfloat16 (probe: bfloat16 convolutions at 3.0x") and err.count("\n") == 1
+    record = json.loads((out / "config.json").read_text())
+    assert record["config"]["precision"] == "bfloat16" and record["precision_decision"]["conv_speedup"] == 3.0
+    assert record["status"] == "complete" and np.isfinite(record["final_costs"]["total"])
 
 
 def test_texture_mode_makes_a_sound_of_the_asked_duration(sounds, tmp_path):

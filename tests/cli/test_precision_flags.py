@@ -63,6 +63,8 @@ def test_an_unknown_precision_is_one_line(capsys):
         ["apply", "starry_night", str(PHOTO), "--max-memory", "1K", "-o", "{tmp}/a.png"],
         ["apply", "starry_night", str(PHOTO), "-o", "/proc/nst_tf_test.png"],
         ["universal", str(PHOTO), str(ROOT / "images" / "ihc.png"), "--max-memory", "1K", "-o", "{tmp}/u.png"],
+        ["universal-train", "--data", "{tmp}/none", "--checkpoint-dir", "{tmp}/ck", "-o", "{tmp}/o", "--name", "d"],
+        ["audio", "{tmp}/missing.wav", "-o", "{tmp}/a", "--mode", "texture"],
     ],
 )
 def test_a_refusal_is_the_only_line_even_when_the_probe_decided(argv, tmp_path, capsys, monkeypatch):

@@ -43,6 +43,34 @@ def test_reconstruction_training_runs_resumes_and_saves(tmp_path, vgg16, photos)
     assert path.is_file() and json.loads((tmp_path / "out" / "d2.json").read_text())["level"] == 2
 
 
+def test_bfloat16_adain_losses_match_float32s_with_float32_variables_and_losses(vgg16):
+    """--precision bfloat16 (issue 25): the encoder's and the decoder's convolutions in bfloat16, the decoder's
+    variables (so Adam's slots) and the losses float32; on the same weights and crops the losses agree with
+    float32's to within one bfloat16 rounding step."""
+    import tensorflow as tf
+
+    from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder
+    from nst_tf.universal.train import DecoderTraining, adain_losses
+    from nst_tf.vgg.extractor import BFloat16Extractor, FeatureExtractor
+
+    d32 = build_decoder(4, 0.125)
+    d16 = build_decoder(4, 0.125, precision="bfloat16")
+    d16.set_weights(d32.get_weights())
+    assert (d16.layers[-1].compute_dtype, d16.layers[-1].variable_dtype) == ("bfloat16", "float32")
+    assert all(v.dtype == "float32" for v in d16.trainable_variables)
+    photos = tf.constant(np.concatenate([tiny_image(32, 32, seed=s) for s in (0, 1)]))
+    styles = tf.constant(np.concatenate([tiny_image(32, 32, seed=s) for s in (5, 6)]))
+    layers, cfg = [LEVEL_LAYERS[k] for k in (1, 2, 3, 4)], DecoderTraining(mode="adain", width=0.125)
+    f32 = adain_losses(FeatureExtractor(vgg16, layers, pooling="max"), d32, cfg)((photos, styles))
+    b16 = adain_losses(BFloat16Extractor(vgg16, layers, pooling="max"), d16, cfg)((photos, styles))
+    # Each loss is a mean over thousands of feature values, each off by a few bfloat16 roundings (2^-9
+    # relative) of either sign: relatively it stays within one rounding step 2^-8 (measured ~1e-3), while a
+    # "bfloat16" path that computed nothing in bfloat16 would match float32 to ~1e-7.
+    for key in ("total", "content", "style"):
+        assert b16[key].dtype == tf.float32
+        assert 1e-6 < abs(float(b16[key]) / float(f32[key]) - 1) < 2**-8, (key, float(b16[key]), float(f32[key]))
+
+
 def test_least_squares_level1_decoder_inverts_relu1_1(vgg16, photos):
     from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder, build_encoder
     from nst_tf.universal.train import DecoderTraining, fit_level1_decoder
@@ -95,6 +123,10 @@ def test_universal_train_command_writes_a_run_folder_and_resumes_it(tmp_path, ph
     assert (ck / "run" / "loss.png").is_file() and any((ck / "run" / "tb").iterdir())
     meta = json.loads((out / "d.json").read_text())
     assert meta["training"]["steps"] == 3
+    # --precision auto, decided once (conftest forces float32 through NST_TF_PRECISION) and recorded in both
+    config = json.loads((ck / "run" / "config.json").read_text())
+    assert meta["training"]["precision"] == config["settings"]["precision"] == "float32"
+    assert meta["precision_decision"]["source"] == config["precision_decision"]["source"] == "environment"
     from nst_tf.io import provenance
 
     assert meta["machine"] == provenance.machine()  # the machine it ran on, not a description by hand
