@@ -51,7 +51,7 @@ def apply_files(
     photos = (photo for photo, _ in work)  # a generator: stylize_photos reads a window at a time
     bar = tqdm(total=len(work), unit="photo", disable=None if len(work) > 1 else True, leave=False)
     try:
-        for step, (_, target) in zip(stylize_photos(stylizer, photos, settings), work, strict=True):
+        for step, (_, target) in zip(stylize_photos(stylizer, photos, settings, as_bytes=True), work, strict=True):
             save_image(step.image, target)
             if owned is not None:
                 owned.record(target.name)  # the ledger: this file is nst_tf's to replace (or skip) next time

@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from nst_tf.feedforward.inference import JohnsonForward
 from nst_tf.feedforward.networks import JohnsonNet
+from nst_tf.io.images import to_uint8
 from nst_tf.perf.tiling import MemoryModel
 
 
@@ -63,7 +64,7 @@ def receptive_halo(model: JohnsonNet, part: str = "all") -> int:
 MEASURED_WIDTH = 0.25
 FIXED_BYTES = 800 * 2**20  # TensorFlow, the network and the interpreter
 WHOLE_PER_PIXEL = 190.0  # the picture, the result and every activation of the whole-picture pass
-HELD_PER_PIXEL = 55.0  # tiled: the picture (float32 in, result) and two 1/4-scale feature maps
+HELD_PER_PIXEL = 26.0  # tiled: the picture and its result as bytes (3 + 3), two 1/4-scale float32 feature maps (16)
 TILE_PER_PIXEL = 320.0  # one tile's activations per pixel of the tile with its margins
 
 
@@ -145,8 +146,10 @@ class TiledStylizer:
         self._passes[part, stop] = tf.function(run, input_signature=signature)
         return self._passes[part, stop]
 
-    def __call__(self, image: np.ndarray, tile: int) -> np.ndarray:
-        """The network's output for a (1, H, W, 3) float32 picture in [0, 1], with cores of `tile` px."""
+    def __call__(self, image: np.ndarray, tile: int, as_bytes: bool = False) -> np.ndarray:
+        """The network's output for a (1, H, W, 3) picture, float32 in [0, 1] or uint8 (`load_pixels`), with
+        cores of `tile` px: float32 in [0, 1], or with `as_bytes` uint8 as `to_uint8` rounds it, each core
+        rounded as it is made (3 bytes a pixel held instead of 12, and no whole-picture float copy to round)."""
         stride = self.model.stride
         height, width = image.shape[1:3]
         pad = ((0, 0), (0, (-height) % stride), (0, (-width) % stride), (0, 0))
@@ -168,7 +171,7 @@ class TiledStylizer:
             low = after
         for k in (len(self.channels) - 2, len(self.channels) - 1):
             stats = self._measure(low, stride, "ups", k, stats, core, full)
-        out = np.empty((1, *full, 3), np.float32)
+        out = np.empty((1, *full, 3), np.uint8 if as_bytes else np.float32)
         self._sweep(low, stride, "ups", None, stats, core, full, out, 1)
         return out[:, :height, :width]
 
@@ -197,6 +200,8 @@ class TiledStylizer:
                 x0, x1 = max(0, left - halo), min(full[1], right + halo)
                 box = tf.constant([top - y0, bottom - y0, left - x0, right - x0], tf.int32)
                 piece = source[:, y0 // scale : y1 // scale, x0 // scale : x1 // scale]
+                if piece.dtype == np.uint8:  # the picture kept as bytes: this tile as load_image reads it
+                    piece = piece.astype(np.float32) / 255.0
                 result = compiled(tf.constant(piece), given, box).numpy()
                 self.tiles += 1
                 if out is None:
@@ -204,5 +209,6 @@ class TiledStylizer:
                 else:
                     o = out_scale
                     rows, cols = slice((top - y0) // o, (bottom - y0) // o), slice((left - x0) // o, (right - x0) // o)
-                    out[:, top // o : bottom // o, left // o : right // o] = result[:, rows, cols]
+                    kept = result[:, rows, cols]
+                    out[:, top // o : bottom // o, left // o : right // o] = to_uint8(kept) if out.dtype == np.uint8 else kept
         return total
