@@ -40,6 +40,8 @@ def command(args: argparse.Namespace) -> int:
     if len(args.pictures) < 2:
         raise ConfigError("give a content picture and at least one style picture")
     settings = settings_from_args(UniversalSettings, args).validate(styles=len(args.pictures) - 1)
+    if Path(args.pictures[0]).is_dir():
+        return _folder(args, settings)
     if not args.output and not args.run_dir:
         raise ConfigError("say where the result goes: -o OUT.png and/or --run-dir DIR")
     run_folder = stream.check_places(args.output, args.run_dir, args.overwrite)
@@ -59,6 +61,19 @@ def command(args: argparse.Namespace) -> int:
     }
     plan = {"content": inputs.content, "styles": inputs.styles, "masks": inputs.masks, "run_folder": run_folder}
     return _write(args, plan, step.image, timing)
+
+
+def _folder(args: argparse.Namespace, settings: UniversalSettings) -> int:
+    """`universal DIR STYLE… [-o OUTDIR]`: the folder's photos streamed into OUTDIR (nst_tf.universal.folder)."""
+    from nst_tf.io.photo_folder import plan_folder, report_pictures
+    from nst_tf.universal.folder import folder_tag, load_for_folder, universal_files
+
+    tag, styles = folder_tag(settings.method, args.pictures[1:]), args.pictures[1:]
+    plan = plan_folder(args.pictures[:1], args.output, tag, args.overwrite, "universal")
+    model = load_for_folder(plan, args.run_dir, settings, sys.stderr)
+    summary = {"method": settings.method, "precision_decision": model.decision.to_dict()} if args.json else None
+    report_pictures(universal_files(model, plan, styles, settings), model.decision, summary, sys.stdout, sys.stderr)
+    return 0
 
 
 def _write(args: argparse.Namespace, plan: dict, result, timing: dict) -> int:

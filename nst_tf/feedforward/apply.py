@@ -153,8 +153,8 @@ def stylize_photos(
 
     Yields:
         Step(iteration=the photo's index, costs={}, seconds=since the stream began, image=(1, H, W, 3) in
-        [0, 1] (uint8 with `as_bytes`), info={"source": its path or None, "seconds": its share of the batch's forward pass, "plan":
-        one line: whole or in tiles, within `settings.max_memory`}).
+        [0, 1] (uint8 with `as_bytes`), info={"source": its path or None, "seconds": its share of the batch's
+        forward pass, "plan": one line: whole or in tiles, within `settings.max_memory`}).
 
     Raises:
         ConfigError: a photo smaller than the network accepts; ImageError: an unreadable photo.

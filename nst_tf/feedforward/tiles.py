@@ -210,5 +210,7 @@ class TiledStylizer:
                     o = out_scale
                     rows, cols = slice((top - y0) // o, (bottom - y0) // o), slice((left - x0) // o, (right - x0) // o)
                     kept = result[:, rows, cols]
-                    out[:, top // o : bottom // o, left // o : right // o] = to_uint8(kept) if out.dtype == np.uint8 else kept
+                    out[:, top // o : bottom // o, left // o : right // o] = (
+                        to_uint8(kept) if out.dtype == np.uint8 else kept
+                    )
         return total
