@@ -2,6 +2,7 @@
 
     python benchmarks/print_size.py --megapixels 1 3 12 --out benchmarks/print_size.json
     python benchmarks/print_size.py --megapixels 12 27 --routes apply --max-memory 2G
+    python benchmarks/print_size.py --folders 4 48 --routes apply adain    # peak memory against photos
 
 Each measurement is one subprocess, `python -m nst_tf ...` under `/usr/bin/time -v`: its peak resident set
 ("Maximum resident set size") and wall-clock seconds (start-up included, as a user waits for it). The photo
@@ -9,6 +10,8 @@ is tubingen.jpg from the project's shared pictures (or --photo), resized to each
 once. Routes: `apply` (starry_night, the whole picture unless --max-memory makes it tile), `apply-tiled`
 (--tile 1024, to measure the tiles where the whole picture also fits), `adain` and `wct` (`universal
 --method ...`) and `adain-tiled`, `wct-tiled` (--tile 1024).
+With --folders N…, each route runs instead on a folder of N photos (--megapixels' first size, 0.3 MP by
+default: 640x480), `apply DIR` / `universal DIR`, to show that a folder streams: its peak must not grow with N.
 Prints a Markdown table (the README's "Print-size pictures") and writes the rows as JSON with --out.
 """
 
@@ -42,8 +45,25 @@ def _photo(source: Path, megapixels: float, folder: Path) -> Path:
     return path
 
 
+def _folder(photo: Path, count: int, folder: Path) -> Path:
+    """A folder of `count` copies of the photo, each a little different (a hue shift), made once."""
+    import numpy as np
+    from PIL import Image
+
+    path = folder / f"{photo.stem}_x{count}"
+    if not path.is_dir():
+        path.mkdir()
+        with Image.open(photo) as img:
+            pixels = np.asarray(img.convert("RGB"))
+        for index in range(count):
+            Image.fromarray(np.roll(pixels, index, axis=2) if index % 3 else pixels).save(path / f"p{index:03d}.png")
+    return path
+
+
 def _command(route: str, photo: Path, out: Path, style: Path, max_memory: str | None) -> list[str]:
     limit = ["--max-memory", max_memory] if max_memory else []
+    if photo.is_dir():  # a folder goes to a folder
+        out = out.with_suffix("")
     if route == "apply":
         return ["apply", "starry_night", str(photo), "-o", str(out), "--overwrite", *limit]
     if route == "apply-tiled":
@@ -71,29 +91,35 @@ def measure(args: list[str]) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--megapixels", type=float, nargs="+", default=[1, 3, 12, 27])
+    parser.add_argument("--megapixels", type=float, nargs="+", help="sizes (default 1 3 12 27; folders: 0.3)")
     parser.add_argument("--routes", nargs="+", default=["apply", "apply-tiled", "adain"])
     parser.add_argument("--max-memory", default=None, help="passed to every command")
     parser.add_argument("--photo", default=str(SHARED / "tubingen.jpg"))
     parser.add_argument("--style", default=str(SHARED / "starry_night.jpg"))
     parser.add_argument("--out", help="write the rows as JSON here")
+    parser.add_argument("--folders", type=int, nargs="+", help="photos per folder (instead of one photo a size)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for megapixels in args.megapixels:
+        sizes = [(megapixels, None) for megapixels in args.megapixels or [1, 3, 12, 27]]
+        if args.folders:
+            sizes = [((args.megapixels or [0.3])[0], count) for count in args.folders]
+        for megapixels, count in sizes:
             photo = _photo(Path(args.photo), megapixels, folder)
+            photo = _folder(photo, count, folder) if count else photo
             for route in args.routes:
-                row = {"route": route, "megapixels": megapixels, "max_memory": args.max_memory}
+                row = {"route": route, "megapixels": megapixels, "photos": count or 1, "max_memory": args.max_memory}
                 row |= measure(_command(route, photo, folder / "out.png", Path(args.style), args.max_memory))
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
     print(f"\n{cpu or platform.processor()}, {os.cpu_count()} logical CPUs\n")
-    print("| route | MP | peak memory | seconds | plan |\n|---|---|---|---|---|")
+    print("| route | MP | photos | peak memory | seconds | plan |\n|---|---|---|---|---|---|")
     for r in rows:
         memory = f"{r['peak_mib'] / 1024:.2f} GiB" if "peak_mib" in r else r.get("error", "")
-        print(f"| {r['route']} | {r['megapixels']:g} | {memory} | {r.get('seconds', '')} | {r.get('plan', '')} |")
+        cells = [r["route"], f"{r['megapixels']:g}", r["photos"], memory, r.get("seconds", ""), r.get("plan", "")]
+        print("| " + " | ".join(str(cell) for cell in cells) + " |")
     if args.out:
         Path(args.out).write_text(json.dumps({"cpu": cpu, "rows": rows}, indent=2) + "\n")
     return 0
