@@ -12,6 +12,8 @@ once. Routes: `apply` (starry_night, the whole picture unless --max-memory makes
 --method ...`) and `adain-tiled`, `wct-tiled` (--tile 1024).
 With --folders N…, each route runs instead on a folder of N photos (--megapixels' first size, 0.3 MP by
 default: 640x480), `apply DIR` / `universal DIR`, to show that a folder streams: its peak must not grow with N.
+--repeat N runs every command N times, the routes interleaved, and reports medians (the CPU may be shared);
+"model seconds" are the stylization alone from each command's --json (start-up, reading, writing excluded).
 Prints a Markdown table (the README's "Print-size pictures") and writes the rows as JSON with --out.
 """
 
@@ -22,6 +24,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,9 +79,10 @@ def _command(route: str, photo: Path, out: Path, style: Path, max_memory: str | 
 
 
 def measure(args: list[str]) -> dict:
-    """Peak RSS (MiB) and seconds of `python -m nst_tf ARGS` under /usr/bin/time -v."""
+    """Peak RSS (MiB), wall seconds and the model seconds (`--json`: the stylization alone, summed over the
+    pictures) of `python -m nst_tf ARGS` under /usr/bin/time -v."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "nst_tf", *args]
+    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "nst_tf", *args, "--json"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
@@ -86,7 +90,19 @@ def measure(args: list[str]) -> dict:
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
     seconds = sum(float(part) * 60**i for i, part in enumerate(reversed(wall.split(":"))))
     plan = [line for line in done.stderr.splitlines() if line.startswith("nst_tf: ") and "MP" in line]
-    return {"peak_mib": round(peak / 1024), "seconds": round(seconds, 1), "plan": plan[0] if plan else ""}
+    report = json.loads(done.stdout)
+    model = sum(p["seconds"] for p in report["pictures"]) if "pictures" in report else report["seconds"]
+    row = {"peak_mib": round(peak / 1024), "seconds": round(seconds, 1), "model_seconds": round(model, 2)}
+    return row | {"plan": plan[0] if plan else ""}
+
+
+def median_row(rows: list[dict]) -> dict:
+    """One row of `measure`s of the same command: medians of peak, wall and model seconds (all listed)."""
+    good = [row for row in rows if "error" not in row]
+    if not good:
+        return rows[0]
+    row = {key: statistics.median(r[key] for r in good) for key in ("peak_mib", "seconds", "model_seconds")}
+    return row | {"model_seconds_all": [r["model_seconds"] for r in good], "plan": good[0]["plan"]}
 
 
 def main() -> int:
@@ -98,6 +114,7 @@ def main() -> int:
     parser.add_argument("--style", default=str(SHARED / "starry_night.jpg"))
     parser.add_argument("--out", help="write the rows as JSON here")
     parser.add_argument("--folders", type=int, nargs="+", help="photos per folder (instead of one photo a size)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each command, interleaved; medians")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,17 +125,24 @@ def main() -> int:
         for megapixels, count in sizes:
             photo = _photo(Path(args.photo), megapixels, folder)
             photo = _folder(photo, count, folder) if count else photo
+            runs: dict[str, list[dict]] = {route: [] for route in args.routes}
+            for _ in range(args.repeat):  # the routes side by side in each round: a shared CPU's load hits all
+                for route in args.routes:
+                    runs[route].append(
+                        measure(_command(route, photo, folder / "out.png", Path(args.style), args.max_memory))
+                    )
             for route in args.routes:
                 row = {"route": route, "megapixels": megapixels, "photos": count or 1, "max_memory": args.max_memory}
-                row |= measure(_command(route, photo, folder / "out.png", Path(args.style), args.max_memory))
+                row |= median_row(runs[route])
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
     print(f"\n{cpu or platform.processor()}, {os.cpu_count()} logical CPUs\n")
-    print("| route | MP | photos | peak memory | seconds | plan |\n|---|---|---|---|---|---|")
+    print("| route | MP | photos | peak memory | seconds | model seconds | plan |\n|---|---|---|---|---|---|---|")
     for r in rows:
         memory = f"{r['peak_mib'] / 1024:.2f} GiB" if "peak_mib" in r else r.get("error", "")
-        cells = [r["route"], f"{r['megapixels']:g}", r["photos"], memory, r.get("seconds", ""), r.get("plan", "")]
+        cells = [r["route"], f"{r['megapixels']:g}", r["photos"], memory, r.get("seconds", "")]
+        cells += [r.get("model_seconds", ""), r.get("plan", "")]
         print("| " + " | ".join(str(cell) for cell in cells) + " |")
     if args.out:
         Path(args.out).write_text(json.dumps({"cpu": cpu, "rows": rows}, indent=2) + "\n")
