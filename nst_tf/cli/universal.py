@@ -4,8 +4,8 @@ Parses (flags from `nst_tf.universal.settings.UniversalSettings`), checks everyt
 pictures, masks, the output path, the shipped decoders (`nst_tf.universal.stream`) — then stylizes, then
 writes: `-o OUT.png` (atomically) and/or `--run-dir DIR` (the pictures, config.json and report.html, see
 `nst_tf.universal.report`). Bad input is one line on stderr and exit status 2 with nothing written. `--json`
-prints the seconds the stylization took (start-up and model loading excluded) and what was written.
-"""
+prints the seconds the stylization took and what was written. CONTENT a folder: its photos stream into
+`-o OUTDIR` (default output/universal_METHOD_STYLE) as `apply DIR` does (`nst_tf.universal.folder`)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from nst_tf.universal.settings import UniversalSettings
 def add_parser(subparsers) -> None:
     """Register `universal` (`universal-train` is nst_tf.cli.universal_train)."""
     p = subparsers.add_parser("universal", help="stylize with any style picture in one pass (WCT or AdaIN)")
-    p.add_argument("pictures", nargs="+", metavar="CONTENT STYLE", help="content picture, then style picture(s)")
+    p.add_argument("pictures", nargs="+", metavar="CONTENT STYLE", help="content picture or folder, then styles")
     add_dataclass_options(p, UniversalSettings)
-    p.add_argument("-o", "--output", help="result picture (.png, .jpg …)")
+    p.add_argument("-o", "--output", help="result picture (.png, .jpg …), or folder for a folder")
     p.add_argument("--run-dir", help="also write a run folder: pictures, config.json, report.html")
     p.add_argument("--overwrite", action="store_true", help="replace an existing -o file / run folder")
     p.add_argument("--json", action="store_true", help="print the seconds and outputs as JSON")
