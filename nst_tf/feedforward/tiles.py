@@ -15,7 +15,9 @@ therefore disagree with each other and with the whole picture (visible seams, a 
    width 0.25); each residual block's two norms are then measured on it and the block applied, into a
    second stored map; the upsampling stages' norms last, then the output pass writes each tile's core.
    The full-resolution first convolution runs four times in all (its own norm, conv2's, conv3's, the head's
-   output), everything else two or three times.
+   output), everything else two or three times: about twice the whole picture's time, the price of holding
+   only the picture and its result (as bytes) and two 1/4-scale maps. Where the activations fit,
+   `nst_tf.feedforward.layerwise` computes the tiles one layer at a time instead (every convolution once).
 
 Every tile carries a margin (`halo`) of the picture's real neighbours at least as wide as the network's
 receptive field, so the core's pixels see exactly what they see in the whole picture: the convolutions'
@@ -60,7 +62,8 @@ def receptive_halo(model: JohnsonNet, part: str = "all") -> int:
 
 # Peak RSS of `python -m nst_tf apply starry_night` (width 0.25, bfloat16 convolutions) by /usr/bin/time -v
 # (benchmarks/print_size.py): whole 0.94 / 1.31 / 2.93 GiB at 1 / 3 / 12 MP; --tile 1024: 1.05 / 1.23 / 1.68
-# GiB. Fitted with some room: bytes, and bytes per pixel.
+# GiB (the picture in float32 then); 27 MP at --max-memory 2G, picture and result as bytes: 1.42 GiB in 35
+# tiles of 908 px. Fitted with some room: bytes, and bytes per pixel.
 MEASURED_WIDTH = 0.25
 FIXED_BYTES = 800 * 2**20  # TensorFlow, the network and the interpreter
 WHOLE_PER_PIXEL = 190.0  # the picture, the result and every activation of the whole-picture pass
