@@ -3,6 +3,7 @@
     python benchmarks/print_size.py --megapixels 1 3 12 --out benchmarks/print_size.json
     python benchmarks/print_size.py --megapixels 12 27 --routes apply --max-memory 2G
     python benchmarks/print_size.py --folders 4 48 --routes apply adain    # peak memory against photos
+    PYTHONPATH=. python benchmarks/print_size.py --overhead --megapixels 1 3 --repeat 3   # whole vs tiles
 
 Each measurement is one subprocess, `python -m nst_tf ...` under `/usr/bin/time -v`: its peak resident set
 ("Maximum resident set size") and wall-clock seconds (start-up included, as a user waits for it). The photo
@@ -14,6 +15,7 @@ With --folders N…, each route runs instead on a folder of N photos (--megapixe
 default: 640x480), `apply DIR` / `universal DIR`, to show that a folder streams: its peak must not grow with N.
 --repeat N runs every command N times, the routes interleaved, and reports medians (the CPU may be shared);
 "model seconds" are the stylization alone from each command's --json (start-up, reading, writing excluded).
+--overhead times the stylization alone in one process instead (`tiling_overhead`): whole against tiles.
 Prints a Markdown table (the README's "Print-size pictures") and writes the rows as JSON with --out.
 """
 
@@ -105,6 +107,50 @@ def median_row(rows: list[dict]) -> dict:
     return row | {"model_seconds_all": [r["model_seconds"] for r in good], "plan": good[0]["plan"]}
 
 
+def tiling_overhead(megapixels: list[float], repeat: int, tile: int, photo: Path, folder: Path) -> list[dict]:
+    """Seconds of the stylization alone, in one process, side by side: `apply`'s network on the whole
+    picture and in tiles (bytes in and out, as `apply` runs them); AdaIN whole and in tiles, the statistics
+    pass's features kept or encoded again. Medians of `repeat` interleaved rounds after one that warms all."""
+    import time
+
+    import numpy as np
+
+    from nst_tf.feedforward.apply import load_stylizer
+    from nst_tf.io.images import load_image, load_pixels
+    from nst_tf.universal.settings import UniversalSettings
+    from nst_tf.universal.stream import load_universal
+    from nst_tf.universal.tiles import stylize_tiled
+
+    stylizer = load_stylizer("starry_night")
+    universal = load_universal(UniversalSettings(method="adain"))
+    style = load_image(SHARED / "starry_night.jpg")[:, ::4, ::4]
+    routes = {
+        "apply whole": lambda x, b: stylizer(x),
+        f"apply --tile {tile}": lambda x, b: stylizer.tiled(b, tile, True),
+        "adain whole": lambda x, b: universal.stylize(x, [style]),
+        f"adain --tile {tile}, features kept": lambda x, b: stylize_tiled(universal, x, [style], tile, spare=1e12),
+        f"adain --tile {tile}, encoded twice": lambda x, b: stylize_tiled(universal, x, [style], tile),
+    }
+    rows = []
+    for size in megapixels:
+        pixels = load_pixels(_photo(photo, size, folder))
+        picture = pixels.astype(np.float32) / 255.0
+        seconds: dict[str, list[float]] = {name: [] for name in routes}
+        for round_ in range(repeat + 1):  # round 0 warms: every graph traced at this size before the clock runs
+            for name, route in routes.items():
+                began = time.perf_counter()
+                route(picture, pixels)
+                if round_:
+                    seconds[name].append(time.perf_counter() - began)
+        for name in routes:
+            family = name.split()[0]
+            ratio = statistics.median(seconds[name]) / statistics.median(seconds[f"{family} whole"])
+            row = {"route": name, "megapixels": size, "seconds": [round(t, 2) for t in seconds[name]]}
+            rows.append(row | {"median": round(statistics.median(seconds[name]), 2), "ratio": round(ratio, 3)})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megapixels", type=float, nargs="+", help="sizes (default 1 3 12 27; folders: 0.3)")
@@ -115,7 +161,19 @@ def main() -> int:
     parser.add_argument("--out", help="write the rows as JSON here")
     parser.add_argument("--folders", type=int, nargs="+", help="photos per folder (instead of one photo a size)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each command, interleaved; medians")
+    parser.add_argument("--overhead", action="store_true", help="time whole vs tiles in one process (medians)")
+    parser.add_argument("--tile", type=int, default=1024, help="with --overhead: the tiles' side")
     args = parser.parse_args()
+    if args.overhead:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = tiling_overhead(args.megapixels or [1, 3], args.repeat, args.tile, Path(args.photo), Path(tmp))
+        cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
+        print(f"\n{cpu}, {os.cpu_count()} logical CPUs\n\n| route | MP | median s | × whole |\n|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['route']} | {r['megapixels']:g} | {r['median']} | {r['ratio']:.2f} |")
+        if args.out:
+            Path(args.out).write_text(json.dumps({"cpu": cpu, "rows": rows}, indent=2) + "\n")
+        return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

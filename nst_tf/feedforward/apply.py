@@ -59,7 +59,6 @@ class Stylizer:
     def plan(self, height: int, width: int, settings: ApplySettings, count: int = 1):
         """The `nst_tf.perf.tiling.Plan` for `count` pictures of this size under settings' memory budget:
         whole, or tiles (a network `JohnsonForward` cannot compute always runs whole)."""
-        from nst_tf.feedforward.layerwise import layer_plan
         from nst_tf.feedforward.tiles import memory_model, receptive_halo
         from nst_tf.perf.tiling import Plan, budget_bytes, plan_picture
 
@@ -71,20 +70,16 @@ class Stylizer:
             batch = plan_picture(height * count, width, model, budget, halo, self.model.stride)
             if batch.tile is None:
                 return batch
-        plan = plan_picture(height, width, model, budget, halo, self.model.stride, settings.tile)
-        return plan if plan.tile is None else layer_plan(plan, model, self.model, forced=settings.tile is not None)
+        return plan_picture(height, width, model, budget, halo, self.model.stride, settings.tile)
 
-    def tiled(self, image: np.ndarray, tile: int, as_bytes: bool = False, layers: bool = False) -> np.ndarray:
+    def tiled(self, image: np.ndarray, tile: int, as_bytes: bool = False) -> np.ndarray:
         """The network's output for one (1, H, W, 3) picture (float32, or uint8 as `load_pixels` reads it)
-        computed in tiles of `tile` px with whole-picture statistics: the bounded-memory passes
-        (nst_tf.feedforward.tiles), or with `layers` one layer at a time (nst_tf.feedforward.layerwise);
-        uint8 with `as_bytes`."""
-        from nst_tf.feedforward.layerwise import LayerwiseTiles
+        computed in tiles of `tile` px (whole-picture statistics: nst_tf.feedforward.tiles); uint8 with
+        `as_bytes`."""
         from nst_tf.feedforward.tiles import TiledStylizer
 
-        kind = LayerwiseTiles if layers else TiledStylizer
-        if not isinstance(self._tiled, kind):
-            self._tiled = kind(self.model, self.precision)
+        if self._tiled is None:
+            self._tiled = TiledStylizer(self.model, self.precision)
         return self._tiled(image, tile, as_bytes)
 
     def warm_up(self) -> None:
@@ -188,7 +183,7 @@ def stylize_photos(
                 if plan.tile is None:
                     out = stylizer(_as_float(batch))
                 else:  # photos kept as bytes go in as bytes; a writer gets bytes unless colours are preserved
-                    out = stylizer.tiled(batch, plan.tile, as_bytes and not settings.preserve_colors, plan.layers)
+                    out = stylizer.tiled(batch, plan.tile, as_bytes=as_bytes and not settings.preserve_colors)
                 seconds = time.perf_counter() - start
                 if settings.preserve_colors:
                     out = preserve_colors(out, _as_float(batch))

@@ -36,8 +36,7 @@ class MemoryModel:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a route will do: `tile` None (the whole picture) or the side of a tile's core in px; `layers`: the
-    tiles are computed one layer at a time (every convolution once, the activations kept whole)."""
+    """What a route will do: `tile` None (the whole picture) or the side of a tile's core in px."""
 
     height: int
     width: int
@@ -46,7 +45,6 @@ class Plan:
     tiles: int
     estimate: float
     budget: float
-    layers: bool = False
 
     def line(self, what: str) -> str:
         """One line for stderr: what was planned and why."""
@@ -55,8 +53,8 @@ class Plan:
         if self.tile is None:
             return f"{what}: {size} in one piece, about {_gib(self.estimate)} of {budget}"
         return (
-            f"{what}: {size} in {self.tiles} tiles of {self.tile} px (+{self.halo} px margins)"
-            f"{', one layer at a time' if self.layers else ''}, about {_gib(self.estimate)} of {budget}"
+            f"{what}: {size} in {self.tiles} tiles of {self.tile} px (+{self.halo} px margins), "
+            f"about {_gib(self.estimate)} of {budget}"
         )
 
 

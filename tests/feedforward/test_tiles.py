@@ -27,13 +27,11 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-20)))
 
 
-@pytest.mark.parametrize("layers", [False, True], ids=["passes", "layers"])
 @pytest.mark.parametrize(("shape", "tile"), [((150, 197), 48), ((97, 130), 32), ((64, 64), 1000)])
-def test_tiles_equal_the_whole_picture(shape, tile, layers):
+def test_tiles_equal_the_whole_picture(shape, tile):
     import tensorflow as tf
 
     from nst_tf.feedforward.inference import JohnsonForward
-    from nst_tf.feedforward.layerwise import LayerwiseTiles
     from nst_tf.feedforward.tiles import TiledStylizer
 
     model = _model()
@@ -42,7 +40,7 @@ def test_tiles_equal_the_whole_picture(shape, tile, layers):
     picture = np.stack([np.sin(x / 9) * np.cos(y / 13), np.sin((x + y) / 21), np.cos(x / 5 - y / 7)], -1)
     picture = (0.5 + 0.4 * picture)[np.newaxis].astype(np.float32)
     whole = tf.function(JohnsonForward(model))(tf.constant(picture)).numpy()
-    tiled = (LayerwiseTiles if layers else TiledStylizer)(model)
+    tiled = TiledStylizer(model)
     got = tiled(picture, tile)
     assert got.shape == whole.shape
     assert whole.std() > 1e-2  # not a flat picture that any tiling would match
@@ -80,32 +78,15 @@ def test_halo_covers_the_receptive_field():
     assert tile_starts(10, 4) == [(0, 4), (4, 8), (8, 10)]
 
 
-@pytest.mark.parametrize("layers", [False, True], ids=["passes", "layers"])
-def test_a_picture_kept_as_bytes_gives_the_bytes_of_the_float_result(layers):
+def test_a_picture_kept_as_bytes_gives_the_bytes_of_the_float_result():
     """uint8 in (`load_pixels`) and out (`as_bytes`): every core rounded as `to_uint8` rounds the float result."""
-    from nst_tf.feedforward.layerwise import LayerwiseTiles
     from nst_tf.feedforward.tiles import TiledStylizer
     from nst_tf.io.images import to_uint8
 
     model = _model()
     pixels = np.random.default_rng(5).integers(0, 256, (1, 72, 90, 3), dtype=np.uint8)
-    tiled = (LayerwiseTiles if layers else TiledStylizer)(model)
+    tiled = TiledStylizer(model)
     floats = tiled(pixels.astype(np.float32) / 255.0, 32)
     got = tiled(pixels, 32, as_bytes=True)
     assert got.dtype == np.uint8 and got.shape == (1, 72, 90, 3)
     assert np.array_equal(got[0], to_uint8(floats))  # the same tiles compute the same values: not one byte off
-
-
-def test_layers_are_planned_where_their_maps_fit_and_not_where_they_do_not():
-    from nst_tf.feedforward.layerwise import HELD_PER_PIXEL, layer_plan
-    from nst_tf.feedforward.tiles import memory_model
-    from nst_tf.perf.tiling import plan_picture
-
-    model = _model()
-    memory = memory_model(model)
-    plan = plan_picture(4500, 6000, memory, 64 * 2**30, 16, 4, tile=1024)  # a big budget, --tile 1024
-    assert layer_plan(plan, memory, model, forced=True).layers
-    assert layer_plan(plan, memory, model, forced=True).tile == 1024  # a forced tile is kept as it is
-    tight = plan_picture(4500, 6000, memory, 2 * 2**30, 16, 4)  # 27 MP in 2 GiB: only the passes fit
-    assert tight.tile is not None and not layer_plan(tight, memory, model).layers
-    assert memory.fixed + HELD_PER_PIXEL * 27e6 > 0.85 * 2 * 2**30  # why: the kept maps alone pass the budget
