@@ -2,6 +2,8 @@
 
     python benchmarks/print_size.py --megapixels 1 3 12 --out benchmarks/print_size.json
     python benchmarks/print_size.py --megapixels 12 27 --routes apply --max-memory 2G
+    python benchmarks/print_size.py --folders 4 48 --routes apply adain    # peak memory against photos
+    PYTHONPATH=. python benchmarks/print_size.py --overhead --megapixels 1 3 --repeat 3   # whole vs tiles
 
 Each measurement is one subprocess, `python -m nst_tf ...` under `/usr/bin/time -v`: its peak resident set
 ("Maximum resident set size") and wall-clock seconds (start-up included, as a user waits for it). The photo
@@ -10,6 +12,11 @@ once. Routes: `apply` (starry_night, the whole picture unless --max-memory makes
 (--tile 1024, to measure the tiles where the whole picture also fits), `adain` and `wct` (`universal
 --method ...`) and `adain-tiled`, `wct-tiled` (--tile 1024), and `run` (the optimisation, `--image-size` the
 photo's width, `--iterations` from --run-iterations, coarse to fine with the step in tiles as its plan says).
+With --folders N…, each route runs instead on a folder of N photos (--megapixels' first size, 0.3 MP by
+default: 640x480), `apply DIR` / `universal DIR`, to show that a folder streams: its peak must not grow with N.
+--repeat N runs every command N times, the routes interleaved, and reports medians (the CPU may be shared);
+"model seconds" are the stylization alone from each command's --json (start-up, reading, writing excluded).
+--overhead times the stylization alone in one process instead (`tiling_overhead`): whole against tiles.
 Prints a Markdown table (the README's "Print-size pictures") and writes the rows as JSON with --out.
 
     python benchmarks/print_size.py --megapixels 3.1 --routes run --max-memory 3G --run-iterations 12
@@ -26,6 +33,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +57,21 @@ def _photo(source: Path, megapixels: float, folder: Path) -> Path:
     return path
 
 
+def _folder(photo: Path, count: int, folder: Path) -> Path:
+    """A folder of `count` copies of the photo, each a little different (a hue shift), made once."""
+    import numpy as np
+    from PIL import Image
+
+    path = folder / f"{photo.stem}_x{count}"
+    if not path.is_dir():
+        path.mkdir()
+        with Image.open(photo) as img:
+            pixels = np.asarray(img.convert("RGB"))
+        for index in range(count):
+            Image.fromarray(np.roll(pixels, index, axis=2) if index % 3 else pixels).save(path / f"p{index:03d}.png")
+    return path
+
+
 def _command(
     route: str, photo: Path, out: Path, style: Path, max_memory: str | None, iterations: int = 12
 ) -> list[str]:
@@ -60,6 +83,8 @@ def _command(
             side = max(img.size)
         run = ["run", str(photo), str(style), "--image-size", str(side), "--iterations", str(iterations)]
         return [*run, "-o", str(out.parent), "--name", "run", "--overwrite", "--no-tb", "-q", *limit]
+    if photo.is_dir():  # a folder goes to a folder
+        out = out.with_suffix("")
     if route == "apply":
         return ["apply", "starry_night", str(photo), "-o", str(out), "--overwrite", *limit]
     if route == "apply-tiled":
@@ -72,9 +97,11 @@ def _command(
 
 
 def measure(args: list[str]) -> dict:
-    """Peak RSS (MiB) and seconds of `python -m nst_tf ARGS` under /usr/bin/time -v."""
+    """Peak RSS (MiB), wall seconds and the model seconds (`--json`: the stylization alone, summed over the
+    pictures) of `python -m nst_tf ARGS` under /usr/bin/time -v."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "nst_tf", *args]
+    json_flag = [] if args[0] == "run" else ["--json"]  # run has no --json: its model seconds are the wall's
+    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "nst_tf", *args, *json_flag]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
@@ -82,7 +109,63 @@ def measure(args: list[str]) -> dict:
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
     seconds = sum(float(part) * 60**i for i, part in enumerate(reversed(wall.split(":"))))
     plan = [line for line in done.stderr.splitlines() if line.startswith("nst_tf: ") and ("MP" in line or "px" in line)]
-    return {"peak_mib": round(peak / 1024), "seconds": round(seconds, 1), "plan": plan[0] if plan else ""}
+    report = json.loads(done.stdout) if json_flag else {}
+    model = sum(p["seconds"] for p in report["pictures"]) if "pictures" in report else report.get("seconds", seconds)
+    row = {"peak_mib": round(peak / 1024), "seconds": round(seconds, 1), "model_seconds": round(model, 2)}
+    return row | {"plan": plan[0] if plan else ""}
+
+
+def median_row(rows: list[dict]) -> dict:
+    """One row of `measure`s of the same command: medians of peak, wall and model seconds (all listed)."""
+    good = [row for row in rows if "error" not in row]
+    if not good:
+        return rows[0]
+    row = {key: statistics.median(r[key] for r in good) for key in ("peak_mib", "seconds", "model_seconds")}
+    return row | {"model_seconds_all": [r["model_seconds"] for r in good], "plan": good[0]["plan"]}
+
+
+def tiling_overhead(megapixels: list[float], repeat: int, tile: int, photo: Path, folder: Path) -> list[dict]:
+    """Seconds of the stylization alone, in one process, side by side: `apply`'s network on the whole
+    picture and in tiles (bytes in and out, as `apply` runs them); AdaIN whole and in tiles, the statistics
+    pass's features kept or encoded again. Medians of `repeat` interleaved rounds after one that warms all."""
+    import time
+
+    import numpy as np
+
+    from nst_tf.feedforward.apply import load_stylizer
+    from nst_tf.io.images import load_image, load_pixels
+    from nst_tf.universal.settings import UniversalSettings
+    from nst_tf.universal.stream import load_universal
+    from nst_tf.universal.tiles import stylize_tiled
+
+    stylizer = load_stylizer("starry_night")
+    universal = load_universal(UniversalSettings(method="adain"))
+    style = load_image(SHARED / "starry_night.jpg")[:, ::4, ::4]
+    routes = {
+        "apply whole": lambda x, b: stylizer(x),
+        f"apply --tile {tile}": lambda x, b: stylizer.tiled(b, tile, True),
+        "adain whole": lambda x, b: universal.stylize(x, [style]),
+        f"adain --tile {tile}, features kept": lambda x, b: stylize_tiled(universal, x, [style], tile, spare=1e12),
+        f"adain --tile {tile}, encoded twice": lambda x, b: stylize_tiled(universal, x, [style], tile),
+    }
+    rows = []
+    for size in megapixels:
+        pixels = load_pixels(_photo(photo, size, folder))
+        picture = pixels.astype(np.float32) / 255.0
+        seconds: dict[str, list[float]] = {name: [] for name in routes}
+        for round_ in range(repeat + 1):  # round 0 warms: every graph traced at this size before the clock runs
+            for name, route in routes.items():
+                began = time.perf_counter()
+                route(picture, pixels)
+                if round_:
+                    seconds[name].append(time.perf_counter() - began)
+        for name in routes:
+            family = name.split()[0]
+            ratio = statistics.median(seconds[name]) / statistics.median(seconds[f"{family} whole"])
+            row = {"route": name, "megapixels": size, "seconds": [round(t, 2) for t in seconds[name]]}
+            rows.append(row | {"median": round(statistics.median(seconds[name]), 2), "ratio": round(ratio, 3)})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def gallery(picture: Path, out: Path, corner: list[int] | None = None, height: int = 480, gap: int = 10) -> None:
@@ -106,7 +189,7 @@ def gallery(picture: Path, out: Path, corner: list[int] | None = None, height: i
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--megapixels", type=float, nargs="+", default=[1, 3, 12, 27])
+    parser.add_argument("--megapixels", type=float, nargs="+", help="sizes (default 1 3 12 27; folders: 0.3)")
     parser.add_argument("--routes", nargs="+", default=["apply", "apply-tiled", "adain"])
     parser.add_argument("--max-memory", default=None, help="passed to every command")
     parser.add_argument("--photo", default=str(SHARED / "tubingen.jpg"))
@@ -115,28 +198,53 @@ def main() -> int:
     parser.add_argument("--run-iterations", type=int, default=12, help="the run route's --iterations")
     parser.add_argument("--gallery", nargs=2, metavar=("PICTURE", "JPEG"), help="make the README's picture only")
     parser.add_argument("--crop", type=int, nargs=2, default=None, metavar=("X", "Y"), help="the crop's corner")
+    parser.add_argument("--folders", type=int, nargs="+", help="photos per folder (instead of one photo a size)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each command, interleaved; medians")
+    parser.add_argument("--overhead", action="store_true", help="time whole vs tiles in one process (medians)")
+    parser.add_argument("--tile", type=int, default=1024, help="with --overhead: the tiles' side")
     args = parser.parse_args()
     if args.gallery:
         gallery(Path(args.gallery[0]), Path(args.gallery[1]), args.crop)
         return 0
+    if args.overhead:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = tiling_overhead(args.megapixels or [1, 3], args.repeat, args.tile, Path(args.photo), Path(tmp))
+        cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
+        print(f"\n{cpu}, {os.cpu_count()} logical CPUs\n\n| route | MP | median s | × whole |\n|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['route']} | {r['megapixels']:g} | {r['median']} | {r['ratio']:.2f} |")
+        if args.out:
+            Path(args.out).write_text(json.dumps({"cpu": cpu, "rows": rows}, indent=2) + "\n")
+        return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for megapixels in args.megapixels:
+        sizes = [(megapixels, None) for megapixels in args.megapixels or [1, 3, 12, 27]]
+        if args.folders:
+            sizes = [((args.megapixels or [0.3])[0], count) for count in args.folders]
+        for megapixels, count in sizes:
             photo = _photo(Path(args.photo), megapixels, folder)
+            photo = _folder(photo, count, folder) if count else photo
+            runs: dict[str, list[dict]] = {route: [] for route in args.routes}
+            for _ in range(args.repeat):  # the routes side by side in each round: a shared CPU's load hits all
+                for route in args.routes:
+                    command = _command(
+                        route, photo, folder / "out.png", Path(args.style), args.max_memory, args.run_iterations
+                    )
+                    runs[route].append(measure(command))
             for route in args.routes:
-                row = {"route": route, "megapixels": megapixels, "max_memory": args.max_memory}
-                out = folder / "out.png"
-                command = _command(route, photo, out, Path(args.style), args.max_memory, args.run_iterations)
-                row |= measure(command)
+                row = {"route": route, "megapixels": megapixels, "photos": count or 1, "max_memory": args.max_memory}
+                row |= median_row(runs[route])
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
     print(f"\n{cpu or platform.processor()}, {os.cpu_count()} logical CPUs\n")
-    print("| route | MP | peak memory | seconds | plan |\n|---|---|---|---|---|")
+    print("| route | MP | photos | peak memory | seconds | model seconds | plan |\n|---|---|---|---|---|---|---|")
     for r in rows:
         memory = f"{r['peak_mib'] / 1024:.2f} GiB" if "peak_mib" in r else r.get("error", "")
-        print(f"| {r['route']} | {r['megapixels']:g} | {memory} | {r.get('seconds', '')} | {r.get('plan', '')} |")
+        cells = [r["route"], f"{r['megapixels']:g}", r["photos"], memory, r.get("seconds", "")]
+        cells += [r.get("model_seconds", ""), r.get("plan", "")]
+        print("| " + " | ".join(str(cell) for cell in cells) + " |")
     if args.out:
         Path(args.out).write_text(json.dumps({"cpu": cpu, "rows": rows}, indent=2) + "\n")
     return 0

@@ -1,7 +1,7 @@
 """`python -m nst_tf apply MODEL PHOTO… | DIR [-o OUT] [--image-size PX] [--json] [--preserve-colors]`.
 
 MODEL is a shipped model's name (`python -m nst_tf models`) or a model folder. Every photo's header is checked
-and every output path decided before anything is written (`nst_tf.feedforward.batch`); an existing output file
+and every output path decided before anything is written (`nst_tf.io.photo_folder`); an existing output file
 is never replaced unless --overwrite, and in a folder only when nst_tf wrote it (`nst_tf.io.ownership`); a
 re-run skips the folder's pictures it already wrote. Photos stream through `nst_tf.feedforward.folder` (flags
 from `ApplySettings`; --max-memory plans tiles, said in one line). `--json` prints each picture's model
@@ -11,7 +11,6 @@ seconds (the forward pass alone; start-up, reading and writing excluded).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -34,35 +33,22 @@ def command(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()  # TensorFlow's native start-up and CUDA-probing lines stay off stderr, as in `run`
     settings = settings_from_args(ApplySettings, args).validate()
     started = time.perf_counter()
-    from nst_tf.feedforward.batch import output_paths, photo_paths
     from nst_tf.feedforward.model_io import find_model, read_meta
+    from nst_tf.io.photo_folder import plan_folder, report_pictures
 
     folder = find_model(args.model)
     read_meta(folder)
-    inputs = photo_paths(args.photos)
-    targets, owned = output_paths(inputs, args.output, folder.name, args.overwrite, skip_done=True)
-    if skipped := targets.count(None):
-        sys.stderr.write(
-            f"nst_tf: {skipped} of {len(targets)} pictures already written; skipped (--overwrite redoes)\n"
-        )
+    plan = plan_folder(args.photos, args.output, folder.name, args.overwrite)
+    if plan.note():
+        sys.stderr.write(plan.note() + "\n")
     from nst_tf.feedforward.apply import load_stylizer
     from nst_tf.feedforward.folder import apply_files
 
     stylizer = load_stylizer(folder, settings.precision)
     stylizer.warm_up()
-    startup, pictures, said = time.perf_counter() - started, [], None
-    for picture in apply_files(stylizer, inputs, targets, owned, settings):  # a few photos in memory at a time
-        if said is None and stylizer.decision.measured:  # said once the plan held: a refusal stays the only line
-            sys.stderr.write(stylizer.decision.line() + "\n")
-        if (plan := picture.pop("plan")) != said:
-            sys.stderr.write(f"nst_tf: {plan}\n")
-            said = plan
-        pictures.append(picture)
-        if not args.json:
-            print(f"{picture['output']}  ({picture['width']}x{picture['height']}, {picture['seconds']:.3f} s)")
-    if args.json:
-        summary = {"model": folder.name, "model_folder": str(folder), "startup_seconds": round(startup, 3)}
-        summary["precision_decision"] = stylizer.decision.to_dict()
-        json.dump({**summary, "pictures": pictures}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    startup = round(time.perf_counter() - started, 3)
+    summary = {"model": folder.name, "model_folder": str(folder), "startup_seconds": startup}
+    summary["precision_decision"] = stylizer.decision.to_dict()
+    pictures = apply_files(stylizer, plan, settings)  # a generator: a few photos in memory at a time
+    report_pictures(pictures, stylizer.decision, args.json and summary or None, sys.stdout, sys.stderr)
     return 0

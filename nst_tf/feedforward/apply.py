@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from nst_tf.errors import ConfigError
 from nst_tf.feedforward.settings import ApplySettings
+from nst_tf.io.images import to_uint8
 from nst_tf.records import Step
 
 
@@ -71,14 +72,15 @@ class Stylizer:
                 return batch
         return plan_picture(height, width, model, budget, halo, self.model.stride, settings.tile)
 
-    def tiled(self, image: np.ndarray, tile: int) -> np.ndarray:
-        """The network's output for one (1, H, W, 3) picture computed in tiles of `tile` px (whole-picture
-        statistics: nst_tf.feedforward.tiles)."""
+    def tiled(self, image: np.ndarray, tile: int, as_bytes: bool = False) -> np.ndarray:
+        """The network's output for one (1, H, W, 3) picture (float32, or uint8 as `load_pixels` reads it)
+        computed in tiles of `tile` px (whole-picture statistics: nst_tf.feedforward.tiles); uint8 with
+        `as_bytes`."""
         from nst_tf.feedforward.tiles import TiledStylizer
 
         if self._tiled is None:
             self._tiled = TiledStylizer(self.model, self.precision)
-        return self._tiled(image, tile)
+        return self._tiled(image, tile, as_bytes)
 
     def warm_up(self) -> None:
         """Trace and run once on a tiny picture (start-up, excluded from the timings)."""
@@ -135,6 +137,7 @@ def stylize_photos(
     model: str | os.PathLike | keras.Model | Stylizer,
     photos: Iterable[str | os.PathLike | np.ndarray],
     settings: ApplySettings | None = None,
+    as_bytes: bool = False,
 ) -> Iterator[Step]:
     """Stylize each photo with a one-pass network: one Step per picture, in the photos' order.
 
@@ -145,11 +148,13 @@ def stylize_photos(
             before the first result; equal sizes batched across it); any other iterable `settings.batch`
             photos at a time, so an endless stream works.
         settings: size, batch, colour preservation (default `ApplySettings()`).
+        as_bytes: yield uint8 pictures (0-255, what a file writer needs): a picture made in tiles is then
+            never held in float32 whole (`apply` of 27 MP within 2 GiB).
 
     Yields:
         Step(iteration=the photo's index, costs={}, seconds=since the stream began, image=(1, H, W, 3) in
-        [0, 1], info={"source": its path or None, "seconds": its share of the batch's forward pass, "plan":
-        one line: whole or in tiles, within `settings.max_memory`}).
+        [0, 1] (uint8 with `as_bytes`), info={"source": its path or None, "seconds": its share of the batch's
+        forward pass, "plan": one line: whole or in tiles, within `settings.max_memory`}).
 
     Raises:
         ConfigError: a photo smaller than the network accepts; ImageError: an unreadable photo.
@@ -175,14 +180,18 @@ def stylize_photos(
             for group in groups:
                 batch = np.concatenate([pictures[i] for i in group], axis=0)
                 start = time.perf_counter()
-                out = stylizer(batch) if plan.tile is None else stylizer.tiled(batch, plan.tile)
+                if plan.tile is None:
+                    out = stylizer(_as_float(batch))
+                else:  # photos kept as bytes go in as bytes; a writer gets bytes unless colours are preserved
+                    out = stylizer.tiled(batch, plan.tile, as_bytes=as_bytes and not settings.preserve_colors)
                 seconds = time.perf_counter() - start
                 if settings.preserve_colors:
-                    out = preserve_colors(out, batch)
+                    out = preserve_colors(out, _as_float(batch))
                 for k, i in enumerate(group):
                     results[i], plans[i] = (out[k : k + 1], seconds / len(group)), plan.line("apply")
         for i in range(len(chunk)):
             image, seconds = results[i]
+            image = to_uint8(image)[np.newaxis] if as_bytes else _as_float(image)
             info = {"source": names[i], "seconds": seconds, "plan": plans[i]}
             yield Step(index + i, {}, time.perf_counter() - began, image, info=info)
         index += len(chunk)
@@ -190,10 +199,16 @@ def stylize_photos(
 
 
 def _read_photo(photo: str | os.PathLike | np.ndarray, longest: int | None) -> np.ndarray:
-    """A photo as (1, H, W, 3) in [0, 1], its longest side `longest` px when given."""
-    from nst_tf.io.images import fit_size, load_image, resize
+    """A photo as (1, H, W, 3), its longest side `longest` px when given: an 8-bit file at its own size as
+    uint8 (`load_pixels`: 3 bytes a pixel until a tile needs it), anything else float32 in [0, 1]."""
+    from nst_tf.io.images import fit_size, load_pixels, resize
 
-    picture = photo if isinstance(photo, np.ndarray) else load_image(photo)
+    picture = photo if isinstance(photo, np.ndarray) else load_pixels(photo)
     if longest:
-        picture = resize(picture, *fit_size(picture.shape[1], picture.shape[2], longest))
+        picture = resize(_as_float(picture), *fit_size(picture.shape[1], picture.shape[2], longest))
     return picture
+
+
+def _as_float(picture: np.ndarray) -> np.ndarray:
+    """float32 in [0, 1] (a uint8 picture divided by 255, as `load_image` reads it)."""
+    return picture.astype(np.float32) / 255.0 if picture.dtype == np.uint8 else picture

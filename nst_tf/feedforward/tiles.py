@@ -15,7 +15,10 @@ therefore disagree with each other and with the whole picture (visible seams, a 
    width 0.25); each residual block's two norms are then measured on it and the block applied, into a
    second stored map; the upsampling stages' norms last, then the output pass writes each tile's core.
    The full-resolution first convolution runs four times in all (its own norm, conv2's, conv3's, the head's
-   output), everything else two or three times.
+   output), everything else two or three times: about twice the whole picture's time, the price of holding
+   only the picture and its result (as bytes) and two 1/4-scale maps. (A variant that ran every convolution
+   once, one layer at a time over the whole picture with each layer's map kept, measured no quicker on a
+   CPU: 1.97× against these passes' 2.14× at 1 MP, the copies between layers costing what recomputing did.)
 
 Every tile carries a margin (`halo`) of the picture's real neighbours at least as wide as the network's
 receptive field, so the core's pixels see exactly what they see in the whole picture: the convolutions'
@@ -36,6 +39,7 @@ import tensorflow as tf
 
 from nst_tf.feedforward.inference import JohnsonForward
 from nst_tf.feedforward.networks import JohnsonNet
+from nst_tf.io.images import to_uint8
 from nst_tf.perf.tiling import MemoryModel
 
 
@@ -59,11 +63,12 @@ def receptive_halo(model: JohnsonNet, part: str = "all") -> int:
 
 # Peak RSS of `python -m nst_tf apply starry_night` (width 0.25, bfloat16 convolutions) by /usr/bin/time -v
 # (benchmarks/print_size.py): whole 0.94 / 1.31 / 2.93 GiB at 1 / 3 / 12 MP; --tile 1024: 1.05 / 1.23 / 1.68
-# GiB. Fitted with some room: bytes, and bytes per pixel.
+# GiB (the picture in float32 then); 27 MP at --max-memory 2G, picture and result as bytes: 1.42 GiB in 35
+# tiles of 908 px. Fitted with some room: bytes, and bytes per pixel.
 MEASURED_WIDTH = 0.25
 FIXED_BYTES = 800 * 2**20  # TensorFlow, the network and the interpreter
 WHOLE_PER_PIXEL = 190.0  # the picture, the result and every activation of the whole-picture pass
-HELD_PER_PIXEL = 55.0  # tiled: the picture (float32 in, result) and two 1/4-scale feature maps
+HELD_PER_PIXEL = 26.0  # tiled: the picture and its result as bytes (3 + 3), two 1/4-scale float32 feature maps (16)
 TILE_PER_PIXEL = 320.0  # one tile's activations per pixel of the tile with its margins
 
 
@@ -145,8 +150,10 @@ class TiledStylizer:
         self._passes[part, stop] = tf.function(run, input_signature=signature)
         return self._passes[part, stop]
 
-    def __call__(self, image: np.ndarray, tile: int) -> np.ndarray:
-        """The network's output for a (1, H, W, 3) float32 picture in [0, 1], with cores of `tile` px."""
+    def __call__(self, image: np.ndarray, tile: int, as_bytes: bool = False) -> np.ndarray:
+        """The network's output for a (1, H, W, 3) picture, float32 in [0, 1] or uint8 (`load_pixels`), with
+        cores of `tile` px: float32 in [0, 1], or with `as_bytes` uint8 as `to_uint8` rounds it, each core
+        rounded as it is made (3 bytes a pixel held instead of 12, and no whole-picture float copy to round)."""
         stride = self.model.stride
         height, width = image.shape[1:3]
         pad = ((0, 0), (0, (-height) % stride), (0, (-width) % stride), (0, 0))
@@ -168,7 +175,7 @@ class TiledStylizer:
             low = after
         for k in (len(self.channels) - 2, len(self.channels) - 1):
             stats = self._measure(low, stride, "ups", k, stats, core, full)
-        out = np.empty((1, *full, 3), np.float32)
+        out = np.empty((1, *full, 3), np.uint8 if as_bytes else np.float32)
         self._sweep(low, stride, "ups", None, stats, core, full, out, 1)
         return out[:, :height, :width]
 
@@ -197,6 +204,8 @@ class TiledStylizer:
                 x0, x1 = max(0, left - halo), min(full[1], right + halo)
                 box = tf.constant([top - y0, bottom - y0, left - x0, right - x0], tf.int32)
                 piece = source[:, y0 // scale : y1 // scale, x0 // scale : x1 // scale]
+                if piece.dtype == np.uint8:  # the picture kept as bytes: this tile as load_image reads it
+                    piece = piece.astype(np.float32) / 255.0
                 result = compiled(tf.constant(piece), given, box).numpy()
                 self.tiles += 1
                 if out is None:
@@ -204,5 +213,8 @@ class TiledStylizer:
                 else:
                     o = out_scale
                     rows, cols = slice((top - y0) // o, (bottom - y0) // o), slice((left - x0) // o, (right - x0) // o)
-                    out[:, top // o : bottom // o, left // o : right // o] = result[:, rows, cols]
+                    kept = result[:, rows, cols]
+                    out[:, top // o : bottom // o, left // o : right // o] = (
+                        to_uint8(kept) if out.dtype == np.uint8 else kept
+                    )
         return total

@@ -80,11 +80,19 @@ def load_image(path: str | os.PathLike, max_aspect: float | None = MAX_ASPECT) -
         ImageError: the file is missing, not a regular file, empty, truncated, not a picture of an allowed
             format, too large to decode, too thin, or holds non-finite values. One line, path first.
     """
+    pixels = load_pixels(path, max_aspect)
+    return pixels.astype(np.float32) / 255.0 if pixels.dtype == np.uint8 else pixels
+
+
+def load_pixels(path: str | os.PathLike, max_aspect: float | None = MAX_ASPECT) -> np.ndarray:
+    """`load_image`'s picture as it is stored: (1, H, W, 3) uint8 for an 8-bit picture (3 bytes a pixel, not
+    12: what a print-size picture in tiles keeps; `x.astype(np.float32) / 255` is `load_image`'s value),
+    float32 in [0, 1] for a 16-bit or float one. Raises as `load_image`."""
     path = Path(path)
     with _opened(path, max_aspect) as img:
         img.load()  # decode now, so a truncated file fails here and not later
         img = _upright(path, img)
-        rgb = _to_rgb_float(img)
+        rgb = _to_rgb(img)
     if rgb.shape[0] < 1 or rgb.shape[1] < 1:
         raise ImageError(f"{path}: the picture has no pixels")
     return rgb[np.newaxis]
@@ -165,8 +173,8 @@ def _upright(path: Path, img: Image.Image) -> Image.Image:
     return img.transpose(method) if method is not None else img
 
 
-def _to_rgb_float(img: Image.Image) -> np.ndarray:
-    """Convert any Pillow mode to float32 RGB in [0, 1], (H, W, 3)."""
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to RGB (H, W, 3): uint8 for 8-bit modes, float32 in [0, 1] for wider ones."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         grey = np.asarray(img, dtype=np.float64)
         if not np.isfinite(grey).all():
@@ -185,8 +193,7 @@ def _to_rgb_float(img: Image.Image) -> np.ndarray:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
-    img = img.convert("RGB")
-    return np.asarray(img, dtype=np.float32) / 255.0
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
 def fit_size(height: int, width: int, longest: int, min_side: int = 1) -> tuple[int, int]:
@@ -242,15 +249,17 @@ def _check_target_size(height: int, width: int) -> None:
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """(1, H, W, 3) or (H, W, 3) float in [0, 1] -> (H, W, 3) uint8, clipped and rounded."""
+    """(1, H, W, 3) or (H, W, 3) float in [0, 1] -> (H, W, 3) uint8, clipped and rounded (uint8 as it is)."""
     pixels = np.asarray(image)
     if pixels.ndim == 4:
         pixels = pixels[0]
+    if pixels.dtype == np.uint8:  # already bytes (a picture made in tiles, `load_pixels`)
+        return pixels
     return np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def save_image(image: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write a (1, H, W, 3) [0, 1] picture atomically; the format follows the suffix (PNG, JPEG ...).
+    """Write a (1, H, W, 3) [0, 1] picture (or uint8 0-255) atomically; the format follows the suffix (PNG, JPEG ...).
 
     The file appears whole or not at all, with the mode the user's umask gives (`nst_tf.io.atomic`).
 

@@ -136,11 +136,12 @@ def stylize_inputs(model, inputs: UniversalInputs, settings: UniversalSettings) 
     model.plan_line = plan.line(f"universal {model.method}")
     began = time.perf_counter()
     if plan.tile is not None:
+        from nst_tf.perf.tiling import HEADROOM
         from nst_tf.universal.tiles import stylize_tiled
 
-        result = stylize_tiled(
-            model, inputs.content, inputs.styles, plan.tile, settings.alpha, inputs.weights, settings.preserve_colors
-        )
+        spare = HEADROOM * plan.budget - plan.estimate  # what is left keeps the statistics pass's features
+        args = (plan.tile, settings.alpha, inputs.weights, settings.preserve_colors)
+        result = stylize_tiled(model, inputs.content, inputs.styles, *args, spare=spare)
         return result, time.perf_counter() - began
     result = model.stylize(
         inputs.content,

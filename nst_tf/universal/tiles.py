@@ -34,6 +34,7 @@ from nst_tf.universal.networks import pad_to_multiple
 from nst_tf.universal.transforms import DEFAULT_EPS, feature_stats, transform_with_stats
 
 VGG16_BLOCKS = (2, 2, 3, 3, 3)  # convolutions per VGG16 block
+VGG_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512}  # relu{level}_1's channels
 MULTIPLE = 8  # the picture's padding and the tiles' alignment (relu4_1 is at 1/8 scale)
 _BLOCK = 65536  # feature rows per float32 product, as transforms.feature_stats
 
@@ -59,6 +60,14 @@ def encoder_reach(level: int) -> int:
     return MULTIPLE * math.ceil((reach + 2 ** (level - 1)) / MULTIPLE)
 
 
+def feature_bytes(size: tuple[int, int], tile: int, halo: int, level: int) -> float:
+    """Bytes of every tile's relu{level}_1 features (float32, margins included): what keeping them costs."""
+    s, channels = 2 ** (level - 1), VGG_CHANNELS[level]
+    return sum(
+        4.0 * channels * ((y1 - y0) // s) * ((x1 - x0) // s) for _, (y0, y1, x0, x1) in _tiles(*size, tile, halo)
+    )
+
+
 def _cores(length: int, tile: int) -> list[tuple[int, int]]:
     return [(start, min(start + tile, length)) for start in range(0, length, tile)]
 
@@ -80,12 +89,24 @@ def _core_features(universal, picture: np.ndarray, core, region, level: int) -> 
     return features[(top - y0) // s : (bottom - y0) // s, (left - x0) // s : (right - x0) // s]
 
 
-def whole_stats(universal, picture: np.ndarray, level: int, tile: int) -> tuple[np.ndarray, np.ndarray]:
-    """(mean (C,), covariance (C, C)) in float64 of the whole picture's relu{level}_1 features, tile by tile."""
-    halo = encoder_reach(level)
+def whole_stats(
+    universal, picture: np.ndarray, level: int, tile: int, keep: list | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mean (C,), covariance (C, C)) in float64 of the whole picture's relu{level}_1 features, tile by tile.
+
+    With a list `keep`, every tile is encoded with the transform pass's wider margin and its features are
+    appended to it (the same core features: the margin only has to cover the encoder's reach), so that the
+    transform pass does not encode the picture a second time."""
+    halo = encoder_reach(level) * (1 if keep is None else 2)
     shift, count, first, second = None, 0, None, None
     for core, region in _tiles(*picture.shape[1:3], tile, halo):
-        features = _core_features(universal, picture, core, region, level)
+        if keep is None:
+            features = _core_features(universal, picture, core, region, level)
+        else:
+            y0, y1, x0, x1 = region
+            keep.append(universal.encode(picture[:, y0:y1, x0:x1], level))
+            s, (top, bottom, left, right) = 2 ** (level - 1), core
+            features = keep[-1][(top - y0) // s : (bottom - y0) // s, (left - x0) // s : (right - x0) // s]
         flat = features.reshape(-1, features.shape[-1])
         if shift is None:
             shift = flat.mean(axis=0, dtype=np.float64).astype(np.float32)
@@ -109,8 +130,12 @@ def stylize_tiled(
     style_weights: Sequence[float] | None = None,
     preserve_colors: str | None = None,
     eps: float = DEFAULT_EPS,
+    spare: float = 0.0,
 ) -> np.ndarray:
     """`Universal.stylize(content, styles, ...)` computed in tiles of `tile` px (a multiple of 8; module doc).
+
+    `spare`: bytes of memory beyond the tiles' own; a level whose tiles' features fit in it keeps them from
+    the statistics pass for the transform pass (the encoder runs once per tile instead of twice).
 
     Returns:
         (1, H, W, 3) float32 RGB in [0, 1].
@@ -127,13 +152,17 @@ def stylize_tiled(
     picture = np.asarray(picture, np.float32)
     style_levels = [universal.encode_all(style) for style in styles]
     for level in universal.levels:
-        content_stats = whole_stats(universal, picture, level, tile)
-        style_stats = [feature_stats(encoded[level]) for encoded in style_levels]
         halo = 2 * encoder_reach(level)
+        kept = [] if feature_bytes(picture.shape[1:3], tile, halo, level) <= spare else None
+        content_stats = whole_stats(universal, picture, level, tile, kept)
+        style_stats = [feature_stats(encoded[level]) for encoded in style_levels]
         after = np.empty_like(picture)
-        for core, region in _tiles(*picture.shape[1:3], tile, halo):
+        for index, (core, region) in enumerate(_tiles(*picture.shape[1:3], tile, halo)):
             y0, y1, x0, x1 = region
-            features = universal.encode(picture[:, y0:y1, x0:x1], level)
+            if kept is None:
+                features = universal.encode(picture[:, y0:y1, x0:x1], level)
+            else:  # the statistics pass's features, let go as they are used
+                features, kept[index] = kept[index], None
             moved = transform_with_stats(
                 features, content_stats, style_stats, universal.method, alpha, style_weights, eps
             )

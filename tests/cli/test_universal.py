@@ -146,3 +146,50 @@ def test_preserve_colors_keeps_the_contents_chroma(capsys, tmp_path, mode):
             mean = rgb_to_yuv(result).reshape(-1, 3).mean(axis=0) - rgb_to_yuv(source).reshape(-1, 3).mean(axis=0)
             distance[bool(flag)] = np.abs(mean[1:]).sum()
     assert distance[True] < distance[False] / 3, distance
+
+
+def _photo_folder(tmp_path: Path, count: int) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index in range(count):
+        _picture(folder / f"p{index}.png", 40, 32, seed=10 + index)
+    return folder
+
+
+@pytest.mark.skipif(not (SHIPPED / "adain_relu4_1.weights.h5").is_file(), reason="no shipped decoders")
+def test_a_folder_streams_into_outdir_and_a_rerun_skips_what_was_written(capsys, tmp_path, pictures):
+    photos, out = _photo_folder(tmp_path, 3), tmp_path / "out"
+    argv = ["universal", str(photos), str(pictures["style"]), "--method", "adain", "-o", str(out)]
+    argv += ["--precision", "float32"]
+    assert main(argv) == 0, capsys.readouterr().err
+    names = ["p0_adain_style.png", "p1_adain_style.png", "p2_adain_style.png"]
+    assert sorted(p.name for p in out.glob("*.png")) == names
+    assert (out / ".nst_tf-files").is_file()  # the ledger: these files are nst_tf's
+    with Image.open(out / "p1_adain_style.png") as img:
+        assert img.size == (40, 32)  # the photo's own size
+    one = tmp_path / "one.png"  # the folder's picture equals the same photo stylized alone
+    assert main(["universal", str(photos / "p1.png"), *argv[2:5], "-o", str(one), "--precision", "float32"]) == 0
+    assert np.array_equal(np.asarray(Image.open(one)), np.asarray(Image.open(out / "p1_adain_style.png")))
+    (out / "p1_adain_style.png").unlink()  # as if Ctrl-C had stopped the first run before p1
+    kept = {name: (out / name).stat().st_mtime_ns for name in (names[0], names[2])}
+    capsys.readouterr()
+    assert main([*argv, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "2 of 3 pictures already written; skipped" in captured.err
+    record = json.loads(captured.out)
+    assert [Path(p["output"]).name for p in record["pictures"]] == ["p1_adain_style.png"]
+    assert {name: (out / name).stat().st_mtime_ns for name in kept} == kept  # untouched
+
+
+def test_a_folder_with_a_bad_photo_or_a_run_dir_is_refused_before_anything_is_written(capsys, tmp_path, pictures):
+    photos, out = _photo_folder(tmp_path, 2), tmp_path / "out"
+    argv = ["universal", str(photos), str(pictures["style"]), "--method", "adain", "-o", str(out)]
+    assert "--run-dir" in _fails(capsys, [*argv, "--run-dir", str(tmp_path / "run")])
+    (photos / "p9.png").write_bytes(b"not a picture")
+    assert "p9.png" in _fails(capsys, argv)
+    assert not out.exists() and not (tmp_path / "run").exists()
+    (photos / "p9.png").unlink()
+    out.mkdir()
+    (out / "p0_adain_style.png").write_bytes(b"the user's")  # a file nst_tf did not write: refused
+    assert "p0_adain_style.png" in _fails(capsys, argv)
+    assert (out / "p0_adain_style.png").read_bytes() == b"the user's"

@@ -6,31 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import ROOT
+from counted import Counted, counted_photos
 from PIL import Image
 
 pytestmark = pytest.mark.skipif(not (ROOT / "nst_tf" / "models" / "starry_night").is_dir(), reason="no shipped model")
-
-
-class _Counted(np.ndarray):
-    """A photo array that counts how many of its kind are alive (decremented when garbage-collected)."""
-
-    alive = 0
-    peak = 0
-
-    def __del__(self) -> None:
-        if getattr(self, "_counted", False):
-            _Counted.alive -= 1
-
-
-def _photos(count: int, rng: np.random.Generator):
-    """A generator of (1, 24, 32, 3) photos, each counted while it lives."""
-    for _ in range(count):
-        photo = rng.random((1, 24, 32, 3), dtype=np.float32).view(_Counted)
-        photo._counted = True
-        _Counted.alive += 1
-        _Counted.peak = max(_Counted.peak, _Counted.alive)
-        yield photo
-        del photo
 
 
 def test_a_stream_of_photos_never_holds_them_all():
@@ -40,15 +19,15 @@ def test_a_stream_of_photos_never_holds_them_all():
     from nst_tf.feedforward.settings import ApplySettings
 
     stylizer = load_stylizer("starry_night", "float32")
-    _Counted.alive = _Counted.peak = 0
+    Counted.reset()
     seen = 0
-    for step in stylize_photos(stylizer, _photos(24, np.random.default_rng(0)), ApplySettings(batch=2)):
+    for step in stylize_photos(stylizer, counted_photos(24, np.random.default_rng(0)), ApplySettings(batch=2)):
         assert step.image.shape == (1, 24, 32, 3)
         seen += 1
         gc.collect()
     assert seen == 24
     # a window of `batch` (2) photos, and the next one the generator hands over: never the 24
-    assert 1 <= _Counted.peak <= 2 + 1
+    assert 1 <= Counted.peak <= 2 + 1
 
 
 def _folder(tmp_path, count: int):

@@ -76,3 +76,17 @@ def test_halo_covers_the_receptive_field():
     assert receptive_halo(model) >= 54
     assert all(receptive_halo(model, part) % model.stride == 0 for part in ("head", "block", "ups", "all"))
     assert tile_starts(10, 4) == [(0, 4), (4, 8), (8, 10)]
+
+
+def test_a_picture_kept_as_bytes_gives_the_bytes_of_the_float_result():
+    """uint8 in (`load_pixels`) and out (`as_bytes`): every core rounded as `to_uint8` rounds the float result."""
+    from nst_tf.feedforward.tiles import TiledStylizer
+    from nst_tf.io.images import to_uint8
+
+    model = _model()
+    pixels = np.random.default_rng(5).integers(0, 256, (1, 72, 90, 3), dtype=np.uint8)
+    tiled = TiledStylizer(model)
+    floats = tiled(pixels.astype(np.float32) / 255.0, 32)
+    got = tiled(pixels, 32, as_bytes=True)
+    assert got.dtype == np.uint8 and got.shape == (1, 72, 90, 3)
+    assert np.array_equal(got[0], to_uint8(floats))  # the same tiles compute the same values: not one byte off

@@ -13,8 +13,12 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-20)))
 
 
-@pytest.mark.parametrize(("method", "shape", "tile"), [("adain", (150, 203), 64), ("wct", (118, 150), 48)])
-def test_tiles_equal_the_whole_picture(method, shape, tile):
+@pytest.mark.parametrize(
+    ("method", "shape", "tile", "spare"),
+    [("adain", (150, 203), 64, 0.0), ("adain", (150, 203), 64, 1e9), ("wct", (118, 150), 48, 0.0)],
+    ids=["adain", "adain-features-kept", "wct"],
+)
+def test_tiles_equal_the_whole_picture(method, shape, tile, spare):
     from nst_tf.io.images import load_image, resize
     from nst_tf.universal.settings import UniversalSettings
     from nst_tf.universal.stream import load_universal
@@ -24,7 +28,13 @@ def test_tiles_equal_the_whole_picture(method, shape, tile):
     content = resize(load_image(ROOT / "images" / "chelsea.png"), *shape)
     style = resize(load_image(ROOT / "images" / "ihc.png"), 96, 96)
     whole = model.stylize(content, [style], alpha=0.8)
-    tiled = stylize_tiled(model, content, [style], tile, alpha=0.8)
+    encodes = []
+    encode = model.encode
+    model.encode = lambda picture, level: encodes.append(level) or encode(picture, level)
+    tiled = stylize_tiled(model, content, [style], tile, alpha=0.8, spare=spare)
+    tiles = int(np.ceil(shape[0] / tile) * np.ceil(shape[1] / tile))
+    # the encoder runs once per tile and level with the statistics pass's features kept, else twice
+    assert len(encodes) == len(model.levels) * tiles * (1 if spare else 2)
     assert tiled.shape == whole.shape == (1, *shape, 3)
     assert np.abs(whole - content).mean() > 0.02  # stylized: not a copy that any tiling would match
     # The bar is 40 dB; each core sees its real neighbours and the whole picture's statistics, so
