@@ -7,18 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-
-def decoder_steps(model) -> list:
-    """The Keras decoder's convs and upsamplings, as NumPy (what the twin is built from)."""
-    import keras
-
-    steps = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            steps.append(("conv", np.asarray(layer.kernel.value), np.asarray(layer.bias.value)))
-        elif isinstance(layer, keras.layers.UpSampling2D):
-            steps.append(("up", None, None))
-    return steps
+from nst_tf.parity.one_pass import decoder_steps  # noqa: E402  (the twin's recipe, as compare builds it)
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])
