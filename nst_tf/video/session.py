@@ -108,9 +108,9 @@ def stylize_to_file(plan: VideoPlan, route, settings: VideoSettings) -> Iterator
     frames = read_frames(plan.info.path, (plan.height, plan.width), settings.frames)
     if plan.measure is not None:
         frames = _measured(frames, stylize_video, route, settings, plan.measure)
-        return write_clip(frames, plan.output, plan.info.fps, plan.info)
+        return write_clip(frames, plan.output, plan.info.fps, plan.info, settings.quality)
     steps = stylize_video(frames, route, not settings.no_temporal, settings.temporal_weight)
-    return write_clip(steps, plan.output, plan.info.fps, plan.info)
+    return write_clip(steps, plan.output, plan.info.fps, plan.info, settings.quality)
 
 
 def _measured(frames, stylize_video, route, settings: VideoSettings, measure: Measure) -> Iterator[Step]:

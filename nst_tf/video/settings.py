@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from nst_tf.config import PRECISIONS, setting
 from nst_tf.errors import ConfigError
 from nst_tf.universal.settings import METHODS, STYLE_SIZE
+from nst_tf.video.io import QUALITY
 from nst_tf.video.temporal import DEFAULT_WEIGHT
 
 # The optimisation route's temporal cost weight λ. Measured 6 Dec 2026 (Xeon Sapphire Rapids, 2 shared cores)
@@ -37,6 +38,7 @@ class VideoSettings:
         iterations, later_iterations: the optimisation route's L-BFGS steps on the first frame and on each
             later one (None: a quarter of `iterations`; later frames start from the previous result warped).
         temporal_cost: the optimisation route's temporal cost weight λ (`nst_tf.video.routes.OptimisedRoute`).
+        quality: the H.264/VP9 encoder's quality on imageio-ffmpeg's 1-10 scale (`nst_tf.video.io.QUALITY`).
         precision: the one-pass routes' convolutions and the optimisation route's VGG: "auto" (bfloat16 where
             nst_tf.perf.precision measures it faster), "float32" or "bfloat16".
         run_dir: a run folder to keep the record, the measure and a preview in (`nst_tf.video.report`).
@@ -57,6 +59,11 @@ class VideoSettings:
     temporal_cost: float = setting(
         TEMPORAL_COST, "--optimise: the temporal cost's weight (Ruder et al.; 0: none)", parse="float"
     )
+    quality: float = setting(
+        QUALITY,
+        "the encoder's quality, 1-10 (8: H.264 CRF 10, near-lossless; 5: CRF 25, files ~5-10x smaller)",
+        parse="float",
+    )
     precision: str = setting(
         "auto", "the networks' arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
     )
@@ -76,6 +83,8 @@ class VideoSettings:
             raise ConfigError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
         if not 0.0 <= self.temporal_cost <= LIMIT:
             raise ConfigError(f"--temporal-cost must be in [0, {LIMIT}], not {self.temporal_cost}")
+        if not 1.0 <= self.quality <= 10.0:
+            raise ConfigError(f"--quality must be in [1, 10], not {self.quality}")
         if not 0.0 <= self.temporal_weight < 1.0:
             raise ConfigError(f"--temporal-weight must be in [0, 1), not {self.temporal_weight}")
         return self

@@ -97,6 +97,7 @@ def test_bad_options_are_refused_before_anything(clip, tmp_path):
         (["--model", "starry_night", "--frames", "0"], "frames"),
         (["--optimise", str(clip), "--temporal-cost", "-1"], "temporal-cost"),
         (["--model", "starry_night", "--precision", "float8"], "float8"),
+        (["--model", "starry_night", "--quality", "11"], "quality"),
     ):
         assert_one_line(cli("video", clip, "-o", out, *extra), 2, words)
     assert snapshot(tmp_path) == before

@@ -76,6 +76,18 @@ def test_writer_keeps_fps_size_and_sound(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "in.mp4", "out.mp4"]  # no temporary left
 
 
+def test_quality_trades_file_size_for_fidelity(tmp_path):
+    clip = pan_zoom_clip(textured(cell=4), 6, (96, 128), pan=(2.0, 1.0))  # fine texture: what costs bits
+    sizes, errors = {}, {}
+    for quality in (3.0, vio.QUALITY):
+        steps = (Step(i, {}, 0.0, image=f) for i, f in enumerate(clip))
+        path = tmp_path / f"q{quality:g}.mp4"
+        list(vio.write_clip(steps, path, 10.0, quality=quality))
+        sizes[quality] = path.stat().st_size
+        errors[quality] = np.mean([np.abs(a - b).mean() for a, b in zip(vio.read_frames(path), clip, strict=True)])
+    assert sizes[3.0] < sizes[vio.QUALITY] and errors[3.0] > errors[vio.QUALITY]  # CRF 35 vs CRF 10
+
+
 def test_writer_leaves_nothing_on_error_and_a_playable_clip_on_ctrl_c(tmp_path):
     frames = pan_zoom_clip(textured(), 6, SIZE)
 
