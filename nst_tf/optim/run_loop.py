@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from nst_tf.config import COST_NAMES
 from nst_tf.io import steplog
 from nst_tf.io.rundir import METRIC_FIELDS, RunFolder
+from nst_tf.optim.pictures import stage_plan
 from nst_tf.optim.run_plan import RunPlan
 from nst_tf.runtime import EXIT_BAD_INPUT, interrupted_status
 
@@ -81,7 +82,10 @@ def execute(plan: RunPlan, steps: Iterable, tensorboard: bool, quiet: bool) -> i
     folder, record = plan.folder, plan.record
     folder.write_record(record)
     writer = _Writer(plan, tensorboard)
-    progress = Progress(plan.config.iterations, quiet=quiet, first=plan.resume_steps)
+    memory_plan = plan.prepared.get("memory_plan")  # its config holds any scales the plan added
+    staged = plan.config if memory_plan is None else memory_plan.config
+    total = stage_plan(staged)[-1][1]  # coarse to fine runs iterations/2^k more steps at each finer scale
+    progress = Progress(total, quiet=quiet, first=plan.resume_steps)
     try:
         for step in steps:
             progress.update(step, writer.write(step))

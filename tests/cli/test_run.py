@@ -65,8 +65,11 @@ def test_max_memory_plans_the_run_and_says_so_in_one_line(tmp_path, capsys):
     """A budget the default L-BFGS run at 96 px does not fit (the runtime alone is 0.8 GiB of the estimate):
     the plan adds a coarser stage and runs by Adam, and says so; the record keeps the line."""
     args = [CONTENT, STYLE, "-o", str(tmp_path), "--name", "m", "--weights", "random", "--image-size", "96"]
-    code, _, err = run_cli([*args, "--iterations", "2", "--max-memory", "1.11G"], capsys)
+    code, out, err = run_cli([*args, "--iterations", "2", "--max-memory", "1.11G"], capsys)
     assert code == 0, err
+    # progress counts every stage's steps (each line printed at this size), not the finest stage's 2
+    lines = [line for line in out.splitlines() if line.startswith("step ")]
+    assert len(lines) > 2 and all(f"/{len(lines)} " in line for line in lines)
     plan = [line for line in err.splitlines() if line.startswith("nst_tf: run:")]
     assert len(plan) == 1 and "scales: " in plan[0] and "by adam" in plan[0] and "of a budget of 1.11 GiB" in plan[0]
     record = json.loads((tmp_path / "m" / "config.json").read_text())
