@@ -35,8 +35,9 @@ MIN_CORE = 64
 # (the run's checked inputs and the stage's: 4 x 12), the content layer's stored features (conv4_2: 512
 # channels at 1/64 of the pixels, 32), the upsampled start and a snapshot (2 x 12), and the allocator's
 # slack. Fitted to peak RSS measured with /usr/bin/time -v and /proc's VmHWM (README, "Print-size
-# pictures"): 140 was 0.1 GiB short at 2048x1536 and about 0.6 GiB at 3840x2880.
-HELD_BYTES_PER_PIXEL = 200
+# pictures"): 140 was 0.1 GiB short at 2048x1536 and about 0.6 GiB at 3840x2880; 200 still 0.73 GiB short
+# at 3840x2880 (4.32 GiB peak, 3.59 planned); 280 planned 4.50 GiB there and peaked at 4.44.
+HELD_BYTES_PER_PIXEL = 280
 # A tile's step holds the tapped layers' maps (float32) twice more than a whole-picture step: the core's
 # slice of each and the slice's gradient, padded to the window (fitted as above: a 1072-px window at
 # 1920x1440 peaked 0.6 GiB above the estimate without them).
