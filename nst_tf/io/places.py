@@ -57,7 +57,7 @@ def check_creatable(path: str | os.PathLike, what: str) -> Path:
             raise ConfigError(f"{what}: the name {name[:40]!r}... is longer than the {name_max} bytes allowed here")
     if len(os.fsencode(str(path))) + 64 > _pathconf(base, "PC_PATH_MAX", 4096):  # room for files inside
         raise ConfigError(f"{what} {str(path)[:60]}...: the path is longer than the file system allows")
-    _probe_writable(base, what, path)
+    probe_writable(base, what, path)
     return path
 
 
@@ -74,7 +74,7 @@ def check_replaceable_file(path: str | os.PathLike, what: str) -> Path:
             raise ConfigError(f"{what} {path}: is a folder, not a file")
         if not stat.S_ISREG(mode):
             raise ConfigError(f"{what} {path}: exists and is not a regular file; not replaced")
-        _probe_writable(path.parent, what, path)
+        probe_writable(path.parent, what, path)
         return path
     return check_creatable(path, what)
 
@@ -101,7 +101,7 @@ def _check_folder(base: Path, what: str, path: Path) -> None:
         raise ConfigError(f"{what} {path}: {base} is a file, not a folder")
 
 
-def _probe_writable(base: Path, what: str, path: Path) -> None:
+def probe_writable(base: Path, what: str, path: Path) -> None:
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".nst_tf-probe-", dir=base))
     except OSError as exc:

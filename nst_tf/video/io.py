@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_tf.errors import ConfigError
+from nst_tf.io.places import probe_writable
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +161,8 @@ def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ConfigError(f"-o {path}: no folder {folder}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"-o {path}: cannot write in {folder}")
+    # a real probe (a folder made and removed), not os.access: root passes access() on /proc and read-only mounts
+    probe_writable(folder, "-o", path)
     return path
 
 

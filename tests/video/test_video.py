@@ -117,6 +117,8 @@ def test_check_output_refuses_what_it_may_not_write(tmp_path):
         with pytest.raises(vio.ConfigError):
             vio.check_output(bad, overwrite=True)
     assert existing.read_bytes() == b"the user's"
+    with pytest.raises(vio.ConfigError, match="cannot write"):  # os.access says yes here as root; a probe says no
+        vio.check_output("/proc/out.mp4", overwrite=False)
 
 
 def test_flow_and_warp_follow_a_known_pan_and_zoom():
