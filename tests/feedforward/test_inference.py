@@ -4,22 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-
-def _model(width: float, seed: int = 3):
-    """A JohnsonNet with random convolutions and non-trivial norm scales, offsets and biases."""
-    import keras
-
-    from nst_tf.feedforward.networks import build_generator
-
-    keras.utils.set_random_seed(seed)
-    model = build_generator("johnson", width=width)
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        if variable.path.endswith(("scale", "offset", "bias")):
-            shift = 1.0 if variable.path.endswith("scale") else 0.0
-            variable.assign(rng.normal(0.0, 0.5, variable.shape).astype(np.float32) + shift)
-    return model
+from random_networks import random_johnson
 
 
 @pytest.mark.parametrize(
@@ -31,7 +16,7 @@ def test_fast_pass_matches_keras(width, shape):
 
     from nst_tf.feedforward.inference import JohnsonForward
 
-    model = _model(width)
+    model = random_johnson(width)
     images = np.random.default_rng(1).random((*shape, 3), dtype=np.float32)
     expected = np.asarray(model(images, training=False))
     got = tf.function(JohnsonForward(model))(tf.constant(images)).numpy()
@@ -43,7 +28,7 @@ def test_fast_pass_matches_keras(width, shape):
 def test_stylizer_uses_the_fast_pass_and_follows_new_weights():
     from nst_tf.feedforward.apply import Stylizer
 
-    model = _model(0.25)
+    model = random_johnson(0.25)
     stylizer, plain = Stylizer(model), Stylizer(model, fast=False)
     assert stylizer.fast and not plain.fast
     images = np.random.default_rng(2).random((1, 40, 52, 3), dtype=np.float32)
@@ -96,7 +81,7 @@ def test_bfloat16_convolutions_stay_within_their_rounding_bound():
     from nst_tf.feedforward.apply import Stylizer
     from nst_tf.feedforward.inference import JohnsonForward
 
-    model = _model(0.25)
+    model = random_johnson(0.25)
     images = tf.constant(np.random.default_rng(1).random((1, 64, 96, 3), dtype=np.float32))
     full = tf.function(JohnsonForward(model))(images).numpy().astype(np.float64)
     half = tf.function(JohnsonForward(model, "bfloat16"))(images).numpy().astype(np.float64)

@@ -5,22 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-
-def _model(seed: int = 3):
-    """A width-0.25 JohnsonNet with random convolutions and non-trivial norm scales and offsets."""
-    import keras
-
-    from nst_tf.feedforward.networks import build_generator
-
-    keras.utils.set_random_seed(seed)
-    model = build_generator("johnson", width=0.25)
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        if variable.path.endswith(("scale", "offset", "bias")):
-            shift = 1.0 if variable.path.endswith("scale") else 0.0
-            variable.assign(rng.normal(0.0, 0.5, variable.shape).astype(np.float32) + shift)
-    return model
+from random_networks import random_johnson
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -34,7 +19,7 @@ def test_tiles_equal_the_whole_picture(shape, tile):
     from nst_tf.feedforward.inference import JohnsonForward
     from nst_tf.feedforward.tiles import TiledStylizer
 
-    model = _model()
+    model = random_johnson()
     # A smooth picture with structure at several scales, as a photo has (noise alone would hide a seam).
     y, x = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
     picture = np.stack([np.sin(x / 9) * np.cos(y / 13), np.sin((x + y) / 21), np.cos(x / 5 - y / 7)], -1)
@@ -58,7 +43,7 @@ def test_tiles_with_their_own_statistics_would_show():
 
     from nst_tf.feedforward.inference import JohnsonForward
 
-    model = _model()
+    model = random_johnson()
     rng = np.random.default_rng(0)
     picture = np.clip(rng.random((1, 128, 128, 3)) * np.linspace(0, 1, 128)[None, :, None, None], 0, 1)
     picture = picture.astype(np.float32)
@@ -71,7 +56,7 @@ def test_tiles_with_their_own_statistics_would_show():
 def test_halo_covers_the_receptive_field():
     from nst_tf.feedforward.tiles import receptive_halo, tile_starts
 
-    model = _model()
+    model = random_johnson()
     # 9×9 + 3×3 + 3×3 at 1/2 + ten 3×3 at 1/4 + 3×3 at 1/2 + 3×3 + 9×9 reach 54 px: the halo is at least that
     assert receptive_halo(model) >= 54
     assert all(receptive_halo(model, part) % model.stride == 0 for part in ("head", "block", "ups", "all"))
@@ -83,7 +68,7 @@ def test_a_picture_kept_as_bytes_gives_the_bytes_of_the_float_result():
     from nst_tf.feedforward.tiles import TiledStylizer
     from nst_tf.io.images import to_uint8
 
-    model = _model()
+    model = random_johnson()
     pixels = np.random.default_rng(5).integers(0, 256, (1, 72, 90, 3), dtype=np.uint8)
     tiled = TiledStylizer(model)
     floats = tiled(pixels.astype(np.float32) / 255.0, 32)
