@@ -76,12 +76,17 @@ def test_any_painting_in_one_pass_with_a_strength_gives_a_result_and_a_score(pag
     assert page.is_hidden("#error")
 
 
-def test_an_optimisation_updates_its_progress_on_the_page(page):
+def choose_optimisation(page, iterations: int, size: int) -> None:
+    """The form set for the optimisation route: chelsea in ihc's style, `iterations` steps at `size` px."""
     page.select_option("#photo-sample", "chelsea.png")
     page.check("input[name=route][value=optimise]")
     page.select_option("#style-sample", "ihc.png")
-    page.fill("#iterations", "12")
-    page.fill("#size", "64")
+    page.fill("#iterations", str(iterations))
+    page.fill("#size", str(size))
+
+
+def test_an_optimisation_updates_its_progress_on_the_page(page):
+    choose_optimisation(page, iterations=12, size=64)
     seen = []
     page.expose_function("reportStep", lambda text: seen.append(int(text)))
     page.evaluate(
@@ -109,11 +114,7 @@ def test_a_non_picture_upload_is_one_line_on_the_page(page, tmp_path):
 
 
 def test_cancel_stops_a_running_optimisation(page):
-    page.select_option("#photo-sample", "chelsea.png")
-    page.check("input[name=route][value=optimise]")
-    page.select_option("#style-sample", "ihc.png")
-    page.fill("#iterations", "1000")
-    page.fill("#size", "48")
+    choose_optimisation(page, iterations=1000, size=48)
     page.click("#run")
     page.wait_for_function("Number(document.getElementById('iteration').textContent) >= 2", timeout=TIMEOUT_MS)
     page.click("#cancel")
