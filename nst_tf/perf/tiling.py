@@ -136,9 +136,17 @@ def plan_picture(
 def least_budget_message(what: str, need: float, budget: float) -> str:
     """The one line that refuses a budget: what needs how much at least (`need`, bytes) against the budget."""
     return (
-        f"{what} needs a memory budget of at least {_gib(need)} (--max-memory {math.ceil(need / 2**20)}M), "
-        f"even in tiles; the budget is {_gib(budget)} (--max-memory, or what is free)"
+        f"{what} needs a memory budget of at least {_gib(need)} even in tiles (--max-memory "
+        f"{math.ceil(need / 2**20)}M or more, or a smaller --image-size); the budget is {_size(budget)} "
+        "(--max-memory, or what is free)"
     )
+
+
+def _size(n: float) -> str:
+    """Bytes as a person writes them: 10 KiB, 512 MiB, 2.50 GiB."""
+    if n >= 2**30:
+        return _gib(n)
+    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB" if n >= 2**10 else f"{n:.0f} bytes"
 
 
 def _gib(n: float) -> str:
