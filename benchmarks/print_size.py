@@ -125,7 +125,9 @@ def median_row(rows: list[dict]) -> dict:
     return row | {"model_seconds_all": [r["model_seconds"] for r in good], "plan": good[0]["plan"]}
 
 
-def tiling_overhead(megapixels: list[float], repeat: int, tile: int, photo: Path, folder: Path, wct: bool) -> list[dict]:
+def tiling_overhead(
+    megapixels: list[float], repeat: int, tile: int, photo: Path, folder: Path, wct: bool
+) -> list[dict]:
     """Seconds of the stylization alone, in one process, side by side: `apply`'s network on the whole
     picture and in tiles (bytes in and out, as `apply` runs them; the kept schedule, which the planner
     picks whenever it fits, and the lean one); AdaIN (and with `wct` WCT) whole and in tiles, the statistics
@@ -197,7 +199,7 @@ def downscaled_statistics(megapixels: float, photo: Path, folder: Path, scales=(
     for scale in scales:
         found = []
 
-        def record(x, norm, relu):
+        def record(x, norm, relu, found=found):
             mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
             found.append((mean, variance))
             x = (x - mean) * (norm.scale * tf.math.rsqrt(variance + norm.epsilon)) + norm.offset
@@ -206,7 +208,7 @@ def downscaled_statistics(megapixels: float, photo: Path, folder: Path, scales=(
         forward.padded(tf.constant(resize(picture.numpy(), height // scale, width // scale)), record)
         given = iter(found)
 
-        def fixed(x, norm, relu):
+        def fixed(x, norm, relu, given=given):
             mean, variance = next(given)
             x = (x - mean) * (norm.scale * tf.math.rsqrt(variance + norm.epsilon)) + norm.offset
             return tf.nn.relu(x) if relu else x

@@ -25,7 +25,8 @@ def network():
 
 
 @pytest.mark.parametrize(
-    ("shape", "tile", "keep"), [((150, 197), 48, True), ((150, 197), 48, False), ((97, 130), 32, True), ((64, 64), 1000, True)]
+    ("shape", "tile", "keep"),
+    [((150, 197), 48, True), ((150, 197), 48, False), ((97, 130), 32, True), ((64, 64), 1000, True)],
 )
 def test_tiles_equal_the_whole_picture(network, shape, tile, keep):
     import tensorflow as tf
