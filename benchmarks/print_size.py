@@ -4,6 +4,7 @@
     python benchmarks/print_size.py --megapixels 12 27 --routes apply --max-memory 2G
     python benchmarks/print_size.py --folders 4 48 --routes apply adain    # peak memory against photos
     PYTHONPATH=. python benchmarks/print_size.py --overhead --megapixels 1 3 --repeat 3   # whole vs tiles
+    PYTHONPATH=. python benchmarks/print_size.py --overhead --megapixels 1 --routes wct --repeat 3
     PYTHONPATH=. python benchmarks/print_size.py --downscaled --megapixels 1   # statistics from 1/2, 1/4 size
 
 Each measurement is one subprocess, `python -m nst_tf ...` under `/usr/bin/time -v`: its peak resident set
@@ -126,12 +127,13 @@ def median_row(rows: list[dict]) -> dict:
 
 
 def tiling_overhead(
-    megapixels: list[float], repeat: int, tile: int, photo: Path, folder: Path, wct: bool
+    megapixels: list[float], repeat: int, tile: int, photo: Path, folder: Path, families: set[str]
 ) -> list[dict]:
     """Seconds of the stylization alone, in one process, side by side: `apply`'s network on the whole
     picture and in tiles (bytes in and out, as `apply` runs them; the kept schedule, which the planner
-    picks whenever it fits, and the lean one); AdaIN (and with `wct` WCT) whole and in tiles, the statistics
-    pass's features kept or encoded again. Medians of `repeat` interleaved rounds after one that warms all."""
+    picks whenever it fits, and the lean one); AdaIN and WCT whole and in tiles, the statistics pass's
+    features kept or encoded again; those of `families` ("apply", "adain", "wct"). Medians of `repeat`
+    interleaved rounds after one that warms all."""
     import time
 
     import numpy as np
@@ -142,14 +144,17 @@ def tiling_overhead(
     from nst_tf.universal.stream import load_universal
     from nst_tf.universal.tiles import stylize_tiled
 
-    stylizer = load_stylizer("starry_night")
     style = load_image(SHARED / "starry_night.jpg")[:, ::4, ::4]
-    routes = {
-        "apply whole": lambda x, b: stylizer(x),
-        f"apply --tile {tile}": lambda x, b: stylizer.tiled(b, tile, True),
-        f"apply --tile {tile}, lean schedule": lambda x, b: stylizer.tiled(b, tile, True, keep=False),
-    }
-    for method in ("adain", "wct") if wct else ("adain",):
+    routes = {}
+    if "apply" in families:
+        stylizer = load_stylizer("starry_night")
+        routes |= {
+            "apply whole": lambda x, b: stylizer(x),
+            f"apply --tile {tile}": lambda x, b: stylizer.tiled(b, tile, True),
+            f"apply --tile {tile}, lean schedule": lambda x, b: stylizer.tiled(b, tile, True, keep=False),
+            f"apply --tile {tile // 2}": lambda x, b: stylizer.tiled(b, tile // 2, True),
+        }
+    for method in sorted(families & {"adain", "wct"}):
         universal = load_universal(UniversalSettings(method=method))
         routes |= {
             f"{method} whole": lambda x, b, u=universal: u.stylize(x, [style]),
@@ -254,7 +259,6 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each command, interleaved; medians")
     parser.add_argument("--overhead", action="store_true", help="time whole vs tiles in one process (medians)")
     parser.add_argument("--tile", type=int, default=1024, help="with --overhead: the tiles' side")
-    parser.add_argument("--wct", action="store_true", help="with --overhead: WCT too")
     parser.add_argument("--downscaled", action="store_true", help="PSNR of statistics from a downscaled pass")
     args = parser.parse_args()
     if args.downscaled:
@@ -265,10 +269,11 @@ def main() -> int:
     if args.gallery:
         gallery(Path(args.gallery[0]), Path(args.gallery[1]), args.crop)
         return 0
-    if args.overhead:
+    if args.overhead:  # --routes name the families timed: apply, adain, wct
+        families = {route.split("-")[0] for route in args.routes}
         with tempfile.TemporaryDirectory() as tmp:
             rows = tiling_overhead(
-                args.megapixels or [1, 3], args.repeat, args.tile, Path(args.photo), Path(tmp), args.wct
+                args.megapixels or [1, 3], args.repeat, args.tile, Path(args.photo), Path(tmp), families
             )
         cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
         print(f"\n{cpu}, {os.cpu_count()} logical CPUs\n\n| route | MP | median s | × whole |\n|---|---|---|---|")
