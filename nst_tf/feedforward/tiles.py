@@ -42,7 +42,6 @@ import tensorflow as tf
 
 from nst_tf.feedforward.inference import BLOCK, JohnsonForward, block_conv, convolve, reflect_pad, upsample_conv
 from nst_tf.feedforward.networks import JohnsonNet
-from nst_tf.io.images import to_uint8
 from nst_tf.perf.tiling import MemoryModel
 
 MARGIN = 4  # full-resolution px of real neighbours a tile needs per convolution (see the module's notes)
@@ -115,7 +114,7 @@ class TiledStylizer:
         self.channels = [int(n.scale.shape[0]) for n in self.norms] + [3]
         self.scales = [*norm_scales(m), 1]  # of each convolution's output
         self.blocks = len(m.res)
-        self._passes: dict[tuple[int, int], tf.types.experimental.Function] = {}
+        self._passes: dict[tuple[int, int, bool], tf.types.experimental.Function] = {}
         self.tiles = 0  # tiles in the last picture's grid
 
     def _convolve(self, k: int, x: tf.Tensor) -> tf.Tensor:
@@ -149,11 +148,12 @@ class TiledStylizer:
         mean, variance = stats[at : at + c], stats[at + c : at + 2 * c]
         return mean, norm.scale * tf.math.rsqrt(variance + norm.epsilon), norm.offset
 
-    def _pass(self, first: int, last: int):
+    def _pass(self, first: int, last: int, as_bytes: bool = False):
         """Convolutions first … last on one tile (their inputs normalised with `stats`): the core of the last
-        one's output (`box`, in full-resolution px of the tile) and its [mean, variance] over the core."""
-        if (first, last) in self._passes:
-            return self._passes[first, last]
+        one's output (`box`, in full-resolution px of the tile) and its [mean, variance] over the core; the
+        output's core `as_bytes` rounded as `to_uint8` rounds (half to even, as np.round)."""
+        if (first, last, as_bytes) in self._passes:
+            return self._passes[first, last, as_bytes]
 
         def run(x: tf.Tensor, stats: tf.Tensor, box: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             for k in range(first, last + 1):
@@ -161,6 +161,8 @@ class TiledStylizer:
             s = self.scales[last]
             core = x[:, box[0] // s : box[1] // s, box[2] // s : box[3] // s, :]
             if last == len(self.channels) - 1:  # the output: no norm follows
+                if as_bytes:
+                    core = tf.cast(tf.round(tf.clip_by_value(core, 0.0, 1.0) * 255.0), tf.uint8)
                 return core, tf.zeros((0,))
             mean, variance = tf.nn.moments(core, axes=[0, 1, 2])
             return core, tf.concat([mean, variance], 0)
@@ -171,8 +173,8 @@ class TiledStylizer:
             tf.TensorSpec((None,), tf.float32),
             tf.TensorSpec((4,), tf.int32),
         ]
-        self._passes[first, last] = tf.function(run, input_signature=signature)
-        return self._passes[first, last]
+        self._passes[first, last, as_bytes] = tf.function(run, input_signature=signature)
+        return self._passes[first, last, as_bytes]
 
     def __call__(self, image: np.ndarray, tile: int, as_bytes: bool = False, keep: bool = True) -> np.ndarray:
         """The network's output for a (1, H, W, 3) picture, float32 in [0, 1] or uint8 (`load_pixels`), with
@@ -236,7 +238,8 @@ class TiledStylizer:
         """Every tile once through convolutions first … last: each core written into `out` (when given) and
         its (pixel count, [mean, variance]) listed. `source` is at the scale of convolution first's input."""
         halo = receptive_halo(self.model, last - first + 1)
-        compiled, given = self._pass(first, last), tf.constant(stats)
+        as_bytes = out is not None and out.dtype == np.uint8
+        compiled, given = self._pass(first, last, as_bytes), tf.constant(stats)
         s_in = self.scales[first - 1] if first else 1
         o = self.scales[last]
         moments, self.tiles = [], 0
@@ -253,5 +256,5 @@ class TiledStylizer:
                 moments.append(((bottom - top) * (right - left) // (o * o), found.numpy()))
                 if out is not None:
                     target = out[:, top // o : bottom // o, left // o : right // o]
-                    target[...] = to_uint8(result.numpy()[0]) if out.dtype == np.uint8 else result
+                    target[...] = result
         return moments
