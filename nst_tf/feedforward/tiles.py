@@ -7,14 +7,14 @@ therefore disagree with each other and with the whole picture (visible seams, a 
 whole picture, tile by tile, and storing each convolution's raw output (before its norm):
 
 - a pass of convolution k runs every tile from the stored map before it (normalised with the now exact
-  statistics of the norm before it), writes its tile's core into the next map and sums the core's moments:
-  per tile a float32 mean and variance (`tf.nn.moments`, as the whole pass takes them), combined over the
-  tiles in float64 (Chan et al.'s pairwise update), so the next pass has the whole picture's statistics;
+  statistics of the norm before it), writes its tile's core into the next map and takes the core's
+  moments: per tile a float32 mean and variance (`tf.nn.moments`, as the whole pass takes them), combined
+  over the tiles in float64 (Chan et al.'s parallel update), so the next pass has the whole picture's;
 - the residual stream lives in one stored 1/4-scale map, updated in place (x += IN(branch)) between passes;
-- every convolution thus runs once ("kept" schedule, each layer's map kept: the stored maps peak at two
-  float32 full-resolution and half-resolution maps, `KEPT_PER_PIXEL`), or, where the budget cannot hold
-  the full-resolution maps, the first and last convolutions (the cheap-to-store but full-resolution ones)
-  run twice, once for their statistics alone and once fused with the next convolution ("lean" schedule,
+- every convolution thus runs once ("kept" schedule, each layer's map kept: the stored maps peak at a
+  full- and a half-resolution float32 map, `KEPT_PER_PIXEL`), or, where the budget cannot hold the
+  full-resolution maps, the two convolutions whose output is full resolution (conv1 and up2) run twice:
+  once for their statistics alone, once fused with the convolution after them ("lean" schedule,
   `HELD_PER_PIXEL`: the 1/2- and 1/4-scale maps only).
 
 This replaced a scheme that stored only 1/4-scale maps and recomputed the head and tail from the picture for
@@ -122,13 +122,10 @@ class TiledStylizer:
         m, dtype, blocks = self.model, self.dtype, self.blocks
         if k == 0:
             return block_conv(reflect_pad(x, m.conv1.pad.pad), m.conv1.conv.kernel, BLOCK, dtype)
-        if k in (1, 2):
-            layer = (m.conv2, m.conv3)[k - 1].conv
-            return convolve(reflect_pad(x, 1), layer.kernel, layer.strides[0], "VALID", dtype)
-        if k < 3 + 2 * blocks:
-            block = m.res[(k - 3) // 2]
-            layer = (block.conv1 if k % 2 else block.conv2).conv
-            return convolve(reflect_pad(x, 1), layer.kernel, 1, "VALID", dtype)
+        if k < 3 + 2 * blocks:  # conv2, conv3 (stride 2), then each residual block's two
+            block = m.res[(k - 3) // 2] if k >= 3 else None
+            layer = (m.conv2, m.conv3)[k - 1] if block is None else (block.conv1 if k % 2 else block.conv2)
+            return convolve(reflect_pad(x, layer.pad.pad), layer.conv.kernel, layer.conv.strides[0], "VALID", dtype)
         if k < 5 + 2 * blocks:
             return upsample_conv(x, (m.up1, m.up2)[k - 3 - 2 * blocks].conv.conv.kernel, dtype)
         out = m.out.conv
