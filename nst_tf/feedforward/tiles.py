@@ -114,30 +114,34 @@ class TiledStylizer:
         self.channels = [int(n.scale.shape[0]) for n in self.norms] + [3]
         self.scales = [*norm_scales(m), 1]  # of each convolution's output
         self.blocks = len(m.res)
-        self._passes: dict[tuple[int, int, bool], tf.types.experimental.Function] = {}
+        self._passes: dict[tuple, tf.types.experimental.Function] = {}
         self.tiles = 0  # tiles in the last picture's grid
 
-    def _convolve(self, k: int, x: tf.Tensor) -> tf.Tensor:
-        """Convolution k of the network on its (normalised) input, as `JohnsonForward` computes it."""
-        m, dtype, blocks = self.model, self.dtype, self.blocks
+    def _kind(self, k: int) -> tuple[str, str, int]:
+        """Convolution k as (its input: "as is" or "norm" (the previous raw map through its norm and ReLU),
+        its operation, its stride): convolutions of one kind and kernel shape share one traced pass."""
+        ups = 3 + 2 * self.blocks
         if k == 0:
-            return block_conv(reflect_pad(x, m.conv1.pad.pad), m.conv1.conv.kernel, BLOCK, dtype)
-        if k < 3 + 2 * blocks:  # conv2, conv3 (stride 2), then each residual block's two
-            block = m.res[(k - 3) // 2] if k >= 3 else None
-            layer = (m.conv2, m.conv3)[k - 1] if block is None else (block.conv1 if k % 2 else block.conv2)
-            return convolve(reflect_pad(x, layer.pad.pad), layer.conv.kernel, layer.conv.strides[0], "VALID", dtype)
-        if k < 5 + 2 * blocks:
-            return upsample_conv(x, (m.up1, m.up2)[k - 3 - 2 * blocks].conv.conv.kernel, dtype)
-        out = m.out.conv
-        return tf.sigmoid(tf.nn.bias_add(block_conv(reflect_pad(x, m.out.pad.pad), out.kernel, BLOCK, dtype), out.bias))
+            return ("as is", "9x9", 1)
+        if k < 3:
+            return ("norm", "3x3", 2)
+        if k < ups:  # a residual block's first convolution reads the stream as stored, its second the branch
+            return ("as is" if k % 2 else "norm", "3x3", 1)
+        if k < ups + 2:
+            return ("as is" if k == ups else "norm", "up", 1)
+        return ("norm", "out", 1)
 
-    def _prepare(self, k: int, x: tf.Tensor, stats: tf.Tensor) -> tf.Tensor:
-        """Convolution k's input from the map before it: the picture or the residual stream as stored, else
-        the previous convolution's raw output through its norm (whole-picture `stats`) and ReLU."""
-        if k == 0 or (k >= 3 and k % 2 and k <= 3 + 2 * self.blocks):
-            return x
-        mean, factor, offset = self._affine(k - 1, stats)
-        return tf.nn.relu((x - mean) * factor + offset)
+    def _params(self, k: int, stats: np.ndarray) -> list[tf.Tensor]:
+        """Convolution k's kernel, its input norm's [mean, factor, offset] and (the output's) bias."""
+        m, blocks = self.model, self.blocks
+        layers = [m.conv1, m.conv2, m.conv3, *[c for b in m.res for c in (b.conv1, b.conv2)], m.up1.conv, m.up2.conv]
+        layer = [*layers, m.out][k].conv
+        params = [tf.convert_to_tensor(layer.kernel)]
+        if self._kind(k)[0] == "norm":
+            params += [tf.convert_to_tensor(v) for v in self._affine(k - 1, tf.constant(stats))]
+        if k == 5 + 2 * blocks:
+            params.append(tf.convert_to_tensor(layer.bias))
+        return params
 
     def _affine(self, k: int, stats) -> tuple:
         """Norm k as (x − mean)·factor + offset: `InstanceNorm` with the whole picture's mean and variance."""
@@ -145,19 +149,34 @@ class TiledStylizer:
         mean, variance = stats[at : at + c], stats[at + c : at + 2 * c]
         return mean, norm.scale * tf.math.rsqrt(variance + norm.epsilon), norm.offset
 
-    def _pass(self, first: int, last: int, as_bytes: bool = False):
-        """Convolutions first … last on one tile (their inputs normalised with `stats`): the core of the last
-        one's output (`box`, in full-resolution px of the tile) and its [mean, variance] over the core; the
-        output's core `as_bytes` rounded as `to_uint8` rounds (half to even, as np.round)."""
-        if (first, last, as_bytes) in self._passes:
-            return self._passes[first, last, as_bytes]
+    def _pass(self, first: int, last: int, params: list[tf.Tensor], as_bytes: bool = False):
+        """Convolutions first … last on one tile, as `JohnsonForward` computes them, with their `params`
+        (`_params`): the core of the last one's output (`box`, in full-resolution px of the tile) and its
+        [mean, variance] over the core; the output's core `as_bytes` rounded as `to_uint8` rounds (half to
+        even, as np.round). Traced once per kind of pass and kernel shapes (the residual blocks share one)."""
+        kinds = tuple(self._kind(k) for k in range(first, last + 1))
+        output, s = last == len(self.channels) - 1, self.scales[last]
+        key = (kinds, tuple(tuple(p.shape) for p in params), output, s, as_bytes)
+        if key in self._passes:
+            return self._passes[key]
+        dtype = self.dtype
 
-        def run(x: tf.Tensor, stats: tf.Tensor, box: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            for k in range(first, last + 1):
-                x = self._convolve(k, self._prepare(k, x, stats))
-            s = self.scales[last]
+        def run(x: tf.Tensor, given: list[tf.Tensor], box: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            given = list(given)
+            for source, operation, stride in kinds:
+                kernel = given.pop(0)
+                if source == "norm":
+                    mean, factor, offset = given.pop(0), given.pop(0), given.pop(0)
+                    x = tf.nn.relu((x - mean) * factor + offset)
+                if operation == "up":
+                    x = upsample_conv(x, kernel, dtype)
+                elif operation == "3x3":
+                    x = convolve(reflect_pad(x, kernel.shape[0] // 2), kernel, stride, "VALID", dtype)
+                else:  # 9x9, on blocks; the output convolution adds its bias (no norm cancels it) and a sigmoid
+                    x = block_conv(reflect_pad(x, kernel.shape[0] // 2), kernel, BLOCK, dtype)
+                    x = tf.sigmoid(tf.nn.bias_add(x, given.pop(0))) if operation == "out" else x
             core = x[:, box[0] // s : box[1] // s, box[2] // s : box[3] // s, :]
-            if last == len(self.channels) - 1:  # the output: no norm follows
+            if output:  # no norm follows
                 if as_bytes:
                     core = tf.cast(tf.round(tf.clip_by_value(core, 0.0, 1.0) * 255.0), tf.uint8)
                 return core, tf.zeros((0,))
@@ -167,11 +186,11 @@ class TiledStylizer:
         depth = 3 if first == 0 else self.channels[first - 1]
         signature = [
             tf.TensorSpec((1, None, None, depth), tf.float32),
-            tf.TensorSpec((None,), tf.float32),
+            [tf.TensorSpec(p.shape, tf.float32) for p in params],
             tf.TensorSpec((4,), tf.int32),
         ]
-        self._passes[first, last, as_bytes] = tf.function(run, input_signature=signature)
-        return self._passes[first, last, as_bytes]
+        self._passes[key] = tf.function(run, input_signature=signature)
+        return self._passes[key]
 
     def __call__(self, image: np.ndarray, tile: int, as_bytes: bool = False, keep: bool = True) -> np.ndarray:
         """The network's output for a (1, H, W, 3) picture, float32 in [0, 1] or uint8 (`load_pixels`), with
@@ -236,7 +255,8 @@ class TiledStylizer:
         its (pixel count, [mean, variance]) listed. `source` is at the scale of convolution first's input."""
         halo = receptive_halo(self.model, last - first + 1)
         as_bytes = out is not None and out.dtype == np.uint8
-        compiled, given = self._pass(first, last, as_bytes), tf.constant(stats)
+        given = [p for k in range(first, last + 1) for p in self._params(k, stats)]
+        compiled = self._pass(first, last, given, as_bytes)
         s_in = self.scales[first - 1] if first else 1
         o = self.scales[last]
         moments, self.tiles = [], 0
