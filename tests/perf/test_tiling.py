@@ -51,6 +51,7 @@ def test_the_faster_schedule_when_its_tiles_fit_else_the_lean_one():
     budget = 2 * 2**30
     fast = plan_picture(3000, 4000, TWO, budget=budget, halo=8, stride=4)  # 12 MP: 0.78 + 0.60 GiB held
     assert fast.keep and fast.tile is not None and fast.estimate <= HEADROOM * budget
+    assert TWO.fixed + TWO.kept * 12e6 + TWO.tile * (fast.tile + 4 + 16) ** 2 > HEADROOM * budget  # the largest
     assert "every layer's map kept" in fast.line("apply")
     lean = plan_picture(4500, 6000, TWO, budget=budget, halo=8, stride=4)  # 27 MP: kept would hold 1.36 GiB
     assert not lean.keep and lean.tile >= 64 and lean.estimate <= HEADROOM * budget
