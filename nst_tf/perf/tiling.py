@@ -123,9 +123,11 @@ def plan_picture(
         held = model.fixed + per_pixel * pixels
         side = math.isqrt(max(0, int((room - held) / model.tile))) - 2 * halo
         side = stride * (min(side, longest) // stride)
-        if forced is not None and (held + model.tile * (forced + 2 * halo) ** 2 <= room or not keep):
-            side = forced  # a forced tile is kept, by the faster schedule when it fits
-        if side >= least or forced is not None:
+        if forced is not None:  # a forced tile is kept: by the faster schedule when it fits, else by the
+            if held + model.tile * (forced + 2 * halo) ** 2 > room and (keep or side < least):  # lean one
+                continue  # unless the budget holds no tiles at all
+            side = forced
+        if forced is not None or side >= least:
             tiles = math.ceil(height / side) * math.ceil(width / side)
             estimate = held + model.tile * (min(side, longest) + 2 * halo) ** 2
             return Plan(height, width, side, halo, tiles, estimate, budget, keep)

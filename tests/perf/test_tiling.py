@@ -58,8 +58,9 @@ def test_the_faster_schedule_when_its_tiles_fit_else_the_lean_one():
     assert TWO.fixed + TWO.kept * 27e6 + TWO.tile * (64 + 16) ** 2 > HEADROOM * budget  # so not kept
     # the largest tiles that fit: one stride more would not (never smaller tiles than the budget needs)
     assert TWO.fixed + TWO.held * 27e6 + TWO.tile * (lean.tile + 4 + 16) ** 2 > HEADROOM * budget
-    # a forced tile is kept, by the faster schedule where it fits
+    # a forced tile is kept, by the faster schedule where it fits, even one below MIN_TILE
     assert plan_picture(900, 1200, TWO, budget=8 * 2**30, halo=8, stride=4, tile=1024).keep
+    assert plan_picture(900, 1200, TWO, budget=8 * 2**30, halo=8, stride=4, tile=32).tile == 32
 
 
 @pytest.mark.parametrize(("height", "width"), [(300, 451), (4500, 6000)])
@@ -72,3 +73,5 @@ def test_a_hopeless_budget_names_the_least_that_works(height, width):
     plan_picture(height, width, TWO, budget=least, halo=8, stride=4)  # the budget it names works ...
     with pytest.raises(ConfigError):  # ... and a MiB and a half less does not
         plan_picture(height, width, TWO, budget=least - 1.5 * 2**20, halo=8, stride=4)
+    with pytest.raises(ConfigError, match="at least"):  # a forced tile is no way round a hopeless budget
+        plan_picture(height, width, TWO, budget=10 * 2**10, halo=8, stride=4, tile=64)
