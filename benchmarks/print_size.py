@@ -4,6 +4,8 @@
     python benchmarks/print_size.py --megapixels 12 27 --routes apply --max-memory 2G
     python benchmarks/print_size.py --folders 4 48 --routes apply adain    # peak memory against photos
     PYTHONPATH=. python benchmarks/print_size.py --overhead --megapixels 1 3 --repeat 3   # whole vs tiles
+    PYTHONPATH=. python benchmarks/print_size.py --overhead --megapixels 1 --routes wct --repeat 3
+    PYTHONPATH=. python benchmarks/print_size.py --downscaled --megapixels 1   # statistics from 1/2, 1/4 size
 
 Each measurement is one subprocess, `python -m nst_tf ...` under `/usr/bin/time -v`: its peak resident set
 ("Maximum resident set size") and wall-clock seconds (start-up included, as a user waits for it). The photo
@@ -124,10 +126,14 @@ def median_row(rows: list[dict]) -> dict:
     return row | {"model_seconds_all": [r["model_seconds"] for r in good], "plan": good[0]["plan"]}
 
 
-def tiling_overhead(megapixels: list[float], repeat: int, tile: int, photo: Path, folder: Path) -> list[dict]:
+def tiling_overhead(
+    megapixels: list[float], repeat: int, tile: int, photo: Path, folder: Path, families: set[str]
+) -> list[dict]:
     """Seconds of the stylization alone, in one process, side by side: `apply`'s network on the whole
-    picture and in tiles (bytes in and out, as `apply` runs them); AdaIN whole and in tiles, the statistics
-    pass's features kept or encoded again. Medians of `repeat` interleaved rounds after one that warms all."""
+    picture and in tiles (bytes in and out, as `apply` runs them; the kept schedule, which the planner
+    picks whenever it fits, and the lean one); AdaIN and WCT whole and in tiles, the statistics pass's
+    features kept or encoded again; those of `families` ("apply", "adain", "wct"). Medians of `repeat`
+    interleaved rounds after one that warms all."""
     import time
 
     import numpy as np
@@ -138,16 +144,25 @@ def tiling_overhead(megapixels: list[float], repeat: int, tile: int, photo: Path
     from nst_tf.universal.stream import load_universal
     from nst_tf.universal.tiles import stylize_tiled
 
-    stylizer = load_stylizer("starry_night")
-    universal = load_universal(UniversalSettings(method="adain"))
     style = load_image(SHARED / "starry_night.jpg")[:, ::4, ::4]
-    routes = {
-        "apply whole": lambda x, b: stylizer(x),
-        f"apply --tile {tile}": lambda x, b: stylizer.tiled(b, tile, True),
-        "adain whole": lambda x, b: universal.stylize(x, [style]),
-        f"adain --tile {tile}, features kept": lambda x, b: stylize_tiled(universal, x, [style], tile, spare=1e12),
-        f"adain --tile {tile}, encoded twice": lambda x, b: stylize_tiled(universal, x, [style], tile),
-    }
+    routes = {}
+    if "apply" in families:
+        stylizer = load_stylizer("starry_night")
+        routes |= {
+            "apply whole": lambda x, b: stylizer(x),
+            f"apply --tile {tile}": lambda x, b: stylizer.tiled(b, tile, True),
+            f"apply --tile {tile}, lean schedule": lambda x, b: stylizer.tiled(b, tile, True, keep=False),
+            f"apply --tile {tile // 2}": lambda x, b: stylizer.tiled(b, tile // 2, True),
+        }
+    for method in sorted(families & {"adain", "wct"}):
+        universal = load_universal(UniversalSettings(method=method))
+        routes |= {
+            f"{method} whole": lambda x, b, u=universal: u.stylize(x, [style]),
+            f"{method} --tile {tile}, features kept": lambda x, b, u=universal: stylize_tiled(
+                u, x, [style], tile, spare=1e12
+            ),
+            f"{method} --tile {tile}, encoded twice": lambda x, b, u=universal: stylize_tiled(u, x, [style], tile),
+        }
     rows = []
     for size in megapixels:
         pixels = load_pixels(_photo(photo, size, folder))
@@ -165,6 +180,48 @@ def tiling_overhead(megapixels: list[float], repeat: int, tile: int, photo: Path
             row = {"route": name, "megapixels": size, "seconds": [round(t, 2) for t in seconds[name]]}
             rows.append(row | {"median": round(statistics.median(seconds[name]), 2), "ratio": round(ratio, 3)})
             print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def downscaled_statistics(megapixels: float, photo: Path, folder: Path, scales=(2, 4)) -> list[dict]:
+    """PSNR against the whole picture of `apply`'s network run with every instance norm's statistics taken
+    from the picture downscaled by each of `scales` (one pass at the small size, its 15 means and variances
+    then used at full size): the alternative to the tiles' exact statistics that the issue asks to measure."""
+    import numpy as np
+    import tensorflow as tf
+
+    from nst_tf.feedforward.apply import load_stylizer
+    from nst_tf.feedforward.inference import JohnsonForward
+    from nst_tf.io.images import load_image, resize
+
+    stylizer = load_stylizer("starry_night", "float32")
+    forward = JohnsonForward(stylizer.model)
+    picture = load_image(_photo(photo, megapixels, folder))
+    height, width = (side - side % 16 for side in picture.shape[1:3])  # every scale a multiple of the stride
+    picture = tf.constant(picture[:, :height, :width])
+    whole = forward.padded(picture).numpy()
+    rows = []
+    for scale in scales:
+        found = []
+
+        def record(x, norm, relu, found=found):
+            mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+            found.append((mean, variance))
+            x = (x - mean) * (norm.scale * tf.math.rsqrt(variance + norm.epsilon)) + norm.offset
+            return tf.nn.relu(x) if relu else x
+
+        forward.padded(tf.constant(resize(picture.numpy(), height // scale, width // scale)), record)
+        given = iter(found)
+
+        def fixed(x, norm, relu, given=given):
+            mean, variance = next(given)
+            x = (x - mean) * (norm.scale * tf.math.rsqrt(variance + norm.epsilon)) + norm.offset
+            return tf.nn.relu(x) if relu else x
+
+        out = forward.padded(picture, fixed).numpy()
+        psnr = float(10 * np.log10(1.0 / np.mean((out - whole) ** 2)))
+        rows.append({"scale": f"1/{scale}", "megapixels": megapixels, "psnr_db": round(psnr, 1)})
+        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -202,13 +259,22 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each command, interleaved; medians")
     parser.add_argument("--overhead", action="store_true", help="time whole vs tiles in one process (medians)")
     parser.add_argument("--tile", type=int, default=1024, help="with --overhead: the tiles' side")
+    parser.add_argument("--downscaled", action="store_true", help="PSNR of statistics from a downscaled pass")
     args = parser.parse_args()
+    if args.downscaled:
+        with tempfile.TemporaryDirectory() as tmp:
+            for size in args.megapixels or [1]:
+                downscaled_statistics(size, Path(args.photo), Path(tmp))
+        return 0
     if args.gallery:
         gallery(Path(args.gallery[0]), Path(args.gallery[1]), args.crop)
         return 0
-    if args.overhead:
+    if args.overhead:  # --routes name the families timed: apply, adain, wct
+        families = {route.split("-")[0] for route in args.routes}
         with tempfile.TemporaryDirectory() as tmp:
-            rows = tiling_overhead(args.megapixels or [1, 3], args.repeat, args.tile, Path(args.photo), Path(tmp))
+            rows = tiling_overhead(
+                args.megapixels or [1, 3], args.repeat, args.tile, Path(args.photo), Path(tmp), families
+            )
         cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
         print(f"\n{cpu}, {os.cpu_count()} logical CPUs\n\n| route | MP | median s | × whole |\n|---|---|---|---|")
         for r in rows:

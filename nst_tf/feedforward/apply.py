@@ -65,22 +65,22 @@ class Stylizer:
         budget, model = budget_bytes(settings.max_memory), memory_model(self.model)
         if not self.fast:  # the Keras call (a texture network, a bfloat16 model) runs whole, fitting or not
             return Plan(height, width, None, 0, 1, model.fixed + model.whole * height * width * count, budget)
-        halo = receptive_halo(self.model, "block")
+        halo = receptive_halo(self.model)
         if count > 1 and settings.tile is None:
             batch = plan_picture(height * count, width, model, budget, halo, self.model.stride)
             if batch.tile is None:
                 return batch
         return plan_picture(height, width, model, budget, halo, self.model.stride, settings.tile)
 
-    def tiled(self, image: np.ndarray, tile: int, as_bytes: bool = False) -> np.ndarray:
+    def tiled(self, image: np.ndarray, tile: int, as_bytes: bool = False, keep: bool = True) -> np.ndarray:
         """The network's output for one (1, H, W, 3) picture (float32, or uint8 as `load_pixels` reads it)
         computed in tiles of `tile` px (whole-picture statistics: nst_tf.feedforward.tiles); uint8 with
-        `as_bytes`."""
+        `as_bytes`; `keep`: the faster schedule, every layer's map kept (the plan's `keep`)."""
         from nst_tf.feedforward.tiles import TiledStylizer
 
         if self._tiled is None:
             self._tiled = TiledStylizer(self.model, self.precision)
-        return self._tiled(image, tile, as_bytes)
+        return self._tiled(image, tile, as_bytes, keep)
 
     def warm_up(self) -> None:
         """Trace and run once on a tiny picture (start-up, excluded from the timings)."""
@@ -183,7 +183,8 @@ def stylize_photos(
                 if plan.tile is None:
                     out = stylizer(_as_float(batch))
                 else:  # photos kept as bytes go in as bytes; a writer gets bytes unless colours are preserved
-                    out = stylizer.tiled(batch, plan.tile, as_bytes=as_bytes and not settings.preserve_colors)
+                    bytes_out = as_bytes and not settings.preserve_colors
+                    out = stylizer.tiled(batch, plan.tile, bytes_out, plan.keep)
                 seconds = time.perf_counter() - start
                 if settings.preserve_colors:
                     out = preserve_colors(out, _as_float(batch))

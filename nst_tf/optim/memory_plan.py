@@ -20,7 +20,7 @@ from nst_tf.errors import ConfigError
 from nst_tf.io.images import fit_size
 from nst_tf.optim import memory
 from nst_tf.optim.pictures import MIN_SIDE, stage_plan
-from nst_tf.perf.tiling import budget_bytes
+from nst_tf.perf.tiling import budget_bytes, least_budget_message
 
 # Tile cores and margins are multiples of VGG19's deepest pooling stride (conv5_1 sees 1/16 of the picture),
 # so a tile's feature maps line up with the whole picture's at every style layer.
@@ -111,10 +111,38 @@ def plan_memory(
         budget: bytes to plan within (default: `config.max_memory`, else what the machine has free).
 
     Raises:
-        ConfigError: not even the smallest tiles fit.
+        ConfigError: not even the smallest tiles fit; one line naming the run's size and the least budget
+            that would do (found by planning again, arithmetic only).
     """
     given = config.max_memory is not None
     budget = budget_bytes(config.max_memory) if budget is None else float(budget)
+    try:
+        return _plan(config, height, width, architecture, budget, given)
+    except _TooSmall:
+        pass
+    low, high = budget, max(2 * budget, 2.0**30)
+    while _fails(config, height, width, architecture, high):
+        low, high = high, 2 * high
+    while high - low > 2**20:  # to a MiB: the plan's arithmetic is monotone in the budget
+        middle = (low + high) / 2
+        low, high = (middle, high) if _fails(config, height, width, architecture, middle) else (low, middle)
+    h, w = stage_size(config, height, width)
+    raise ConfigError(least_budget_message(f"a {w}x{h} run", high, budget))
+
+
+class _TooSmall(Exception):
+    """A stage whose smallest tiles do not fit (caught by `plan_memory`, which names the least budget)."""
+
+
+def _fails(config: Config, height: int, width: int, architecture: str, budget: float) -> bool:
+    try:
+        _plan(config, height, width, architecture, budget, True)
+    except _TooSmall:
+        return True
+    return False
+
+
+def _plan(config: Config, height: int, width: int, architecture: str, budget: float, given: bool) -> MemoryPlan:
     if architecture not in ("vgg19", "vgg16"):
         stages = tuple(_whole(c, height, width, architecture) for c, _ in stage_plan(config))
         return MemoryPlan(config, stages, budget, given)
@@ -146,11 +174,7 @@ def _stage(config: Config, height: int, width: int, architecture: str, room: flo
     held = HELD_BYTES_PER_PIXEL * h * w
     core = STRIDE * (min(max(h, w), _largest_window(adam, architecture, room - held) - 2 * MARGIN) // STRIDE)
     if core < MIN_CORE:
-        need = held + tile_bytes(adam, MIN_CORE + 2 * MARGIN, MIN_CORE + 2 * MARGIN, architecture)
-        raise ConfigError(
-            f"a {w}x{h} picture needs about {need / memory.HEADROOM / 2**30:.1f} GiB even in tiles and the budget "
-            f"is {room / memory.HEADROOM / 2**30:.1f} GiB (--max-memory, or what is free): use a smaller --image-size"
-        )
+        raise _TooSmall
     window = (min(h, core + 2 * MARGIN), min(w, core + 2 * MARGIN))
     estimate = held + tile_bytes(adam, *window, architecture)
     tiles = math.ceil(h / core) * math.ceil(w / core)

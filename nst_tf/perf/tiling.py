@@ -26,17 +26,20 @@ MIN_TILE = 64  # px of a tile's core below which the halos cost more than the co
 class MemoryModel:
     """Peak memory of a route, in bytes: `fixed` + `whole`·pixels for the whole picture at once;
     `fixed` + `held`·pixels (the picture, its result and what tiling keeps of the whole) + `tile`·pixels of
-    one tile (core and halo) when tiled."""
+    one tile (core and halo) when tiled; `kept`: the held bytes of a faster tiled schedule that keeps more
+    of the whole (None: the route has none), chosen whenever its tiles fit."""
 
     fixed: float
     whole: float
     held: float
     tile: float
+    kept: float | None = None
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a route will do: `tile` None (the whole picture) or the side of a tile's core in px."""
+    """What a route will do: `tile` None (the whole picture) or the side of a tile's core in px; `keep`:
+    tiles by the route's faster schedule (`MemoryModel.kept`)."""
 
     height: int
     width: int
@@ -45,6 +48,7 @@ class Plan:
     tiles: int
     estimate: float
     budget: float
+    keep: bool = False
 
     def line(self, what: str) -> str:
         """One line for stderr: what was planned and why."""
@@ -52,8 +56,9 @@ class Plan:
         budget = f"a budget of {_gib(self.budget)}"
         if self.tile is None:
             return f"{what}: {size} in one piece, about {_gib(self.estimate)} of {budget}"
+        kept = ", every layer's map kept" if self.keep else ""
         return (
-            f"{what}: {size} in {self.tiles} tiles of {self.tile} px (+{self.halo} px margins), "
+            f"{what}: {size} in {self.tiles} tiles of {self.tile} px (+{self.halo} px margins{kept}), "
             f"about {_gib(self.estimate)} of {budget}"
         )
 
@@ -102,25 +107,48 @@ def plan_picture(
     height: int, width: int, model: MemoryModel, budget: float, halo: int, stride: int = 8, tile: int | None = None
 ) -> Plan:
     """The whole picture when it fits in HEADROOM·budget (and no `tile` is forced), else the largest tiles
-    that do; cores are multiples of `stride`. ConfigError when not even `MIN_TILE` px tiles fit."""
+    that do, by the faster schedule (`model.kept`) when its tiles of at least `MIN_TILE` px (or the forced
+    `tile`) fit; cores are multiples of `stride`. ConfigError, naming the least budget that would do, when
+    not even `MIN_TILE` px tiles fit."""
     pixels = height * width
     room = HEADROOM * budget
     whole = model.fixed + model.whole * pixels
     if tile is None and whole <= room:
         return Plan(height, width, None, 0, 1, whole, budget)
-    held = model.fixed + model.held * pixels
-    if tile is None:
+    longest = stride * math.ceil(max(height, width) / stride)
+    least = min(MIN_TILE, longest)  # a picture smaller than MIN_TILE is one tile
+    forced = None if tile is None else max(stride, stride * (int(tile) // stride))
+    schedules = [(True, model.kept)] if model.kept is not None else []
+    for keep, per_pixel in [*schedules, (False, model.held)]:
+        held = model.fixed + per_pixel * pixels
         side = math.isqrt(max(0, int((room - held) / model.tile))) - 2 * halo
-        tile = stride * (min(side, max(height, width)) // stride)
-        if tile < MIN_TILE:
-            need = held + model.tile * (MIN_TILE + 2 * halo) ** 2
-            raise ConfigError(
-                f"a {width}x{height} picture needs at least {_gib(need / HEADROOM)} even in tiles; "
-                f"{_gib(budget)} is the budget (--max-memory, or free memory): use --image-size or free memory"
-            )
-    tile = max(stride, stride * (int(tile) // stride))
-    tiles = math.ceil(height / tile) * math.ceil(width / tile)
-    return Plan(height, width, tile, halo, tiles, held + model.tile * (tile + 2 * halo) ** 2, budget)
+        side = stride * (min(side, longest) // stride)
+        if forced is not None:  # a forced tile is kept: by the faster schedule when it fits, else by the
+            if held + model.tile * (forced + 2 * halo) ** 2 > room and (keep or side < least):  # lean one
+                continue  # unless the budget holds no tiles at all
+            side = forced
+        if forced is not None or side >= least:
+            tiles = math.ceil(height / side) * math.ceil(width / side)
+            estimate = held + model.tile * (min(side, longest) + 2 * halo) ** 2
+            return Plan(height, width, side, halo, tiles, estimate, budget, keep)
+    need = min(whole, model.fixed + model.held * pixels + model.tile * (least + 2 * halo) ** 2) / HEADROOM
+    raise ConfigError(least_budget_message(f"a {width}x{height} picture", need, budget))
+
+
+def least_budget_message(what: str, need: float, budget: float) -> str:
+    """The one line that refuses a budget: what needs how much at least (`need`, bytes) against the budget."""
+    return (
+        f"{what} needs a memory budget of at least {_gib(need)} even in tiles (--max-memory "
+        f"{math.ceil(need / 2**20)}M or more, or a smaller --image-size); the budget is {_size(budget)} "
+        "(--max-memory, or what is free)"
+    )
+
+
+def _size(n: float) -> str:
+    """Bytes as a person writes them: 10 KiB, 512 MiB, 2.50 GiB."""
+    if n >= 2**30:
+        return _gib(n)
+    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB" if n >= 2**10 else f"{n:.0f} bytes"
 
 
 def _gib(n: float) -> str:

@@ -143,6 +143,7 @@ def _bad_inputs(tmp_path):
         "unknown preset": [CONTENT, STYLE, "--preset", "fancy"],
         "memory not a size": [CONTENT, STYLE, "--max-memory", "lots"],
         "memory too small even in tiles": [CONTENT, STYLE, "--max-memory", "1G", "--weights", "random"],
+        "memory absurdly small": [CONTENT, STYLE, "--max-memory", "10K", "--weights", "random"],
     }
 
 
@@ -166,6 +167,7 @@ BAD_CASES = [
     "unknown preset",
     "memory not a size",
     "memory too small even in tiles",
+    "memory absurdly small",
 ]
 
 

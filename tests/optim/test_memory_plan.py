@@ -53,6 +53,20 @@ def test_a_budget_too_small_even_for_tiles_is_refused_with_advice():
         plan_memory(DEFAULT.replace(image_size=3840, max_memory="2G"), 2880, 3840)
 
 
+def test_a_tiny_budget_names_the_run_and_the_least_budget_that_works():
+    """--max-memory 10K was refused naming the coarsest of 6 added stages (16x11), not the run, nor what would do."""
+    config = DEFAULT.replace(image_size=512, max_memory="10K", precision="float32")
+    with pytest.raises(ConfigError) as refused:
+        plan_memory(config, 300, 451)
+    message = str(refused.value)
+    assert message.startswith("a 512x341 run needs a memory budget of at least ") and "10 KiB" in message
+    least = int(message.split("--max-memory ")[1].split("M")[0]) * 2**20
+    plan = plan_memory(config, 300, 451, budget=least)  # what it names works ...
+    assert all(s.estimate <= memory.HEADROOM * least for s in plan.stages)
+    with pytest.raises(ConfigError):  # ... and two MiB less does not (it is the least, to a MiB)
+        plan_memory(config, 300, 451, budget=least - 2 * 2**20)
+
+
 def test_max_memory_must_be_a_size():
     with pytest.raises(ConfigError, match="--max-memory"):
         DEFAULT.replace(max_memory="lots")
