@@ -50,6 +50,17 @@ def test_feature_stats_matches_numpy_with_and_without_weights():
     np.testing.assert_allclose(w_cov, np.cov(flat, rowvar=False, aweights=weights.ravel(), bias=True), atol=1e-4)
 
 
+def test_channel_moments_are_the_diagonal_of_feature_stats_with_and_without_weights():
+    features = _features(9, 11, 5, seed=2, shift=1.0)
+    weights = np.random.default_rng(3).random((9, 11))
+    for given in (None, weights):
+        mean, cov = T.feature_stats(features, given)
+        moments = T.channel_moments(features, given)
+        np.testing.assert_allclose(moments[0], mean, rtol=1e-6)
+        # feature_stats sums float32 products, channel_moments float64 squares: float32 rounding apart
+        np.testing.assert_allclose(moments[1], np.diag(cov), rtol=1e-5)
+
+
 def test_adain_output_has_the_style_channel_means_and_stds():
     content, style = _features(24, 24, 8, seed=4, shift=5.0), _features(16, 20, 8, seed=5, shift=-1.0)
     result = T.adain(content, style).reshape(-1, 8)
