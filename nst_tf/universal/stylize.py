@@ -38,8 +38,9 @@ class Universal:
         weights: the encoder's ImageNet VGG16 weights (`resolve_weights("imagenet-vgg16")`).
         decoders: {level: decoder}; WCT uses every level given (deepest first), AdaIN only level 4.
         method: "wct" or "adain".
-        precision: the encoder's arithmetic, "float32" or "bfloat16" (resolve "auto" first with
-            `nst_tf.perf.precision.resolve_precision`); the decoders and the transforms stay float32.
+        precision: the convolutions' arithmetic in the encoder and the decoders, "float32" or "bfloat16"
+            (resolve "auto" first with `nst_tf.perf.precision.resolve_precision`); the features handed to
+            the transforms, the transforms and the pictures stay float32.
     """
 
     def __init__(self, weights: VGGWeights, decoders: dict, method: str = "wct", precision: str = "float32") -> None:
@@ -52,10 +53,10 @@ class Universal:
         self.method = method
         self.levels: list[int] = levels
         self.decoders = {level: decoders[level] for level in levels}
-        self._decoders = {level: InferenceDecoder(decoders[level]) for level in levels}
+        self.precision = precision
+        self._decoders = {level: InferenceDecoder(decoders[level], precision) for level in levels}
         # One compiled encoder per level (each computes only what its level needs); the deepest also gives a
         # style picture's features at every level in one pass.
-        self.precision = precision
         self.plan_line = ""  # what the last stylization planned (whole or tiles), set by nst_tf.universal.stream
         deepest = InferenceEncoder(weights, max(levels), precision)  # one VGG; shallower levels share it
         self.encoders = {level: deepest if level == max(levels) else deepest.up_to(level) for level in levels}

@@ -60,7 +60,7 @@ class UniversalRoute:
         style: the style picture.
         alpha: stylization strength in [0, 1].
         content_momentum: the previous frames' share in the content statistics, in [0, 1) (0: each frame's own).
-        precision: the encoder's convolutions, "float32" or "bfloat16" (statistics and decoders float32).
+        precision: the encoder's and the decoders' convolutions, "float32" or "bfloat16" (statistics float32).
     """
 
     def __init__(

@@ -118,3 +118,34 @@ def test_xla_and_bfloat16_runs_lower_the_cost(content_image, style_image):
         )
         assert steps[-1].costs["total"] < steps[0].costs["total"], optimizer
         assert steps[-1].image.dtype == np.float32
+
+
+# What the child prints: SciPy's bundled OpenBLAS's thread count after nst_tf.optim.lbfgs loaded it, and
+# OPENBLAS_NUM_THREADS as the process sees it afterwards ("-" when unset).
+_BLAS_PROBE = """
+import ctypes, os
+import nst_tf.optim.lbfgs
+paths = [line.split()[-1] for line in open("/proc/self/maps") if "scipy.libs/libscipy_openblas" in line]
+threads = ctypes.CDLL(paths[0]).scipy_openblas_get_num_threads() if paths else -1
+print(threads, os.environ.get("OPENBLAS_NUM_THREADS", "-"))
+"""
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1 -"), ("2", "2 2")])
+def test_scipy_blas_runs_one_thread_unless_the_user_says_otherwise(given, expected):
+    """L-BFGS-B through SciPy's OpenBLAS with one thread (nst_tf.optim.lbfgs says why); the variable is not
+    left behind for child processes, and a user's own setting wins."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | {"PYTHONPATH": str(ROOT)}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    out = subprocess.run([sys.executable, "-c", _BLAS_PROBE], env=env, capture_output=True, text=True, check=True)
+    threads, variable = out.stdout.split()
+    if threads == "-1":
+        pytest.skip("SciPy here does not bundle scipy_openblas (another BLAS: its own thread settings apply)")
+    assert f"{threads} {variable}" == expected

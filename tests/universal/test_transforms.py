@@ -50,6 +50,17 @@ def test_feature_stats_matches_numpy_with_and_without_weights():
     np.testing.assert_allclose(w_cov, np.cov(flat, rowvar=False, aweights=weights.ravel(), bias=True), atol=1e-4)
 
 
+def test_channel_moments_are_the_diagonal_of_feature_stats_with_and_without_weights():
+    features = _features(9, 11, 5, seed=2, shift=1.0)
+    weights = np.random.default_rng(3).random((9, 11))
+    for given in (None, weights):
+        mean, cov = T.feature_stats(features, given)
+        moments = T.channel_moments(features, given)
+        np.testing.assert_allclose(moments[0], mean, rtol=1e-6)
+        # feature_stats sums float32 products, channel_moments float64 squares: float32 rounding apart
+        np.testing.assert_allclose(moments[1], np.diag(cov), rtol=1e-5)
+
+
 def test_adain_output_has_the_style_channel_means_and_stds():
     content, style = _features(24, 24, 8, seed=4, shift=5.0), _features(16, 20, 8, seed=5, shift=-1.0)
     result = T.adain(content, style).reshape(-1, 8)
@@ -181,6 +192,40 @@ def test_a_bfloat16_encoder_stays_within_its_rounding_bound():
         assert half[level].dtype == tf.float32  # the WCT/AdaIN statistics are taken in float32
         error = np.linalg.norm(half[level].numpy() - full[level].numpy()) / np.linalg.norm(full[level].numpy())
         assert 2.0**-8 / 10 < error <= (1 + 5 * convs) * 2.0**-8, (level, error)
+
+
+def test_a_bfloat16_decoder_stays_within_its_rounding_bound():
+    """The bfloat16 decoder rounds the scaled features once and, per conv, its kernel, bias, the convolution's
+    and the bias_add's output (u = 2^-8 each; pads, upsampling and ReLU are exact, clipping 1-Lipschitz):
+    within (1 + 5·L)·u of float32's normwise, L = 3 convs for a relu2_1 decoder (as the encoder's bound
+    above). At least u/10 off: a path that computed nothing in bfloat16 would match to ~1e-7."""
+    import keras
+
+    from nst_tf.universal.compiled import InferenceDecoder
+    from nst_tf.universal.networks import build_decoder
+
+    keras.utils.set_random_seed(0)
+    decoder = build_decoder(2, width=0.25)
+    features = np.abs(np.random.default_rng(3).normal(size=(1, 10, 6, 128))).astype(np.float32) * 300.0
+    full = InferenceDecoder(decoder)(features).numpy()
+    half = InferenceDecoder(decoder, "bfloat16")(features)
+    assert half.dtype.name == "float32" and half.shape == (1, 20, 12, 3)
+    error = np.linalg.norm(half.numpy() - full) / np.linalg.norm(full)
+    assert 2.0**-8 / 10 < error <= (1 + 5 * 3) * 2.0**-8, error
+    assert 0.0 <= half.numpy().min() and half.numpy().max() <= 1.0
+    with pytest.raises(ValueError):
+        InferenceDecoder(decoder, "float16")
+
+
+def test_universal_runs_its_decoders_in_its_precision():
+    from nst_tf.universal.networks import build_decoder
+    from nst_tf.universal.stylize import Universal
+    from nst_tf.vgg.weights import resolve_weights
+
+    weights = resolve_weights("imagenet-vgg16")
+    for precision in ("float32", "bfloat16"):
+        model = Universal(weights, {2: build_decoder(2, width=0.125)}, "wct", precision)
+        assert model._decoders[2].compute_dtype == model.encoders[2].compute_dtype == precision
 
 
 def test_wct_uses_relu3_1_down_by_default_and_the_levels_asked_for(tmp_path):
