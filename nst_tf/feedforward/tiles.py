@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from nst_tf.feedforward.inference import JohnsonForward
-from nst_tf.feedforward.networks import JohnsonNet
+from nst_tf.feedforward.networks import JohnsonNet, normalize
 from nst_tf.io.images import to_uint8
 from nst_tf.perf.tiling import MemoryModel
 
@@ -122,7 +122,7 @@ class TiledStylizer:
         def run(x: tf.Tensor, stats: tf.Tensor, box: tf.Tensor) -> tf.Tensor:
             state, found = {"k": first}, []
 
-            def normalize(y: tf.Tensor, norm, relu: bool) -> tf.Tensor:
+            def whole_norm(y: tf.Tensor, norm, relu: bool) -> tf.Tensor:
                 k = state["k"]
                 state["k"] = k + 1
                 if k == stop:
@@ -132,13 +132,13 @@ class TiledStylizer:
                     raise _Stop
                 at, c = int(self.offsets[k]), self.channels[k]
                 mean, variance = stats[at : at + c], stats[at + c : at + 2 * c]
-                y = (y - mean) * (norm.scale * tf.math.rsqrt(variance + norm.epsilon)) + norm.offset
+                y = normalize(y - mean, tf.cast(variance, tf.float64), norm.scale, norm.offset, norm.epsilon)
                 return tf.nn.relu(y) if relu else y
 
             try:
                 if part.startswith("block"):
-                    return self.forward.block(first // 2 - 1, x, normalize)
-                return getattr(self.forward, part)(x, normalize)
+                    return self.forward.block(first // 2 - 1, x, whole_norm)
+                return getattr(self.forward, part)(x, whole_norm)
             except _Stop:
                 return found[0]
 

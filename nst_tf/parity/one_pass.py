@@ -189,13 +189,13 @@ def compare_network(model, photo: np.ndarray) -> OnePassResult:
 def _float64_run(twin: torch.nn.Module, photo: np.ndarray, noise: list[np.ndarray] | None = None) -> np.ndarray:
     """The twin network, copied to float64, on the same input: the rounding reference (`_result`)."""
 
-    def nchw(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(array, np.float64).transpose(0, 3, 1, 2).copy())
+    def tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(array, np.float64).copy())
 
     with torch.no_grad():
         twin64 = copy.deepcopy(twin).double()
-        out = twin64(nchw(photo)) if noise is None else twin64(nchw(photo), [nchw(n) for n in noise])
-    return out.numpy().transpose(0, 2, 3, 1)
+        out = twin64(tensor(photo)) if noise is None else twin64(tensor(photo), [tensor(n) for n in noise])
+    return out.numpy()
 
 
 def compare_universal(
