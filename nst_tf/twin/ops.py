@@ -1,10 +1,11 @@
 """The one-pass twins' shared arithmetic, on (N, H, W, C) torch tensors laid out as TensorFlow lays them out.
 
-Plain torch, no TensorFlow import. A convolution here runs in oneDNN's channels-last layout (`conv`), the
-layout TensorFlow's convolutions use on a CPU: both frameworks then call oneDNN with the same shapes and the
-same memory order, and on this project's CPUs its float32 sums come out bit for bit as TensorFlow's
-(PyTorch's default NCHW layout sums in another order: up to ~1e-5 apart at a 48-channel 3×3 convolution,
-which Johnson's network amplifies to 2e-5 in the picture; `nst_tf.parity.one_pass`).
+Plain torch, no TensorFlow import. A convolution here runs in oneDNN's channels-last layout
+(`onednn_conv2d`, `conv`), the layout TensorFlow's convolutions use on a CPU: both frameworks then call
+oneDNN with the same shapes and the same memory order, and its float32 sums come out bit for bit as
+TensorFlow's (measured on an Intel Xeon, Sapphire Rapids: TensorFlow 2.21's oneDNN and PyTorch 2.13's 3.12).
+PyTorch's default NCHW layout sums in another order: 1e-5 apart at a 48-channel 3×3 convolution, which
+Johnson's network amplifies to 2e-5 in the picture (`nst_tf.parity.one_pass`).
 
 Instance norm (`moments`, `instance_norm`) is `nst_tf.feedforward.networks.moments` / `normalize` written
 again: every row summed in float32, the row sums in float64, the variance about the mean rounded to float32,
@@ -18,12 +19,25 @@ import torch
 import torch.nn.functional as F
 
 
+def onednn_conv2d(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1, padding: int = 0
+) -> torch.Tensor:
+    """`F.conv2d` of an (N, C, H, W)-shaped tensor, computed by oneDNN in the channels-last layout at any size.
+
+    PyTorch's own dispatch sends a small float32 convolution (3×3, one picture, under ~20,000 input values) to
+    another kernel, which sums in another order (up to 1.6e-4 apart at relu4_1 of a 48 px picture), so the
+    oneDNN operator is called directly. Float64 (the reference runs) and builds without oneDNN use `F.conv2d`.
+    """
+    if x.dtype == torch.float32 and x.device.type == "cpu" and torch.backends.mkldnn.is_available():
+        x = x.contiguous(memory_format=torch.channels_last)
+        weight = weight.contiguous(memory_format=torch.channels_last)
+        return torch.ops.aten.mkldnn_convolution(x, weight, bias, [padding] * 2, [stride] * 2, [1, 1], 1)
+    return F.conv2d(x, weight, bias, stride, padding)
+
+
 def conv(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1) -> torch.Tensor:
-    """VALID convolution of (N, H, W, C) `x` with an (O, I, kh, kw) kernel, channels-last -> (N, H', W', O)."""
-    channels_last = torch.channels_last
-    weight = kernel.contiguous(memory_format=channels_last)
-    out = F.conv2d(x.permute(0, 3, 1, 2).contiguous(memory_format=channels_last), weight, bias, stride)
-    return out.permute(0, 2, 3, 1)
+    """VALID convolution of (N, H, W, C) `x` with an (O, I, kh, kw) kernel (`onednn_conv2d`) -> (N, H', W', O)."""
+    return onednn_conv2d(x.permute(0, 3, 1, 2), kernel, bias, stride).permute(0, 2, 3, 1)
 
 
 def pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int, mode: str = "reflect") -> torch.Tensor:
