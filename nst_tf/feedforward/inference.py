@@ -14,8 +14,8 @@ separate passes.
   with 4× the output channels (one per output phase, taps summed where upsampled rows coincide), after an
   edge-replicating pad of 1, then `depth_to_space(2)`: no full-resolution upsampled or padded copy;
 - reflection pads are slices and concatenations (cheaper than `MirrorPad` here);
-- instance norm is one moments pass and one multiply-add, and the bias of a convolution that instance norm
-  follows is skipped (the mean subtraction cancels it exactly).
+- instance norm is one statistics pass (`networks.moments`, as the Keras layer) and one multiply-add, and
+  the bias of a convolution that instance norm follows is skipped (the mean subtraction cancels it exactly).
 
 Transformed kernels are made from the model's variables on every call (tiny tensors), so the pass follows the
 weights if they change. Outputs equal the Keras model's to about 1e-6 (summation order); tests assert 1e-5.
@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nst_tf.feedforward.networks import ConvLayer, InstanceNorm, JohnsonNet, ResidualBlock
+from nst_tf.feedforward.networks import ConvLayer, InstanceNorm, JohnsonNet, ResidualBlock, moments, normalize
 
 BLOCK = 4  # space-to-depth block of the 9×9 convolutions: 9×9 becomes 3×3 on 16× the channels
 
@@ -115,10 +115,12 @@ _PHASE_TAPS = np.array(
 
 def upsample_kernel(kernel: tf.Tensor) -> tf.Tensor:
     """3×3 kernel after nearest ×2 upsampling -> (3, 3, ci, 4·co) kernel at the low resolution (phases a, b)."""
-    phase = tf.constant(_PHASE_TAPS, kernel.dtype)
+    phase = tf.constant(_PHASE_TAPS, tf.float64)
     ci, co = kernel.shape[2], kernel.shape[3]
-    big = tf.einsum("aud,bve,deio->uviabo", phase, phase, kernel)
-    return tf.reshape(big, (3, 3, ci, 4 * co))
+    # Summed in float64 (up to four taps: exact) and rounded once, so the kernel does not depend on the order
+    # einsum adds them in: the PyTorch twin builds the same one (nst_tf.twin.johnson_torch).
+    big = tf.einsum("aud,bve,deio->uviabo", phase, phase, tf.cast(kernel, tf.float64))
+    return tf.cast(tf.reshape(big, (3, 3, ci, 4 * co)), kernel.dtype)
 
 
 def upsample_conv(x: tf.Tensor, kernel: tf.Tensor, dtype: tf.DType = tf.float32) -> tf.Tensor:
@@ -131,10 +133,10 @@ def upsample_conv(x: tf.Tensor, kernel: tf.Tensor, dtype: tf.DType = tf.float32)
 
 
 def instance_norm(x: tf.Tensor, norm: InstanceNorm, relu: bool) -> tf.Tensor:
-    """InstanceNorm as one statistics pass and one multiply-add (then ReLU when asked)."""
-    mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    """InstanceNorm as the Keras layer computes it (`moments`, `normalize`), then ReLU when asked."""
+    _, centred, variance = moments(x)
     # (x − mean)·s + offset rather than x·s + (offset − mean·s): the folded form loses digits when |mean| ≫ std.
-    x = (x - mean) * (norm.scale * tf.math.rsqrt(variance + norm.epsilon)) + norm.offset
+    x = normalize(centred, variance, norm.scale, norm.offset, norm.epsilon)
     return tf.nn.relu(x) if relu else x
 
 

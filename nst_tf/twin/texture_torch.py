@@ -1,11 +1,13 @@
 """The PyTorch twin of Ulyanov et al.'s texture network (`nst_tf.feedforward.networks.TextureNet`).
 
-Plain `torch.nn`, no TensorFlow import: the same multi-scale generator — at each of `scales` resolutions the
+Plain torch, no TensorFlow import: the same multi-scale generator — at each of `scales` resolutions the
 photo average-pooled to it (when `photo`) beside uniform noise, a block of 3×3, 3×3, 1×1 convolutions with
-reflection padding, instance norm (biased variance, ε = 1e-5) and LeakyReLU(0.01) after each; the blocks
-joined coarse to fine (nearest ×2 upsampling of the running result, both sides instance-normalised,
-concatenated, a block); a 1×1 convolution to RGB and a sigmoid. The input is reflection-padded at the
-bottom/right to a multiple of 2^(scales−1) and the output cropped back, as the Keras model does.
+reflection padding, instance norm and LeakyReLU(0.01) after each; the blocks joined coarse to fine (nearest
+×2 upsampling of the running result, both sides instance-normalised, concatenated, a block); a 1×1
+convolution to RGB and a sigmoid. The input is reflection-padded at the bottom/right to a multiple of
+2^(scales−1) and the output cropped back, as the Keras model does. It computes on (N, H, W, C) tensors with
+`nst_tf.twin.ops`, as the Keras layers do: channels-last convolutions with their bias, and the Keras
+`InstanceNorm`'s statistics and formula (`nst_tf.feedforward.networks.moments` / `normalize`).
 
 The noise is an argument, not drawn here: the two frameworks' random generators differ, so a comparison
 hands both networks the very same noise (`TextureNet.noise_for` draws TensorFlow's). Weights come from
@@ -21,9 +23,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nst_tf.twin import ops
+
 
 def _channels(base: int, width: float) -> int:
     return max(1, int(round(base * width)))
+
+
+class Norm(nn.Module):
+    """Instance norm with a learned per-channel scale (`weight`) and offset (`bias`), as the Keras layer."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels), requires_grad=False)
+        self.bias = nn.Parameter(torch.zeros(channels), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ops.instance_norm(x, self.weight, self.bias)
 
 
 class ScaleBlock(nn.Module):
@@ -33,19 +49,20 @@ class ScaleBlock(nn.Module):
         super().__init__()
         self.kernels = (3, 3, 1)
         self.convs = nn.ModuleList(nn.Conv2d(cin if i == 0 else cout, cout, k) for i, k in enumerate(self.kernels))
-        self.norms = nn.ModuleList(nn.InstanceNorm2d(cout, affine=True, eps=1e-5) for _ in self.kernels)
+        self.convs.requires_grad_(False)
+        self.norms = nn.ModuleList(Norm(cout) for _ in self.kernels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for kernel, conv, norm in zip(self.kernels, self.convs, self.norms, strict=True):
-            pad = kernel // 2
-            x = conv(F.pad(x, (pad, pad, pad, pad), mode="reflect") if pad else x)
+            p = kernel // 2
+            x = ops.conv(ops.pad(x, p, p, p, p) if p else x, conv.weight, conv.bias)
             x = F.leaky_relu(norm(x), negative_slope=0.01)
         return x
 
 
 class TextureNetTorch(nn.Module):
-    """`model(images, noise)` for images (B, 3, H, W) in [0, 1] and one noise tensor per scale (finest first,
-    (B, noise_channels, H'/2^k, W'/2^k) for the padded size H'×W') -> (B, 3, H, W) in [0, 1].
+    """`model(images, noise)` for images (B, H, W, 3) in [0, 1] and one noise tensor per scale (finest first,
+    (B, H'/2^k, W'/2^k, noise_channels) for the padded size H'×W') -> (B, H, W, 3) in [0, 1].
 
     Args: as `TextureNet` (scales, width, photo, noise_channels); the seed is not needed (noise is given).
     """
@@ -58,28 +75,30 @@ class TextureNetTorch(nn.Module):
         cin = noise_channels + (3 if photo else 0)
         self.blocks = nn.ModuleList(ScaleBlock(cin, base) for _ in range(self.scales))
         # Join k (1 … scales−1) takes the running result (k·base channels) and scale k's block (base).
-        self.join_a = nn.ModuleList(nn.InstanceNorm2d(k * base, affine=True, eps=1e-5) for k in range(1, self.scales))
-        self.join_b = nn.ModuleList(nn.InstanceNorm2d(base, affine=True, eps=1e-5) for _ in range(1, self.scales))
+        self.join_a = nn.ModuleList(Norm(k * base) for k in range(1, self.scales))
+        self.join_b = nn.ModuleList(Norm(base) for _ in range(1, self.scales))
         self.joins = nn.ModuleList(ScaleBlock((k + 1) * base, (k + 1) * base) for k in range(1, self.scales))
         self.to_rgb = nn.Conv2d(self.scales * base, 3, 1)
+        self.to_rgb.requires_grad_(False)
 
     def _scale_input(self, padded: torch.Tensor, level: int, noise: torch.Tensor) -> torch.Tensor:
         small = padded
         for _ in range(level):
-            small = F.avg_pool2d(small, 2, 2)
-        return torch.cat([small, noise], dim=1) if self.photo else noise
+            small = F.avg_pool2d(small.permute(0, 3, 1, 2), 2, 2).permute(0, 2, 3, 1)
+        return torch.cat([small, noise], dim=-1) if self.photo else noise
 
+    @torch.no_grad()
     def forward(self, images: torch.Tensor, noise: Sequence[torch.Tensor]) -> torch.Tensor:
-        height, width = images.shape[2], images.shape[3]
-        x = F.pad(images, (0, (-width) % self.stride, 0, (-height) % self.stride), mode="reflect")
+        height, width = images.shape[1], images.shape[2]
+        x = ops.pad(images, 0, (-height) % self.stride, 0, (-width) % self.stride)
         coarsest = self.scales - 1
         running = self.blocks[coarsest](self._scale_input(x, coarsest, noise[coarsest]))
         for level in range(coarsest - 1, -1, -1):
             k = coarsest - level
             here = self.blocks[level](self._scale_input(x, level, noise[level]))
-            up = F.interpolate(running, scale_factor=2, mode="nearest")
-            running = self.joins[k - 1](torch.cat([self.join_a[k - 1](up), self.join_b[k - 1](here)], dim=1))
-        return torch.sigmoid(self.to_rgb(running))[:, :, :height, :width]
+            up = running.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)  # nearest ×2
+            running = self.joins[k - 1](torch.cat([self.join_a[k - 1](up), self.join_b[k - 1](here)], dim=-1))
+        return torch.sigmoid(ops.conv(running, self.to_rgb.weight, self.to_rgb.bias))[:, :height, :width]
 
     def load_keras_weights(self, named: Mapping[str, np.ndarray]) -> None:
         """Copy `named_weights(keras_texture_net)` in, strictly: every parameter must come from the Keras model.
@@ -120,8 +139,7 @@ class TextureNetTorch(nn.Module):
 def stylize_numpy(model: TextureNetTorch, images: np.ndarray, noise: Sequence[np.ndarray]) -> np.ndarray:
     """(B, H, W, 3) float32 numpy in [0, 1] and per-scale (B, h, w, C) noise through the twin -> (B, H, W, 3)."""
 
-    def nchw(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(np.asarray(array, np.float32).transpose(0, 3, 1, 2)))
+    def tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
-    with torch.no_grad():
-        return model(nchw(images), [nchw(n) for n in noise]).numpy().transpose(0, 2, 3, 1)
+    return model(tensor(images), [tensor(n) for n in noise]).numpy()

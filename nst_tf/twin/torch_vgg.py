@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from nst_tf.config import Config
 from nst_tf.errors import ConfigError
+from nst_tf.twin.ops import onednn_conv2d
 from nst_tf.vgg.weights import (
     IDENTITY,
     Preprocessing,
@@ -85,6 +86,9 @@ class TorchVGG(torch.nn.Module):
         dtype: torch.float32 or torch.float64.
         device: where the parameters live (default cpu).
         tap: "relu" (each conv's ReLU output) or "conv" (before the ReLU, as the PyTorch tutorial).
+        channels_last: run the convolutions in oneDNN's channels-last layout, TensorFlow's: the float32 features
+            then equal TensorFlow's to the last bit on this project's CPUs (the one-pass comparison,
+            `nst_tf.twin.universal_torch`); False keeps PyTorch's default layout, which sums in another order.
     """
 
     def __init__(
@@ -97,12 +101,14 @@ class TorchVGG(torch.nn.Module):
         dtype: torch.dtype = torch.float32,
         device: torch.device | str | None = None,
         tap: str = "relu",
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.layer_names: list[str] = select_layers(weights, layers)
         if tap not in ("relu", "conv"):
             raise ConfigError(f"unknown feature tap {tap!r}; choose relu or conv")
         self.tap = tap
+        self.channels_last = channels_last
         if pooling not in ("max", "avg"):
             raise ConfigError(f"unknown pooling {pooling!r}; choose max or avg")
         if pool_padding not in ("valid", "same"):
@@ -155,7 +161,10 @@ class TorchVGG(torch.nn.Module):
             if name.endswith("_conv1") and not name.startswith("block1"):
                 x = pool2d(x, self.pooling, self.pool_padding)
             # Keras's 3x3 "same" convolution with stride 1 pads one cell on every side.
-            before_relu = F.conv2d(x, self.kernels[name], self.biases[name], padding=1)
+            if self.channels_last:  # TensorFlow's layout (see Args)
+                before_relu = onednn_conv2d(x, self.kernels[name], self.biases[name], padding=1)
+            else:
+                before_relu = F.conv2d(x, self.kernels[name], self.biases[name], padding=1)
             x = F.relu(before_relu)
             if name in self.layer_names:
                 tapped = before_relu if self.tap == "conv" else x

@@ -3,9 +3,9 @@
 Plain `torch.nn`, no TensorFlow import. `DecoderTorch(steps, feature_scale)` is `build_decoder`'s network
 (features ÷ the level's scale, then reflection pad + 3×3 conv + ReLU, nearest ×2 upsampling between blocks,
 the last conv linear), built from NumPy weights the caller copies out of the Keras model (HWIO kernels).
-`adain` and `wct` mirror `nst_tf.universal.transforms` for one style without masks: statistics and the
-eigendecomposition in float64 (the covariance's products in the features' precision, as the NumPy transform),
-the composed map applied in float32, then the content blend α.
+`adain` and `wct` mirror `nst_tf.universal.transforms` for one style without masks: statistics (the
+covariance's products too) and the eigendecomposition in float64, the composed map applied in float32, then
+the content blend α. The decoders' convolutions run channels-last (`nst_tf.twin.ops`), as TensorFlow's.
 tests/twin/test_universal_torch.py checks both against the Keras decoder and the NumPy transforms.
 """
 
@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from nst_tf.twin import ops
 
 DEFAULT_EPS = 1e-5  # as nst_tf.universal.transforms
 
@@ -46,31 +48,32 @@ class DecoderTorch(nn.Module):
 
     @torch.no_grad()
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = features.permute(0, 3, 1, 2) / self.feature_scale
+        # Keras's Rescaling multiplies by the reciprocal, rounded to the features' dtype (not a division)
+        x = features * torch.tensor(1.0 / self.feature_scale, dtype=features.dtype)
         convs = list(self.convs)
         done = 0
         for kind in self.kinds:
             if kind == "up":
-                x = F.interpolate(x, scale_factor=2, mode="nearest")
+                x = x.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)  # nearest ×2
                 continue
-            x = convs[done](F.pad(x, (1, 1, 1, 1), mode="reflect"))
+            conv = convs[done]
+            x = ops.conv(ops.pad(x, 1, 1, 1, 1), conv.weight, conv.bias)
             done += 1
             if done < len(convs):  # the last conv is linear (RGB out)
                 x = F.relu(x)
-        return x.permute(0, 2, 3, 1)
+        return x
 
 
-def _stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean (C,) and population covariance (C, C) of (H, W, C) features, returned in float64.
-
-    As the product computes them (`nst_tf.universal.transforms.feature_stats`): the mean summed in float64,
-    the centred products in the features' own precision (float32 features: a float32 matmul), the result in
-    float64. Float64 features give the exact statistics the float32 run is measured against.
-    """
-    flat = features.reshape(-1, features.shape[-1])
-    mean = flat.to(torch.float64).sum(0) / flat.shape[0]
-    centred = flat - mean.to(flat.dtype)
-    return mean, (centred.T @ centred).to(torch.float64) / flat.shape[0]
+def _stats(features: torch.Tensor, full: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (C,) and population covariance (C, C) of (H, W, C) features, in float64 throughout, as the product
+    computes them (`nst_tf.universal.transforms.feature_stats`); `full=False`: only the variances, on the
+    diagonal."""
+    flat = features.reshape(-1, features.shape[-1]).to(torch.float64)
+    mean = flat.sum(0) / flat.shape[0]
+    centred = flat - mean
+    if not full:
+        return mean, torch.diag((centred * centred).sum(0) / flat.shape[0])
+    return mean, (centred.T @ centred) / flat.shape[0]
 
 
 def _power(cov: torch.Tensor, power: float, eps: float) -> torch.Tensor:
@@ -82,9 +85,14 @@ def _power(cov: torch.Tensor, power: float, eps: float) -> torch.Tensor:
 
 
 def _apply(features, mean, matrix, shift, alpha: float, dtype=torch.float32) -> torch.Tensor:
-    """α·((f − μ)·Mᵀ + shift) + (1 − α)·f in `dtype` (float32 as the product; float64 for a reference), (H, W, C)."""
-    flat = features.reshape(-1, features.shape[-1]).to(dtype)
-    out = (flat - mean.to(dtype)) @ matrix.T.to(dtype) + shift.to(dtype)
+    """α·((f − μ)·Mᵀ + shift) + (1 − α)·f in `dtype` (float32 as the product; float64 for a reference), (H, W, C);
+    the map applied in float64 where there are no more pixels than channels, as the product does."""
+    flat = features.reshape(-1, features.shape[-1])
+    if flat.shape[0] <= flat.shape[1]:
+        out = ((flat.to(torch.float64) - mean) @ matrix.T + shift).to(dtype)
+    else:
+        flat = flat.to(dtype)
+        out = (flat - mean.to(dtype)) @ matrix.T.to(dtype) + shift.to(dtype)
     out = out.reshape(features.shape)
     return out if alpha == 1.0 else alpha * out + (1.0 - alpha) * features.to(dtype)
 
@@ -94,7 +102,7 @@ def adain(
     content: torch.Tensor, style: torch.Tensor, alpha: float = 1.0, eps: float = DEFAULT_EPS, dtype=torch.float32
 ) -> torch.Tensor:
     """Each content channel moved to the style channel's mean and standard deviation (σ² + eps, as Huang)."""
-    (mean_c, cov_c), (mean_s, cov_s) = _stats(content), _stats(style)
+    (mean_c, cov_c), (mean_s, cov_s) = _stats(content, full=False), _stats(style, full=False)
     matrix = torch.diag(torch.sqrt((torch.diagonal(cov_s) + eps) / (torch.diagonal(cov_c) + eps)))
     return _apply(content, mean_c, matrix, mean_s, alpha, dtype)
 

@@ -5,7 +5,7 @@ deviation; mean and covariance), taken over the whole picture. Per level of the 
 WCT: each level of its cascade, deepest first) `stylize_tiled`:
 
 1. a statistics pass: every tile is encoded and its core's features summed: Σ(x − s) and Σ(x − s)(x − s)ᵀ
-   in float64 (float32 products in blocks, as `feature_stats`, centred on the first tile's mean `s` so that
+   in float64 (float64 products in blocks, as `feature_stats`, centred on the first tile's mean `s` so that
    the covariance does not lose digits to the mean); mean and covariance of the whole picture follow;
 2. a transform pass: every tile encoded again, moved with those statistics (the same map for every tile,
    `nst_tf.universal.transforms.transform_with_stats`), decoded, and its core written into the next picture.
@@ -36,7 +36,7 @@ from nst_tf.universal.transforms import DEFAULT_EPS, feature_stats, transform_wi
 VGG16_BLOCKS = (2, 2, 3, 3, 3)  # convolutions per VGG16 block
 VGG_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512}  # relu{level}_1's channels
 MULTIPLE = 8  # the picture's padding and the tiles' alignment (relu4_1 is at 1/8 scale)
-_BLOCK = 65536  # feature rows per float32 product, as transforms.feature_stats
+_BLOCK = 65536  # feature rows per float64 product, as transforms.feature_stats
 
 
 # Peak RSS of `python -m nst_tf universal` by /usr/bin/time -v (benchmarks/print_size.py). AdaIN whole 1.59 /
@@ -113,9 +113,9 @@ def whole_stats(
             first = np.zeros(flat.shape[1], np.float64)
             second = np.zeros((flat.shape[1], flat.shape[1]), np.float64)
         for start in range(0, flat.shape[0], _BLOCK):
-            centred = flat[start : start + _BLOCK] - shift
-            first += centred.sum(axis=0, dtype=np.float64)
-            second += (centred.T @ centred).astype(np.float64)
+            centred = flat[start : start + _BLOCK].astype(np.float64) - shift
+            first += centred.sum(axis=0)
+            second += centred.T @ centred
         count += flat.shape[0]
     offset = first / count
     return shift.astype(np.float64) + offset, second / count - np.outer(offset, offset)

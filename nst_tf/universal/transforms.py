@@ -31,54 +31,45 @@ DEFAULT_EPS = 1e-5
 _BLOCK = 65536  # rows per float64 block in feature_stats
 
 
-def feature_stats(features: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def feature_stats(
+    features: np.ndarray, weights: np.ndarray | None = None, full: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean (C,) and covariance (C, C), float64, of (H, W, C) features, optionally weighted per pixel (H, W).
 
     The population covariance, Σ w (x − μ)(x − μ)ᵀ / Σ w (w = 1 without weights), so that a 0/1 mask and the
-    region it selects give the same statistics. The mean is summed in
-    float64; the covariance is a float32 matmul per block of `_BLOCK` rows, the blocks summed in float64 (a
-    float64 copy of a 512 px relu1_1 map costs more time than the whole transform).
+    region it selects give the same statistics. Everything in float64: the mean, and the centred features'
+    products, `_BLOCK` rows at a time (a float64 copy of a block, not of the whole map). Float32 products
+    are not enough for WCT: a relu1_1 covariance's smallest eigenvalues sit near float32's rounding of its
+    largest entries, and whitening divides by their square roots (two float32 covariances summed in
+    different orders gave WCT pictures 2e-5 apart on a 451 × 300 photo; `nst_tf.parity.one_pass`).
+    `full=False` (AdaIN, which reads only the variances) returns the covariance's diagonal as a diagonal
+    matrix, at O(HW·C) instead of O(HW·C²).
     """
     flat = np.asarray(features, np.float32).reshape(-1, features.shape[-1])
-    w = None if weights is None else np.asarray(weights, np.float32).reshape(-1)
+    w = None if weights is None else np.asarray(weights, np.float64).reshape(-1)
+    blocks = range(0, flat.shape[0], _BLOCK)
     if w is None:
         total = float(flat.shape[0])
         mean = flat.sum(axis=0, dtype=np.float64) / total
     else:
-        total = float(w.sum(dtype=np.float64))
-        blocks = range(0, len(w), _BLOCK)
-        mean = sum((w[i : i + _BLOCK] @ flat[i : i + _BLOCK]).astype(np.float64) for i in blocks) / total
-    mean32 = mean.astype(np.float32)
-    cov = np.zeros((flat.shape[1], flat.shape[1]))
-    for start in range(0, flat.shape[0], _BLOCK):
-        centred = flat[start : start + _BLOCK] - mean32
+        total = float(w.sum())
+        mean = sum(w[i : i + _BLOCK] @ flat[i : i + _BLOCK].astype(np.float64) for i in blocks) / total
+    channels = flat.shape[1]
+    second = np.zeros((channels, channels) if full else channels)
+    for start in blocks:
+        centred = flat[start : start + _BLOCK].astype(np.float64) - mean
         if w is not None:  # √w on both sides: Xᵀ X runs as BLAS's fast symmetric product, Xᵀ Y at ~1/20 its speed
             centred *= np.sqrt(w[start : start + _BLOCK, None])
-        cov += (centred.T @ centred).astype(np.float64)
-    return mean, cov / total
+        second += centred.T @ centred if full else (centred * centred).sum(axis=0)
+    return mean, second / total if full else np.diag(second / total)
 
 
 def channel_moments(features: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (C,) and variance (C,), float64, of (H, W, C) features, optionally weighted per pixel (H, W):
-    the diagonal of `feature_stats`, all AdaIN needs, without its C×C covariance (a relu4_1 map of a 512 px
-    picture: 1.6 GFLOP of products for 512 numbers). The squares are summed in float64."""
-    flat = np.asarray(features, np.float32).reshape(-1, features.shape[-1])
-    w = None if weights is None else np.asarray(weights, np.float32).reshape(-1)
-    if w is None:
-        total = float(flat.shape[0])
-        mean = flat.sum(axis=0, dtype=np.float64) / total
-    else:
-        total = float(w.sum(dtype=np.float64))
-        blocks = range(0, len(w), _BLOCK)
-        mean = sum((w[i : i + _BLOCK] @ flat[i : i + _BLOCK]).astype(np.float64) for i in blocks) / total
-    mean32, variance = mean.astype(np.float32), np.zeros(flat.shape[1])
-    for start in range(0, flat.shape[0], _BLOCK):
-        centred = flat[start : start + _BLOCK] - mean32
-        squares = np.square(centred)
-        if w is not None:
-            squares *= w[start : start + _BLOCK, None]
-        variance += squares.sum(axis=0, dtype=np.float64)
-    return mean, variance / total
+    """Mean (C,) and variance (C,), float64, of (H, W, C) features, optionally weighted per pixel (H, W): the
+    diagonal of `feature_stats` (the same float64 sums), all AdaIN needs, without the C×C covariance (a
+    relu4_1 map of a 512 px picture: 1.6 GFLOP of products for 512 numbers)."""
+    mean, diagonal = feature_stats(features, weights, full=False)
+    return mean, np.diag(diagonal)
 
 
 def _power(cov: np.ndarray, power: float, eps: float) -> np.ndarray:
@@ -90,9 +81,19 @@ def _power(cov: np.ndarray, power: float, eps: float) -> np.ndarray:
 
 
 def _apply(features: np.ndarray, mean: np.ndarray, matrix: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """(features − mean)·matrixᵀ + shift per pixel, in float32; (H, W, C) -> (H, W, C)."""
+    """(features − mean)·matrixᵀ + shift per pixel, in float32; (H, W, C) -> (H, W, C) float32.
+
+    In float64 where the map has no more pixels than channels (a tiny picture's deep level, e.g. relu4_1 of
+    a picture under ~180 px): the content's covariance is then rank-deficient, whitening scales its null
+    directions by 1/√ridge, and the map's huge entries cancel in the sum, so rounding the map to float32
+    moves the result by up to 4e-5 in the picture (two eigendecompositions equal to 1e-16 gave WCT pictures
+    4e-5 apart at 24 px, 0 apart applied in float64). A map that small costs nothing in float64.
+    """
     flat = np.asarray(features, np.float32).reshape(-1, features.shape[-1])
-    out = (flat - mean.astype(np.float32)) @ matrix.T.astype(np.float32) + shift.astype(np.float32)
+    if flat.shape[0] <= flat.shape[1]:
+        out = ((flat - mean) @ matrix.T + shift).astype(np.float32)
+    else:
+        out = (flat - mean.astype(np.float32)) @ matrix.T.astype(np.float32) + shift.astype(np.float32)
     return out.reshape(features.shape)
 
 
@@ -124,11 +125,15 @@ def adain(content: np.ndarray, style: np.ndarray, alpha: float = 1.0, eps: float
 
 
 def _adain_apply(features: np.ndarray, content_moments, style_moments, eps: float) -> np.ndarray:
-    """(f − μ_c)·σ_s/σ_c + μ_s per channel in float32 (σ² + eps as in Huang), from (mean, variance) pairs:
-    what `_apply` with the diagonal matrix diag(σ_s/σ_c) gives, without a (HW, C)·(C, C) product."""
+    """(f − μ_c)·σ_s/σ_c + μ_s per channel (σ² + eps as in Huang), from (mean, variance) pairs: what `_apply`
+    with the diagonal matrix diag(σ_s/σ_c) gives, bit for bit (a diagonal product adds exact zeros), without
+    a (HW, C)·(C, C) product; in float64 on a map with no more pixels than channels, as `_apply`."""
     (content_mean, content_var), (style_mean, style_var) = content_moments, style_moments
-    scale = np.sqrt((style_var + eps) / (content_var + eps)).astype(np.float32)
-    return (features - content_mean.astype(np.float32)) * scale + style_mean.astype(np.float32)
+    scale = np.sqrt((style_var + eps) / (content_var + eps))
+    if features.shape[0] * features.shape[1] <= features.shape[-1]:
+        return ((features - content_mean) * scale + style_mean).astype(np.float32)
+    f32 = np.float32
+    return (features - content_mean.astype(f32)) * scale.astype(f32) + style_mean.astype(f32)
 
 
 def stylize_features(
@@ -157,6 +162,25 @@ def stylize_features(
     content = np.asarray(content, np.float32)
     if method not in ("wct", "adain"):
         raise ValueError(f"unknown method {method!r}; choose wct or adain")
+    if len(styles) == 1 and masks is None:  # Σ w T / Σ w is T itself: no mixing passes over the map
+        mixed = _moved(content, styles[0], method, eps)
+    else:
+        mixed = _mixed(content, styles, method, weights, masks, eps)
+    if alpha == 1.0:
+        return mixed
+    return (alpha * mixed + (1.0 - alpha) * content).astype(np.float32)
+
+
+def _moved(content: np.ndarray, style: np.ndarray, method: str, eps: float, mask: np.ndarray | None = None):
+    """The content features moved to one style's statistics (the content's taken over `mask` if given)."""
+    if method == "adain":
+        return _adain_apply(content, channel_moments(content, mask), channel_moments(style), eps)
+    content_stats, style_stats = feature_stats(content, mask), feature_stats(style)
+    return _apply(content, content_stats[0], wct_matrix(content_stats, style_stats, eps), style_stats[0])
+
+
+def _mixed(content, styles, method, weights, masks, eps) -> np.ndarray:
+    """Σ_i w_i m_i T_i(f_c) / Σ_i w_i m_i where some style covers a pixel, the content features elsewhere."""
     weights = np.ones(len(styles)) if weights is None else np.asarray(weights, np.float64)
     total = np.zeros(content.shape, np.float32)
     cover = np.zeros(content.shape[:2], np.float32)
@@ -165,19 +189,11 @@ def stylize_features(
         weight = np.full(content.shape[:2], weights[index], np.float32) if mask is None else weights[index] * mask
         if weight.sum() <= 1e-6 * weight.size:  # this style covers (next to) nothing at this size
             continue
-        if method == "wct":
-            content_stats, style_stats = feature_stats(content, mask), feature_stats(style)
-            moved = _apply(content, content_stats[0], wct_matrix(content_stats, style_stats, eps), style_stats[0])
-        else:
-            moved = _adain_apply(content, channel_moments(content, mask), channel_moments(style), eps)
-        total += weight[..., None] * moved
+        total += weight[..., None] * _moved(content, style, method, eps, mask)
         cover += weight
     covered = cover > 1e-12
     total /= np.where(covered, cover, 1.0)[..., None]
-    mixed = np.where(covered[..., None], total, content)
-    if alpha == 1.0:
-        return mixed
-    return (alpha * mixed + (1.0 - alpha) * content).astype(np.float32)
+    return np.where(covered[..., None], total, content)
 
 
 def transform_with_stats(

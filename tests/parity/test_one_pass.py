@@ -2,8 +2,8 @@
 network's model folder, universal AdaIN and WCT agree with their PyTorch twins; a deliberate 0.1 % difference on
 the PyTorch side makes each say DISAGREE (exit 1, report written); bad input is one line, exit 2, nothing written.
 
-Tiny pictures: one forward pass each way; WCT runs at 96 px, below which its near-singular covariances make
-float32's own rounding as large as a 0.1 % change of the style's statistics (nst_tf.parity.one_pass)."""
+Tiny pictures: one forward pass each way (WCT at 96 px). With the same convolutions on both sides (a probe says
+so) the bound is the flat 1e-5, and the agreement reached is pinned tighter, each pin with its reason."""
 
 from __future__ import annotations
 
@@ -44,6 +44,22 @@ CASES = {  # id: the arguments after `compare` (the texture folder filled in by 
 }
 
 
+# What is left of |tf − torch| on these pictures once the convolutions give the same bits (measured on an Intel
+# Xeon, Sapphire Rapids), with the bound pinned and why; the arithmetic before issue 24's second pass gave 1.9e-6,
+# 4.8e-6, 1.6e-6 and 9.9e-6 here, so each pin fails if a twin goes back to another summation order.
+PINNED = {"johnson": 5e-7, "texture": 3e-6, "adain": 1.2e-7, "wct": 1.2e-7}
+PINNED_WHY = {
+    "johnson": "15 instance norms' row sums added in another order (a few ulp of a sum) and the sigmoid's last bit: "
+    "measured 1.2e-7",
+    "texture": "27 instance norms' row sums in another order, through random weights that amplify more: measured "
+    "1.4e-6",
+    "adain": "the same bits but for a float64 statistic rounding to float32 the other way at a tie (2 ulp at 1): "
+    "measured 0",
+    "wct": "the same, float64 eigendecompositions (LAPACK against LAPACK) aside, applied through the same float32 "
+    "or float64 matmul: measured 0",
+}
+
+
 def _compare(case: str, texture_folder, out, capsys) -> tuple[int, dict, str]:
     argv = ["compare", *(str(texture_folder) if a == "TEXTURE" else a for a in CASES[case]), "-o", str(out)]
     status = main(argv)
@@ -59,11 +75,14 @@ def test_one_pass_compare_agrees(case, texture_folder, tmp_path, capsys):
     assert report["within_tolerance"] is True and report["verdict"] == "the backends agree"
     tolerance = report["tolerances"]["image_max_abs_diff"]
     assert 0 <= report["image_max_abs_diff"] <= tolerance
-    # The bound is 1e-5 (float32 rounding of one forward pass) or twice float32's own distance from float64 on
-    # this input, never anything else (nst_tf.parity.one_pass).
-    assert tolerance == max(1e-5, 2 * report["rounding_max_abs_diff"])
-    if case != "wct":  # one forward pass: the issue's 1e-5, not widened
-        assert report["image_max_abs_diff"] <= 1e-5
+    # The issue's flat 1e-5 where both frameworks' convolutions give the same bits (a probe on this machine), else
+    # twice float32's own distance from float64 on this input when that is larger (nst_tf.parity.one_pass).
+    if report["same_convolutions"]:
+        assert report["tolerance_rule"] == "flat" and tolerance == 1e-5
+        # The agreement reached: the twin computes what TensorFlow computes, so what is left is far below 1e-5.
+        assert report["image_max_abs_diff"] <= PINNED[case], PINNED_WHY[case]
+    else:
+        assert tolerance == max(1e-5, 2 * report["rounding_max_abs_diff"])
     assert report["image_size"] == ([64, 96] if case == "wct" else [32, 48])
     assert "agree" in printed and "image_max_abs_diff" in printed
     assert "agree" in (tmp_path / "cmp" / "report.md").read_text()
@@ -71,15 +90,17 @@ def test_one_pass_compare_agrees(case, texture_folder, tmp_path, capsys):
         assert any("noise" in note for note in report["notes"])
     # diff.png is |tf − torch| lifted by the power of ten the report names into (0.1, 1]
     diff = image_io.load_image(tmp_path / "cmp" / "diff.png")
-    assert 0.1 < report["image_max_abs_diff"] * report["diff_amplification"] <= 1.0
+    if report["image_max_abs_diff"] > 0:  # (AdaIN's pictures are equal to the bit here: diff.png is black)
+        assert 0.1 < report["image_max_abs_diff"] * report["diff_amplification"] <= 1.0
     assert np.isclose(diff.max(), report["image_max_abs_diff"] * report["diff_amplification"], atol=1 / 255)
 
 
 def _instance_norm_off(monkeypatch) -> None:
-    """Every PyTorch instance norm's output × 1.001 (both twins' norms are torch.nn.InstanceNorm2d)."""
-    functional = torch.nn.functional
-    instance_norm = functional.instance_norm
-    monkeypatch.setattr(functional, "instance_norm", lambda *a, **k: instance_norm(*a, **k) * 1.001)
+    """Every PyTorch instance norm's output × 1.001 (both twins' norms are nst_tf.twin.ops.instance_norm)."""
+    from nst_tf.twin import ops
+
+    instance_norm = ops.instance_norm
+    monkeypatch.setattr(ops, "instance_norm", lambda *a, **k: instance_norm(*a, **k) * 1.001)
 
 
 def _style_statistics_off(monkeypatch, method: str) -> None:

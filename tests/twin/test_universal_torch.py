@@ -53,9 +53,9 @@ def test_a_wrong_adain_std_on_the_torch_side_disagrees(monkeypatch):
     content, style = rng.random((8, 8, 4), dtype=np.float32) * 10, rng.random((8, 8, 4), dtype=np.float32) * 20
     stats, calls = universal_torch._stats, []
 
-    def style_std_off(features):  # the second call is the style's: its variance × 1.001 (std × √1.001)
+    def style_std_off(features, full=True):  # the second call is the style's: its variance × 1.001 (std × √1.001)
         calls.append(1)
-        mean, cov = stats(features)
+        mean, cov = stats(features, full)
         return mean, cov * (1.001 if len(calls) == 2 else 1.0)
 
     monkeypatch.setattr(universal_torch, "_stats", style_std_off)
