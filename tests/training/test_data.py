@@ -62,7 +62,7 @@ def test_augment_crops_at_random_scales_keeping_shape_range_and_the_seed(ramp):
 def test_augment_jitters_hue_saturation_and_brightness(red):
     from nst_tf.training.data import Augment
 
-    colour_only = Augment(zoom=1.0, flip_up_down=False)  # default hue 0.5, saturation 0.6-1.4, brightness 0.1
+    colour_only = Augment(zoom=1.0, flip_up_down=False, hue=0.5, saturation=(0.6, 1.4), brightness=0.1)
     crops = _crops(red, colour_only, resize_to=40)
     assert crops.min() >= 0.0 and crops.max() <= 1.0
     means = crops.mean(axis=(1, 2))  # each crop stays uniform: one colour per crop

@@ -123,7 +123,7 @@ def test_universal_train_command_writes_a_run_folder_and_resumes_it(tmp_path, ph
     assert (ck / "run" / "loss.png").is_file() and any((ck / "run" / "tb").iterdir())
     meta = json.loads((out / "d.json").read_text())
     assert meta["training"]["steps"] == 3
-    assert meta["training"]["augment_styles"] is True and meta["style_augmentation"]["hue"] == 0.5
+    assert meta["training"]["augment_styles"] is True and meta["style_augmentation"]["hue"] == 0.1
     # --precision auto, decided once (conftest forces float32 through NST_TF_PRECISION) and recorded in both
     config = json.loads((ck / "run" / "config.json").read_text())
     assert meta["training"]["precision"] == config["settings"]["precision"] == "float32"
