@@ -25,9 +25,9 @@ FLAGS_BEFORE = {
     "--mixed-precision --no-tb --photo-size --precision --resume --sample-every --sample-size --samples --seed "
     "--steps --strategy --style-licence --style-size --style-weight --tv-weight --weights --width -h,--help "
     "-o,--output -q,--quiet",
-    "universal-train": "--augment-styles --batch --checkpoint-dir --crop --crops-per-photo --data --feature-weight --init "
-    "--learning-rate --level --log-every --mode --name --no-tb --precision --steps --style-weight --styles --width "
-    "-h,--help -o,--output",
+    "universal-train": "--augment-styles --batch --checkpoint-dir --crop --crops-per-photo --data --feature-weight "
+    "--init --learning-rate --level --log-every --mode --name --no-tb --precision --steps --style-weight --styles "
+    "--width -h,--help -o,--output",
     "universal": "--alpha --image-size --json --levels --mask --max-memory --method --overwrite --precision "
     "--preserve-colors --run-dir --style-size --tile --weights-mix -h,--help -o,--output",
     "apply": "--batch --image-size --json --max-memory --overwrite --precision --preserve-colors --tile -h,--help "
