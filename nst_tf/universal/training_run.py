@@ -113,6 +113,7 @@ class DecoderRun:
 
     def steps(self) -> Iterator[Step]:
         """Train, log, export the decoder; one Step per training step."""
+        from nst_tf.training.data import Augment
         from nst_tf.universal.networks import build_decoder
         from nst_tf.universal.train import fit_level1_decoder, save_decoder, train_decoder
         from nst_tf.vgg.weights import resolve_weights
@@ -145,6 +146,7 @@ class DecoderRun:
             "photos": f"{self.data} ({len(self.photos)} pictures)",
             "styles": [Path(s).name for s in self.styles],
             "init": self.init,
+            "style_augmentation": dataclasses.asdict(Augment()) if cfg.augment_styles else None,
             "precision_decision": self.decision.to_dict(),
             "seconds_this_session": round(time.perf_counter() - started, 1),
             "final_losses": final,

@@ -19,15 +19,15 @@ from nst_tf.universal.settings import DecoderTraining, UniversalSettings
 # The flags of each command before the change, as `python -m nst_tf COMMAND --help` listed them.
 # The flags each command had before its settings became dataclasses (issue 22), plus the ones added since
 # on purpose: --precision on apply, universal, train, universal-train and audio (issue 25), --max-memory and
-# --tile (issue 26).
+# --tile (issue 26), --augment-styles on universal-train (issue 25).
 FLAGS_BEFORE = {
     "train": "--batch --checkpoint-every --content-weight --data --generator --image-size --learning-rate "
     "--mixed-precision --no-tb --photo-size --precision --resume --sample-every --sample-size --samples --seed "
     "--steps --strategy --style-licence --style-size --style-weight --tv-weight --weights --width -h,--help "
     "-o,--output -q,--quiet",
-    "universal-train": "--batch --checkpoint-dir --crop --crops-per-photo --data --feature-weight --init "
-    "--learning-rate --level --log-every --mode --name --no-tb --precision --steps --style-weight --styles --width "
-    "-h,--help -o,--output",
+    "universal-train": "--augment-styles --batch --checkpoint-dir --crop --crops-per-photo --data --feature-weight "
+    "--init --learning-rate --level --log-every --mode --name --no-tb --precision --steps --style-weight --styles "
+    "--width -h,--help -o,--output",
     "universal": "--alpha --image-size --json --levels --mask --max-memory --method --overwrite --precision "
     "--preserve-colors --run-dir --style-size --tile --weights-mix -h,--help -o,--output",
     "apply": "--batch --image-size --json --max-memory --overwrite --precision --preserve-colors --tile -h,--help "

@@ -114,7 +114,7 @@ def test_universal_train_command_writes_a_run_folder_and_resumes_it(tmp_path, ph
     argv = ["universal-train", "--data", str(data), "--styles", str(style), "--mode", "adain", "--width", "0.125"]
     argv += ["--batch", "1", "--crop", "32", "--checkpoint-dir", str(ck), "-o", str(out), "--name", "d"]
     assert main([*argv, "--steps", "2"]) == 0
-    assert main([*argv, "--steps", "3"]) == 0
+    assert main([*argv, "--steps", "3", "--augment-styles"]) == 0  # step 3 through the style augmentation
     with open(ck / "run" / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(r["step"]) for r in rows] == [1, 2, 3]
@@ -123,6 +123,7 @@ def test_universal_train_command_writes_a_run_folder_and_resumes_it(tmp_path, ph
     assert (ck / "run" / "loss.png").is_file() and any((ck / "run" / "tb").iterdir())
     meta = json.loads((out / "d.json").read_text())
     assert meta["training"]["steps"] == 3
+    assert meta["training"]["augment_styles"] is True and meta["style_augmentation"]["hue"] == 0.1
     # --precision auto, decided once (conftest forces float32 through NST_TF_PRECISION) and recorded in both
     config = json.loads((ck / "run" / "config.json").read_text())
     assert meta["training"]["precision"] == config["settings"]["precision"] == "float32"
