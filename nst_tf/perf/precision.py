@@ -220,8 +220,17 @@ def _measure(tf_device: str) -> tuple[float, float, float, float]:
                 ops[f"conv{i}_{dtype}"] = [_one_element("conv"), (x, k), 2 * h * w * 9 * c_in * c_out]
             m = tf.cast(tf.random.stateless_uniform((PROBE_MATMUL, PROBE_MATMUL), (9, 0)), dtype)
             ops[f"matmul_{dtype}"] = [_one_element("matmul"), (m, m), 2 * PROBE_MATMUL**3]
-        for function, arguments, _ in ops.values():  # tracing and first-touch allocations, untimed
-            function(*arguments).numpy()
+        # Tracing and first-touch allocations, untimed. Each op is traced once, on purpose, but TensorFlow
+        # counts the traces of one lambda's code across these functions and warns of "retracing" to a
+        # Python user's stderr (the CLI's quiet import hides it), so its logger is quieted for them.
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            for function, arguments, _ in ops.values():
+                function(*arguments).numpy()
+        finally:
+            logger.setLevel(level)
         seconds: dict[str, list[float]] = {name: [] for name in ops}
         for _ in range(PROBE_REPEATS):  # alternating: a drift in the machine's speed hits every op alike
             for name, (function, arguments, _) in ops.items():
@@ -238,8 +247,7 @@ def _measure(tf_device: str) -> tuple[float, float, float, float]:
 
 def _one_element(kind: str):
     """A compiled conv or matmul returning one element: forces completion without copying the result back.
-    A new function per probed op, so each is traced once (one function traced for every shape and dtype
-    would trip TensorFlow's retracing warning)."""
+    A new function per probed op, so each is traced once."""
     import tensorflow as tf
 
     if kind == "conv":
