@@ -48,6 +48,7 @@ from nst_tf.io import images as image_io
 from nst_tf.io.ownership import OwnedFiles
 from nst_tf.parity.compare import _amplification, _versions
 from nst_tf.parity.report import plan_report
+from nst_tf.parity.stepwise import ENVELOPE_FACTOR  # the triangle inequality's, where the convolutions differ
 
 # Pictures in [0, 1], the units report.json uses. Measured on an Intel Xeon (Sapphire Rapids) with the same
 # convolutions on both sides, full size (451 × 300 and 600 × 400): the shipped networks ≤ 1.5e-6 (row sums),
@@ -56,7 +57,6 @@ from nst_tf.parity.report import plan_report
 # float32 bound, ~170 ulp at 1; a real difference moves a picture by more: a norm or a statistic off by 0.1 %
 # moves it by 2e-4 or more (tests/parity/test_one_pass.py).
 IMAGE_TOLERANCE = 1e-5
-ENVELOPE_FACTOR = 2.0  # the triangle inequality's factor, where the convolutions differ (module docstring)
 
 
 @dataclass

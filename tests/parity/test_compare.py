@@ -161,17 +161,42 @@ def test_command_compare_exits_1_and_names_the_failed_check(tmp_path, capsys, mo
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["course", "course-tf2"])
-def test_command_compare_agrees_on_the_course_presets_when_a_vgg19_file_is_there(tmp_path, capsys, preset):
-    from nst_tf.errors import WeightsError
-    from nst_tf.presets import preset as preset_config
-    from nst_tf.vgg.weights import resolve_weights_for_config
+def test_command_compare_agrees_on_the_course_presets_with_a_vgg19_file(tmp_path, capsys, offline_weights, preset):
+    # The course presets take VGG19 alone (strict_weights). Not shipped (80 MB-0.5 GB), so the test writes one of
+    # each course's files with its real writer, He-initialised: the course's MatConvNet .mat (scipy.io.savemat)
+    # for `course`, Keras's notop .h5 layout (h5py) for `course-tf2`, into the test's own pretrained/ folder.
+    from test_weights_formats import base_layers, bgr_layout, write_keras_h5, write_matconvnet
 
-    try:  # the course presets refuse any weights but VGG19's (strict_weights)
-        resolve_weights_for_config(preset_config(preset))
-    except WeightsError as exc:
-        pytest.skip(f"no VGG19 weights file here for the {preset} preset ({exc})")
+    from nst_tf.vgg import weights as W
+
+    if preset == "course":
+        write_matconvnet(offline_weights / W.MATCONVNET_FILE, base_layers())
+    else:
+        write_keras_h5(offline_weights / W.KERAS_NOTOP, bgr_layout(base_layers()))
     args = run_args(tmp_path, "--preset", preset, "--iterations", "3")
     assert compare_command.command(args) == 0, capsys.readouterr().out
+    report = json.loads((tmp_path / "cmp" / "report.json").read_text())
+    assert report["config"]["preset"] == preset and report["weights"]["architecture"] == "vgg19", report["weights"]
+
+
+@pytest.mark.slow
+def test_a_content_cost_off_by_0_1_percent_says_disagree_where_its_bound_widened(
+    tmp_path, capsys, offline_weights, monkeypatch
+):
+    # course-tf2's J_content starts as a sum of near-equal features' differences, so its float32 bound widens to
+    # float32's own rounding of it (2.7e-5 relative, nst_tf.parity.stepwise._cost_scale); a real 0.1 % still shows.
+    from test_weights_formats import base_layers, bgr_layout, write_keras_h5
+
+    from nst_tf.twin import torch_costs
+    from nst_tf.vgg import weights as W
+
+    write_keras_h5(offline_weights / W.KERAS_NOTOP, bgr_layout(base_layers()))
+    content_cost = torch_costs.content_cost
+    monkeypatch.setattr(torch_costs, "content_cost", lambda *a, **k: content_cost(*a, **k) * 1.001)
+    status = compare_command.command(run_args(tmp_path, "--preset", "course-tf2", "--iterations", "3"))
+    assert status == 1, capsys.readouterr().out
+    report = json.loads((tmp_path / "cmp" / "report.json").read_text())
+    assert "step parity" in report["failed"] and report["step_parity"]["cost_rel_err"]["content"] > 1e-4
 
 
 @pytest.mark.slow
