@@ -45,7 +45,8 @@ from nst_tf.twin import torch_run
 #   length K ≤ 9·512 = 4608. oneDNN and ATen sum in different orders (blocked vs. pairwise): the error of
 #   a dot product is ~√K·ε relative to Σ|terms| in practice (random-walk rounding), ≈ 68·ε ≈ 8e-6 at the
 #   deepest layer, and it does not grow much through the network because ReLU and pooling are exact.
-#   Costs: 1e-5 (measured: ≤ 1e-6 with the shipped weights).
+#   Costs: 1e-5 (measured: ≤ 1e-6 with the shipped weights), unless a cost loses digits to cancellation (a sum
+#   of near-equal features' differences): then twice its own float32 rounding (`_cost_scale`).
 # - the float32 gradient (‖Δg‖₂/‖g‖₂, reported, not judged): the backward pass through the same layers,
 #   so ~1e-6 like the costs, except when a ReLU input or a max-pool tie lies within rounding of its kink:
 #   it goes one way in one backend and the other way in the other, and a few elements change by their
