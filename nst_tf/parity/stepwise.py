@@ -253,8 +253,13 @@ def summary(records: list[StepParity], precision: str) -> dict:
     rows = [
         {
             "iteration": r.iteration,
-            "cost_rel_err": max(
-                (abs(r.tf_costs[t] - r.twin_costs[t]) / abs(r.tf_costs[t]) for t in COST_NAMES if r.tf_costs[t]),
+            "cost_rel_err": max(  # as judged: a cancelling cost against its own rounding (`_cost_scale`)
+                (
+                    abs(r.tf_costs[t] - r.twin_costs[t])
+                    / _cost_scale(r.tf_costs[t], r.extra.get("cost_rounding", {}).get(t, 0.0), tolerance)
+                    for t in COST_NAMES
+                    if r.tf_costs[t]
+                ),
                 default=0.0,
             ),
             "grad_rel_err": r.grad_rel_err,
