@@ -1,9 +1,10 @@
 """`compare`'s one-pass verdict on another CPU's instruction set: oneDNN (TensorFlow's and PyTorch's alike) held to
 what another machine has, in a child process (`ONEDNN_MAX_CPU_ISA` is read once, when oneDNN starts).
 
-- `AVX512_CORE_BF16` is what the AMD EPYC of these machines offers (AVX-512 with bfloat16, no AMX): there both
-  frameworks' float32 convolutions are oneDNN's avx512_core brgemm kernels, so `same_convolutions` holds and the
-  pictures agree to the issue's flat 1e-5 (measured here: 1.5e-6, 6.0e-7, 7.7e-7, 0, 1.2e-7 at full size).
+- `AVX512_CORE_BF16` is what the AMD EPYC of these machines offers (AVX-512 with bfloat16, no AMX): held to it
+  on an Intel Xeon, both frameworks' float32 convolutions are oneDNN's avx512_core brgemm kernels, so
+  `same_convolutions` holds and the pictures agree to the issue's flat 1e-5 (measured: 1.5e-6, 6.0e-7, 7.7e-7, 0,
+  1.2e-7 at full size). On an AMD chip (a no-op cap there) the pictures must agree to 1e-5 at these sizes.
 - `AVX2` (a CPU without AVX-512): TensorFlow's convolution, its kernel in the plain HWIO layout, falls to oneDNN's
   gemm:jit while PyTorch's, its kernel reordered, runs brgemm:avx2 — another summation order. The verdict then
   uses the rounding envelope, still exits 0, and a 0.1 % difference still says DISAGREE.
@@ -46,12 +47,18 @@ print(json.dumps([main(argv) for argv in json.loads(sys.argv[2])]))
 """
 
 
-def _cpu_flags() -> set[str]:
+def _cpuinfo(field: str) -> set[str]:
+    """The words of /proc/cpuinfo's `field` lines ("flags", "vendor_id"), empty where there is none."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return set()
-    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+    lines = [line.split(":", 1) for line in text.splitlines() if ":" in line]
+    return {word for name, value in lines if name.strip() == field for word in value.split()}
+
+
+def _cpu_flags() -> set[str]:
+    return _cpuinfo("flags")
 
 
 def _compare_under(isa: str, cases: list[str], off: bool, tmp_path: Path) -> list[tuple[int, dict]]:
@@ -75,10 +82,14 @@ def test_on_the_amd_epycs_instruction_set_the_pictures_agree_to_a_flat_1e_5(tmp_
     for case, (status, report) in zip(CASES, reports, strict=True):
         assert status == 0, (case, report["verdict"])
         assert report["versions"]["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE_BF16"
-        # The same brgemm kernels on both sides, so the same bits: the flat bound, and far below it (the row
-        # sums' order and the sigmoid's last bit are what is left; test_one_pass pins each case).
-        assert report["same_convolutions"] is True and report["tolerance_rule"] == "flat", case
-        assert report["image_max_abs_diff"] <= 1e-6, case
+        assert report["image_max_abs_diff"] <= 1e-5, case  # the issue's bound, whichever rule judged
+        if "GenuineIntel" in _cpuinfo("vendor_id"):
+            # The EPYC's instruction set on an Intel Xeon: the same brgemm kernels on both sides, so the same
+            # bits (measured), the flat bound, and far below it (the row sums' order and the sigmoid's last bit
+            # are what is left; test_one_pass pins each case). On an AMD chip itself oneDNN also sizes its
+            # blocks by that chip's caches, which this cannot emulate; there the bound above is what is asserted.
+            assert report["same_convolutions"] is True and report["tolerance_rule"] == "flat", case
+            assert report["image_max_abs_diff"] <= 1e-6, case
 
 
 @pytest.mark.slow
