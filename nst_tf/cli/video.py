@@ -43,6 +43,8 @@ def command(args: argparse.Namespace) -> int:
     route = session.load_route(plan, settings, model=args.model, style=args.style, optimise=args.optimise)
     if route.decision.measured:
         sys.stderr.write(route.decision.line() + "\n")
+    if route.frame_plan.said:  # --max-memory given, or tiles: whole frames or tiles, the estimate, the budget
+        sys.stderr.write(f"nst_tf: {route.frame_plan.line()}\n")
     from tqdm import tqdm
 
     steps = session.stylize_to_file(plan, route, settings)
