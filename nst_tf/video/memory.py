@@ -172,4 +172,3 @@ def _refusal(what: str, height: int, width: int, estimate: float, budget: float,
 
 def _gib(n: float) -> str:
     return f"{n / 2**30:.2f} GiB"
-
