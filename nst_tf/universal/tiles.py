@@ -2,7 +2,8 @@
 
 AdaIN and WCT move the content's features by the content's own statistics (per-channel mean and standard
 deviation; mean and covariance), taken over the whole picture. Per level of the method (AdaIN: relu4_1;
-WCT: each level of its cascade, deepest first) `stylize_tiled`:
+WCT: each level of its cascade, deepest first) `stylize_tiled` runs `tiled_level` (which `video` calls with its
+own statistics' map):
 
 1. a statistics pass: every tile is encoded and its core's features summed: Σ(x − s) and Σ(x − s)(x − s)ᵀ
    in float64 (float64 products in blocks, as `feature_stats`, centred on the first tile's mean `s` so that

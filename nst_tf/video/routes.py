@@ -15,7 +15,10 @@
   still follows each frame (measured: it lowers the warping error a further 0.7-0.77x, detail kept; see
   `nst_tf.video.settings.TEMPORAL_COST`).
 
-Frames are (1, H, W, 3) float32 RGB in [0, 1]; each route returns a picture of the frame's size.
+Frames are (1, H, W, 3) float32 RGB in [0, 1]; each route returns a picture of the frame's size. The one-pass
+routes work on whole frames, or in tiles when `nst_tf.video.memory.plan_frames` sets their `tile` (within
+--max-memory): tiles with whole-frame statistics (`nst_tf.feedforward.tiles`, `nst_tf.universal.tiles`), so
+the stitched frame is the whole frame's result and the temporal logic after the route sees no difference.
 """
 
 from __future__ import annotations
