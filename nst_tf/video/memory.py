@@ -103,7 +103,7 @@ def plan_frames(route, height: int, width: int, source: tuple[int, int] | None, 
         if not route.stylizer.fast:  # the Keras call (a texture network) runs whole, as in apply
             plan = Plan(height, width, None, 0, 1, model.fixed + model.whole * height * width, budget)
         else:
-            plan = plan_picture(height, width, model, budget, receptive_halo(network), network.stride)
+            plan = plan_picture(height, width, model, budget, receptive_halo(network), network.stride, noun="frame")
         route.tile, route.keep = plan.tile, plan.keep
     else:
         from nst_tf.perf.tiling import HEADROOM
@@ -111,7 +111,8 @@ def plan_frames(route, height: int, width: int, source: tuple[int, int] | None, 
 
         what = f"video frames, universal {route.method}"
         model = _with_stream(memory_model(route.method), stream)
-        plan = plan_picture(height, width, model, budget, 2 * encoder_reach(max(route.model.levels)), 8)
+        halo = 2 * encoder_reach(max(route.model.levels))
+        plan = plan_picture(height, width, model, budget, halo, 8, noun="frame")
         route.tile, route.spare = plan.tile, HEADROOM * budget - plan.estimate  # spare keeps the features
     return FramePlan(what, height, width, plan.tile, plan.tiles, plan.estimate, stream, budget, given, plan.line(what))
 

@@ -8,7 +8,7 @@ import json
 import os
 
 import pytest
-from hostile import assert_one_line, cli, cli_subprocess, snapshot
+from hostile import ROOT, assert_one_line, cli, cli_subprocess, snapshot
 from test_video import make_clip, make_wav, not_videos
 
 from nst_tf.video import io as vio
@@ -100,7 +100,9 @@ def test_bad_options_are_refused_before_anything(clip, tmp_path):
         (["--model", "starry_night", "--quality", "11"], "quality"),
         (["--model", "starry_night", "--max-memory", "0"], "max-memory"),
         (["--style", str(clip), "--max-memory", "abc"], "max-memory"),
-        (["--model", "starry_night", "--max-memory", "10K"], "needs a memory budget of at least"),  # planned
+        (["--model", "starry_night", "--max-memory", "10K"], "a 64x48 frame needs a memory budget of at least"),
+        # whole frames only (the temporal cost has no tiled step); the weights' fallback line is held back
+        (["--optimise", str(ROOT / "images" / "ihc.png"), "--max-memory", "10K"], "256x192 frames need about"),
     ):
         assert_one_line(cli("video", clip, "-o", out, *extra), 2, words)
     assert snapshot(tmp_path) == before
@@ -153,8 +155,6 @@ def test_a_signal_leaves_a_playable_partial_clip(tmp_path, signum, status):
     import subprocess
     import sys
     import time
-
-    from hostile import ROOT
 
     make_clip(tmp_path / "long.mp4", 150, fps=25.0, pan=(0.5, 0.25))
     out = tmp_path / "out"
