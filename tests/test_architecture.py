@@ -121,6 +121,7 @@ ROOMS = {
     "nst_tf.video": "shared",  # frames in and out, optical flow, the temporal blend, the warping error
     # the routes (one per family), their settings and the file-to-file session use every family: a front end
     "nst_tf.video.routes": "front",
+    "nst_tf.video.memory": "front",  # plans the routes with every family's memory planner
     "nst_tf.video.settings": "front",
     "nst_tf.video.session": "front",
     "nst_tf.optim": "optim",

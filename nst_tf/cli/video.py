@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 
+from nst_tf.cli.common import warnings_held
 from nst_tf.cli.settings import add_dataclass_options, settings_from_args
 from nst_tf.runtime import Terminated, import_tensorflow_quietly, stop_on_signals
 from nst_tf.video.settings import VideoSettings
@@ -40,9 +41,12 @@ def command(args: argparse.Namespace) -> int:
     settings = settings_from_args(VideoSettings, args).validate()
     plan = session.plan_video(args.input, args.output, settings, args.overwrite, bool(args.optimise))
     import_tensorflow_quietly()
-    route = session.load_route(plan, settings, model=args.model, style=args.style, optimise=args.optimise)
+    with warnings_held():  # the weights' fallback line waits: a refused budget stays the only line
+        route = session.load_route(plan, settings, model=args.model, style=args.style, optimise=args.optimise)
     if route.decision.measured:
         sys.stderr.write(route.decision.line() + "\n")
+    if route.frame_plan.said:  # --max-memory given, or tiles: whole frames or tiles, the estimate, the budget
+        sys.stderr.write(f"nst_tf: {route.frame_plan.line()}\n")
     from tqdm import tqdm
 
     steps = session.stylize_to_file(plan, route, settings)

@@ -104,12 +104,19 @@ def budget_bytes(max_memory: str | None) -> float:
 
 
 def plan_picture(
-    height: int, width: int, model: MemoryModel, budget: float, halo: int, stride: int = 8, tile: int | None = None
+    height: int,
+    width: int,
+    model: MemoryModel,
+    budget: float,
+    halo: int,
+    stride: int = 8,
+    tile: int | None = None,
+    noun: str = "picture",
 ) -> Plan:
     """The whole picture when it fits in HEADROOM·budget (and no `tile` is forced), else the largest tiles
     that do, by the faster schedule (`model.kept`) when its tiles of at least `MIN_TILE` px (or the forced
     `tile`) fit; cores are multiples of `stride`. ConfigError, naming the least budget that would do, when
-    not even `MIN_TILE` px tiles fit."""
+    not even `MIN_TILE` px tiles fit (the line calls what is planned a `noun`: "picture", video's "frame")."""
     pixels = height * width
     room = HEADROOM * budget
     whole = model.fixed + model.whole * pixels
@@ -132,7 +139,7 @@ def plan_picture(
             estimate = held + model.tile * (min(side, longest) + 2 * halo) ** 2
             return Plan(height, width, side, halo, tiles, estimate, budget, keep)
     need = min(whole, model.fixed + model.held * pixels + model.tile * (least + 2 * halo) ** 2) / HEADROOM
-    raise ConfigError(least_budget_message(f"a {width}x{height} picture", need, budget))
+    raise ConfigError(least_budget_message(f"a {width}x{height} {noun}", need, budget))
 
 
 def least_budget_message(what: str, need: float, budget: float) -> str:

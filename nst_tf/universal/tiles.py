@@ -2,7 +2,8 @@
 
 AdaIN and WCT move the content's features by the content's own statistics (per-channel mean and standard
 deviation; mean and covariance), taken over the whole picture. Per level of the method (AdaIN: relu4_1;
-WCT: each level of its cascade, deepest first) `stylize_tiled`:
+WCT: each level of its cascade, deepest first) `stylize_tiled` runs `tiled_level` (which `video` calls with its
+own statistics' map):
 
 1. a statistics pass: every tile is encoded and its core's features summed: Σ(x − s) and Σ(x − s)(x − s)ᵀ
    in float64 (float64 products in blocks, as `feature_stats`, centred on the first tile's mean `s` so that
@@ -23,7 +24,7 @@ masked stylization runs whole.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -121,6 +122,36 @@ def whole_stats(
     return shift.astype(np.float64) + offset, second / count - np.outer(offset, offset)
 
 
+def tiled_level(
+    universal,
+    picture: np.ndarray,
+    level: int,
+    tile: int,
+    prepare: Callable[[tuple[np.ndarray, np.ndarray]], Callable[[np.ndarray], np.ndarray]],
+    spare: float = 0.0,
+) -> np.ndarray:
+    """One level of the cascade over tiles (module doc): the whole picture's relu{level}_1 statistics
+    (`whole_stats`), then `prepare(stats)`, called once, gives the map that moves every tile's features; each
+    tile is decoded and its core placed. `picture`: (1, H, W, 3) float32, padded as `Universal.stylize` pads
+    it, cores of `tile` px (a multiple of 8); `spare` as for `stylize_tiled`. Returns the next picture."""
+    halo = 2 * encoder_reach(level)
+    kept = [] if feature_bytes(picture.shape[1:3], tile, halo, level) <= spare else None
+    move = prepare(whole_stats(universal, picture, level, tile, kept))
+    after = np.empty_like(picture)
+    for index, (core, region) in enumerate(_tiles(*picture.shape[1:3], tile, halo)):
+        y0, y1, x0, x1 = region
+        if kept is None:
+            features = universal.encode(picture[:, y0:y1, x0:x1], level)
+        else:  # the statistics pass's features, let go as they are used
+            features, kept[index] = kept[index], None
+        moved = move(features)
+        decoded = np.asarray(universal.decode(moved, level))
+        top, bottom, left, right = core
+        after[:, top:bottom, left:right] = decoded[:, top - y0 : bottom - y0, left - x0 : right - x0]
+        del features, moved, decoded
+    return after
+
+
 def stylize_tiled(
     universal,
     content: np.ndarray,
@@ -152,25 +183,14 @@ def stylize_tiled(
     picture = np.asarray(picture, np.float32)
     style_levels = [universal.encode_all(style) for style in styles]
     for level in universal.levels:
-        halo = 2 * encoder_reach(level)
-        kept = [] if feature_bytes(picture.shape[1:3], tile, halo, level) <= spare else None
-        content_stats = whole_stats(universal, picture, level, tile, kept)
         style_stats = [feature_stats(encoded[level]) for encoded in style_levels]
-        after = np.empty_like(picture)
-        for index, (core, region) in enumerate(_tiles(*picture.shape[1:3], tile, halo)):
-            y0, y1, x0, x1 = region
-            if kept is None:
-                features = universal.encode(picture[:, y0:y1, x0:x1], level)
-            else:  # the statistics pass's features, let go as they are used
-                features, kept[index] = kept[index], None
-            moved = transform_with_stats(
+
+        def prepare(content_stats, style_stats=style_stats):
+            return lambda features: transform_with_stats(
                 features, content_stats, style_stats, universal.method, alpha, style_weights, eps
             )
-            decoded = np.asarray(universal.decode(moved, level))
-            top, bottom, left, right = core
-            after[:, top:bottom, left:right] = decoded[:, top - y0 : bottom - y0, left - x0 : right - x0]
-            del features, moved, decoded
-        picture = after
+
+        picture = tiled_level(universal, picture, level, tile, prepare, spare)
     result = picture[:, : size[0], : size[1]]
     if preserve_colors == "post":
         result = transfer_luminance(result, content)

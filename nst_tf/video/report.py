@@ -69,8 +69,8 @@ class Measure:
             self.errors.append(pair_warping_error(result, before_out, backward, mask))
             self.floor.append(pair_warping_error(frame, before_in, backward, mask))
         self._previous = (frame, result)
-        if index in self.wanted:
-            self.kept.append((frame, result))
+        if index in self.wanted:  # kept at the strip's size: four full frames would be 96 bytes a pixel held
+            self.kept.append((_thumbnail(frame), _thumbnail(result)))
 
     def figures(self) -> dict:
         """{"warping_error", "input_warping_error", "pairs"} (None without a pair)."""
@@ -84,13 +84,17 @@ class Measure:
         """The kept frames side by side, the inputs above the results, each `_TILE_WIDTH` px wide."""
         if not self.kept:
             return None
-        import cv2
-
-        height, width = self.kept[0][0].shape[1:3]
-        size = (_TILE_WIDTH, max(2, round(height * _TILE_WIDTH / width)))
-        rows = [np.concatenate([cv2.resize(pair[i][0], size, interpolation=cv2.INTER_AREA) for pair in self.kept], 1)
-                for i in (0, 1)]  # fmt: skip
+        rows = [np.concatenate([pair[i] for pair in self.kept], 1) for i in (0, 1)]
         return np.clip(np.concatenate(rows, 0), 0.0, 1.0)[np.newaxis]
+
+
+def _thumbnail(frame: np.ndarray) -> np.ndarray:
+    """A (1, H, W, 3) frame as the preview shows it: (h, `_TILE_WIDTH`, 3), averaged by area."""
+    import cv2
+
+    height, width = frame.shape[1:3]
+    size = (_TILE_WIDTH, max(2, round(height * _TILE_WIDTH / width)))
+    return cv2.resize(frame[0], size, interpolation=cv2.INTER_AREA)
 
 
 def write_run_folder(folder: RunFolder, measure: Measure, record: dict) -> Path:

@@ -15,11 +15,15 @@
   still follows each frame (measured: it lowers the warping error a further 0.7-0.77x, detail kept; see
   `nst_tf.video.settings.TEMPORAL_COST`).
 
-Frames are (1, H, W, 3) float32 RGB in [0, 1]; each route returns a picture of the frame's size.
+Frames are (1, H, W, 3) float32 RGB in [0, 1]; each route returns a picture of the frame's size. The one-pass
+routes work on whole frames, or in tiles when `nst_tf.video.memory.plan_frames` sets their `tile` (within
+--max-memory): tiles with whole-frame statistics (`nst_tf.feedforward.tiles`, `nst_tf.universal.tiles`), so
+the stitched frame is the whole frame's result and the temporal logic after the route sees no difference.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -42,6 +46,7 @@ class NetworkRoute:
         network, self.meta = load_model(self.folder)
         self.stylizer = Stylizer(network, precision=precision)
         self.stylizer.warm_up()
+        self.tile, self.keep = None, True  # whole frames, or tiles as `nst_tf.video.memory.plan_frames` plans
 
     def check(self, height: int, width: int) -> None:
         """ConfigError if frames of this size are too small for the network."""
@@ -49,6 +54,8 @@ class NetworkRoute:
             raise ConfigError(f"frames must be at least {self.stylizer.min_size} px on a side for this network")
 
     def __call__(self, frame: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+        if self.tile is not None:  # whole-frame instance-norm statistics: the whole frame's result, stitched
+            return self.stylizer.tiled(frame, self.tile, keep=self.keep)
         return self.stylizer(frame)
 
 
@@ -85,16 +92,18 @@ class UniversalRoute:
         encoded = self.model.encode_all(style)
         self.style_stats = {level: feature_stats(encoded[level]) for level in self.model.levels}  # once a clip
         self.content_stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.tile, self.spare = None, 0.0  # whole frames, or tiles as `nst_tf.video.memory.plan_frames` plans
 
     def reset(self) -> None:
         """Forget the previous frames' content statistics (`stylize_video` calls this as a clip begins)."""
         self.content_stats.clear()
 
-    def _transform(self, features: np.ndarray, level: int) -> np.ndarray:
-        """(h, w, C) content features moved to the style's statistics (WCT or AdaIN; see module doc)."""
-        from nst_tf.universal.transforms import DEFAULT_EPS, feature_stats, wct_matrix
+    def _prepare(self, level: int, stats: tuple[np.ndarray, np.ndarray]):
+        """The map that moves this frame's relu{level}_1 features, from the frame's content statistics
+        (mean, covariance; smoothed over the frames by the momentum) to the style's (WCT or AdaIN)."""
+        from nst_tf.universal.transforms import DEFAULT_EPS, wct_matrix
 
-        mean, cov = feature_stats(features)
+        mean, cov = stats
         if self.momentum and level in self.content_stats:
             old_mean, old_cov = self.content_stats[level]
             mean = self.momentum * old_mean + (1 - self.momentum) * mean
@@ -105,18 +114,35 @@ class UniversalRoute:
             matrix = wct_matrix((mean, cov), (style_mean, style_cov), DEFAULT_EPS)
         else:  # AdaIN: diag(σ_s / σ_c), σ² + eps as in Huang & Belongie
             matrix = np.diag(np.sqrt((np.diag(style_cov) + DEFAULT_EPS) / (np.diag(cov) + DEFAULT_EPS)))
-        flat = features.reshape(-1, features.shape[-1])
-        moved = (flat - mean.astype(np.float32)) @ matrix.T.astype(np.float32) + style_mean.astype(np.float32)
-        moved = moved.reshape(features.shape)
-        return moved if self.alpha == 1.0 else (self.alpha * moved + (1 - self.alpha) * features).astype(np.float32)
+        mean, matrix, style_mean = (x.astype(np.float32) for x in (mean, matrix.T, style_mean))
+
+        def move(features: np.ndarray) -> np.ndarray:  # (h, w, C) -> (h, w, C)
+            flat = features.reshape(-1, features.shape[-1])
+            moved = ((flat - mean) @ matrix + style_mean).reshape(features.shape)
+            return moved if self.alpha == 1.0 else (self.alpha * moved + (1 - self.alpha) * features).astype(np.float32)
+
+        return move
+
+    def _transform(self, features: np.ndarray, level: int) -> np.ndarray:
+        """(h, w, C) content features moved to the style's statistics (WCT or AdaIN; see module doc)."""
+        from nst_tf.universal.transforms import feature_stats
+
+        return self._prepare(level, feature_stats(features))(features)
 
     def __call__(self, frame: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
         from nst_tf.universal.networks import crop, pad_to_multiple
+        from nst_tf.universal.tiles import tiled_level
 
         picture, size = pad_to_multiple(frame, 2 ** (max(self.model.levels) - 1))
+        if self.tile is not None:  # whole-frame statistics over the tiles (nst_tf.universal.tiles)
+            picture = np.asarray(picture, np.float32)
         for level in self.model.levels:  # deepest first, as `Universal.stylize`
-            picture = self.model.decode(self._transform(self.model.encode(picture, level), level), level)
-        return crop(picture, size).numpy().astype(np.float32)
+            if self.tile is None:
+                picture = self.model.decode(self._transform(self.model.encode(picture, level), level), level)
+            else:
+                prepare = functools.partial(self._prepare, level)
+                picture = tiled_level(self.model, picture, level, self.tile, prepare, self.spare)
+        return np.asarray(crop(picture, size), np.float32)
 
 
 class OptimisedRoute:
@@ -137,6 +163,7 @@ class OptimisedRoute:
         self.config = config.replace(optimizer="lbfgs", snapshot_every=0, scales=1)  # a picture start: L-BFGS
         self.later_iterations = later_iterations
         self.extractor = build_extractor(self.config)
+        self.memory_plan = None  # the frames' plan (`nst_tf.video.memory.plan_frames`); None: the engine's own
 
     def __call__(
         self, frame: np.ndarray, start: np.ndarray | None = None, mask: np.ndarray | None = None
@@ -155,7 +182,9 @@ class OptimisedRoute:
             if mask is not None and self.temporal_weight > 0:
                 target = PixelTarget(start, mask, self.temporal_weight, "temporal")
         last = None
-        for step in stylize(frame, [self.style], config, extractor=self.extractor, resume=resume, pixel_target=target):
+        steps = stylize(frame, [self.style], config, extractor=self.extractor, resume=resume, pixel_target=target,
+                        memory_plan=self.memory_plan)  # fmt: skip
+        for step in steps:
             last = step
         if last is None or last.image is None or last.image.shape != frame.shape:
             raise RuntimeError("the optimisation made no picture of the frame's size")

@@ -4,7 +4,8 @@
 refused at once when it is not), the output (a video suffix, writable, never the input clip, an existing
 file only with `overwrite`) and the settings, before TensorFlow is imported; `load_route(plan, settings,
 model=…, style=…, optimise=…)` loads the per-style network, the universal model with the style picture, or
-the optimisation route, so a bad model or picture is refused before anything is written; `stylize_to_file`
+the optimisation route, and plans its frames within --max-memory (`nst_tf.video.memory`: whole frames or
+tiles), so a bad model, picture or budget is refused before anything is written; `stylize_to_file`
 is the Step stream (`nst_tf.video.stylize.stylize_video`) written into the output as it goes
 (`nst_tf.video.io.write_clip`: frame rate, size and sound kept; a stop leaves a playable clip); `finish`
 makes the command's summary and, with `--run-dir`, the run folder (`nst_tf.video.report`: config.json with the
@@ -78,6 +79,7 @@ def load_route(
     from nst_tf.io.images import fit_size, load_image, resize
     from nst_tf.perf.precision import resolve_precision
     from nst_tf.video import routes
+    from nst_tf.video.memory import plan_frames
 
     if sum(x is not None for x in (model, style, optimise)) != 1:
         raise ConfigError("give exactly one of --model, --style or --optimise")
@@ -96,6 +98,8 @@ def load_route(
         config = Config(iterations=settings.iterations, precision=decision.precision).validated()
         route = routes.OptimisedRoute(load_image(optimise), config, later, settings.temporal_cost)
     route.decision = decision
+    # whole frames or tiles within --max-memory (or what is free); refused here, before anything is written
+    route.frame_plan = plan_frames(route, plan.height, plan.width, (plan.info.height, plan.info.width), settings)
     route.source = {"model": model, "style": style and str(style), "optimise": optimise and str(optimise)}
     return route
 
@@ -136,6 +140,8 @@ def finish(plan: VideoPlan, route, settings: VideoSettings, done: int, seconds: 
         "seconds_per_frame": round(seconds / max(done, 1), 4), "interrupted": interrupted,
         "precision_decision": route.decision.to_dict(),
     }  # fmt: skip
+    if (frame_plan := getattr(route, "frame_plan", None)) is not None:
+        summary["memory_plan"] = frame_plan.to_dict()
     if plan.folder is not None and plan.measure is not None:
         from nst_tf.video.report import write_run_folder
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from nst_tf.config import PRECISIONS, setting
 from nst_tf.errors import ConfigError
+from nst_tf.perf.tiling import parse_memory
 from nst_tf.universal.settings import METHODS, STYLE_SIZE
 from nst_tf.video.io import QUALITY
 from nst_tf.video.temporal import DEFAULT_WEIGHT
@@ -42,6 +43,10 @@ class VideoSettings:
         precision: the one-pass routes' convolutions and the optimisation route's VGG: "auto" (bfloat16 where
             nst_tf.perf.precision measures it faster), "float32" or "bfloat16".
         run_dir: a run folder to keep the record, the measure and a preview in (`nst_tf.video.report`).
+        max_memory: the memory to plan each frame's work within ("3G"), the stream's frame buffers included;
+            None: what the machine has free. Frames that do not fit whole run in tiles with whole-frame
+            statistics (one-pass routes); the optimisation route's frames must fit whole
+            (`nst_tf.video.memory`).
     """
 
     method: str = setting("adain", "with --style: the universal method", parse="str", choices=METHODS)
@@ -71,6 +76,10 @@ class VideoSettings:
         None, "keep config.json (settings, input, warping error) and preview.png here", parse="str", metavar="DIR"
     )
 
+    max_memory: str | None = setting(
+        None, "memory to fit in, e.g. 3G: whole frames or tiles (default: what is free)", parse="str"
+    )
+
     def validate(self) -> VideoSettings:
         """Raise ConfigError for a size, count or weight out of range; return self."""
         if self.method not in METHODS:
@@ -87,4 +96,6 @@ class VideoSettings:
             raise ConfigError(f"--quality must be in [1, 10], not {self.quality}")
         if not 0.0 <= self.temporal_weight < 1.0:
             raise ConfigError(f"--temporal-weight must be in [0, 1), not {self.temporal_weight}")
+        if self.max_memory is not None:
+            parse_memory(self.max_memory)
         return self

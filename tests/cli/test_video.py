@@ -8,7 +8,7 @@ import json
 import os
 
 import pytest
-from hostile import assert_one_line, cli, cli_subprocess, snapshot
+from hostile import ROOT, assert_one_line, cli, cli_subprocess, snapshot
 from test_video import make_clip, make_wav, not_videos
 
 from nst_tf.video import io as vio
@@ -98,6 +98,11 @@ def test_bad_options_are_refused_before_anything(clip, tmp_path):
         (["--optimise", str(clip), "--temporal-cost", "-1"], "temporal-cost"),
         (["--model", "starry_night", "--precision", "float8"], "float8"),
         (["--model", "starry_night", "--quality", "11"], "quality"),
+        (["--model", "starry_night", "--max-memory", "0"], "max-memory"),
+        (["--style", str(clip), "--max-memory", "abc"], "max-memory"),
+        (["--model", "starry_night", "--max-memory", "10K"], "a 64x48 frame needs a memory budget of at least"),
+        # whole frames only (the temporal cost has no tiled step); the weights' fallback line is held back
+        (["--optimise", str(ROOT / "images" / "ihc.png"), "--max-memory", "10K"], "256x192 frames need about"),
     ):
         assert_one_line(cli("video", clip, "-o", out, *extra), 2, words)
     assert snapshot(tmp_path) == before
@@ -151,8 +156,6 @@ def test_a_signal_leaves_a_playable_partial_clip(tmp_path, signum, status):
     import sys
     import time
 
-    from hostile import ROOT
-
     make_clip(tmp_path / "long.mp4", 150, fps=25.0, pan=(0.5, 0.25))
     out = tmp_path / "out"
     out.mkdir()
@@ -171,3 +174,31 @@ def test_a_signal_leaves_a_playable_partial_clip(tmp_path, signum, status):
     assert [p.name for p in out.iterdir()] == ["styled.mp4"]
     frames = len(list(vio.read_frames(out / "styled.mp4")))
     assert 1 <= frames < 150
+
+
+def test_max_memory_plans_tiles_says_so_and_keeps_the_clip(tmp_path):
+    """A budget 1 MiB below what whole frames need (the tool's own estimate, in a plain run's --json): the
+    frames run in tiles, one line says so, config.json keeps it, and the clip is the whole frames' clip. With
+    no flag the frames are whole and nothing more is said."""
+    import numpy as np
+
+    from nst_tf.perf.tiling import HEADROOM
+
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, 3, fps=5.0, size=(120, 160))
+    argv = ["--model", "starry_night", "--json"]
+    default = cli("video", clip, "-o", tmp_path / "whole.mp4", *argv)
+    assert default.rc == 0 and "video frames" not in default.err
+    whole = json.loads(default.out)["memory_plan"]
+    assert whole["tile"] is None and "in one piece" in whole["line"]
+    budget = str(int(whole["estimate_bytes"] / HEADROOM) - 2**20)
+    tiled = cli("video", clip, "-o", tmp_path / "tiled.mp4", *argv, "--max-memory", budget, "--run-dir", tmp_path / "r")
+    assert tiled.rc == 0, tiled.err
+    plan = json.loads(tiled.out)["memory_plan"]
+    assert plan["tile"] is not None and f"tiles of {plan['tile']} px" in plan["line"]
+    assert [line for line in tiled.err.splitlines() if "video frames" in line] == [f"nst_tf: {plan['line']}"]
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["summary"]["memory_plan"] == plan
+    got, expected = list(vio.read_frames(tmp_path / "tiled.mp4")), list(vio.read_frames(tmp_path / "whole.mp4"))
+    assert len(got) == len(expected) == 3
+    for a, b in zip(got, expected, strict=True):  # through H.264 at CRF 10 (each ~50 dB from its frames)
+        assert 10 * np.log10(1 / max(float(np.mean((a - b) ** 2)), 1e-20)) >= 40

@@ -29,12 +29,12 @@ def textured(height: int = 160, width: int = 220, seed: int = 0, cell: int = 4) 
     return cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1)[np.newaxis]
 
 
-def make_clip(path, frames, fps=10.0, audio=None, pan=(2.0, 1.0)) -> list[np.ndarray]:
-    """A pan clip written with imageio's own writer (not ours); returns the frames written."""
+def make_clip(path, frames, fps=10.0, audio=None, pan=(2.0, 1.0), size=SIZE) -> list[np.ndarray]:
+    """A pan clip of (height, width) `size` written with imageio's own writer (not ours); the frames written."""
     import imageio.v2 as imageio
 
     # colour changing every 12 px: 4:2:0 video keeps chroma at half resolution, finer colour would blur
-    clip = pan_zoom_clip(textured(cell=12), frames, SIZE, pan=pan)
+    clip = pan_zoom_clip(textured(cell=12), frames, size, pan=pan)
     extra = {"audio_path": str(audio), "audio_codec": "aac"} if audio else {}
     with imageio.get_writer(str(path), fps=fps, macro_block_size=1, quality=9, **extra) as writer:
         for frame in clip:
