@@ -4,7 +4,8 @@ A `Workspace` makes one folder (`tempfile.mkdtemp`) and removes it at `close()`;
 goes below it, under names it chose (random hex ids), so no name or path from the client ever reaches the
 file system. An upload is streamed to disk in chunks and refused as soon as it passes the size limit (the
 client's Content-Length is checked first, so an 80 MB body is refused before a byte of it is read); then
-it is decoded by `nst_tf.io.images.load_image`, which checks the picture by its content, not its name.
+it is decoded by `nst_tf.io.images.load_image`, which checks the picture by its content, not its name (a
+clip: ffmpeg must decode a frame of it, `nst_tf.serve.clips.check_clip`; clips and pictures are kept apart).
 The sample pictures and shipped networks are offered by name from fixed listings, never by path.
 """
 
@@ -75,19 +76,26 @@ class Workspace:
         (self.root / "jobs").mkdir()
         (self.root / "thumbs").mkdir()
         self._uploads: dict[str, Path] = {}
+        self._clips: dict[str, Path] = {}
         self._lock = threading.Lock()
 
-    async def save_upload(self, chunks: AsyncIterator[bytes], declared: int | None, limit: int = UPLOAD_LIMIT) -> dict:
-        """Stream an upload to disk and check it is a picture; returns {"id", "width", "height"}.
+    async def save_upload(
+        self, chunks: AsyncIterator[bytes], declared: int | None, limit: int = UPLOAD_LIMIT, clip: bool = False
+    ) -> dict:
+        """Stream an upload to disk and check it is a picture (or with `clip`, a video); returns {"id", "width",
+        "height"} (a clip's with "fps", "frames", "audio").
 
         Raises:
             TooLarge: `declared` (Content-Length) or the bytes received pass `limit`.
-            ImageError: not a picture nst_tf reads (one line, naming "the upload", not the server's path).
+            ImageError, ConfigError: not a picture (a clip) nst_tf reads (one line, naming "the upload", not the
+                server's path).
         """
         if declared is not None and declared > limit:
             raise TooLarge(f"the upload is {declared / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB")
         upload_id = new_id()
-        path = self.root / "uploads" / upload_id
+        from nst_tf.serve.clips import CLIP_SUFFIX, check_clip
+
+        path = self.root / "uploads" / (upload_id + (CLIP_SUFFIX if clip else ""))
         received = 0
         try:
             with open(path, "xb") as handle:
@@ -96,13 +104,17 @@ class Workspace:
                     if received > limit:
                         raise TooLarge(f"the upload is over the limit of {limit / 1e6:.0f} MB")
                     handle.write(chunk)
-            picture = self.check_picture(path)
+            if clip:
+                described = check_clip(path)
+            else:
+                picture = self.check_picture(path)
+                described = {"width": int(picture.shape[2]), "height": int(picture.shape[1])}
         except BaseException:
             path.unlink(missing_ok=True)
             raise
         with self._lock:
-            self._uploads[upload_id] = path
-        return {"id": upload_id, "width": int(picture.shape[2]), "height": int(picture.shape[1])}
+            (self._clips if clip else self._uploads)[upload_id] = path
+        return {"id": upload_id, **described}
 
     @staticmethod
     def check_picture(path: Path) -> np.ndarray:
@@ -118,6 +130,11 @@ class Workspace:
         """The stored upload of this id, or None."""
         with self._lock:
             return self._uploads.get(upload_id) if is_id(upload_id) else None
+
+    def clip(self, upload_id: str) -> Path | None:
+        """The stored clip of this id, or None."""
+        with self._lock:
+            return self._clips.get(upload_id) if is_id(upload_id) else None
 
     def job_folder(self, job_id: str) -> Path:
         """A new folder for a job's pictures (the id is the app's own)."""
