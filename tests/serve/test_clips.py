@@ -128,3 +128,16 @@ def test_a_cancelled_clip_stops_between_frames_and_leaves_no_result(client, live
     assert list((live_app[1].state.workspace.root / "jobs" / job["id"]).iterdir()) == []  # no partial clip
     assert client.get(f"/api/jobs/{job['id']}/result.mp4").status_code == 404
     still_serving(client)
+
+
+def test_a_clip_through_a_painting_frame_by_frame_gives_its_frames(client, tmp_path):
+    make_clip(tmp_path / "in.mp4", 3, fps=10.0)
+    clip = upload_clip(client, tmp_path / "in.mp4")
+    request = {"route": "video", "via": "painting", "style": {"sample": "ihc.png"}, "method": "adain", "alpha": 0.5}
+    job = client.post("/api/jobs", json={**request, "clip": {"upload": clip["id"]}, "size": 32, "temporal": False})
+    stream = events(client, job.json()["events"])
+    assert stream[-1] == {"type": "done"}, stream[-1]
+    result = next(e for e in stream if e["type"] == "result")
+    assert (result["frames"], result["width"], result["height"], result["temporal"]) == (3, 32, 24, False)
+    (tmp_path / "out.mp4").write_bytes(client.get(result["url"]).content)
+    assert len(list(vio.read_frames(tmp_path / "out.mp4"))) == 3

@@ -142,6 +142,7 @@ function onEvent(event) {
     $("frames-done").textContent = event.done;
     $("frames-total").textContent = event.total;
     $("frames-rate").textContent = event.done ? event.fps.toFixed(1) : "—";
+    $("status").textContent = "stylizing the clip…";
   } else if (event.type === "result" && event.kind === "video") {
     $("frames-bar").max = event.frames;
     $("frames-bar").value = event.frames; // the input's frame count was an estimate: the bar ends full
