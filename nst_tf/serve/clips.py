@@ -1,7 +1,6 @@
 """The page's video route: a short uploaded clip through a shipped network or a painting, frame by frame.
 
-`check_clip(path)` is the upload's check by content (ffmpeg must decode a frame of it — `nst_tf.video.io.probe`
-— and a still picture is refused, though ffmpeg would read it as a one-frame clip). `plan_video_job(request,
+The upload is checked by content in `nst_tf.serve.workspace.check_clip`. `plan_video_job(request,
 workspace, models)` checks a {"route": "video", ...} job request completely (the clip, "via" a network or a
 painting, the size and frame bounds below) and returns the job's `work(job)` generator: it plans the clip with
 `nst_tf.video.session.plan_video`, builds the route (`nst_tf.video.routes`: a per-style network, or AdaIN/WCT
@@ -18,46 +17,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from nst_tf.errors import ConfigError
+from nst_tf.serve.checks import METHODS, number, picture_ref
 from nst_tf.serve.workspace import Workspace, shipped_networks
 
 VIAS = ("network", "painting")
-# Bounds that keep a clip a job of seconds to a minute on a few cores: a network makes a 256 px frame in about
-# 0.1 s, AdaIN in about 0.3 s; the CLI (`video`) has no such bounds.
+# Bounds that keep a clip a job of seconds to a minute on a few cores (measured on the page: the_scream made
+# 17-21 frames a second at 256x192, flow and blend included, Xeon Sapphire Rapids, 2 shared cores, load 4);
+# the CLI (`video`) has no such bounds.
 VIDEO_SIZE_RANGE = (32, 512)  # px, the frames' longest side
 FRAME_RANGE = (1, 240)  # frames stylized at most (10 s at 24 fps)
 DEFAULT_FRAMES, DEFAULT_SIZE = 48, 256
-CLIP_SUFFIX = ".mp4"  # the stored upload's suffix: imageio's ffmpeg reader wants one; ffmpeg reads the content
-
-
-def check_clip(path: Path) -> dict:
-    """{"width", "height", "fps", "frames" (None: unknown), "audio"} of the clip at `path`, or ConfigError
-    (one line, "the upload" in place of the server's path)."""
-    from nst_tf.video.io import probe
-
-    if _still_picture(path):
-        raise ConfigError("the upload: a still picture, not a clip (pick it as the photo instead)")
-    try:
-        info = probe(path)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace(str(path), "the upload")) from None
-    return {"width": info.width, "height": info.height, "fps": info.fps, "frames": info.frames,
-            "audio": bool(info.audio_codec)}  # fmt: skip
-
-
-def _still_picture(path: Path) -> bool:
-    """Whether `path` is a picture of one frame (an animated GIF or WebP passes on to ffmpeg as a clip)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as picture:
-            return getattr(picture, "n_frames", 1) == 1
-    except (UnidentifiedImageError, OSError, ValueError):
-        return False
 
 
 def plan_video_job(request: dict, workspace: Workspace, models) -> Callable:
     """The work of a checked video job request (module doc); ConfigError (one line) for bad input."""
-    from nst_tf.serve.routes import METHODS, number, picture_ref
     from nst_tf.video.settings import VideoSettings
 
     clip = request.get("clip")

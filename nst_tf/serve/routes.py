@@ -20,16 +20,16 @@ less).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from nst_tf.errors import ConfigError
 from nst_tf.presets import PRESETS
+from nst_tf.serve.checks import METHODS, number, picture_ref
+from nst_tf.serve.clips import plan_video_job
 from nst_tf.serve.workspace import Workspace, samples, shipped_networks
 
 ROUTES = ("network", "painting", "optimise", "video")
-METHODS = ("adain", "wct")
 SIZE_RANGE = (32, 1024)  # px, longest side: below 32 VGG's pooling leaves nothing; above, minutes per picture
 ITERATION_RANGE = (1, 1000)
 SNAPSHOTS = 10  # snapshots streamed per optimisation run (about), so the picture visibly forms
@@ -68,42 +68,12 @@ class Models:
         return self._universal[settings.method]
 
 
-def picture_ref(value: object, workspace: Workspace, what: str) -> Path:
-    """The file a picture reference names: {"upload": ID} (this session's) or {"sample": NAME}."""
-    if isinstance(value, dict) and isinstance(value.get("upload"), str):
-        path = workspace.upload(value["upload"])
-        if path is None:
-            raise ConfigError(f"no such upload for the {what} picture (uploads last one session)")
-        return path
-    if isinstance(value, dict) and isinstance(value.get("sample"), str):
-        found = samples().get(value["sample"])
-        if found is None:
-            raise ConfigError(f"no sample picture named {value['sample']!r} for the {what}")
-        return found
-    raise ConfigError(f"give the {what} picture as an upload or a sample")
-
-
-def number(request: dict, key: str, kind: type, bounds: tuple, default):
-    """request[key] as `kind` within `bounds` (inclusive), or ConfigError naming the key."""
-    value = request.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{key} must be a number, not {value!r}")
-    if kind is int and value != int(value):
-        raise ConfigError(f"{key} must be a whole number, not {value!r}")
-    value = kind(value)
-    if not bounds[0] <= value <= bounds[1]:
-        raise ConfigError(f"{key} must be between {bounds[0]} and {bounds[1]}, not {value}")
-    return value
-
-
 def plan_job(request: object, workspace: Workspace, models: Models) -> tuple[str, Callable]:
     """(route, work) for a job request, every part checked; ConfigError (one line) for bad input."""
     if not isinstance(request, dict) or request.get("route") not in ROUTES:
         raise ConfigError(f"route must be one of {', '.join(ROUTES)}")
     route = request["route"]
     if route == "video":
-        from nst_tf.serve.clips import plan_video_job
-
         return route, plan_video_job(request, workspace, models)
     content = picture_ref(request.get("content"), workspace, "content")
     size = number(request, "size", int, SIZE_RANGE, 256)

@@ -5,7 +5,8 @@ goes below it, under names it chose (random hex ids), so no name or path from th
 file system. An upload is streamed to disk in chunks and refused as soon as it passes the size limit (the
 client's Content-Length is checked first, so an 80 MB body is refused before a byte of it is read); then
 it is decoded by `nst_tf.io.images.load_image`, which checks the picture by its content, not its name (a
-clip: ffmpeg must decode a frame of it, `nst_tf.serve.clips.check_clip`; clips and pictures are kept apart).
+clip: ffmpeg must decode a frame of it and a still picture is refused, `check_clip`; clips and pictures are
+kept apart).
 The sample pictures and shipped networks are offered by name from fixed listings, never by path.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nst_tf.errors import ImageError
+from nst_tf.errors import ConfigError, ImageError
 from nst_tf.io import package_data
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 UPLOAD_LIMIT = 50 * 1024 * 1024  # bytes: a 50 MB photo is already far beyond what the page can stylize
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 _ID = re.compile(r"[0-9a-f]{32}")
+CLIP_SUFFIX = ".mp4"  # a stored clip's suffix: imageio's ffmpeg reader wants one; ffmpeg reads by content
 
 
 class TooLarge(Exception):
@@ -67,6 +69,32 @@ def shipped_networks() -> dict[str, dict]:
     return found
 
 
+def check_clip(path: Path) -> dict:
+    """{"width", "height", "fps", "frames" (None: unknown), "audio"} of the clip at `path`, or ConfigError
+    (one line, "the upload" in place of the server's path)."""
+    from nst_tf.video.io import probe
+
+    if _still_picture(path):
+        raise ConfigError("the upload: a still picture, not a clip (pick it as the photo instead)")
+    try:
+        info = probe(path)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace(str(path), "the upload")) from None
+    return {"width": info.width, "height": info.height, "fps": info.fps, "frames": info.frames,
+            "audio": bool(info.audio_codec)}  # fmt: skip
+
+
+def _still_picture(path: Path) -> bool:
+    """Whether `path` is a picture of one frame (an animated GIF or WebP passes on to ffmpeg as a clip)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as picture:
+            return getattr(picture, "n_frames", 1) == 1
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
+
+
 class Workspace:
     """The app's temporary folder: `uploads/ID` (checked pictures) and `jobs/ID/` (a job's pictures)."""
 
@@ -93,8 +121,6 @@ class Workspace:
         if declared is not None and declared > limit:
             raise TooLarge(f"the upload is {declared / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB")
         upload_id = new_id()
-        from nst_tf.serve.clips import CLIP_SUFFIX, check_clip
-
         path = self.root / "uploads" / (upload_id + (CLIP_SUFFIX if clip else ""))
         received = 0
         try:
