@@ -13,12 +13,15 @@ shows nothing for it); a failed one leaves none (`nst_tf.video.io.VideoWriter`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from nst_tf.errors import ConfigError
 from nst_tf.serve.checks import METHODS, number, picture_ref
 from nst_tf.serve.workspace import Workspace, shipped_networks
+
+log = logging.getLogger(__name__)
 
 VIAS = ("network", "painting")
 # Bounds that keep a clip a job of seconds to a minute on a few cores (measured on the page: the_scream made
@@ -92,8 +95,12 @@ def video_work(models, clip: Path, settings, model: str | None = None, style: Pa
                 fps = round(done / seconds, 2) if seconds > 0 else 0.0
                 yield {"type": "frame", "done": done, "total": max(total, done), "fps": fps}
         except GeneratorExit:  # cancelled: the writer finishes the frames so far; the page wants none of it
-            steps.close()
-            plan.output.unlink(missing_ok=True)
+            try:
+                steps.close()
+            except Exception:  # a failing ffmpeg must not escape into the worker's close of this job
+                log.exception("finishing a cancelled clip failed")
+            finally:
+                plan.output.unlink(missing_ok=True)
             raise
         job.result = plan.output
         yield {"type": "result", "kind": "video", "url": f"/api/jobs/{job.id}/result.mp4", "width": plan.width,

@@ -12,6 +12,7 @@ The sample pictures and shipped networks are offered by name from fixed listings
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -131,7 +132,7 @@ class Workspace:
                         raise TooLarge(f"the upload is over the limit of {limit / 1e6:.0f} MB")
                     handle.write(chunk)
             if clip:
-                described = check_clip(path)
+                described = await asyncio.to_thread(check_clip, path)  # ffmpeg's probe: the server goes on
             else:
                 picture = self.check_picture(path)
                 described = {"width": int(picture.shape[2]), "height": int(picture.shape[1])}

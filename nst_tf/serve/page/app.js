@@ -98,6 +98,7 @@ function showRoute() {
   if (optimise.disabled && optimise.checked) document.querySelector("input[name=route][value=network]").checked = true;
   $("no-clip").hidden = !state.clip;
   $("video-options").hidden = !state.clip;
+  $("size").max = state.clip ? state.videoSizes[1] : state.sizes[1]; // a clip's frames are capped smaller
   const r = route();
   $("network-options").hidden = r !== "network";
   $("style-picker").hidden = r === "network";
@@ -219,6 +220,8 @@ async function run() {
 async function start() {
   const options = await api("/api/options");
   state.limit = options.upload_limit;
+  state.sizes = options.size_range;
+  state.videoSizes = options.video.size_range;
   fillSelect($("photo-sample"), options.samples);
   fillSelect($("style-sample"), options.samples);
   fillSelect($("method"), options.methods);
