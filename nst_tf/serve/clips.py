@@ -16,10 +16,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nst_tf.errors import ConfigError
 from nst_tf.serve.checks import METHODS, number, picture_ref
 from nst_tf.serve.workspace import Workspace, shipped_networks
+
+if TYPE_CHECKING:  # both import at run time inside the functions (routes imports this module)
+    from nst_tf.serve.routes import Models
+    from nst_tf.video.settings import VideoSettings
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +37,7 @@ FRAME_RANGE = (1, 240)  # frames stylized at most (10 s at 24 fps)
 DEFAULT_FRAMES, DEFAULT_SIZE = 48, 256
 
 
-def plan_video_job(request: dict, workspace: Workspace, models) -> Callable:
+def plan_video_job(request: dict, workspace: Workspace, models: Models) -> Callable:
     """The work of a checked video job request (module doc); ConfigError (one line) for bad input."""
     from nst_tf.video.settings import VideoSettings
 
@@ -60,7 +65,7 @@ def plan_video_job(request: dict, workspace: Workspace, models) -> Callable:
     return video_work(models, path, settings, style=style, alpha=alpha)
 
 
-def _route(models, settings, model: str | None, style: Path | None, alpha: float):
+def _route(models: Models, settings: VideoSettings, model: str | None, style: Path | None, alpha: float):
     """The per-frame route: the session's network of that name, or AdaIN/WCT on the session's loaded model."""
     if model is not None:
         return models.network_route(model)
@@ -74,8 +79,16 @@ def _route(models, settings, model: str | None, style: Path | None, alpha: float
     return UniversalRoute(settings.method, picture, alpha, model=universal)
 
 
-def video_work(models, clip: Path, settings, model: str | None = None, style: Path | None = None,
-               alpha: float = 1.0) -> Callable:  # fmt: skip
+def video_work(
+    models: Models,
+    clip: Path,
+    settings: VideoSettings,
+    model: str | None = None,
+    style: Path | None = None,
+    alpha: float = 1.0,
+) -> Callable:
+    """The job's work: the clip through the network `model` or the painting `style` (module doc)."""
+
     def work(job) -> Iterator[dict]:
         from nst_tf.video import session
 
