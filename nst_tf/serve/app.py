@@ -8,9 +8,10 @@ better than a WebSocket; Starlette's `TestClient` and a live uvicorn test the AP
 
 Safety: every file the app reads or writes is below its `Workspace` or one of the package's fixed
 listings (samples, shipped networks, the page's three files), always looked up by an opaque id or a listed
-name, never joined from a client's string; uploads are limited to 50 MB (refused by Content-Length before
-the body is read, or as soon as the streamed bytes pass it) and checked by content; every error is one
-JSON line ({"error": ...}) and never a traceback; jobs run one at a time (`nst_tf.serve.jobs`).
+name, never joined from a client's string; uploads (pictures; clips at /api/clips) are limited to 50 MB
+(refused by Content-Length before the body is read, or as soon as the streamed bytes pass it) and checked by
+content; every error is one JSON line ({"error": ...}) and never a traceback; jobs run one at a time
+(`nst_tf.serve.jobs`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import contextlib
 import json
 import logging
 from importlib import resources
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +33,7 @@ from starlette.routing import Route
 
 from nst_tf.errors import NSTError
 from nst_tf.presets import PRESETS
-from nst_tf.serve import routes
+from nst_tf.serve import clips, routes
 from nst_tf.serve.jobs import FINAL, Job, JobQueue
 from nst_tf.serve.workspace import UPLOAD_LIMIT, TooLarge, Workspace, is_id, new_id, samples, shipped_networks
 
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 PAGE_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
 JSON_LIMIT = 64 * 1024  # bytes: a job request is a few hundred
 NO_STORE = {"Cache-Control": "no-store"}
+JOB_FILES = {"result.png": "image/png", "snapshot.png": "image/png", "result.mp4": "video/mp4"}  # all it serves
 
 
 def error(message: str, status: int) -> JSONResponse:
@@ -85,6 +88,11 @@ async def options(request: Request) -> JSONResponse:
             "upload_limit": UPLOAD_LIMIT,
             "size_range": list(routes.SIZE_RANGE),
             "iteration_range": list(routes.ITERATION_RANGE),
+            "video": {
+                "size_range": list(clips.VIDEO_SIZE_RANGE),
+                "frame_range": list(clips.FRAME_RANGE),
+                "frames": clips.DEFAULT_FRAMES,
+            },  # fmt: skip
         }
     )
 
@@ -119,9 +127,11 @@ def _declared_length(request: Request) -> int | None:
 
 
 async def upload(request: Request) -> JSONResponse:
-    """The picture is the raw request body (the page sends the File as it is; no multipart to parse)."""
+    """The picture (at /api/clips: the clip) is the raw request body (the page sends the File as it is; no
+    multipart to parse)."""
+    clip = request.url.path == "/api/clips"
     try:
-        saved = await request.app.state.workspace.save_upload(request.stream(), _declared_length(request))
+        saved = await request.app.state.workspace.save_upload(request.stream(), _declared_length(request), clip=clip)
     except TooLarge as exc:
         # Connection: close, because the rest of the body is never read
         return JSONResponse({"error": str(exc)}, status_code=413, headers={"Connection": "close"})
@@ -172,18 +182,19 @@ async def cancel_job(request: Request) -> JSONResponse:
     return JSONResponse({"id": job.id, "state": job.state})
 
 
-async def job_picture(request: Request) -> Response:
+async def job_file(request: Request) -> Response:
     job = _job(request)
     which = request.path_params["which"]
-    if which not in ("result.png", "snapshot.png"):  # two fixed names; nothing else of the folder is served
+    if which not in JOB_FILES:  # three fixed names; nothing else of the folder is served
         raise HTTPException(404, "no such picture")
     path = job.folder / which
     if not path.is_file():
         raise HTTPException(404, "no picture yet")
     headers = dict(NO_STORE)
     if request.query_params.get("download"):
-        headers["Content-Disposition"] = f'attachment; filename="nst_tf-{job.route}-{job.id[:8]}.png"'
-    return FileResponse(path, media_type="image/png", headers=headers)
+        suffix = Path(which).suffix
+        headers["Content-Disposition"] = f'attachment; filename="nst_tf-{job.route}-{job.id[:8]}{suffix}"'
+    return FileResponse(path, media_type=JOB_FILES[which], headers=headers)
 
 
 async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -239,11 +250,12 @@ def create_app() -> Starlette:
             Route("/api/samples/{name}", sample),
             Route("/api/networks/{name}/thumb.png", network_thumb),
             Route("/api/uploads", upload, methods=["POST"]),
+            Route("/api/clips", upload, methods=["POST"]),
             Route("/api/jobs", create_job, methods=["POST"]),
             Route("/api/jobs/{job_id}", job_status),
             Route("/api/jobs/{job_id}/events", job_events),
             Route("/api/jobs/{job_id}/cancel", cancel_job, methods=["POST"]),
-            Route("/api/jobs/{job_id}/{which:str}", job_picture),
+            Route("/api/jobs/{job_id}/{which:str}", job_file),
         ],
         middleware=[Middleware(OneLineErrors)],
         exception_handlers={HTTPException: http_error, NSTError: bad_input},

@@ -9,25 +9,27 @@ anything runs. The routes:
 - "painting": any style picture in one pass (`nst_tf.universal.stream.load_universal` +
   `stylize_universal`; AdaIN or WCT, strength = alpha);
 - "optimise": optimising the picture (`nst_tf.optim.engine.stylize` with a preset's `Config`), streaming
-  each step's costs and every snapshot.
+  each step's costs and every snapshot;
+- "video": a short clip through a network or a painting, frame by frame (`nst_tf.serve.clips`).
 
 Each work generator yields plain event dicts ({"type": "step" | "snapshot" | "result" | "score", ...}) that
-the page reads from the server-sent stream; the result is `result.png` in the job's folder. Loaded
-networks are kept in `Models` for the session (loading and tracing costs seconds; stylizing, less).
+the page reads from the server-sent stream; the result is `result.png` (a clip's `result.mp4`) in the job's
+folder. Loaded networks are kept in `Models` for the session (loading and tracing costs seconds; stylizing,
+less).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from nst_tf.errors import ConfigError
 from nst_tf.presets import PRESETS
+from nst_tf.serve.checks import METHODS, number, picture_ref
+from nst_tf.serve.clips import plan_video_job
 from nst_tf.serve.workspace import Workspace, samples, shipped_networks
 
-ROUTES = ("network", "painting", "optimise")
-METHODS = ("adain", "wct")
+ROUTES = ("network", "painting", "optimise", "video")
 SIZE_RANGE = (32, 1024)  # px, longest side: below 32 VGG's pooling leaves nothing; above, minutes per picture
 ITERATION_RANGE = (1, 1000)
 SNAPSHOTS = 10  # snapshots streamed per optimisation run (about), so the picture visibly forms
@@ -39,6 +41,7 @@ class Models:
     def __init__(self) -> None:
         self._stylizers: dict[str, object] = {}
         self._universal: dict[str, object] = {}
+        self._network_routes: dict[str, object] = {}
 
     def stylizer(self, name: str):
         if name not in self._stylizers:
@@ -46,6 +49,16 @@ class Models:
 
             self._stylizers[name] = load_stylizer(shipped_networks()[name]["folder"])
         return self._stylizers[name]
+
+    def network_route(self, name: str):
+        """A shipped network as a video route (`nst_tf.video.routes.NetworkRoute`), loaded once."""
+        if name not in self._network_routes:
+            from nst_tf.perf.precision import resolve_precision
+            from nst_tf.video.routes import NetworkRoute
+
+            route = NetworkRoute(str(shipped_networks()[name]["folder"]), resolve_precision("auto").precision)
+            self._network_routes[name] = route
+        return self._network_routes[name]
 
     def universal(self, settings):
         if settings.method not in self._universal:
@@ -55,39 +68,13 @@ class Models:
         return self._universal[settings.method]
 
 
-def picture_ref(value: object, workspace: Workspace, what: str) -> Path:
-    """The file a picture reference names: {"upload": ID} (this session's) or {"sample": NAME}."""
-    if isinstance(value, dict) and isinstance(value.get("upload"), str):
-        path = workspace.upload(value["upload"])
-        if path is None:
-            raise ConfigError(f"no such upload for the {what} picture (uploads last one session)")
-        return path
-    if isinstance(value, dict) and isinstance(value.get("sample"), str):
-        found = samples().get(value["sample"])
-        if found is None:
-            raise ConfigError(f"no sample picture named {value['sample']!r} for the {what}")
-        return found
-    raise ConfigError(f"give the {what} picture as an upload or a sample")
-
-
-def number(request: dict, key: str, kind: type, bounds: tuple, default):
-    """request[key] as `kind` within `bounds` (inclusive), or ConfigError naming the key."""
-    value = request.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{key} must be a number, not {value!r}")
-    if kind is int and value != int(value):
-        raise ConfigError(f"{key} must be a whole number, not {value!r}")
-    value = kind(value)
-    if not bounds[0] <= value <= bounds[1]:
-        raise ConfigError(f"{key} must be between {bounds[0]} and {bounds[1]}, not {value}")
-    return value
-
-
 def plan_job(request: object, workspace: Workspace, models: Models) -> tuple[str, Callable]:
     """(route, work) for a job request, every part checked; ConfigError (one line) for bad input."""
     if not isinstance(request, dict) or request.get("route") not in ROUTES:
         raise ConfigError(f"route must be one of {', '.join(ROUTES)}")
     route = request["route"]
+    if route == "video":
+        return route, plan_video_job(request, workspace, models)
     content = picture_ref(request.get("content"), workspace, "content")
     size = number(request, "size", int, SIZE_RANGE, 256)
     if route == "network":

@@ -4,12 +4,15 @@ A `Workspace` makes one folder (`tempfile.mkdtemp`) and removes it at `close()`;
 goes below it, under names it chose (random hex ids), so no name or path from the client ever reaches the
 file system. An upload is streamed to disk in chunks and refused as soon as it passes the size limit (the
 client's Content-Length is checked first, so an 80 MB body is refused before a byte of it is read); then
-it is decoded by `nst_tf.io.images.load_image`, which checks the picture by its content, not its name.
+it is decoded by `nst_tf.io.images.load_image`, which checks the picture by its content, not its name (a
+clip: ffmpeg must decode a frame of it and a still picture is refused, `check_clip`; clips and pictures are
+kept apart).
 The sample pictures and shipped networks are offered by name from fixed listings, never by path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nst_tf.errors import ImageError
+from nst_tf.errors import ConfigError, ImageError
 from nst_tf.io import package_data
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 UPLOAD_LIMIT = 50 * 1024 * 1024  # bytes: a 50 MB photo is already far beyond what the page can stylize
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 _ID = re.compile(r"[0-9a-f]{32}")
+CLIP_SUFFIX = ".mp4"  # a stored clip's suffix: imageio's ffmpeg reader wants one; ffmpeg reads by content
 
 
 class TooLarge(Exception):
@@ -66,6 +70,32 @@ def shipped_networks() -> dict[str, dict]:
     return found
 
 
+def check_clip(path: Path) -> dict:
+    """{"width", "height", "fps", "frames" (None: unknown), "audio"} of the clip at `path`, or ConfigError
+    (one line, "the upload" in place of the server's path)."""
+    from nst_tf.video.io import probe
+
+    if _still_picture(path):
+        raise ConfigError("the upload: a still picture, not a clip (pick it as the photo instead)")
+    try:
+        info = probe(path)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace(str(path), "the upload")) from None
+    return {"width": info.width, "height": info.height, "fps": info.fps, "frames": info.frames,
+            "audio": bool(info.audio_codec)}  # fmt: skip
+
+
+def _still_picture(path: Path) -> bool:
+    """Whether `path` is a picture of one frame (an animated GIF or WebP passes on to ffmpeg as a clip)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as picture:
+            return getattr(picture, "n_frames", 1) == 1
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
+
+
 class Workspace:
     """The app's temporary folder: `uploads/ID` (checked pictures) and `jobs/ID/` (a job's pictures)."""
 
@@ -75,19 +105,24 @@ class Workspace:
         (self.root / "jobs").mkdir()
         (self.root / "thumbs").mkdir()
         self._uploads: dict[str, Path] = {}
+        self._clips: dict[str, Path] = {}
         self._lock = threading.Lock()
 
-    async def save_upload(self, chunks: AsyncIterator[bytes], declared: int | None, limit: int = UPLOAD_LIMIT) -> dict:
-        """Stream an upload to disk and check it is a picture; returns {"id", "width", "height"}.
+    async def save_upload(
+        self, chunks: AsyncIterator[bytes], declared: int | None, limit: int = UPLOAD_LIMIT, clip: bool = False
+    ) -> dict:
+        """Stream an upload to disk and check it is a picture (or with `clip`, a video); returns {"id", "width",
+        "height"} (a clip's with "fps", "frames", "audio").
 
         Raises:
             TooLarge: `declared` (Content-Length) or the bytes received pass `limit`.
-            ImageError: not a picture nst_tf reads (one line, naming "the upload", not the server's path).
+            ImageError, ConfigError: not a picture (a clip) nst_tf reads (one line, naming "the upload", not the
+                server's path).
         """
         if declared is not None and declared > limit:
             raise TooLarge(f"the upload is {declared / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB")
         upload_id = new_id()
-        path = self.root / "uploads" / upload_id
+        path = self.root / "uploads" / (upload_id + (CLIP_SUFFIX if clip else ""))
         received = 0
         try:
             with open(path, "xb") as handle:
@@ -96,13 +131,17 @@ class Workspace:
                     if received > limit:
                         raise TooLarge(f"the upload is over the limit of {limit / 1e6:.0f} MB")
                     handle.write(chunk)
-            picture = self.check_picture(path)
+            if clip:
+                described = await asyncio.to_thread(check_clip, path)  # ffmpeg's probe: the server goes on
+            else:
+                picture = self.check_picture(path)
+                described = {"width": int(picture.shape[2]), "height": int(picture.shape[1])}
         except BaseException:
             path.unlink(missing_ok=True)
             raise
         with self._lock:
-            self._uploads[upload_id] = path
-        return {"id": upload_id, "width": int(picture.shape[2]), "height": int(picture.shape[1])}
+            (self._clips if clip else self._uploads)[upload_id] = path
+        return {"id": upload_id, **described}
 
     @staticmethod
     def check_picture(path: Path) -> np.ndarray:
@@ -118,6 +157,11 @@ class Workspace:
         """The stored upload of this id, or None."""
         with self._lock:
             return self._uploads.get(upload_id) if is_id(upload_id) else None
+
+    def clip(self, upload_id: str) -> Path | None:
+        """The stored clip of this id, or None."""
+        with self._lock:
+            return self._clips.get(upload_id) if is_id(upload_id) else None
 
     def job_folder(self, job_id: str) -> Path:
         """A new folder for a job's pictures (the id is the app's own)."""

@@ -68,6 +68,8 @@ class UniversalRoute:
         alpha: stylization strength in [0, 1].
         content_momentum: the previous frames' share in the content statistics, in [0, 1) (0: each frame's own).
         precision: the encoder's and the decoders' convolutions, "float32" or "bfloat16" (statistics float32).
+        model: a loaded `Universal` of `method` to use instead of loading one (the web page keeps one a session;
+            `precision` is then the model's own).
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class UniversalRoute:
         alpha: float = 1.0,
         content_momentum: float = 0.0,
         precision: str = "float32",
+        model=None,
     ) -> None:
         from nst_tf.universal.decoders import load_decoders
         from nst_tf.universal.stylize import Universal
@@ -85,9 +88,12 @@ class UniversalRoute:
 
         if not 0.0 <= alpha <= 1.0 or not 0.0 <= content_momentum < 1.0:
             raise ConfigError("alpha must be in [0, 1] and the content momentum in [0, 1)")
-        weights = resolve_weights("imagenet-vgg16")
-        self.model = Universal(weights, load_decoders(method), method, precision=precision)
-        self.model.warm_up()
+        if model is None:
+            model = Universal(resolve_weights("imagenet-vgg16"), load_decoders(method), method, precision=precision)
+            model.warm_up()
+        elif model.method != method:
+            raise ConfigError(f"a {model.method} model given for the {method} route")
+        self.model = model
         self.method, self.alpha, self.momentum = method, alpha, content_momentum
         encoded = self.model.encode_all(style)
         self.style_stats = {level: feature_stats(encoded[level]) for level in self.model.levels}  # once a clip

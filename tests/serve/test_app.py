@@ -42,10 +42,11 @@ def test_the_page_and_its_files_come_from_the_app(client):
     assert "http://" not in page.text + script and "https://" not in page.text + script
 
 
-def test_an_80_mb_upload_is_refused_before_it_is_read_and_the_server_keeps_serving(client, live_app):
+@pytest.mark.parametrize("url", ["/api/uploads", "/api/clips"])  # a picture, a clip
+def test_an_80_mb_upload_is_refused_before_it_is_read_and_the_server_keeps_serving(client, live_app, url):
     junk = b"\0" * (80 * MB)
     try:
-        response = client.post("/api/uploads", content=junk)
+        response = client.post(url, content=junk)
     except httpx.TransportError:  # the server may close before the whole body is sent: then ask the status
         pytest.fail("the server closed the connection without answering 413")
     assert response.status_code == 413

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import IMAGES
+from test_video import make_clip
 
 pytestmark = pytest.mark.browser
 
@@ -121,3 +122,30 @@ def test_cancel_stops_a_running_optimisation(page):
     page.wait_for_function("document.getElementById('status').textContent === 'cancelled'", timeout=60_000)
     assert int(page.text_content("#iteration")) < 1000
     assert page.is_enabled("#run") and page.is_disabled("#cancel") and page.is_hidden("#result")
+
+
+def test_a_clip_through_a_network_moves_the_progress_bar_and_ends_in_a_video_element(page, tmp_path):
+    make_clip(tmp_path / "clip.mp4", 10, fps=10.0)  # 64x48, 10 frames
+    page.set_input_files("#clip-file", str(tmp_path / "clip.mp4"))
+    page.wait_for_function("document.getElementById('status').textContent.includes('64x48, 10 frames at 10 fps')")
+    assert page.is_disabled("input[name=route][value=optimise]") and page.is_visible("#frames")
+    assert page.is_checked("#temporal")  # temporal consistency on by default, as `video`'s
+    page.check("#network-the_scream", force=True)
+    page.fill("#size", "64")
+    page.fill("#frames", "8")
+    seen = []
+    page.expose_function("reportFrame", lambda done: seen.append(int(done)))
+    page.evaluate(
+        "new MutationObserver(() => window.reportFrame(document.getElementById('frames-done').textContent))"
+        ".observe(document.getElementById('frames-done'), {childList: true})"
+    )
+    page.click("#run")
+    page.wait_for_function("document.getElementById('result-video').hasAttribute('src')", timeout=TIMEOUT_MS)
+    assert seen[-1] == 8 and len(set(seen)) > 2  # the bar moved frame by frame, up to the last
+    assert page.evaluate("(bar => [bar.value, bar.max])(document.getElementById('frames-bar'))") == [8, 8]
+    page.wait_for_function("document.getElementById('result-video').readyState >= 1")  # the browser read the clip
+    size = page.evaluate("(video => [video.videoWidth, video.videoHeight])(document.getElementById('result-video'))")
+    assert size == [64, 48]
+    assert page.get_attribute("#download", "href").endswith("result.mp4?download=1")
+    assert page.is_hidden("#result") and page.is_hidden("#error")
+    page.wait_for_function("document.getElementById('run').disabled === false")

@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { limit: 0, photo: null, style: null, job: null, source: null, costs: [] };
+const state = { limit: 0, photo: null, style: null, clip: null, job: null, source: null, costs: [] };
 
 function showError(message) {
   $("error").textContent = message;
@@ -21,15 +21,46 @@ function fillSelect(select, values) {
   for (const value of values) select.add(new Option(value, value));
 }
 
-async function upload(file, preview) {
+async function upload(file, preview, url = "/api/uploads") {
   if (file.size > state.limit) {
     throw new Error(`${file.name} is ${(file.size / 1e6).toFixed(0)} MB; the limit is ${(state.limit / 1e6).toFixed(0)} MB`);
   }
   $("status").textContent = `uploading ${file.name}…`;
-  const saved = await api("/api/uploads", { method: "POST", body: file });
+  const saved = await api(url, { method: "POST", body: file });
   preview.src = URL.createObjectURL(file);
-  $("status").textContent = `${file.name}: ${saved.width}x${saved.height}`;
+  preview.hidden = false;
+  const frames = saved.fps ? `, ${saved.frames ? saved.frames + " frames " : ""}at ${saved.fps} fps` : "";
+  $("status").textContent = `${file.name}: ${saved.width}x${saved.height}${frames}`;
   return { upload: saved.id };
+}
+
+// A photo and a clip exclude each other: picking one forgets the other.
+function forgetClip() {
+  state.clip = null;
+  $("clip-file").value = "";
+  $("clip-preview").removeAttribute("src");
+  $("clip-preview").hidden = true;
+  showRoute();
+}
+
+function wireClip() {
+  const input = $("clip-file");
+  input.addEventListener("change", async () => {
+    showError("");
+    if (!input.files.length) return;
+    try {
+      state.clip = await upload(input.files[0], $("clip-preview"), "/api/clips");
+      state.photo = null;
+      $("photo-file").value = "";
+      $("photo-sample").value = "";
+      $("photo-preview").removeAttribute("src");
+    } catch (err) {
+      forgetClip();
+      showError(err.message);
+      $("status").textContent = "";
+    }
+    showRoute();
+  });
 }
 
 function wirePicker(fileInput, select, preview, key) {
@@ -39,6 +70,7 @@ function wirePicker(fileInput, select, preview, key) {
     try {
       state[key] = await upload(fileInput.files[0], preview);
       select.value = "";
+      if (key === "photo") forgetClip();
     } catch (err) {
       state[key] = null;
       fileInput.value = "";
@@ -52,6 +84,7 @@ function wirePicker(fileInput, select, preview, key) {
     state[key] = select.value ? { sample: select.value } : null;
     if (select.value) preview.src = `/api/samples/${encodeURIComponent(select.value)}`;
     else preview.removeAttribute("src");
+    if (key === "photo" && select.value) forgetClip();
   });
 }
 
@@ -60,6 +93,12 @@ function route() {
 }
 
 function showRoute() {
+  const optimise = document.querySelector("input[name=route][value=optimise]");
+  optimise.disabled = Boolean(state.clip); // a clip goes through a network or a painting
+  if (optimise.disabled && optimise.checked) document.querySelector("input[name=route][value=network]").checked = true;
+  $("no-clip").hidden = !state.clip;
+  $("video-options").hidden = !state.clip;
+  $("size").max = state.clip ? state.videoSizes[1] : state.sizes[1]; // a clip's frames are capped smaller
   const r = route();
   $("network-options").hidden = r !== "network";
   $("style-picker").hidden = r === "network";
@@ -97,6 +136,23 @@ function onEvent(event) {
       drawCurve();
     }
     if (event.snapshot) $("snapshot").src = event.snapshot;
+  } else if (event.type === "frame") {
+    $("video-progress").hidden = false;
+    $("frames-bar").max = event.total;
+    $("frames-bar").value = event.done;
+    $("frames-done").textContent = event.done;
+    $("frames-total").textContent = event.total;
+    $("frames-rate").textContent = event.done ? event.fps.toFixed(1) : "—";
+    $("status").textContent = "stylizing the clip…";
+  } else if (event.type === "result" && event.kind === "video") {
+    $("frames-bar").max = event.frames;
+    $("frames-bar").value = event.frames; // the input's frame count was an estimate: the bar ends full
+    $("result-video").src = `${event.url}?t=${Date.now()}`;
+    $("result-video").hidden = false;
+    $("snapshot").hidden = true;
+    $("download").href = `${event.url}?download=1`;
+    $("download").hidden = false;
+    $("status").textContent = `clip of ${event.frames} frames, ${event.width}x${event.height}, in ${event.seconds} s`;
   } else if (event.type === "result") {
     $("result").src = `${event.url}?t=${Date.now()}`;
     $("result").hidden = false;
@@ -118,7 +174,11 @@ function onEvent(event) {
 async function run() {
   showError("");
   const r = route();
-  const request = { route: r, content: state.photo, size: Number($("size").value) };
+  let request = { route: r, content: state.photo, size: Number($("size").value) };
+  if (state.clip) {
+    const temporal = $("temporal").checked;
+    request = { route: "video", via: r, clip: state.clip, size: request.size, frames: Number($("frames").value), temporal };
+  }
   if (r === "network") {
     const picked = document.querySelector("input[name=network]:checked");
     request.model = picked ? picked.value : null;
@@ -127,7 +187,7 @@ async function run() {
   }
   if (r === "painting") Object.assign(request, { method: $("method").value, alpha: Number($("alpha").value) });
   if (r === "optimise") Object.assign(request, { preset: $("preset").value, iterations: Number($("iterations").value) });
-  if (!request.content) return showError("pick a photo first");
+  if (!request.content && !request.clip) return showError("pick a photo or a clip first");
   try {
     const job = await api("/api/jobs", {
       method: "POST",
@@ -141,6 +201,9 @@ async function run() {
     $("snapshot").removeAttribute("src");
     $("snapshot").hidden = false;
     $("result").hidden = true;
+    $("result-video").hidden = true;
+    $("result-video").removeAttribute("src");
+    $("video-progress").hidden = true;
     $("download").hidden = true;
     $("score").textContent = "";
     $("run").disabled = true;
@@ -157,6 +220,8 @@ async function run() {
 async function start() {
   const options = await api("/api/options");
   state.limit = options.upload_limit;
+  state.sizes = options.size_range;
+  state.videoSizes = options.video.size_range;
   fillSelect($("photo-sample"), options.samples);
   fillSelect($("style-sample"), options.samples);
   fillSelect($("method"), options.methods);
@@ -174,6 +239,9 @@ async function start() {
   });
   wirePicker($("photo-file"), $("photo-sample"), $("photo-preview"), "photo");
   wirePicker($("style-file"), $("style-sample"), $("style-preview"), "style");
+  wireClip();
+  $("frames").max = options.video.frame_range[1];
+  $("frames").value = options.video.frames;
   document.querySelectorAll("input[name=route]").forEach((input) => input.addEventListener("change", showRoute));
   $("alpha").addEventListener("input", () => { $("alpha-value").textContent = $("alpha").value; });
   $("run").addEventListener("click", run);
