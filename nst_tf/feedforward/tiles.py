@@ -40,8 +40,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nst_tf.feedforward.inference import BLOCK, JohnsonForward, block_conv, convolve, reflect_pad, upsample_conv
-from nst_tf.feedforward.networks import JohnsonNet
+from nst_tf.feedforward.inference import BLOCK, JohnsonForward, block_conv, convolve, reflect_pad, upsample_kernel
+from nst_tf.feedforward.networks import JohnsonNet, moments
 from nst_tf.perf.tiling import MemoryModel
 
 MARGIN = 4  # full-resolution px of real neighbours a tile needs per convolution (see the module's notes)
@@ -80,9 +80,15 @@ def memory_model(model: keras.Model) -> MemoryModel:
     )
 
 
-def tile_starts(length: int, core: int) -> list[tuple[int, int]]:
-    """[(start, stop)] of cores of `core` px covering 0 … length (the last one shorter)."""
-    return [(start, min(start + core, length)) for start in range(0, length, core)]
+def tile_starts(length: int, core: int, least: int = 1) -> list[tuple[int, int]]:
+    """[(start, stop)] of cores of `core` px covering 0 … length (the last one shorter, but not under `least`
+    px: the one before it gives it rows, or takes it in when it has none to spare; no core grows past
+    `core` but by that one's px under `least`)."""
+    starts = [(start, min(start + core, length)) for start in range(0, length, core)]
+    if len(starts) > 1 and starts[-1][1] - starts[-1][0] < least:
+        start, cut = starts[-2][0], length - least
+        starts[-2:] = [(start, cut), (cut, length)] if cut - start >= least else [(start, length)]
+    return starts
 
 
 def schedule(blocks: int, keep: bool) -> list[tuple[int, int, bool]]:
@@ -93,6 +99,56 @@ def schedule(blocks: int, keep: bool) -> list[tuple[int, int, bool]]:
         return [(k, k, True) for k in range(last + 1)]
     middle = [(k, k, True) for k in range(2, last - 1)]
     return [(0, 0, False), (0, 1, True), *middle, (last - 1, last - 1, False), (last - 1, last, True)]
+
+
+# Each convolution's own padding at its input's scale: (px each side, how the picture's edge is padded).
+# A tile of a single convolution's pass is read with exactly these margins (`_margins`), so the convolution
+# needs no padding of its own and its output is the tile's core.
+PADDING = {"9x9": (4, "reflect"), "3x3": (1, "reflect"), "up": (1, "symmetric"), "out": (4, "reflect")}
+
+
+def _margins(starts: list[tuple[int, int]], index: int, scale: int, margin: int, mode: str) -> tuple:
+    """Along one axis, the rows tile `index`'s pass reads beyond its core at `scale`: (tile lending the rows
+    before, their indices in its core, tile lending the rows after, theirs). Inside the picture they are the
+    neighbours' (their last or first `margin`); past its edge the tile's own reflected ("reflect": the edge
+    row not repeated, as `reflect_pad`; "symmetric": repeated, as `upsample_conv`) or none ("clip")."""
+    length = (starts[index][1] - starts[index][0]) // scale
+    if index > 0:
+        span = (starts[index - 1][1] - starts[index - 1][0]) // scale
+        before = (index - 1, list(range(span - margin, span)))
+    else:
+        first = {"reflect": 1, "symmetric": 0, "clip": margin}[mode]
+        before = (index, list(range(first + margin - 1, first - 1, -1)) if mode != "clip" else [])
+    if index + 1 < len(starts):
+        after = (index + 1, list(range(margin)))
+    else:
+        last = {"reflect": length - 2, "symmetric": length - 1}.get(mode)
+        after = (index, list(range(last, last - margin, -1)) if mode != "clip" else [])
+    return (*before, *after)
+
+
+def _region(parts: list[tf.Tensor], rows: tuple, columns: tuple, prepare) -> tf.Tensor:
+    """A tile with its margins from the 3×3 `parts` around it (row-major, the tile's core in the middle):
+    the rows before and after (`rows`, index vectors) and the columns (`columns`), each piece through
+    `prepare` (a convolution's input: normalised and rounded to its arithmetic, so the copies that follow
+    move bfloat16 when it computes in bfloat16); the core is then copied once into its band and once into
+    the tile, as `reflect_pad` copies a whole picture."""
+    bands = []
+    for band, pick in zip((parts[0:3], parts[3:6], parts[6:9]), (rows[0], None, rows[1]), strict=True):
+        band = [part if pick is None else tf.gather(part, pick, axis=1) for part in band]
+        left, right = tf.gather(band[0], columns[0], axis=2), tf.gather(band[2], columns[1], axis=2)
+        bands.append(tf.concat([prepare(left), prepare(band[1]), prepare(right)], axis=2))
+    return tf.concat(bands, axis=1)
+
+
+def normalize(x: tf.Tensor, mean: tf.Tensor, factor: tf.Tensor, offset: tf.Tensor) -> tf.Tensor:
+    """(x − mean)·factor + offset per channel of float32 maps, as one fused batch-norm op (variance 1, ε 0):
+    the same per-channel affine map as `networks.normalize` (to float rounding), 5–7× faster on a CPU than
+    its three elementwise ops, which broadcast a vector of 8 or 16 channels slowly."""
+    y, *_ = tf.raw_ops.FusedBatchNormV3(
+        x=x, scale=factor, offset=offset, mean=mean, variance=tf.ones_like(mean), epsilon=0.0, is_training=False
+    )
+    return y
 
 
 class TiledStylizer:
@@ -115,6 +171,7 @@ class TiledStylizer:
         self.scales = [*norm_scales(m), 1]  # of each convolution's output
         self.blocks = len(m.res)
         self._passes: dict[tuple, tf.types.experimental.Function] = {}
+        self._steps: dict[bool, tf.types.experimental.Function] = {}
         self.tiles = 0  # tiles in the last picture's grid
 
     def _kind(self, k: int) -> tuple[str, str, int]:
@@ -138,56 +195,81 @@ class TiledStylizer:
         layer = [*layers, m.out][k].conv
         params = [tf.convert_to_tensor(layer.kernel)]
         if self._kind(k)[0] == "norm":
-            params += [tf.convert_to_tensor(v) for v in self._affine(k - 1, tf.constant(stats))]
+            params += self._affine(k - 1, stats)
         if k == 5 + 2 * blocks:
             params.append(tf.convert_to_tensor(layer.bias))
         return params
 
-    def _affine(self, k: int, stats) -> tuple:
-        """Norm k as (x − mean)·factor + offset: `InstanceNorm` with the whole picture's mean and variance."""
+    def _affine(self, k: int, stats: np.ndarray) -> list[tf.Tensor]:
+        """Norm k as (x − mean)·factor + offset with the whole picture's float64 mean and variance, rounded
+        as `networks.normalize` rounds them: the mean to float32, the factor scale/√(variance + ε) once."""
         at, c, norm = 2 * sum(self.channels[:k]), self.channels[k], self.norms[k]
         mean, variance = stats[at : at + c], stats[at + c : at + 2 * c]
-        return mean, norm.scale * tf.math.rsqrt(variance + norm.epsilon), norm.offset
+        factor = np.asarray(norm.scale, np.float64) / np.sqrt(variance + norm.epsilon)
+        return [tf.constant(mean, tf.float32), tf.constant(factor, tf.float32), tf.convert_to_tensor(norm.offset)]
 
-    def _pass(self, first: int, last: int, params: list[tf.Tensor], as_bytes: bool = False):
+    def _pass(self, first: int, last: int, params: list[tf.Tensor], source: tf.DType, as_bytes: bool = False):
         """Convolutions first … last on one tile, as `JohnsonForward` computes them, with their `params`
-        (`_params`): the core of the last one's output (`box`, in full-resolution px of the tile) and its
-        [mean, variance] over the core; the output's core `as_bytes` rounded as `to_uint8` rounds (half to
-        even, as np.round). Traced once per kind of pass and kernel shapes (the residual blocks share one)."""
+        (`_params`), read from the tiles around it (`_region`): the core of the last one's output and its
+        float64 [mean, variance] (`networks.moments`, as the whole pass takes them); the output's core
+        `as_bytes` rounded as `to_uint8` rounds (half to even, as np.round). A single convolution reads its
+        tile with its own padding's margins and makes exactly the core; two (`schedule`'s lean passes) read
+        `receptive_halo` px of neighbours (none past the picture's edge), pad as the whole pass pads, and
+        cut the core (`box`, in full-resolution px of the tile). Traced once per kind of pass and kernel
+        shapes (the residual blocks share one)."""
         kinds = tuple(self._kind(k) for k in range(first, last + 1))
         output, s = last == len(self.channels) - 1, self.scales[last]
-        key = (kinds, tuple(tuple(p.shape) for p in params), output, s, as_bytes)
+        key = (kinds, tuple(tuple(p.shape) for p in params), output, s, as_bytes, source.name)
         if key in self._passes:
             return self._passes[key]
-        dtype = self.dtype
+        dtype, whole = self.dtype, first == last
 
-        def run(x: tf.Tensor, given: list[tf.Tensor], box: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            given = list(given)
+        def run(parts, rows, columns, given, box, unit):
+            given, x = list(given), None
             for source, operation, stride in kinds:
                 kernel = given.pop(0)
                 if source == "norm":
-                    mean, factor, offset = given.pop(0), given.pop(0), given.pop(0)
-                    x = tf.nn.relu((x - mean) * factor + offset)
-                if operation == "up":
-                    x = upsample_conv(x, kernel, dtype)
+                    norm = given.pop(0), given.pop(0), given.pop(0)
+                    prepare = lambda x, n=norm: tf.cast(tf.nn.relu(normalize(x, *n)), dtype)  # noqa: E731
+                elif parts[4].dtype == tf.uint8:  # the picture kept as bytes, as load_image reads it (x / 255,
+                    prepare = lambda x: tf.cast(tf.cast(x, tf.float32) / unit, dtype)  # noqa: E731
+                else:  # an argument: a constant would become x · (1/255), off by 1 ulp)
+                    prepare = lambda x: tf.cast(x, dtype)  # noqa: E731
+                if x is None:  # the tile with the margins its pass needs (a single convolution's: its padding)
+                    x, padded = _region(parts, rows, columns, prepare), whole
+                else:  # the second of two, on the first's output
+                    x, padded = prepare(x), False
+                if not padded:  # as the whole pass pads (a tile's margins beyond its core are then cut)
+                    pad = kernel.shape[0] // 2
+                    x = (
+                        tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC")
+                        if operation == "up"
+                        else reflect_pad(x, pad)
+                    )
+                if operation == "up":  # `upsample_conv` after its edge-replicating pad
+                    x = tf.nn.depth_to_space(convolve(x, upsample_kernel(kernel), 1, "VALID", dtype), 2)
                 elif operation == "3x3":
-                    x = convolve(reflect_pad(x, kernel.shape[0] // 2), kernel, stride, "VALID", dtype)
+                    x = convolve(x, kernel, stride, "VALID", dtype)
                 else:  # 9x9, on blocks; the output convolution adds its bias (no norm cancels it) and a sigmoid
-                    x = block_conv(reflect_pad(x, kernel.shape[0] // 2), kernel, BLOCK, dtype)
+                    x = block_conv(x, kernel, BLOCK, dtype)
                     x = tf.sigmoid(tf.nn.bias_add(x, given.pop(0))) if operation == "out" else x
-            core = x[:, box[0] // s : box[1] // s, box[2] // s : box[3] // s, :]
+            core = x if whole else x[:, box[0] // s : box[1] // s, box[2] // s : box[3] // s, :]
             if output:  # no norm follows
                 if as_bytes:
                     core = tf.cast(tf.round(tf.clip_by_value(core, 0.0, 1.0) * 255.0), tf.uint8)
-                return core, tf.zeros((0,))
-            mean, variance = tf.nn.moments(core, axes=[0, 1, 2])
-            return core, tf.concat([mean, variance], 0)
+                return core, tf.zeros((0,), tf.float64)
+            mean, _, variance = moments(core)
+            return core, tf.concat([tf.reshape(mean, (-1,)), tf.reshape(variance, (-1,))], 0)
 
         depth = 3 if first == 0 else self.channels[first - 1]
+        piece, index = tf.TensorSpec((1, None, None, depth), source), tf.TensorSpec((None,), tf.int32)
         signature = [
-            tf.TensorSpec((1, None, None, depth), tf.float32),
+            [piece] * 9,
+            (index, index),
+            (index, index),
             [tf.TensorSpec(p.shape, tf.float32) for p in params],
             tf.TensorSpec((4,), tf.int32),
+            tf.TensorSpec((), tf.float32),
         ]
         self._passes[key] = tf.function(run, input_signature=signature)
         return self._passes[key]
@@ -201,47 +283,58 @@ class TiledStylizer:
         height, width = image.shape[1:3]
         pad = ((0, 0), (0, (-height) % stride), (0, (-width) % stride), (0, 0))
         source = np.pad(image, pad, mode="reflect") if any(p[1] for p in pad) else image
-        core = max(stride, stride * (int(tile) // stride))
-        full = source.shape[1:3]
-        stats = np.zeros(2 * sum(self.channels[:-1]), np.float32)
+        # Cores of at least two strides: an edge tile reflects its own rows (two at 1/4 scale, five at full),
+        # a neighbour lends `receptive_halo` px at most.
+        core = max(2 * stride, stride * (int(tile) // stride))
+        grid = [tile_starts(side, core, 2 * stride) for side in source.shape[1:3]]
+        self.tiles = len(grid[0]) * len(grid[1])
+        # Every map is kept as its tiles' cores (TensorFlow tensors, one a tile): a pass reads a tile's margins
+        # from its neighbours' cores, and nothing is assembled until the output.
+        pieces = [[tf.constant(source[:, t:b, x0:x1]) for x0, x1 in grid[1]] for t, b in grid[0]]
+        stats = np.zeros(2 * sum(self.channels[:-1]), np.float64)
         stream = None  # the residual stream (1/4 scale), once the head's last norm is known
         last = len(self.channels) - 1
         for first, k, store in schedule(self.blocks, keep):
-            o = self.scales[k]
-            out = None
-            if store:
-                kind = np.uint8 if k == last and as_bytes else np.float32
-                out = np.empty((1, full[0] // o, full[1] // o, self.channels[k]), kind)
-            moments = self._sweep(source, first, k, stats, core, full, out)
+            made, tallies = self._sweep(pieces, first, k, stats, grid, store, k == last and as_bytes)
             if k == last:
-                return out[:, :height, :width]
-            stats = self._fill(stats, k, moments)
+                return self._assemble(made, grid)[:, :height, :width]
+            stats = self._fill(stats, k, tallies)
             if store:
-                source, stream = self._advance(k, out, stats, stream)
+                pieces, stream = self._advance(k, made, stats, stream)
         raise AssertionError("the schedule ends with the output convolution")
 
-    def _advance(self, k: int, out: np.ndarray, stats: np.ndarray, stream):
-        """(the next pass's source, the residual stream) after convolution k's map is stored: the head's
-        output becomes the stream (ReLU(IN(x)), in place); a block's branch is added into it (x += IN(y));
-        after up1 the stream is let go."""
+    @staticmethod
+    def _assemble(pieces: list[list[tf.Tensor]], grid: list[list[tuple[int, int]]]) -> np.ndarray:
+        """The output's tiles as one (1, H, W, 3) array (the only map ever assembled)."""
+        first = pieces[0][0]
+        out = np.empty((1, grid[0][-1][1], grid[1][-1][1], 3), first.dtype.as_numpy_dtype)
+        for (top, bottom), row in zip(grid[0], pieces, strict=True):
+            for (left, right), piece in zip(grid[1], row, strict=True):
+                out[:, top:bottom, left:right] = piece
+        return out
+
+    def _advance(self, k: int, made: list, stats: np.ndarray, stream):
+        """(the next pass's source, the residual stream) after convolution k's tiles are made: the head's
+        output becomes the stream (ReLU(IN(x))); a block's branch is added into it (x + IN(y)), a tile at a
+        time; after up1 the stream is let go."""
         ups = 3 + 2 * self.blocks
         if k != 2 and not (k >= 4 and k % 2 == 0 and k < ups):
-            return out, (None if k >= ups else stream)
-        mean, factor, offset = (np.asarray(v, np.float32) for v in self._affine(k, tf.constant(stats)))
-        np.subtract(out, mean, out=out)  # in place: no 1/4-scale temporaries
-        np.multiply(out, factor, out=out)
-        np.add(out, offset, out=out)
-        if k == 2:
-            return np.maximum(out, 0.0, out=out), out
-        np.add(stream, out, out=stream)
-        return stream, stream
+            return made, (None if k >= ups else stream)
+        head = k == 2
+        if head not in self._steps:
+            self._steps[head] = tf.function(_head_step if head else _residual_step)
+        step, norm = self._steps[head], self._affine(k, stats)
+        for i, row in enumerate(made):
+            for j, piece in enumerate(row):
+                row[j] = step(piece, *norm) if head else step(stream[i][j], piece, *norm)
+        return made, made
 
-    def _fill(self, stats: np.ndarray, k: int, moments: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    def _fill(self, stats: np.ndarray, k: int, tallies: list[tuple[int, np.ndarray]]) -> np.ndarray:
         """`stats` with norm k's whole-picture mean and variance from the tiles' (count, [mean, variance])."""
         c, at = self.channels[k], 2 * sum(self.channels[:k])
-        counts = np.array([n for n, _ in moments], np.float64)[:, None]
-        means = np.array([m[:c] for _, m in moments], np.float64)
-        variances = np.array([m[c:] for _, m in moments], np.float64)
+        counts = np.array([n for n, _ in tallies], np.float64)[:, None]
+        means = np.array([m[:c] for _, m in tallies], np.float64)
+        variances = np.array([m[c:] for _, m in tallies], np.float64)
         total = counts.sum()
         mean = (counts * means).sum(0) / total
         # Σ n_t (v_t + (m_t − m)²) / N: each tile's spread about its own mean plus its mean's about the whole's
@@ -250,28 +343,41 @@ class TiledStylizer:
         stats[at : at + c], stats[at + c : at + 2 * c] = mean, variance
         return stats
 
-    def _sweep(self, source, first, last, stats, core, full, out) -> list[tuple[int, np.ndarray]]:
-        """Every tile once through convolutions first … last: each core written into `out` (when given) and
-        its (pixel count, [mean, variance]) listed. `source` is at the scale of convolution first's input."""
-        halo = receptive_halo(self.model, last - first + 1)
-        as_bytes = out is not None and out.dtype == np.uint8
+    def _sweep(self, pieces, first, last, stats, grid, store, as_bytes) -> tuple[list, list[tuple[int, np.ndarray]]]:
+        """Every tile once through convolutions first … last: the cores made (when `store`, a grid of tiles
+        as `pieces`) and each one's (pixel count, [mean, variance]). `pieces` are convolution first's input."""
         given = [p for k in range(first, last + 1) for p in self._params(k, stats)]
-        compiled = self._pass(first, last, given, as_bytes)
+        compiled = self._pass(first, last, given, pieces[0][0].dtype, as_bytes)
         s_in = self.scales[first - 1] if first else 1
         o = self.scales[last]
-        moments, self.tiles = [], 0
-        for top, bottom in tile_starts(full[0], core):
-            for left, right in tile_starts(full[1], core):
-                y0, y1 = max(0, top - halo), min(full[0], bottom + halo)
-                x0, x1 = max(0, left - halo), min(full[1], right + halo)
+        if first == last:
+            margin, mode = PADDING[self._kind(first)[1]]
+        else:
+            margin, mode = receptive_halo(self.model, last - first + 1) // s_in, "clip"
+        lent = [[_margins(starts, i, s_in, margin, mode) for i in range(len(starts))] for starts in grid]
+        indices = [[(tf.constant(m[1], tf.int32), tf.constant(m[3], tf.int32)) for m in axis] for axis in lent]
+        made, tallies = [[None] * len(grid[1]) for _ in grid[0]], []
+        unit = tf.constant(255.0)
+        for i, (top, bottom) in enumerate(grid[0]):
+            above, _, below, _ = lent[0][i]
+            y0 = top - len(lent[0][i][1]) * s_in
+            for j, (left, right) in enumerate(grid[1]):
+                before, _, after, _ = lent[1][j]
+                x0 = left - len(lent[1][j][1]) * s_in
+                parts = [pieces[r][c] for r in (above, i, below) for c in (before, j, after)]
                 box = tf.constant([top - y0, bottom - y0, left - x0, right - x0], tf.int32)
-                piece = source[:, y0 // s_in : y1 // s_in, x0 // s_in : x1 // s_in]
-                if piece.dtype == np.uint8:  # the picture kept as bytes: this tile as load_image reads it
-                    piece = piece.astype(np.float32) / 255.0
-                result, found = compiled(tf.constant(piece), given, box)
-                self.tiles += 1
-                moments.append(((bottom - top) * (right - left) // (o * o), found.numpy()))
-                if out is not None:
-                    target = out[:, top // o : bottom // o, left // o : right // o]
-                    target[...] = result
-        return moments
+                result, found = compiled(parts, indices[0][i], indices[1][j], given, box, unit)
+                tallies.append(((bottom - top) * (right - left) // (o * o), found.numpy()))
+                if store:
+                    made[i][j] = result
+        return made, tallies
+
+
+def _head_step(x: tf.Tensor, mean: tf.Tensor, factor: tf.Tensor, offset: tf.Tensor) -> tf.Tensor:
+    """The residual stream from the head's last convolution: ReLU(IN(x))."""
+    return tf.nn.relu(normalize(x, mean, factor, offset))
+
+
+def _residual_step(stream: tf.Tensor, x: tf.Tensor, mean: tf.Tensor, factor: tf.Tensor, offset: tf.Tensor):
+    """A residual block's sum: stream + IN(branch)."""
+    return stream + normalize(x, mean, factor, offset)
