@@ -34,6 +34,7 @@ whole-picture pass to float rounding and are placed side by side (a blend would 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import keras
@@ -41,7 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from nst_tf.feedforward.inference import BLOCK, JohnsonForward, block_conv, convolve, reflect_pad, upsample_kernel
-from nst_tf.feedforward.networks import JohnsonNet, moments
+from nst_tf.feedforward.networks import JohnsonNet
 from nst_tf.perf.tiling import MemoryModel
 
 MARGIN = 4  # full-resolution px of real neighbours a tile needs per convolution (see the module's notes)
@@ -129,16 +130,21 @@ def _margins(starts: list[tuple[int, int]], index: int, scale: int, margin: int,
 
 def _region(parts: list[tf.Tensor], rows: tuple, columns: tuple, prepare) -> tf.Tensor:
     """A tile with its margins from the 3×3 `parts` around it (row-major, the tile's core in the middle):
-    the rows before and after (`rows`, index vectors) and the columns (`columns`), each piece through
-    `prepare` (a convolution's input: normalised and rounded to its arithmetic, so the copies that follow
-    move bfloat16 when it computes in bfloat16); the core is then copied once into its band and once into
-    the tile, as `reflect_pad` copies a whole picture."""
-    bands = []
-    for band, pick in zip((parts[0:3], parts[3:6], parts[6:9]), (rows[0], None, rows[1]), strict=True):
-        band = [part if pick is None else tf.gather(part, pick, axis=1) for part in band]
-        left, right = tf.gather(band[0], columns[0], axis=2), tf.gather(band[2], columns[1], axis=2)
-        bands.append(tf.concat([prepare(left), prepare(band[1]), prepare(right)], axis=2))
-    return tf.concat(bands, axis=1)
+    the rows before and after (`rows`, index vectors) and the columns (`columns`), through `prepare(x,
+    core)` (a convolution's input: normalised and rounded to its arithmetic, so that the copies after it
+    move bfloat16 when it computes in bfloat16) in five pieces: the band above, the left margin, the core,
+    the right margin, the band below; the core is then copied once into its band and once into the tile,
+    as `reflect_pad` copies a whole picture."""
+    (before, after), (left, right) = rows, columns
+
+    def band(three: list[tf.Tensor], pick: tf.Tensor) -> tf.Tensor:
+        three = [tf.gather(part, pick, axis=1) for part in three]
+        middle = [tf.gather(three[0], left, axis=2), three[1], tf.gather(three[2], right, axis=2)]
+        return prepare(tf.concat(middle, axis=2), False)
+
+    middle = [tf.gather(parts[3], left, axis=2), parts[4], tf.gather(parts[5], right, axis=2)]
+    middle = [prepare(piece, core) for piece, core in zip(middle, (False, True, False), strict=True)]
+    return tf.concat([band(parts[0:3], before), tf.concat(middle, axis=2), band(parts[6:9], after)], axis=1)
 
 
 def normalize(x: tf.Tensor, mean: tf.Tensor, factor: tf.Tensor, offset: tf.Tensor) -> tf.Tensor:
@@ -171,7 +177,10 @@ class TiledStylizer:
         self.scales = [*norm_scales(m), 1]  # of each convolution's output
         self.blocks = len(m.res)
         self._passes: dict[tuple, tf.types.experimental.Function] = {}
+        self._concrete: dict[tuple, tf.types.experimental.ConcreteFunction] = {}
         self._steps: dict[bool, tf.types.experimental.Function] = {}
+        self._constants: dict[int, list[tf.Tensor]] = {}  # ones and zeros of C channels (`_moments`)
+        self._unit = tf.constant(255.0)
         self.tiles = 0  # tiles in the last picture's grid
 
     def _kind(self, k: int) -> tuple[str, str, int]:
@@ -220,25 +229,25 @@ class TiledStylizer:
         kinds = tuple(self._kind(k) for k in range(first, last + 1))
         output, s = last == len(self.channels) - 1, self.scales[last]
         key = (kinds, tuple(tuple(p.shape) for p in params), output, s, as_bytes, source.name)
-        if key in self._passes:
-            return self._passes[key]
+        if key in self._concrete:
+            return self._concrete[key]
         dtype, whole = self.dtype, first == last
 
-        def run(parts, rows, columns, given, box, unit):
+        def run(parts, rows, columns, given, box, unit, identity):
             given, x = list(given), None
             for source, operation, stride in kinds:
                 kernel = given.pop(0)
                 if source == "norm":
                     norm = given.pop(0), given.pop(0), given.pop(0)
-                    prepare = lambda x, n=norm: tf.cast(tf.nn.relu(normalize(x, *n)), dtype)  # noqa: E731
+                    prepare = functools.partial(_relu_norm, norm=norm, dtype=dtype)
                 elif parts[4].dtype == tf.uint8:  # the picture kept as bytes, as load_image reads it (x / 255,
-                    prepare = lambda x: tf.cast(tf.cast(x, tf.float32) / unit, dtype)  # noqa: E731
+                    prepare = lambda x, core: tf.cast(tf.cast(x, tf.float32) / unit, dtype)  # noqa: E731
                 else:  # an argument: a constant would become x · (1/255), off by 1 ulp)
-                    prepare = lambda x: tf.cast(x, dtype)  # noqa: E731
+                    prepare = lambda x, core: tf.cast(x, dtype)  # noqa: E731
                 if x is None:  # the tile with the margins its pass needs (a single convolution's: its padding)
                     x, padded = _region(parts, rows, columns, prepare), whole
                 else:  # the second of two, on the first's output
-                    x, padded = prepare(x), False
+                    x, padded = prepare(x, True), False
                 if not padded:  # as the whole pass pads (a tile's margins beyond its core are then cut)
                     pad = kernel.shape[0] // 2
                     x = (
@@ -258,8 +267,7 @@ class TiledStylizer:
                 if as_bytes:
                     core = tf.cast(tf.round(tf.clip_by_value(core, 0.0, 1.0) * 255.0), tf.uint8)
                 return core, tf.zeros((0,), tf.float64)
-            mean, _, variance = moments(core)
-            return core, tf.concat([tf.reshape(mean, (-1,)), tf.reshape(variance, (-1,))], 0)
+            return core, _moments(core, *identity)
 
         depth = 3 if first == 0 else self.channels[first - 1]
         piece, index = tf.TensorSpec((1, None, None, depth), source), tf.TensorSpec((None,), tf.int32)
@@ -270,9 +278,13 @@ class TiledStylizer:
             [tf.TensorSpec(p.shape, tf.float32) for p in params],
             tf.TensorSpec((4,), tf.int32),
             tf.TensorSpec((), tf.float32),
+            [tf.TensorSpec((self.channels[last],), tf.float32)] * 2,
         ]
         self._passes[key] = tf.function(run, input_signature=signature)
-        return self._passes[key]
+        # called as its one concrete function: a tile's call then skips matching its arguments to the
+        # signature again (about a millisecond a call, which tens of tiles in 16 passes would pay)
+        self._concrete[key] = self._passes[key].get_concrete_function()
+        return self._concrete[key]
 
     def __call__(self, image: np.ndarray, tile: int, as_bytes: bool = False, keep: bool = True) -> np.ndarray:
         """The network's output for a (1, H, W, 3) picture, float32 in [0, 1] or uint8 (`load_pixels`), with
@@ -292,10 +304,11 @@ class TiledStylizer:
         # from its neighbours' cores, and nothing is assembled until the output.
         pieces = [[tf.constant(source[:, t:b, x0:x1]) for x0, x1 in grid[1]] for t, b in grid[0]]
         stats = np.zeros(2 * sum(self.channels[:-1]), np.float64)
+        layout = _layout(grid)
         stream = None  # the residual stream (1/4 scale), once the head's last norm is known
         last = len(self.channels) - 1
         for first, k, store in schedule(self.blocks, keep):
-            made, tallies = self._sweep(pieces, first, k, stats, grid, store, k == last and as_bytes)
+            made, tallies = self._sweep(pieces, first, k, stats, layout, store, k == last and as_bytes)
             if k == last:
                 return self._assemble(made, grid)[:, :height, :width]
             stats = self._fill(stats, k, tallies)
@@ -321,8 +334,10 @@ class TiledStylizer:
         if k != 2 and not (k >= 4 and k % 2 == 0 and k < ups):
             return made, (None if k >= ups else stream)
         head = k == 2
-        if head not in self._steps:
-            self._steps[head] = tf.function(_head_step if head else _residual_step)
+        if head not in self._steps:  # one trace for tiles of any size
+            vector, piece = tf.TensorSpec((self.channels[k],), tf.float32), tf.TensorSpec((1, None, None, None))
+            signature = [piece] * (1 if head else 2) + [vector] * 3
+            self._steps[head] = tf.function(_head_step if head else _residual_step, input_signature=signature)
         step, norm = self._steps[head], self._affine(k, stats)
         for i, row in enumerate(made):
             for j, piece in enumerate(row):
@@ -343,34 +358,76 @@ class TiledStylizer:
         stats[at : at + c], stats[at + c : at + 2 * c] = mean, variance
         return stats
 
-    def _sweep(self, pieces, first, last, stats, grid, store, as_bytes) -> tuple[list, list[tuple[int, np.ndarray]]]:
+    def _sweep(self, pieces, first, last, stats, layout, store, as_bytes) -> tuple[list, list[tuple[int, np.ndarray]]]:
         """Every tile once through convolutions first … last: the cores made (when `store`, a grid of tiles
         as `pieces`) and each one's (pixel count, [mean, variance]). `pieces` are convolution first's input."""
         given = [p for k in range(first, last + 1) for p in self._params(k, stats)]
         compiled = self._pass(first, last, given, pieces[0][0].dtype, as_bytes)
         s_in = self.scales[first - 1] if first else 1
-        o = self.scales[last]
         if first == last:
             margin, mode = PADDING[self._kind(first)[1]]
         else:
             margin, mode = receptive_halo(self.model, last - first + 1) // s_in, "clip"
-        lent = [[_margins(starts, i, s_in, margin, mode) for i in range(len(starts))] for starts in grid]
-        indices = [[(tf.constant(m[1], tf.int32), tf.constant(m[3], tf.int32)) for m in axis] for axis in lent]
-        made, tallies = [[None] * len(grid[1]) for _ in grid[0]], []
-        unit = tf.constant(255.0)
-        for i, (top, bottom) in enumerate(grid[0]):
-            above, _, below, _ = lent[0][i]
-            y0 = top - len(lent[0][i][1]) * s_in
-            for j, (left, right) in enumerate(grid[1]):
-                before, _, after, _ = lent[1][j]
-                x0 = left - len(lent[1][j][1]) * s_in
-                parts = [pieces[r][c] for r in (above, i, below) for c in (before, j, after)]
-                box = tf.constant([top - y0, bottom - y0, left - x0, right - x0], tf.int32)
-                result, found = compiled(parts, indices[0][i], indices[1][j], given, box, unit)
-                tallies.append(((bottom - top) * (right - left) // (o * o), found.numpy()))
-                if store:
-                    made[i][j] = result
+        c = self.channels[last]
+        if c not in self._constants:
+            self._constants[c] = [tf.ones(c), tf.zeros(c)]
+        made, tallies = [[None] * len(row) for row in pieces], []
+        for (i, j), around, rows, columns, box, count in layout(s_in, margin, mode, self.scales[last]):
+            parts = [pieces[r][c] for r, c in around]
+            result, found = compiled(parts, rows, columns, given, box, self._unit, self._constants[c])
+            tallies.append((count, found.numpy()))
+            if store:
+                made[i][j] = result
         return made, tallies
+
+
+def _layout(grid: list[list[tuple[int, int]]]):
+    """`layout(scale, margin, mode, out_scale)`: for every tile of the `grid` (its cores' [(start, stop)] down
+    and across, full-resolution px), what a pass reads and makes: ((i, j), the 3×3 tiles around it, the
+    rows' and the columns' margins (`_margins`, as index vectors), the core's box in the tile read (full-
+    resolution px), the core's pixels at `out_scale`); tensors made once a picture for each kind of read."""
+    cache: dict[tuple, list] = {}
+
+    def layout(scale: int, margin: int, mode: str, out_scale: int) -> list:
+        key = (scale, margin, mode, out_scale)
+        if key not in cache:
+            lent = [[_margins(starts, i, scale, margin, mode) for i in range(len(starts))] for starts in grid]
+            index = [[(tf.constant(m[1], tf.int32), tf.constant(m[3], tf.int32)) for m in axis] for axis in lent]
+            tiles = []
+            for i, (top, bottom) in enumerate(grid[0]):
+                above, before_rows, below, _ = lent[0][i]
+                y0 = top - len(before_rows) * scale
+                for j, (left, right) in enumerate(grid[1]):
+                    before, before_columns, after, _ = lent[1][j]
+                    x0 = left - len(before_columns) * scale
+                    around = [(r, c) for r in (above, i, below) for c in (before, j, after)]
+                    box = tf.constant([top - y0, bottom - y0, left - x0, right - x0], tf.int32)
+                    count = (bottom - top) * (right - left) // out_scale**2
+                    tiles.append(((i, j), around, index[0][i], index[1][j], box, count))
+            cache[key] = tiles
+        return cache[key]
+
+    return layout
+
+
+def _relu_norm(x: tf.Tensor, core: bool, norm: tuple, dtype: tf.DType) -> tf.Tensor:
+    """ReLU(IN(x)) rounded to the convolution's arithmetic: a tile's core by `normalize`, its thin margins by
+    the elementwise ops (a batch-norm op costs more to start than they take there)."""
+    y = normalize(x, *norm) if core else (x - norm[0]) * norm[1] + norm[2]
+    return tf.cast(tf.nn.relu(y), dtype)
+
+
+def _moments(x: tf.Tensor, ones: tf.Tensor, zeros: tf.Tensor) -> tf.Tensor:
+    """[mean, variance] (float64) of each channel of a (1, H, W, C) tile, summed as `networks.moments` sums
+    them (rows in float32, the rows' sums in float64, the variance of the maps centred on the float32 mean),
+    the centring as one `normalize` by `ones`, offset by `zeros` (arguments: grappler turns a batch norm
+    of constant scale and offset, or a subtraction before a square, into broadcasting elementwise ops,
+    which were the slowest of the pass)."""
+    count = tf.cast(tf.shape(x)[1] * tf.shape(x)[2], tf.float64)
+    mean = tf.reduce_sum(tf.cast(tf.reduce_sum(x, axis=2), tf.float64), axis=[0, 1]) / count
+    centred = normalize(x, tf.cast(mean, tf.float32), ones, zeros)
+    variance = tf.reduce_sum(tf.cast(tf.reduce_sum(tf.square(centred), axis=2), tf.float64), axis=[0, 1]) / count
+    return tf.concat([mean, variance], 0)
 
 
 def _head_step(x: tf.Tensor, mean: tf.Tensor, factor: tf.Tensor, offset: tf.Tensor) -> tf.Tensor:
