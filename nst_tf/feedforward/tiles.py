@@ -128,23 +128,30 @@ def _margins(starts: list[tuple[int, int]], index: int, scale: int, margin: int,
     return (*before, *after)
 
 
-def _region(parts: list[tf.Tensor], rows: tuple, columns: tuple, prepare) -> tf.Tensor:
-    """A tile with its margins from the 3×3 `parts` around it (row-major, the tile's core in the middle):
-    the rows before and after (`rows`, index vectors) and the columns (`columns`), through `prepare(x,
-    core)` (a convolution's input: normalised and rounded to its arithmetic, so that the copies after it
-    move bfloat16 when it computes in bfloat16) in five pieces: the band above, the left margin, the core,
-    the right margin, the band below; the core is then copied once into its band and once into the tile,
-    as `reflect_pad` copies a whole picture."""
+def _region(sources: list[list[tf.Tensor]], rows: tuple, columns: tuple, prepare) -> tuple[tf.Tensor, tf.Tensor]:
+    """A tile with its margins from the 3×3 parts around it (each source's, row-major, the tile's core in the
+    middle; two sources: the residual stream and the branch added to it): the rows before and after
+    (`rows`, index vectors) and the columns (`columns`), through `prepare(*pieces, core)` -> (float32,
+    the convolution's input: rounded to its arithmetic, so that the copies after it move bfloat16 when it
+    computes in bfloat16) in five pieces: the band above, the left margin, the core, the right margin, the
+    band below; the core is then copied once into its band and once into the tile, as `reflect_pad` copies a
+    whole picture. Returns (the tile, the core prepared in float32)."""
     (before, after), (left, right) = rows, columns
 
-    def band(three: list[tf.Tensor], pick: tf.Tensor) -> tf.Tensor:
-        three = [tf.gather(part, pick, axis=1) for part in three]
-        middle = [tf.gather(three[0], left, axis=2), three[1], tf.gather(three[2], right, axis=2)]
-        return prepare(tf.concat(middle, axis=2), False)
+    def pick(k: int, pick_rows, pick_columns) -> list[tf.Tensor]:
+        picked = []
+        for parts in sources:
+            x = parts[k] if pick_rows is None else tf.gather(parts[k], pick_rows, axis=1)
+            picked.append(x if pick_columns is None else tf.gather(x, pick_columns, axis=2))
+        return picked
 
-    middle = [tf.gather(parts[3], left, axis=2), parts[4], tf.gather(parts[5], right, axis=2)]
-    middle = [prepare(piece, core) for piece, core in zip(middle, (False, True, False), strict=True)]
-    return tf.concat([band(parts[0:3], before), tf.concat(middle, axis=2), band(parts[6:9], after)], axis=1)
+    def band(k: int, pick_rows) -> tf.Tensor:
+        three = [pick(k, pick_rows, left), pick(k + 1, pick_rows, None), pick(k + 2, pick_rows, right)]
+        return prepare(*[tf.concat(list(pieces), axis=2) for pieces in zip(*three, strict=True)], core=False)[1]
+
+    full, core = prepare(*pick(4, None, None), core=True)
+    middle = [prepare(*pick(3, None, left), core=False)[1], core, prepare(*pick(5, None, right), core=False)[1]]
+    return tf.concat([band(0, before), tf.concat(middle, axis=2), band(6, after)], axis=1), full
 
 
 def normalize(x: tf.Tensor, mean: tf.Tensor, factor: tf.Tensor, offset: tf.Tensor) -> tf.Tensor:
@@ -180,19 +187,22 @@ class TiledStylizer:
         self._concrete: dict[tuple, tf.types.experimental.ConcreteFunction] = {}
         self._steps: dict[bool, tf.types.experimental.Function] = {}
         self._constants: dict[int, list[tf.Tensor]] = {}  # ones and zeros of C channels (`_moments`)
+        self._layouts: dict[tuple, object] = {}
         self._unit = tf.constant(255.0)
         self.tiles = 0  # tiles in the last picture's grid
 
     def _kind(self, k: int) -> tuple[str, str, int]:
-        """Convolution k as (its input: "as is" or "norm" (the previous raw map through its norm and ReLU),
-        its operation, its stride): convolutions of one kind and kernel shape share one traced pass."""
+        """Convolution k as (its input: "as is" (the picture, or the residual stream as the previous block
+        left it: its branch y added as it is read, stream + IN(y)) or "norm" (the previous raw map through
+        its norm and ReLU: the first block reads the head's so, and keeps it as the stream), its operation,
+        its stride): convolutions of one kind and kernel shape share one traced pass."""
         ups = 3 + 2 * self.blocks
         if k == 0:
             return ("as is", "9x9", 1)
         if k < 3:
             return ("norm", "3x3", 2)
-        if k < ups:  # a residual block's first convolution reads the stream as stored, its second the branch
-            return ("as is" if k % 2 else "norm", "3x3", 1)
+        if k < ups:  # a block's first convolution reads the stream (the first block's: the head's output)
+            return ("as is" if k % 2 and k > 3 else "norm", "3x3", 1)
         if k < ups + 2:
             return ("as is" if k == ups else "norm", "up", 1)
         return ("norm", "out", 1)
@@ -203,7 +213,7 @@ class TiledStylizer:
         layers = [m.conv1, m.conv2, m.conv3, *[c for b in m.res for c in (b.conv1, b.conv2)], m.up1.conv, m.up2.conv]
         layer = [*layers, m.out][k].conv
         params = [tf.convert_to_tensor(layer.kernel)]
-        if self._kind(k)[0] == "norm":
+        if k > 0:  # its input's norm (for the stream: the branch's added to it)
             params += self._affine(k - 1, stats)
         if k == 5 + 2 * blocks:
             params.append(tf.convert_to_tensor(layer.bias))
@@ -233,28 +243,24 @@ class TiledStylizer:
             return self._concrete[key]
         dtype, whole = self.dtype, first == last
 
-        def run(parts, rows, columns, given, box, unit, identity):
-            given, x = list(given), None
+        def run(sources, rows, columns, given, box, unit, identity):
+            given, x, kept = list(given), None, None
             for source, operation, stride in kinds:
                 kernel = given.pop(0)
-                if source == "norm":
+                if first == 0 and x is None:  # the picture; as bytes, as load_image reads it (x / 255, an
+                    bytes_in = sources[0][4].dtype == tf.uint8  # argument: a constant would be x · (1/255))
+                    prepare = functools.partial(_picture, unit=unit if bytes_in else None, dtype=dtype)
+                else:
                     norm = given.pop(0), given.pop(0), given.pop(0)
-                    prepare = functools.partial(_relu_norm, norm=norm, dtype=dtype)
-                elif parts[4].dtype == tf.uint8:  # the picture kept as bytes, as load_image reads it (x / 255,
-                    prepare = lambda x, core: tf.cast(tf.cast(x, tf.float32) / unit, dtype)  # noqa: E731
-                else:  # an argument: a constant would become x · (1/255), off by 1 ulp)
-                    prepare = lambda x, core: tf.cast(x, dtype)  # noqa: E731
+                    prepare = _relu_norm if source == "norm" else _residual
+                    prepare = functools.partial(prepare, norm=norm, dtype=dtype)
                 if x is None:  # the tile with the margins its pass needs (a single convolution's: its padding)
-                    x, padded = _region(parts, rows, columns, prepare), whole
+                    (x, kept), padded = _region(sources, rows, columns, prepare), whole
                 else:  # the second of two, on the first's output
-                    x, padded = prepare(x, True), False
+                    x, padded = prepare(x, core=True)[1], False
                 if not padded:  # as the whole pass pads (a tile's margins beyond its core are then cut)
-                    pad = kernel.shape[0] // 2
-                    x = (
-                        tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC")
-                        if operation == "up"
-                        else reflect_pad(x, pad)
-                    )
+                    edge = [[0, 0], [1, 1], [1, 1], [0, 0]]
+                    x = tf.pad(x, edge, "SYMMETRIC") if operation == "up" else reflect_pad(x, kernel.shape[0] // 2)
                 if operation == "up":  # `upsample_conv` after its edge-replicating pad
                     x = tf.nn.depth_to_space(convolve(x, upsample_kernel(kernel), 1, "VALID", dtype), 2)
                 elif operation == "3x3":
@@ -266,13 +272,14 @@ class TiledStylizer:
             if output:  # no norm follows
                 if as_bytes:
                     core = tf.cast(tf.round(tf.clip_by_value(core, 0.0, 1.0) * 255.0), tf.uint8)
-                return core, tf.zeros((0,), tf.float64)
-            return core, _moments(core, *identity)
+                return core, tf.zeros((0,), tf.float64), kept
+            return core, _moments(core, *identity), kept
 
         depth = 3 if first == 0 else self.channels[first - 1]
         piece, index = tf.TensorSpec((1, None, None, depth), source), tf.TensorSpec((None,), tf.int32)
+        residual = kinds[0][0] == "as is" and first > 0
         signature = [
-            [piece] * 9,
+            [[piece] * 9] * (2 if residual else 1),
             (index, index),
             (index, index),
             [tf.TensorSpec(p.shape, tf.float32) for p in params],
@@ -304,16 +311,23 @@ class TiledStylizer:
         # from its neighbours' cores, and nothing is assembled until the output.
         pieces = [[tf.constant(source[:, t:b, x0:x1]) for x0, x1 in grid[1]] for t, b in grid[0]]
         stats = np.zeros(2 * sum(self.channels[:-1]), np.float64)
-        layout = _layout(grid)
-        stream = None  # the residual stream (1/4 scale), once the head's last norm is known
-        last = len(self.channels) - 1
+        key = tuple(map(tuple, grid))
+        if key not in self._layouts:  # the last picture's grid (a folder's photos often share one)
+            self._layouts = {key: _layout(grid)}
+        layout = self._layouts[key]
+        stream = None  # the residual stream (1/4 scale), from the first block on
+        last, ups = len(self.channels) - 1, 3 + 2 * self.blocks
         for first, k, store in schedule(self.blocks, keep):
-            made, tallies = self._sweep(pieces, first, k, stats, layout, store, k == last and as_bytes)
+            residual = self._kind(first)[0] == "as is" and first > 0
+            sources = [stream, pieces] if residual else [pieces]
+            # a map read for the last time is let go a tile at a time, once its neighbours have read it
+            made, kept, tallies = self._sweep(sources, first, k, stats, layout, store, k == last and as_bytes)
             if k == last:
                 return self._assemble(made, grid)[:, :height, :width]
             stats = self._fill(stats, k, tallies)
-            if store:
-                pieces, stream = self._advance(k, made, stats, stream)
+            if store:  # a block's first convolution read the stream (the first block: the head's output)
+                stream = kept if 3 <= first < ups and first % 2 else None if first >= ups else stream
+                pieces = made
         raise AssertionError("the schedule ends with the output convolution")
 
     @staticmethod
@@ -325,24 +339,6 @@ class TiledStylizer:
             for (left, right), piece in zip(grid[1], row, strict=True):
                 out[:, top:bottom, left:right] = piece
         return out
-
-    def _advance(self, k: int, made: list, stats: np.ndarray, stream):
-        """(the next pass's source, the residual stream) after convolution k's tiles are made: the head's
-        output becomes the stream (ReLU(IN(x))); a block's branch is added into it (x + IN(y)), a tile at a
-        time; after up1 the stream is let go."""
-        ups = 3 + 2 * self.blocks
-        if k != 2 and not (k >= 4 and k % 2 == 0 and k < ups):
-            return made, (None if k >= ups else stream)
-        head = k == 2
-        if head not in self._steps:  # one trace for tiles of any size
-            vector, piece = tf.TensorSpec((self.channels[k],), tf.float32), tf.TensorSpec((1, None, None, None))
-            signature = [piece] * (1 if head else 2) + [vector] * 3
-            self._steps[head] = tf.function(_head_step if head else _residual_step, input_signature=signature)
-        step, norm = self._steps[head], self._affine(k, stats)
-        for i, row in enumerate(made):
-            for j, piece in enumerate(row):
-                row[j] = step(piece, *norm) if head else step(stream[i][j], piece, *norm)
-        return made, made
 
     def _fill(self, stats: np.ndarray, k: int, tallies: list[tuple[int, np.ndarray]]) -> np.ndarray:
         """`stats` with norm k's whole-picture mean and variance from the tiles' (count, [mean, variance])."""
@@ -358,27 +354,35 @@ class TiledStylizer:
         stats[at : at + c], stats[at + c : at + 2 * c] = mean, variance
         return stats
 
-    def _sweep(self, pieces, first, last, stats, layout, store, as_bytes) -> tuple[list, list[tuple[int, np.ndarray]]]:
-        """Every tile once through convolutions first … last: the cores made (when `store`, a grid of tiles
-        as `pieces`) and each one's (pixel count, [mean, variance]). `pieces` are convolution first's input."""
+    def _sweep(self, sources, first, last, stats, layout, store, as_bytes) -> tuple[list, list, list]:
+        """Every tile once through convolutions first … last, from `sources` (the maps convolution first
+        reads, as grids of tiles: [its input] or [the stream, the branch added to it]): the cores made (when
+        `store`), their inputs' cores as prepared in float32 (the stream, when it is read), and each one's
+        (pixel count, [mean, variance]). The sources are let go a tile at a time, once every tile that reads
+        it is done, unless a later pass reads them again (the lean schedule's statistics passes)."""
         given = [p for k in range(first, last + 1) for p in self._params(k, stats)]
-        compiled = self._pass(first, last, given, pieces[0][0].dtype, as_bytes)
+        compiled = self._pass(first, last, given, sources[-1][0][0].dtype, as_bytes)
         s_in = self.scales[first - 1] if first else 1
         if first == last:
             margin, mode = PADDING[self._kind(first)[1]]
         else:
             margin, mode = receptive_halo(self.model, last - first + 1) // s_in, "clip"
-        c = self.channels[last]
-        if c not in self._constants:
-            self._constants[c] = [tf.ones(c), tf.zeros(c)]
-        made, tallies = [[None] * len(row) for row in pieces], []
-        for (i, j), around, rows, columns, box, count in layout(s_in, margin, mode, self.scales[last]):
-            parts = [pieces[r][c] for r, c in around]
-            result, found = compiled(parts, rows, columns, given, box, self._unit, self._constants[c])
+        depth = self.channels[last]
+        if depth not in self._constants:
+            self._constants[depth] = [tf.ones(depth), tf.zeros(depth)]
+        identity = self._constants[depth]
+        shape = [len(row) for row in sources[0]]
+        made, kept, tallies = [[None] * n for n in shape], [[None] * n for n in shape], []
+        for (i, j), around, rows, columns, box, count, done in layout(s_in, margin, mode, self.scales[last]):
+            parts = [[grid[r][c] for r, c in around] for grid in sources]
+            result, found, prepared = compiled(parts, rows, columns, given, box, self._unit, identity)
             tallies.append((count, found.numpy()))
             if store:
-                made[i][j] = result
-        return made, tallies
+                made[i][j], kept[i][j] = result, prepared
+                for r, c in done:  # read by no tile after this one
+                    for grid in sources:
+                        grid[r][c] = None
+        return made, kept, tallies
 
 
 def _layout(grid: list[list[tuple[int, int]]]):
@@ -393,7 +397,13 @@ def _layout(grid: list[list[tuple[int, int]]]):
         if key not in cache:
             lent = [[_margins(starts, i, scale, margin, mode) for i in range(len(starts))] for starts in grid]
             index = [[(tf.constant(m[1], tf.int32), tf.constant(m[3], tf.int32)) for m in axis] for axis in lent]
-            tiles = []
+            tiles, rows, columns = [], len(grid[0]), len(grid[1])
+            # the tile after which each tile is read no more: its last neighbour in raster order
+            last = {
+                (r, c): min(r + 1, rows - 1) * columns + min(c + 1, columns - 1)
+                for r in range(rows)
+                for c in range(columns)
+            }
             for i, (top, bottom) in enumerate(grid[0]):
                 above, before_rows, below, _ = lent[0][i]
                 y0 = top - len(before_rows) * scale
@@ -403,18 +413,37 @@ def _layout(grid: list[list[tuple[int, int]]]):
                     around = [(r, c) for r in (above, i, below) for c in (before, j, after)]
                     box = tf.constant([top - y0, bottom - y0, left - x0, right - x0], tf.int32)
                     count = (bottom - top) * (right - left) // out_scale**2
-                    tiles.append(((i, j), around, index[0][i], index[1][j], box, count))
+                    done = [tile for tile, n in last.items() if n == i * columns + j]
+                    tiles.append(((i, j), around, index[0][i], index[1][j], box, count, done))
             cache[key] = tiles
         return cache[key]
 
     return layout
 
 
-def _relu_norm(x: tf.Tensor, core: bool, norm: tuple, dtype: tf.DType) -> tf.Tensor:
-    """ReLU(IN(x)) rounded to the convolution's arithmetic: a tile's core by `normalize`, its thin margins by
-    the elementwise ops (a batch-norm op costs more to start than they take there)."""
-    y = normalize(x, *norm) if core else (x - norm[0]) * norm[1] + norm[2]
-    return tf.cast(tf.nn.relu(y), dtype)
+def _affine(x: tf.Tensor, core: bool, norm: tuple) -> tf.Tensor:
+    """(x − mean)·factor + offset: a tile's core of fewer than 32 channels by `normalize` (5–7× faster than
+    elementwise ops broadcasting 8 channels, 1.5× for 16); its thin margins and maps of 32 channels by the
+    elementwise ops (as fast there, and a batch-norm op costs a quarter of a millisecond to start)."""
+    return normalize(x, *norm) if core and x.shape[-1] < 32 else (x - norm[0]) * norm[1] + norm[2]
+
+
+def _relu_norm(x: tf.Tensor, core: bool, norm: tuple, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
+    """ReLU(IN(x)) (`_affine`), and rounded to the convolution's arithmetic."""
+    y = tf.nn.relu(_affine(x, core, norm))
+    return y, tf.cast(y, dtype)
+
+
+def _residual(stream: tf.Tensor, x: tf.Tensor, core: bool, norm: tuple, dtype: tf.DType) -> tuple:
+    """A residual block's sum stream + IN(branch), and rounded to the convolution's arithmetic."""
+    y = stream + _affine(x, core, norm)
+    return y, tf.cast(y, dtype)
+
+
+def _picture(x: tf.Tensor, core: bool, unit: tf.Tensor | None, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
+    """The picture's pixels as float32 (bytes divided by `unit`, 255), and rounded to the arithmetic."""
+    x = x if unit is None else tf.cast(x, tf.float32) / unit
+    return x, tf.cast(x, dtype)
 
 
 def _moments(x: tf.Tensor, ones: tf.Tensor, zeros: tf.Tensor) -> tf.Tensor:
@@ -429,13 +458,3 @@ def _moments(x: tf.Tensor, ones: tf.Tensor, zeros: tf.Tensor) -> tf.Tensor:
     centred = normalize(x, mean32, ones, zeros) if x.shape[-1] < 16 else x - mean32
     variance = tf.reduce_sum(tf.cast(tf.reduce_sum(tf.square(centred), axis=2), tf.float64), axis=[0, 1]) / count
     return tf.concat([mean, variance], 0)
-
-
-def _head_step(x: tf.Tensor, mean: tf.Tensor, factor: tf.Tensor, offset: tf.Tensor) -> tf.Tensor:
-    """The residual stream from the head's last convolution: ReLU(IN(x))."""
-    return tf.nn.relu(normalize(x, mean, factor, offset))
-
-
-def _residual_step(stream: tf.Tensor, x: tf.Tensor, mean: tf.Tensor, factor: tf.Tensor, offset: tf.Tensor):
-    """A residual block's sum: stream + IN(branch)."""
-    return stream + normalize(x, mean, factor, offset)
