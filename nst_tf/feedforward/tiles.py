@@ -188,6 +188,7 @@ class TiledStylizer:
         self._steps: dict[bool, tf.types.experimental.Function] = {}
         self._constants: dict[int, list[tf.Tensor]] = {}  # ones and zeros of C channels (`_moments`)
         self._layouts: dict[tuple, object] = {}
+        self._read = None  # reads every weight in one call (`_weights`)
         self._unit = tf.constant(255.0)
         self.tiles = 0  # tiles in the last picture's grid
 
@@ -207,25 +208,42 @@ class TiledStylizer:
             return ("as is" if k == ups else "norm", "up", 1)
         return ("norm", "out", 1)
 
-    def _params(self, k: int, stats: np.ndarray) -> list[tf.Tensor]:
-        """Convolution k's kernel, its input norm's [mean, factor, offset] and (the output's) bias."""
-        m, blocks = self.model, self.blocks
-        layers = [m.conv1, m.conv2, m.conv3, *[c for b in m.res for c in (b.conv1, b.conv2)], m.up1.conv, m.up2.conv]
-        layer = [*layers, m.out][k].conv
-        params = [tf.convert_to_tensor(layer.kernel)]
+    def _reads_stream(self, k: int) -> bool:
+        """Whether convolution k is a residual block's first: it reads the stream (the first block: the
+        head's output, ReLU(IN(x)); the others: stream + IN(branch)), which its pass keeps."""
+        return 3 <= k < 3 + 2 * self.blocks and k % 2 == 1
+
+    def _weights(self) -> dict[str, list]:
+        """The network's weights as they are now, read in one call (eager reads cost a tenth of a millisecond
+        each on a busy CPU, and a picture needs fifty): each convolution's kernel, the output's bias, each
+        norm's scale (float64, NumPy) and offset."""
+        if self._read is None:
+            m = self.model
+            layers = [m.conv1, m.conv2, m.conv3, *[c for b in m.res for c in (b.conv1, b.conv2)], m.up1.conv]
+            layers = [*layers, m.up2.conv, m.out]
+            variables = [layer.conv.kernel for layer in layers] + [m.out.conv.bias]
+            variables += [norm.scale for norm in self.norms] + [norm.offset for norm in self.norms]
+            self._read = tf.function(lambda: [tf.convert_to_tensor(v) for v in variables])
+        values, n = self._read(), len(self.norms)
+        kernels, bias, scales, offsets = values[: n + 1], values[n + 1], values[n + 2 : 2 * n + 2], values[2 * n + 2 :]
+        return {"kernels": kernels, "bias": bias, "scales": [np.float64(s.numpy()) for s in scales], "offsets": offsets}
+
+    def _params(self, k: int, stats: np.ndarray, weights: dict) -> list[tf.Tensor]:
+        """Convolution k's kernel, its input norm's [[mean, factor], offset] and (the output's) bias."""
+        params = [weights["kernels"][k]]
         if k > 0:  # its input's norm (for the stream: the branch's added to it)
-            params += self._affine(k - 1, stats)
-        if k == 5 + 2 * blocks:
-            params.append(tf.convert_to_tensor(layer.bias))
+            params += self._affine(k - 1, stats, weights)
+        if k == 5 + 2 * self.blocks:
+            params.append(weights["bias"])
         return params
 
-    def _affine(self, k: int, stats: np.ndarray) -> list[tf.Tensor]:
+    def _affine(self, k: int, stats: np.ndarray, weights: dict) -> list[tf.Tensor]:
         """Norm k as (x − mean)·factor + offset with the whole picture's float64 mean and variance, rounded
         as `networks.normalize` rounds them: the mean to float32, the factor scale/√(variance + ε) once."""
-        at, c, norm = 2 * sum(self.channels[:k]), self.channels[k], self.norms[k]
+        at, c = 2 * sum(self.channels[:k]), self.channels[k]
         mean, variance = stats[at : at + c], stats[at + c : at + 2 * c]
-        factor = np.asarray(norm.scale, np.float64) / np.sqrt(variance + norm.epsilon)
-        return [tf.constant(mean, tf.float32), tf.constant(factor, tf.float32), tf.convert_to_tensor(norm.offset)]
+        factor = weights["scales"][k] / np.sqrt(variance + self.norms[k].epsilon)
+        return [tf.constant(np.stack([mean, factor]), tf.float32), weights["offsets"][k]]
 
     def _pass(self, first: int, last: int, params: list[tf.Tensor], source: tf.DType, as_bytes: bool = False):
         """Convolutions first … last on one tile, as `JohnsonForward` computes them, with their `params`
@@ -251,7 +269,8 @@ class TiledStylizer:
                     bytes_in = sources[0][4].dtype == tf.uint8  # argument: a constant would be x · (1/255))
                     prepare = functools.partial(_picture, unit=unit if bytes_in else None, dtype=dtype)
                 else:
-                    norm = given.pop(0), given.pop(0), given.pop(0)
+                    mean_factor, offset = given.pop(0), given.pop(0)
+                    norm = mean_factor[0], mean_factor[1], offset
                     prepare = _relu_norm if source == "norm" else _residual
                     prepare = functools.partial(prepare, norm=norm, dtype=dtype)
                 if x is None:  # the tile with the margins its pass needs (a single convolution's: its padding)
@@ -316,17 +335,18 @@ class TiledStylizer:
             self._layouts = {key: _layout(grid)}
         layout = self._layouts[key]
         stream = None  # the residual stream (1/4 scale), from the first block on
+        weights = self._weights()
         last, ups = len(self.channels) - 1, 3 + 2 * self.blocks
         for first, k, store in schedule(self.blocks, keep):
             residual = self._kind(first)[0] == "as is" and first > 0
             sources = [stream, pieces] if residual else [pieces]
             # a map read for the last time is let go a tile at a time, once its neighbours have read it
-            made, kept, tallies = self._sweep(sources, first, k, stats, layout, store, k == last and as_bytes)
+            made, kept, tallies = self._sweep(sources, first, k, stats, layout, store, k == last and as_bytes, weights)
             if k == last:
                 return self._assemble(made, grid)[:, :height, :width]
             stats = self._fill(stats, k, tallies)
             if store:  # a block's first convolution read the stream (the first block: the head's output)
-                stream = kept if 3 <= first < ups and first % 2 else None if first >= ups else stream
+                stream = kept if self._reads_stream(first) else None if first >= ups else stream
                 pieces = made
         raise AssertionError("the schedule ends with the output convolution")
 
@@ -354,13 +374,13 @@ class TiledStylizer:
         stats[at : at + c], stats[at + c : at + 2 * c] = mean, variance
         return stats
 
-    def _sweep(self, sources, first, last, stats, layout, store, as_bytes) -> tuple[list, list, list]:
+    def _sweep(self, sources, first, last, stats, layout, store, as_bytes, weights) -> tuple[list, list, list]:
         """Every tile once through convolutions first … last, from `sources` (the maps convolution first
         reads, as grids of tiles: [its input] or [the stream, the branch added to it]): the cores made (when
         `store`), their inputs' cores as prepared in float32 (the stream, when it is read), and each one's
         (pixel count, [mean, variance]). The sources are let go a tile at a time, once every tile that reads
         it is done, unless a later pass reads them again (the lean schedule's statistics passes)."""
-        given = [p for k in range(first, last + 1) for p in self._params(k, stats)]
+        given = [p for k in range(first, last + 1) for p in self._params(k, stats, weights)]
         compiled = self._pass(first, last, given, sources[-1][0][0].dtype, as_bytes)
         s_in = self.scales[first - 1] if first else 1
         if first == last:
@@ -378,7 +398,9 @@ class TiledStylizer:
             result, found, prepared = compiled(parts, rows, columns, given, box, self._unit, identity)
             tallies.append((count, found.numpy()))
             if store:
-                made[i][j], kept[i][j] = result, prepared
+                made[i][j] = result
+                if self._reads_stream(first):
+                    kept[i][j] = prepared
                 for r, c in done:  # read by no tile after this one
                     for grid in sources:
                         grid[r][c] = None
