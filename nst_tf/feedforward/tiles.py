@@ -243,7 +243,8 @@ class TiledStylizer:
         at, c = 2 * sum(self.channels[:k]), self.channels[k]
         mean, variance = stats[at : at + c], stats[at + c : at + 2 * c]
         factor = weights["scales"][k] / np.sqrt(variance + self.norms[k].epsilon)
-        return [tf.constant(np.stack([mean, factor]), tf.float32), weights["offsets"][k]]
+        # made float32 here: a float64 array converted by tf.constant runs an eager op (slow on a busy CPU)
+        return [tf.constant(np.stack([mean, factor]).astype(np.float32)), weights["offsets"][k]]
 
     def _pass(self, first: int, last: int, params: list[tf.Tensor], source: tf.DType, as_bytes: bool = False):
         """Convolutions first … last on one tile, as `JohnsonForward` computes them, with their `params`
@@ -444,10 +445,10 @@ def _layout(grid: list[list[tuple[int, int]]]):
 
 
 def _affine(x: tf.Tensor, core: bool, norm: tuple) -> tf.Tensor:
-    """(x − mean)·factor + offset: a tile's core of fewer than 32 channels by `normalize` (5–7× faster than
-    elementwise ops broadcasting 8 channels, 1.5× for 16); its thin margins and maps of 32 channels by the
-    elementwise ops (as fast there, and a batch-norm op costs a quarter of a millisecond to start)."""
-    return normalize(x, *norm) if core and x.shape[-1] < 32 else (x - norm[0]) * norm[1] + norm[2]
+    """(x − mean)·factor + offset: a tile's core by `normalize` (one op, where three elementwise ones, each
+    starting its threads, broadcast a vector of 8 channels 5–7× slower), its thin margins by the elementwise
+    ops (a batch-norm op costs a quarter of a millisecond to start)."""
+    return normalize(x, *norm) if core else (x - norm[0]) * norm[1] + norm[2]
 
 
 def _relu_norm(x: tf.Tensor, core: bool, norm: tuple, dtype: tf.DType) -> tuple[tf.Tensor, tf.Tensor]:
