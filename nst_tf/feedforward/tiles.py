@@ -342,24 +342,17 @@ class TiledStylizer:
             residual = self._kind(first)[0] == "as is" and first > 0
             sources = [stream, pieces] if residual else [pieces]
             # a map read for the last time is let go a tile at a time, once its neighbours have read it
-            made, kept, tallies = self._sweep(sources, first, k, stats, layout, store, k == last and as_bytes, weights)
+            out = None
+            if k == last:  # the only map assembled: each tile's bytes (or floats) put in place as made
+                out = np.empty((1, *source.shape[1:3], 3), np.uint8 if as_bytes else np.float32)
+            made, kept, tallies = self._sweep(sources, first, k, stats, layout, store, out, weights)
             if k == last:
-                return self._assemble(made, grid)[:, :height, :width]
+                return out[:, :height, :width]
             stats = self._fill(stats, k, tallies)
             if store:  # a block's first convolution read the stream (the first block: the head's output)
                 stream = kept if self._reads_stream(first) else None if first >= ups else stream
                 pieces = made
         raise AssertionError("the schedule ends with the output convolution")
-
-    @staticmethod
-    def _assemble(pieces: list[list[tf.Tensor]], grid: list[list[tuple[int, int]]]) -> np.ndarray:
-        """The output's tiles as one (1, H, W, 3) array (the only map ever assembled)."""
-        first = pieces[0][0]
-        out = np.empty((1, grid[0][-1][1], grid[1][-1][1], 3), first.dtype.as_numpy_dtype)
-        for (top, bottom), row in zip(grid[0], pieces, strict=True):
-            for (left, right), piece in zip(grid[1], row, strict=True):
-                out[:, top:bottom, left:right] = piece
-        return out
 
     def _fill(self, stats: np.ndarray, k: int, tallies: list[tuple[int, np.ndarray]]) -> np.ndarray:
         """`stats` with norm k's whole-picture mean and variance from the tiles' (count, [mean, variance])."""
@@ -375,13 +368,14 @@ class TiledStylizer:
         stats[at : at + c], stats[at + c : at + 2 * c] = mean, variance
         return stats
 
-    def _sweep(self, sources, first, last, stats, layout, store, as_bytes, weights) -> tuple[list, list, list]:
+    def _sweep(self, sources, first, last, stats, layout, store, out, weights) -> tuple[list, list, list]:
         """Every tile once through convolutions first … last, from `sources` (the maps convolution first
         reads, as grids of tiles: [its input] or [the stream, the branch added to it]): the cores made (when
         `store`), their inputs' cores as prepared in float32 (the stream, when it is read), and each one's
         (pixel count, [mean, variance]). The sources are let go a tile at a time, once every tile that reads
         it is done, unless a later pass reads them again (the lean schedule's statistics passes)."""
         given = [p for k in range(first, last + 1) for p in self._params(k, stats, weights)]
+        as_bytes = out is not None and out.dtype == np.uint8
         compiled = self._pass(first, last, given, sources[-1][0][0].dtype, as_bytes)
         s_in = self.scales[first - 1] if first else 1
         if first == last:
@@ -394,11 +388,13 @@ class TiledStylizer:
         identity = self._constants[depth]
         shape = [len(row) for row in sources[0]]
         made, kept, tallies = [[None] * n for n in shape], [[None] * n for n in shape], []
-        for (i, j), around, rows, columns, box, count, done in layout(s_in, margin, mode, self.scales[last]):
+        for (i, j), origin, around, rows, columns, box, count, done in layout(s_in, margin, mode, self.scales[last]):
             parts = [[grid[r][c] for r, c in around] for grid in sources]
             result, found, prepared = compiled(parts, rows, columns, given, box, self._unit, identity)
             tallies.append((count, found.numpy()))
-            if store:
+            if out is not None:  # the output's tile, in place
+                out[:, origin[0] : origin[0] + result.shape[1], origin[1] : origin[1] + result.shape[2]] = result
+            elif store:
                 made[i][j] = result
                 if self._reads_stream(first):
                     kept[i][j] = prepared
@@ -410,9 +406,10 @@ class TiledStylizer:
 
 def _layout(grid: list[list[tuple[int, int]]]):
     """`layout(scale, margin, mode, out_scale)`: for every tile of the `grid` (its cores' [(start, stop)] down
-    and across, full-resolution px), what a pass reads and makes: ((i, j), the 3×3 tiles around it, the
-    rows' and the columns' margins (`_margins`, as index vectors), the core's box in the tile read (full-
-    resolution px), the core's pixels at `out_scale`); tensors made once a picture for each kind of read."""
+    and across, full-resolution px), what a pass reads and makes: ((i, j), its core's top left corner (full-
+    resolution px), the 3×3 tiles around it, the rows' and the columns' margins (`_margins`, as index
+    vectors), the core's box in the tile read (full-resolution px), the core's pixels at `out_scale`, the
+    tiles read by no tile after it); tensors made once a picture for each kind of read."""
     cache: dict[tuple, list] = {}
 
     def layout(scale: int, margin: int, mode: str, out_scale: int) -> list:
@@ -437,7 +434,7 @@ def _layout(grid: list[list[tuple[int, int]]]):
                     box = tf.constant([top - y0, bottom - y0, left - x0, right - x0], tf.int32)
                     count = (bottom - top) * (right - left) // out_scale**2
                     done = [tile for tile, n in last.items() if n == i * columns + j]
-                    tiles.append(((i, j), around, index[0][i], index[1][j], box, count, done))
+                    tiles.append(((i, j), (top, left), around, index[0][i], index[1][j], box, count, done))
             cache[key] = tiles
         return cache[key]
 
