@@ -6,30 +6,39 @@ therefore disagree with each other and with the whole picture (visible seams, a 
 `TiledStylizer` keeps the statistics whole by running the network one convolution at a time over the
 whole picture, tile by tile, and storing each convolution's raw output (before its norm):
 
-- a pass of convolution k runs every tile from the stored map before it (normalised with the now exact
-  statistics of the norm before it), writes its tile's core into the next map and takes the core's
-  moments: per tile a float32 mean and variance (`tf.nn.moments`, as the whole pass takes them), combined
-  over the tiles in float64 (Chan et al.'s parallel update), so the next pass has the whole picture's;
-- the residual stream lives in one stored 1/4-scale map, updated in place (x += IN(branch)) between passes;
-- every convolution thus runs once ("kept" schedule, each layer's map kept: the stored maps peak at a
-  full- and a half-resolution float32 map, `KEPT_PER_PIXEL`), or, where the budget cannot hold the
-  full-resolution maps, the two convolutions whose output is full resolution (conv1 and up2) run twice:
-  once for their statistics alone, once fused with the convolution after them ("lean" schedule,
-  `HELD_PER_PIXEL`: the 1/2- and 1/4-scale maps only).
+- every map is kept as its tiles' cores, one TensorFlow tensor a tile (nothing is assembled but the
+  output, each tile's bytes put in place as made); a pass of convolution k reads each tile with exactly
+  the margins its convolution needs from the neighbouring tiles' cores (its own rows reflected past the
+  picture's edge, as the whole pass pads: `_margins`, `_region`), normalises them with the now exact
+  statistics of the norm before it, and makes exactly the tile's core of the next map and the core's
+  moments, summed as `networks.moments` sums them (float32 rows, float64 over the rows), combined over
+  the tiles in float64 (Chan et al.'s parallel update), so the next pass has the whole picture's;
+- the residual stream (1/4 scale) is the first block's input as its pass normalised it, then each later
+  block's first convolution adds the previous block's branch as it reads the stream (x + IN(y)), keeping
+  the sum as the next stream: no pass of its own;
+- a map read for the last time is let go a tile at a time, once its neighbours have read it;
+- every convolution thus runs once ("kept" schedule: the stored maps peak at a full- and a half-resolution
+  float32 map, `KEPT_PER_PIXEL`), or, where the budget cannot hold the full-resolution maps, the two
+  convolutions whose output is full resolution (conv1 and up2) run twice: once for their statistics
+  alone, once fused with the convolution after them, on tiles with `receptive_halo` px of neighbours
+  ("lean" schedule, `HELD_PER_PIXEL`: the 1/2- and 1/4-scale maps only).
 
-This replaced a scheme that stored only 1/4-scale maps and recomputed the head and tail from the picture for
-every norm: the full-resolution 9×9 convolution ran four times, and the statistics were float64 sums of x
-and x² over each core; it took 2.4× the whole picture's time (README, "Print-size pictures"). Statistics
-from a downscaled copy of the picture were measured too and are not faithful (`benchmarks/print_size.py
---downscaled`).
+Each tile's pass is one traced function (shared by every tile shape and, for passes of one kind, every
+layer) called as its concrete function, with a core's norm as one fused batch-norm op: on a 2-core CPU the
+fixed cost of each call and of each op a tile runs is what tiles add to the whole pass's time (README,
+"Print-size pictures"). This replaced (7 Dec 2026) maps stored in NumPy, each copied into a tile's input,
+its core sliced out and copied back, with the residual sums in place in NumPy (1.4–1.6× the whole
+picture's time at 1–3 MP), and before that a scheme that recomputed the head and tail for every norm
+(2.4×). Statistics from a downscaled copy of the picture were measured too and are not faithful
+(`benchmarks/print_size.py --downscaled`).
 
 Every convolution reaches at most 4 full-resolution pixels (9×9 at full scale, 3×3 at 1/2 and 1/4, the
-upsampling convolutions at their low resolution), so a tile carries 4 px of its real neighbours per
-convolution of its pass (`MARGIN`): each core pixel sees exactly what it sees in the whole picture (the
-reflection pads act only on the margin; at the picture's real edges the tile's edge is the picture's edge).
-The picture is first reflect-padded to a multiple of the network's stride (as `JohnsonForward` does) and
-tile cores start at multiples of it, so strided layers' cores are whole pixels. Cores then agree with the
-whole-picture pass to float rounding and are placed side by side (a blend would average equal values).
+upsampling convolutions at their low resolution; `MARGIN`), so each core pixel sees exactly what it sees
+in the whole picture. The picture is first reflect-padded to a multiple of the network's stride (as
+`JohnsonForward` does) and tile cores start at multiples of it, so strided layers' cores are whole
+pixels; no core is thinner than two strides (`tile_starts`), so an edge tile reflects its own rows and a
+neighbour lends whole margins. Cores then agree with the whole-picture pass to float rounding and are
+placed side by side (a blend would average equal values).
 """
 
 from __future__ import annotations
@@ -68,6 +77,9 @@ WHOLE_PER_PIXEL = 190.0  # the picture, the result and every activation of the w
 # Tiled, the most held at once besides the photo as bytes (3, and a batch's copy of it, 3): "kept", the full-
 # and half-resolution raw maps of convolutions 1 and 2 (32 + 16); "lean", three 1/4-scale maps (the residual
 # stream, a block's two branches: 8 + 8 + 8; later, a half-scale map and the result as bytes, 16 + 3).
+# The maps live in TensorFlow's allocator, which keeps its peak resident after the picture (the result is
+# then written beside it); one picture is not copied into a batch (`stylize_photos`): 27 MP at 2G peaked
+# at 1.68 GiB, planned 1.70 (README, "Print-size pictures").
 KEPT_PER_PIXEL = 54.0
 HELD_PER_PIXEL = 30.0
 TILE_PER_PIXEL = 200.0  # one tile's pass (two convolutions at most) per pixel of the tile with its margins
