@@ -48,7 +48,8 @@ def test_tiles_equal_the_whole_picture(network, shape, tile, keep):
         assert tiled.tiles > 1
     # tiles of every shape (edge tiles are smaller) share one trace a pass: no retracing per shape
     assert all(f.experimental_get_tracing_count() == 1 for f in tiled._passes.values())
-    # and the five residual blocks share two (their first and second convolutions): 10 passes, 2 traces
+    # and the five residual blocks share two (the later blocks' first convolutions, which add the previous
+    # branch to the stream as they read it; the second ones, with the first block's first): 10 passes, 2 traces
     blocks = [key for key in tiled._passes if key[0] in ((("as is", "3x3", 1),), (("norm", "3x3", 1),))]
     assert len(blocks) == 2
 
