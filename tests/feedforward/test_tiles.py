@@ -112,4 +112,3 @@ def test_an_edge_core_keeps_the_rows_its_reflection_and_neighbours_need():
     assert _margins(starts, 1, 4, 1, "symmetric") == (0, [1], 1, [2])  # the edge row repeated
     assert _margins(starts, 0, 1, 4, "reflect") == (0, [4, 3, 2, 1], 1, [0, 1, 2, 3])
     assert _margins(starts, 1, 1, 4, "clip") == (0, [4, 5, 6, 7], 1, [])  # nothing past the edge
-
