@@ -178,7 +178,8 @@ def stylize_photos(
             plan = stylizer.plan(height, width, settings, len(indices))
             groups = [indices] if plan.tile is None else [[i] for i in indices]
             for group in groups:
-                batch = np.concatenate([pictures[i] for i in group], axis=0)
+                # one picture goes in as it is: a copy of a print-size photo would stay beside its result
+                batch = pictures[group[0]] if len(group) == 1 else np.concatenate([pictures[i] for i in group], 0)
                 start = time.perf_counter()
                 if plan.tile is None:
                     out = stylizer(_as_float(batch))

@@ -48,7 +48,8 @@ def test_tiles_equal_the_whole_picture(network, shape, tile, keep):
         assert tiled.tiles > 1
     # tiles of every shape (edge tiles are smaller) share one trace a pass: no retracing per shape
     assert all(f.experimental_get_tracing_count() == 1 for f in tiled._passes.values())
-    # and the five residual blocks share two (their first and second convolutions): 10 passes, 2 traces
+    # and the five residual blocks share two (the later blocks' first convolutions, which add the previous
+    # branch to the stream as they read it; the second ones, with the first block's first): 10 passes, 2 traces
     blocks = [key for key in tiled._passes if key[0] in ((("as is", "3x3", 1),), (("norm", "3x3", 1),))]
     assert len(blocks) == 2
 
@@ -93,3 +94,21 @@ def test_a_picture_kept_as_bytes_gives_the_bytes_of_the_float_result(network):
         assert got.dtype == np.uint8 and got.shape == (1, 72, 90, 3)
         # the same convolutions on the same tiles, by either schedule, give the same values: not one byte off
         assert np.array_equal(got[0], to_uint8(floats))
+
+
+def test_an_edge_core_keeps_the_rows_its_reflection_and_neighbours_need():
+    """The last core is never thinner than `least` (it reflects its own rows: two at 1/4 scale): the one
+    before lends it rows when it has them to spare, else takes it in; and a tile's margins come from its
+    neighbours inside the picture, from its own rows reflected (or repeated, or none) past the edge."""
+    from nst_tf.feedforward.tiles import _margins, tile_starts
+
+    assert tile_starts(1028, 1024, 8) == [(0, 1020), (1020, 1028)]  # 4 px would be one row at 1/4 scale
+    assert tile_starts(12, 8, 8) == [(0, 12)]  # 8 px cannot lend 4 and keep 8
+    assert tile_starts(16, 8, 8) == [(0, 8), (8, 16)]
+    starts = [(0, 8), (8, 20)]  # two tiles down, at 1/4 scale 2 and 3 rows
+    # (tile lending the rows before, their rows in its core, the tile lending those after, theirs)
+    assert _margins(starts, 0, 4, 1, "reflect") == (0, [1], 1, [0])  # row -1 is row 1; then tile 1's first
+    assert _margins(starts, 1, 4, 1, "reflect") == (0, [1], 1, [1])  # tile 0's last; row 3 is row 1
+    assert _margins(starts, 1, 4, 1, "symmetric") == (0, [1], 1, [2])  # the edge row repeated
+    assert _margins(starts, 0, 1, 4, "reflect") == (0, [4, 3, 2, 1], 1, [0, 1, 2, 3])
+    assert _margins(starts, 1, 1, 4, "clip") == (0, [4, 5, 6, 7], 1, [])  # nothing past the edge
