@@ -86,14 +86,20 @@ def choose_optimisation(page, iterations: int, size: int) -> None:
     page.fill("#size", str(size))
 
 
+def watch_counter(page, element_id: str) -> list[int]:
+    """Every value the page writes into the counter `element_id`, in order (a MutationObserver reporting back)."""
+    seen: list[int] = []
+    page.expose_function("reportCounter", lambda text: seen.append(int(text)))
+    page.evaluate(
+        f"new MutationObserver(() => window.reportCounter(document.getElementById('{element_id}').textContent))"
+        f".observe(document.getElementById('{element_id}'), {{childList: true}})"
+    )
+    return seen
+
+
 def test_an_optimisation_updates_its_progress_on_the_page(page):
     choose_optimisation(page, iterations=12, size=64)
-    seen = []
-    page.expose_function("reportStep", lambda text: seen.append(int(text)))
-    page.evaluate(
-        "new MutationObserver(() => window.reportStep(document.getElementById('iteration').textContent))"
-        ".observe(document.getElementById('iteration'), {childList: true})"
-    )
+    seen = watch_counter(page, "iteration")
     page.click("#run")
     page.wait_for_function("document.getElementById('score').textContent.startsWith('score:')", timeout=TIMEOUT_MS)
     assert seen[-1] == 12 and len(set(seen)) > 1  # the counter moved step by step, up to the last
@@ -133,12 +139,7 @@ def test_a_clip_through_a_network_moves_the_progress_bar_and_ends_in_a_video_ele
     page.check("#network-the_scream", force=True)
     page.fill("#size", "64")
     page.fill("#frames", "8")
-    seen = []
-    page.expose_function("reportFrame", lambda done: seen.append(int(done)))
-    page.evaluate(
-        "new MutationObserver(() => window.reportFrame(document.getElementById('frames-done').textContent))"
-        ".observe(document.getElementById('frames-done'), {childList: true})"
-    )
+    seen = watch_counter(page, "frames-done")
     page.click("#run")
     page.wait_for_function("document.getElementById('result-video').hasAttribute('src')", timeout=TIMEOUT_MS)
     assert seen[-1] == 8 and len(set(seen)) > 2  # the bar moved frame by frame, up to the last
