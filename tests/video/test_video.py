@@ -8,6 +8,7 @@ import wave
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from nst_tf.records import Step
 from nst_tf.video import flow as vflow
@@ -62,6 +63,12 @@ def test_probe_and_read_a_clip_made_here(tmp_path):
     assert np.array_equal(errors.argmin(axis=1), np.arange(8))  # each frame read is the one written there
     assert len(list(vio.read_frames(info.path, size=(24, 32), limit=3))) == 3
     assert next(vio.read_frames(info.path, size=(24, 32))).shape == (1, 24, 32, 3)
+
+
+def test_the_shipped_sample_clip_is_what_images_readme_says():
+    # the README's video command runs on images/bunny.mp4: a fresh clone must hold a real clip with sound
+    info = vio.probe(ROOT / "images" / "bunny.mp4")
+    assert (info.fps, info.width, info.height, info.frames, info.audio_codec) == (25.0, 320, 180, 50, "aac")
 
 
 def test_writer_keeps_fps_size_and_sound(tmp_path):
