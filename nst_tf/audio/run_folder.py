@@ -22,6 +22,7 @@ from nst_tf.io.rundir import RunFolder
 from nst_tf.io.sound import write_wav
 from nst_tf.io.steplog import StepColumns, StepLog
 from nst_tf.records import Step
+from nst_tf.runtime import native_stderr_silenced
 
 METRIC_FIELDS = ("iteration", "total", "content", "style", "tv", "seconds", "evaluations")
 KIND = "audio"
@@ -56,7 +57,10 @@ class AudioRunFolder:
 
             with self._board.writer.as_default(step=step):
                 clip = tf.constant(np.clip(samples, -1, 1)[None, :, None], tf.float32)  # (1, samples, 1)
-                tf.summary.audio(name, clip, self.rate, max_outputs=1)
+                # TensorFlow's first string op says on fd 2 that oneDNN has no DT_STRING kernel (even on AVX-512):
+                # a native line the one-line stderr promise does not allow, and nothing the user can act on
+                with native_stderr_silenced():
+                    tf.summary.audio(name, clip, self.rate, max_outputs=1)
         return path
 
     def step(self, iteration: int, costs: dict[str, float], seconds: float, evaluations: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from nst_tf.runtime import import_tensorflow_quietly
 from nst_tf.score import EXPLANATION, load_pictures, report_lines
 
 
@@ -34,6 +35,7 @@ def command(args: argparse.Namespace) -> int:
         ImageError, WeightsError: a bad picture or missing evaluator weights (the caller prints one line, 2).
     """
     pictures = load_pictures(args.result, args.content, args.style)
+    import_tensorflow_quietly()  # TensorFlow's native start-up and CUDA-probing lines stay off stderr, as in `run`
     from nst_tf.score import score_pictures  # TensorFlow: only once the pictures are known to be good
 
     report = score_pictures(pictures["result"], pictures["content"], pictures["style"])

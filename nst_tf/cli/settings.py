@@ -77,7 +77,8 @@ def add_setting_options(parser: argparse.ArgumentParser, names: Iterable[str] | 
     group.add_argument("--preset", choices=list(PRESETS), help="starting recipe (default: default)")
     for field in setting_fields(names):
         meta = field.metadata
-        help_text = f"{meta['help']} ({defaults_text(field.name)})".replace("%", "%%")
+        said = "(default" in meta["help"]  # a help that names its default itself (--max-memory: what is free)
+        help_text = (meta["help"] if said else f"{meta['help']} ({defaults_text(field.name)})").replace("%", "%%")
         if meta["parse"] == "bool":
             group.add_argument(
                 flag_name(field), dest=field.name, action=argparse.BooleanOptionalAction, default=None, help=help_text

@@ -66,6 +66,14 @@ def test_no_flags_give_the_dataclass_defaults(command):
     assert made == cls(**required)
 
 
+def test_no_flag_states_its_default_twice():
+    # run --help said "(default: what is free) (default: none)" for --max-memory: the field's own words, then
+    # the preset table's None
+    for name, sub in _subparsers().items():
+        for action in sub._actions:
+            assert (action.help or "").count("(default") <= 1, (name, action.option_strings, action.help)
+
+
 def test_the_defaults_that_had_drifted_are_the_ones_users_got():
     # train --help said the TV weight defaults to 10 while TrainSettings used 100 (what training used);
     # universal-train's --batch defaulted to 4 and DecoderTraining to 8 (Python trained other decoders).
