@@ -8,8 +8,13 @@ reads these instances for `--help`). No TensorFlow import.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nst_tf.config import PAPER_STYLE_LAYERS, Config
 from nst_tf.errors import ConfigError
+
+if TYPE_CHECKING:
+    from nst_tf.vgg.weights.base import Preprocessing, VGGWeights
 
 # --- presets -----------------------------------------------------------------------------------------
 
@@ -174,6 +179,41 @@ CS231N = Config(
 # What a run of a preset says on stderr (where it departs from its source in a way the user must know).
 PRESET_NOTES = {"cs231n": "cs231n preset: VGG19 conv3_1 stands in for SqueezeNet 1.1 features[3] (content), "
                 "conv2_1, conv3_2, conv4_1, conv4_2 for features[1, 4, 6, 7] (style)"}  # fmt: skip
+# The network input's scale each recipe's cost weights were set for (Preprocessing.scale / its std): torchvision's
+# RGB / ImageNet std (1 / 0.226 on average) for the PyTorch tutorial and cs231n, MatConvNet's 0-255 for the TF1
+# course; "mastering-pytorch" and "course-tf2" feed [0, 1] whatever the weights (input_preprocessing "none").
+SOURCE_INPUT_SCALES = {"pytorch-tutorial": 1 / 0.226, "cs231n": 1 / 0.226, "course": 255.0}
+# Beyond this factor between the source's input scale and the weights' the balance is another recipe's: the
+# features grow about linearly with the input (ReLU networks; the biases make it approximate), a content cost as
+# its square and a Gram cost as its fourth power, so β/α moves by the factor squared (4x at 2).
+INPUT_SCALE_TOLERANCE = 2.0
+
+
+def preset_notes(config: Config, weights: VGGWeights, preprocessing: Preprocessing) -> list[str]:
+    """The lines a run of `config`'s preset says on stderr, on `weights` fed through `preprocessing`.
+
+    The cs231n stand-ins' note on VGG weights; and, for a recipe run on trained weights whose input is at another
+    scale than its source's (the PyTorch tutorial on `imagenet-vgg16`'s 0-255 pixels: about 57x torchvision's),
+    unless --style-weight was changed, how far the recipe's balance moved and the style weight that keeps it.
+    The numbers stay the recipe's: a preset reproduces its source, and the note says what to change.
+    """
+    stand_ins = config.preset in PRESET_NOTES and weights.architecture != "squeezenet1_1"  # SqueezeNet: the source's
+    notes = [PRESET_NOTES[config.preset]] if stand_ins else []
+    source = SOURCE_INPUT_SCALES.get(config.preset) if config.input_preprocessing != "none" else None
+    if source is None or weights.source == "random" or config.style_weight != PRESETS[config.preset].style_weight:
+        return notes  # random weights were trained on no input scale: no balance to keep
+    ratio = preprocessing.input_scale / source
+    if not 1 / INPUT_SCALE_TOLERANCE <= ratio <= INPUT_SCALE_TOLERANCE:
+        factor, larger = max(ratio, 1 / ratio), ratio > 1
+        notes.append(
+            f"{config.preset} preset: its style weight {config.style_weight:g} was set for a network input "
+            f"{factor:.3g}x {'smaller' if larger else 'larger'} than these weights take, so style weighs about "
+            f"{factor**2:.3g}x {'more' if larger else 'less'} than in the recipe; "
+            f"--style-weight {config.style_weight / ratio**2:.3g} keeps its balance"
+        )
+    return notes
+
+
 PRESETS: dict[str, Config] = {
     "default": DEFAULT,
     "course": COURSE,

@@ -142,3 +142,28 @@ def test_compare_reports_each_presets_parity(tmp_path, capsys, name):
     # float64) and the float32/float64 rounding envelope (nst_tf.parity): rounding alone cannot fail either
     assert report["failed"] == [] and report["within_tolerance"] is True, report["verdict"]
     assert code == 0
+
+
+def test_a_recipe_on_weights_fed_at_another_scale_says_the_style_weight_that_keeps_its_balance():
+    import dataclasses
+
+    from nst_tf.presets import preset_notes
+    from nst_tf.vgg.weights.base import CAFFE, MATCONVNET, TORCHVISION, random_weights
+
+    random = random_weights()
+    trained = dataclasses.replace(random, source="imagenet-vgg16")  # the notes read the source and the scale
+    tutorial = preset("pytorch-tutorial")
+    [note] = preset_notes(tutorial, trained, CAFFE)  # imagenet-vgg16: 0-255, about 57x torchvision's
+    ratio = 255.0 * 0.226  # CAFFE's input scale over the one the tutorial's beta = 1e6 was set for
+    suggested = float(note.rsplit("--style-weight ", 1)[1].split()[0])
+    assert suggested == pytest.approx(1e6 / ratio**2, rel=1e-2)  # 1e6 / 3321 = 301; printed to 3 digits
+    assert "more than in the recipe" in note and f"{ratio**2:.3g}x" in note
+    assert preset_notes(tutorial, trained, TORCHVISION) == []  # its own input scale (1 / 0.226)
+    assert preset_notes(tutorial.replace(style_weight=300.0), trained, CAFFE) == []  # the user chose
+    assert preset_notes(tutorial, random, CAFFE) == []  # random weights: no input scale was learnt
+    assert preset_notes(preset("mastering-pytorch"), trained, CAFFE) == []  # feeds [0, 1] as is
+    assert preset_notes(preset("course"), trained, MATCONVNET) == []  # the course's own 0-255
+    [course] = preset_notes(preset("course"), trained, TORCHVISION)  # the other way round
+    assert "less than in the recipe" in course
+    stand_ins, scale = preset_notes(preset("cs231n"), trained, CAFFE)
+    assert "SqueezeNet" in stand_ins and "--style-weight 0.000301" in scale

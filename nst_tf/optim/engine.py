@@ -30,7 +30,7 @@ from nst_tf.optim.pictures import inputs_for_mode
 from nst_tf.optim.records import OptimizerState, PixelTarget, Stage, Step
 from nst_tf.optim.stages import needed_layers, run_stages
 from nst_tf.optim.tiled import run_tiled_stage
-from nst_tf.presets import PRESET_NOTES
+from nst_tf.presets import preset_notes
 from nst_tf.vgg.extractor import FeatureExtractor, build_extractor
 
 log = logging.getLogger(__name__)
@@ -107,8 +107,8 @@ def stylize(
     if config.precision == "auto":  # a run resolved it at its start; a library call: what the extractor does
         bfloat16 = getattr(extractor, "compute_dtype", "float32") == "bfloat16"
         config = config.replace(precision="bfloat16" if bfloat16 else "float32")
-    if (note := PRESET_NOTES.get(config.preset)) and extractor.weights.architecture != "squeezenet1_1":
-        log.warning(note)  # the VGG stand-ins' note; SqueezeNet weights are the source's own network
+    for note in preset_notes(config, extractor.weights, extractor.preprocessing):
+        log.warning(note)
     missing = needed_layers(config, bool(style_list)) - set(extractor.layer_names)
     if missing:
         raise ConfigError(f"the extractor given does not compute {', '.join(sorted(missing))}")

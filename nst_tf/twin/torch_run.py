@@ -28,7 +28,7 @@ from nst_tf.optim import lbfgs
 from nst_tf.optim.pictures import initial_image, inputs_for_mode, normalised_blend
 from nst_tf.optim.records import COST_NAMES, Stage, Step
 from nst_tf.optim.stages import run_stages
-from nst_tf.presets import PRESET_NOTES
+from nst_tf.presets import preset_notes
 from nst_tf.twin import torch_costs as costs
 from nst_tf.twin.torch_vgg import TorchVGG, build_extractor, resolve_device
 from nst_tf.vgg.weights import VGGWeights
@@ -298,7 +298,7 @@ def stylize(
     every = config.snapshot_every if snapshot_every is None else snapshot_every
     device = resolve_device(config.device)
     extractor = build_extractor(config, weights, dtype, device)
-    if (note := PRESET_NOTES.get(config.preset)) and extractor.weights.architecture != "squeezenet1_1":
-        log.warning(note)  # the VGG stand-ins' note; SqueezeNet weights are the source's own network
+    for note in preset_notes(config, extractor.weights, extractor.preprocessing):
+        log.warning(note)
     runner = stage_runner(dtype)
     yield from run_stages(extractor, content, style_list, config, style_blend, every, None, device, runner)

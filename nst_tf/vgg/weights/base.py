@@ -31,6 +31,11 @@ class Preprocessing:
     mean: tuple[float, float, float]  # in channel_order, in scaled units
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)  # in channel_order, in scaled units (torchvision's)
 
+    @property
+    def input_scale(self) -> float:
+        """How large one unit of [0, 1] RGB is at the network's input: scale over the channels' mean std."""
+        return self.scale / (sum(self.std) / 3)
+
     def to_dict(self) -> dict:
         return {
             "channel_order": self.channel_order,
