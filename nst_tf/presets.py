@@ -194,7 +194,8 @@ def preset_notes(config: Config, weights: VGGWeights, preprocessing: Preprocessi
 
     The cs231n stand-ins' note on VGG weights; and, for a recipe run on trained weights whose input is at another
     scale than its source's (the PyTorch tutorial on `imagenet-vgg16`'s 0-255 pixels: about 57x torchvision's),
-    unless --style-weight was changed, how far the recipe's balance moved and the style weight that keeps it.
+    unless --style-weight was changed, how far the recipe's balance moved and the style weight that undoes it (an
+    estimate from the input alone: the trained layers' gains differ too, so it is where to start looking).
     The numbers stay the recipe's: a preset reproduces its source, and the note says what to change.
     """
     stand_ins = config.preset in PRESET_NOTES and weights.architecture != "squeezenet1_1"  # SqueezeNet: the source's
@@ -209,7 +210,7 @@ def preset_notes(config: Config, weights: VGGWeights, preprocessing: Preprocessi
             f"{config.preset} preset: its style weight {config.style_weight:g} was set for a network input "
             f"{factor:.3g}x {'smaller' if larger else 'larger'} than these weights take, so style weighs about "
             f"{factor**2:.3g}x {'more' if larger else 'less'} than in the recipe; "
-            f"--style-weight {config.style_weight / ratio**2:.3g} keeps its balance"
+            f"--style-weight {config.style_weight / ratio**2:.3g} undoes that factor"
         )
     return notes
 
