@@ -33,7 +33,7 @@ apply's memory model (nst_tf/feedforward/tiles.py) was fitted from these rows (7
     done
     $B --megapixels 12 --routes apply --out whole12.json     # and --precision float32
     $B --megapixels 6 --routes apply-tiled --tile 512 --max-memory 1300M --out lean6.json
-    PYTHONPATH=. python benchmarks/print_size.py --fit *.json
+    PYTHONPATH=. python benchmarks/print_size.py --fit *.json    # the rows measured: benchmarks/print_size_memory.json
 
 (the lean schedule forced by a budget: 3 MP at 1150M, 6 MP at 1300M, 12 MP at 1500M). --fit prints every row's
 estimate by the model as it stands against its peak (the worst of --repeat's), and the least squares of the
@@ -326,7 +326,8 @@ def fit(paths: list[str]) -> int:
                 model.fixed + stream + (model.kept if keep else model.held) * height * width + model.tile * side**2
             )
         budget = parse_memory(row["max_memory"]) if row.get("max_memory") else None
-        fits = "" if budget is None else ("within" if peak <= budget else "**OVER**") + f" {budget / 2**30:g} GiB"
+        fits = "" if budget is None else "within" if peak <= budget else "**OVER**"
+        fits += f" {budget / 2**30:.2f} GiB ({peak / budget:.0%})" if budget else ""
         plan = f"tiles of {row['tile']}" + (", kept" if keep else ", lean") if row["tile"] else "whole"
         worst = min(worst, estimate / peak)
         print(f"| {row['route']} | {row['precision']} | {width}x{height} | {plan} | {peak / mib:.0f} | "
