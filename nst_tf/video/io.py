@@ -1,5 +1,9 @@
 """Video files in and out: `probe` (checks and describes an input), `read_frames`, `VideoWriter`.
 
+A still picture is no clip, though ffmpeg reads a PNG or a JPEG as one frame: `still_picture` tells it by its
+content (what Pillow opens as one frame), and `probe` refuses it; the command and the web page share this
+check. A one-frame clip in a video container is a clip (as `--frames 1` of a longer one is).
+
 Everything goes through `imageio` with `imageio-ffmpeg` (its wheel carries an ffmpeg binary), so any
 format that ffmpeg reads is an input. Frames are (1, H, W, 3) float32 RGB in [0, 1], the project's picture
 layout. `VideoWriter` writes to a temporary file beside the output and moves it into place when closed, so
@@ -91,9 +95,28 @@ def check_input(path: str | os.PathLike) -> Path:
     return path
 
 
+# Formats Pillow identifies but that hold video: an MPEG-1/2 elementary stream (.m1v, .m2v) opens as "MPEG" (its
+# sequence header read for the size alone), one frame as far as Pillow knows, though ffmpeg reads every frame.
+_MOVING_FORMATS = {"MPEG"}
+
+
+def still_picture(path: str | os.PathLike) -> bool:
+    """Whether `path` is a picture of one frame, by its content (an animated GIF or WebP is a clip)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as picture:
+            return getattr(picture, "n_frames", 1) == 1 and picture.format not in _MOVING_FORMATS
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Check that `path` is a video with at least one frame and describe it; ConfigError otherwise."""
+    """Check that `path` is a video with at least one frame, not a still picture, and describe it; ConfigError
+    otherwise."""
     path = check_input(path)
+    if still_picture(path):
+        raise ConfigError(f"{path}: a still picture, not a clip (pictures go to apply, universal or run)")
     reader = _reader(path)
     try:
         meta = reader.get_meta_data()

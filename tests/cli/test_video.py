@@ -59,6 +59,27 @@ def test_what_is_not_a_video_is_refused(tmp_path, case):
     assert snapshot(tmp_path) == before
 
 
+def test_a_still_picture_is_refused_before_a_model_loads_and_a_one_frame_clip_is_made(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from nst_tf.video import session
+
+    user = tmp_path / "user"
+    user.mkdir()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(user / "picture.png")
+    make_clip(user / "one.mp4", 1, fps=5.0)
+    before = snapshot(tmp_path)
+    loaded = []
+    monkeypatch.setattr(session, "load_route", lambda *args, **kwargs: loaded.append(args) or 1 / 0)
+    result = cli("video", user / "picture.png", "-o", tmp_path / "out.mp4", "--model", "starry_night")
+    assert_one_line(result, 2, "picture.png: a still picture, not a clip")
+    assert snapshot(tmp_path) == before and loaded == []  # refused before the route (the model) was loaded
+    monkeypatch.undo()
+    made = cli("video", user / "one.mp4", "-o", tmp_path / "one.mp4", "--model", "starry_night", "--json")
+    assert made.rc == 0, made.err
+    assert json.loads(made.out)["frames"] == 1 and len(list(vio.read_frames(tmp_path / "one.mp4"))) == 1
+
+
 def test_a_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "pipe.mp4"
     os.mkfifo(fifo)

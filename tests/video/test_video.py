@@ -220,6 +220,26 @@ def test_probe_refuses_what_is_not_a_video(tmp_path):
         vio.probe(tmp_path / "missing.mp4")
 
 
+def test_a_still_picture_is_no_clip_and_a_one_frame_clip_is(tmp_path):
+    from PIL import Image
+
+    picture = Image.fromarray((textured(48, 64)[0] * 255).astype(np.uint8))
+    for name in ("still.png", "still.jpg", "still.mp4"):  # a still by its content, whatever its name
+        picture.save(tmp_path / name, format="JPEG" if name.endswith(".jpg") else "PNG")
+        with pytest.raises(vio.ConfigError, match=f"{name}: a still picture, not a clip"):
+            vio.probe(tmp_path / name)
+    picture.save(tmp_path / "moving.gif", save_all=True, append_images=[picture.rotate(180)], duration=100)
+    assert not vio.still_picture(tmp_path / "moving.gif")  # an animated GIF is a clip (ffmpeg reads it)
+    make_clip(tmp_path / "one.mp4", 1)
+    ffmpeg = [__import__("imageio_ffmpeg").get_ffmpeg_exe(), "-loglevel", "error"]
+    lavfi = ["-f", "lavfi", "-i", "testsrc=s=64x48:r=25", "-frames:v", "3", "-c:v", "mpeg1video", "-f", "mpeg1video"]
+    subprocess.run([*ffmpeg, *lavfi, str(tmp_path / "stream.mpg")], check=True)  # Pillow opens it as one frame
+    for name, frames in (("one.mp4", 1), ("stream.mpg", 3)):
+        assert not vio.still_picture(tmp_path / name)
+        info = vio.probe(tmp_path / name)
+        assert (info.width, info.height, len(list(vio.read_frames(info.path)))) == (64, 48, frames)
+
+
 def test_only_a_route_that_needs_the_start_gets_it():
     frames = pan_zoom_clip(textured(), 3, SIZE)
 
