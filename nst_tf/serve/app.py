@@ -35,7 +35,16 @@ from nst_tf.errors import NSTError
 from nst_tf.presets import PRESETS
 from nst_tf.serve import clips, routes
 from nst_tf.serve.jobs import FINAL, Job, JobQueue
-from nst_tf.serve.workspace import UPLOAD_LIMIT, TooLarge, Workspace, is_id, new_id, samples, shipped_networks
+from nst_tf.serve.workspace import (
+    UPLOAD_LIMIT,
+    TooLarge,
+    Workspace,
+    is_id,
+    new_id,
+    sample_clips,
+    samples,
+    shipped_networks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +91,7 @@ async def options(request: Request) -> JSONResponse:
     return JSONResponse(
         {
             "samples": list(samples()),
+            "clips": list(sample_clips()),
             "networks": networks,
             "methods": list(routes.METHODS),
             "presets": list(PRESETS),
@@ -98,9 +108,10 @@ async def options(request: Request) -> JSONResponse:
 
 
 async def sample(request: Request) -> Response:
-    found = samples().get(request.path_params["name"])
+    name = request.path_params["name"]
+    found = samples().get(name) or sample_clips().get(name)
     if found is None:
-        raise HTTPException(404, "no such sample picture")
+        raise HTTPException(404, "no such sample")
     return FileResponse(found)
 
 

@@ -1,6 +1,7 @@
 """The page's video route: a short uploaded clip through a shipped network or a painting, frame by frame.
 
-The upload is checked by content in `nst_tf.serve.workspace.check_clip`. `plan_video_job(request,
+The upload is checked by content in `nst_tf.serve.workspace.check_clip`; a request may name the package's sample
+clip instead ({"clip": {"sample": "bunny.mp4"}}, `workspace.sample_clips`). `plan_video_job(request,
 workspace, models)` checks a {"route": "video", ...} job request completely (the clip, "via" a network or a
 painting, the size and frame bounds below) and returns the job's `work(job)` generator: it plans the clip with
 `nst_tf.video.session.plan_video`, builds the route (`nst_tf.video.routes`: a per-style network, or AdaIN/WCT
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from nst_tf.errors import ConfigError
 from nst_tf.serve.checks import METHODS, number, picture_ref
-from nst_tf.serve.workspace import Workspace, shipped_networks
+from nst_tf.serve.workspace import Workspace, sample_clips, shipped_networks
 
 if TYPE_CHECKING:  # both import at run time inside the functions (routes imports this module)
     from nst_tf.serve.routes import Models
@@ -41,10 +42,7 @@ def plan_video_job(request: dict, workspace: Workspace, models: Models) -> Calla
     """The work of a checked video job request (module doc); ConfigError (one line) for bad input."""
     from nst_tf.video.settings import VideoSettings
 
-    clip = request.get("clip")
-    path = workspace.clip(clip["upload"]) if isinstance(clip, dict) and isinstance(clip.get("upload"), str) else None
-    if path is None:
-        raise ConfigError("no such upload for the clip (uploads last one session)")
+    path = _clip_path(request.get("clip"), workspace)
     if request.get("via") not in VIAS:
         raise ConfigError(f"via must be one of {', '.join(VIAS)}")
     temporal = request.get("temporal", True)
@@ -63,6 +61,19 @@ def plan_video_job(request: dict, workspace: Workspace, models: Models) -> Calla
     alpha = number(request, "alpha", float, (0.0, 1.0), 1.0)
     settings = VideoSettings(method=request["method"], image_size=size, frames=frames, no_temporal=not temporal)
     return video_work(models, path, settings, style=style, alpha=alpha)
+
+
+def _clip_path(clip: object, workspace: Workspace) -> Path:
+    """The clip a request names: {"upload": id} (checked when it came) or {"sample": name} (package data)."""
+    if isinstance(clip, dict) and isinstance(clip.get("sample"), str):
+        found = sample_clips().get(clip["sample"])
+        if found is None:
+            raise ConfigError(f"no sample clip {clip['sample'][:40]!r}; choose from {', '.join(sample_clips())}")
+        return found
+    path = workspace.clip(clip["upload"]) if isinstance(clip, dict) and isinstance(clip.get("upload"), str) else None
+    if path is None:
+        raise ConfigError("no such upload for the clip (uploads last one session)")
+    return path
 
 
 def _route(models: Models, settings: VideoSettings, model: str | None, style: Path | None, alpha: float):

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 UPLOAD_LIMIT = 50 * 1024 * 1024  # bytes: a 50 MB photo is already far beyond what the page can stylize
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+CLIP_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm")  # the samples folder's clips (images/bunny.mp4)
 _ID = re.compile(r"[0-9a-f]{32}")
 CLIP_SUFFIX = ".mp4"  # a stored clip's suffix: imageio's ffmpeg reader wants one; ffmpeg reads by content
 
@@ -49,12 +50,17 @@ def is_id(text: str) -> bool:
     return bool(_ID.fullmatch(text))
 
 
-def samples() -> dict[str, Path]:
+def samples(suffixes: tuple[str, ...] = PICTURE_SUFFIXES) -> dict[str, Path]:
     """The package's sample pictures by file name (`chelsea.png`, ...), those present as files."""
     folder = package_data.package_path(package_data.SAMPLES)
     if not folder.is_dir():
         return {}
-    return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PICTURE_SUFFIXES and p.is_file()}
+    return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in suffixes and p.is_file()}
+
+
+def sample_clips() -> dict[str, Path]:
+    """The package's sample clips by file name (`bunny.mp4`): a clip to try the video route without one."""
+    return samples(CLIP_SUFFIXES)
 
 
 def shipped_networks() -> dict[str, dict]:

@@ -131,9 +131,13 @@ def test_cancel_stops_a_running_optimisation(page):
 
 
 def test_a_clip_through_a_network_moves_the_progress_bar_and_ends_in_a_video_element(page, tmp_path):
+    page.select_option("#clip-sample", "bunny.mp4")  # the package's sample clip: a clip without an upload
+    assert page.is_disabled("input[name=route][value=optimise]") and page.is_visible("#frames")
+    page.wait_for_function("document.getElementById('clip-preview').readyState >= 1")  # the browser reads it
     make_clip(tmp_path / "clip.mp4", 10, fps=10.0)  # 64x48, 10 frames
     page.set_input_files("#clip-file", str(tmp_path / "clip.mp4"))
     page.wait_for_function("document.getElementById('status').textContent.includes('64x48, 10 frames at 10 fps')")
+    assert page.input_value("#clip-sample") == ""  # the upload replaced the sample
     assert page.is_disabled("input[name=route][value=optimise]") and page.is_visible("#frames")
     assert page.is_checked("#temporal")  # temporal consistency on by default, as `video`'s
     page.check("#network-the_scream", force=True)

@@ -141,3 +141,20 @@ def test_a_clip_through_a_painting_frame_by_frame_gives_its_frames(client, tmp_p
     assert (result["frames"], result["width"], result["height"], result["temporal"]) == (3, 32, 24, False)
     (tmp_path / "out.mp4").write_bytes(client.get(result["url"]).content)
     assert len(list(vio.read_frames(tmp_path / "out.mp4"))) == 3
+
+
+def test_the_sample_clip_runs_without_an_upload_and_an_unknown_one_is_a_400(client, tmp_path):
+    assert client.get("/api/options").json()["clips"] == ["bunny.mp4"]  # images/bunny.mp4, package data
+    preview = client.get("/api/samples/bunny.mp4")
+    assert preview.status_code == 200 and preview.content == (IMAGES / "bunny.mp4").read_bytes()
+    request = {"route": "video", "via": "network", "model": "the_scream", "clip": {"sample": "bunny.mp4"}}
+    job = client.post("/api/jobs", json={**request, "size": 32, "frames": 2})
+    result = next(e for e in events(client, job.json()["events"]) if e["type"] == "result")
+    assert (result["frames"], result["width"], result["height"]) == (2, 32, 18)  # 320x180 at 32 px, even sides
+    (tmp_path / "out.mp4").write_bytes(client.get(result["url"]).content)
+    info = vio.probe(tmp_path / "out.mp4")
+    assert (len(list(vio.read_frames(info.path))), info.fps, info.audio_codec) == (2, 25.0, "aac")  # sound kept
+    for name in ("chelsea.png", "../bunny.mp4", "nothing.mp4"):  # a picture sample is not a clip
+        response = client.post("/api/jobs", json={**request, "clip": {"sample": name}})
+        assert response.status_code == 400 and "no sample clip" in response.json()["error"]
+    still_serving(client)

@@ -38,22 +38,40 @@ async function upload(file, preview, url = "/api/uploads") {
 function forgetClip() {
   state.clip = null;
   $("clip-file").value = "";
+  $("clip-sample").value = "";
   $("clip-preview").removeAttribute("src");
   $("clip-preview").hidden = true;
   showRoute();
 }
 
+// The photo's pickers forget a photo when a clip is picked (an upload or a sample).
+function forgetPhoto() {
+  state.photo = null;
+  $("photo-file").value = "";
+  $("photo-sample").value = "";
+  $("photo-preview").removeAttribute("src");
+}
+
 function wireClip() {
   const input = $("clip-file");
+  const sample = $("clip-sample");
+  sample.addEventListener("change", () => {
+    showError("");
+    if (!sample.value) return forgetClip();
+    state.clip = { sample: sample.value };
+    input.value = "";
+    $("clip-preview").src = `/api/samples/${encodeURIComponent(sample.value)}`;
+    $("clip-preview").hidden = false;
+    forgetPhoto();
+    showRoute();
+  });
   input.addEventListener("change", async () => {
     showError("");
     if (!input.files.length) return;
     try {
       state.clip = await upload(input.files[0], $("clip-preview"), "/api/clips");
-      state.photo = null;
-      $("photo-file").value = "";
-      $("photo-sample").value = "";
-      $("photo-preview").removeAttribute("src");
+      sample.value = "";
+      forgetPhoto();
     } catch (err) {
       forgetClip();
       showError(err.message);
@@ -224,6 +242,7 @@ async function start() {
   state.videoSizes = options.video.size_range;
   fillSelect($("photo-sample"), options.samples);
   fillSelect($("style-sample"), options.samples);
+  fillSelect($("clip-sample"), options.clips);
   fillSelect($("method"), options.methods);
   fillSelect($("preset"), options.presets);
   options.networks.forEach((net, i) => {
