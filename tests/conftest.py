@@ -66,3 +66,21 @@ def content_image() -> np.ndarray:
 @pytest.fixture
 def style_image() -> np.ndarray:
     return tiny_image(40, 40, seed=2)
+
+
+@pytest.fixture(scope="session")
+def shipped_universal():
+    """`shipped_universal(method)`: the shipped decoders' float32 `Universal` model, loaded (decoders, VGG16, the
+    graphs traced: ~8 s on 2 cores) by the first test that asks for that method and shared by the rest. Only
+    for tests that use the model as it is loaded; one that replaces an attribute puts it back."""
+    models = {}
+
+    def get(method: str):
+        if method not in models:
+            from nst_tf.universal.settings import UniversalSettings
+            from nst_tf.universal.stream import load_universal
+
+            models[method] = load_universal(UniversalSettings(method=method, precision="float32"))
+        return models[method]
+
+    return get

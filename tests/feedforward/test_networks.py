@@ -27,6 +27,26 @@ def _nst(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.fixture
+def nst_in_process(capsys, monkeypatch):
+    """The command line's `main` in this process: (status, stdout, stderr) of one command.
+
+    For the tests about what a command writes, not about the process (its exit status and one-line errors stay
+    in `_nst`'s child processes): the same parser and command, without a child's ~5 s TensorFlow import.
+    """
+    from nst_tf.cli.main import main
+
+    monkeypatch.delenv("NST_TF_MODELS", raising=False)
+
+    def call(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        status = main(list(args))
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return call
+
+
 def _photos(folder: Path, count: int = 3, size: tuple[int, int] = (40, 52)) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(1)
@@ -101,7 +121,7 @@ def test_the_pipeline_takes_the_picture_suffixes_tf_data_decodes(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_resume_apply_and_models(tmp_path):
+def test_train_resume_apply_and_models(tmp_path, nst_in_process):
     photos, style, model_dir = _photos(tmp_path / "photos"), _style(tmp_path / "style.png"), tmp_path / "m"
     common = ["--data", str(photos), "-o", str(model_dir), "--weights", "random", "--image-size", "32"]
     common += ["--style-size", "48", "--batch", "2", "--width", "0.25", "--learning-rate", "0.003", "--samples"]
@@ -122,9 +142,9 @@ def test_train_resume_apply_and_models(tmp_path):
     with open(model_dir / "run" / "metrics.csv") as handle:
         assert [int(line.split(",")[0]) for line in handle.read().split()[1:]] == list(range(1, 16))
     out = tmp_path / "out"
-    applied = _nst("apply", str(model_dir), str(photos), "-o", str(out), "--json")
-    assert applied.returncode == 0, applied.stderr
-    report = json.loads(applied.stdout)
+    status, stdout, err = nst_in_process("apply", str(model_dir), str(photos), "-o", str(out), "--json")
+    assert status == 0, err
+    report = json.loads(stdout)
     assert len(report["pictures"]) == 3 and all(p["seconds"] > 0 for p in report["pictures"])
     with Image.open(out / "photo1_m.png") as img:
         assert img.size == (52, 40)
@@ -147,10 +167,10 @@ def test_bad_inputs_exit_2_without_writing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "style.png"]
 
 
-def test_models_lists_the_shipped_networks():
-    done = _nst("models", "--json")
-    assert done.returncode == 0, done.stderr
-    models = json.loads(done.stdout)["models"]
+def test_models_lists_the_shipped_networks(nst_in_process):
+    status, stdout, err = nst_in_process("models", "--json")
+    assert status == 0, err
+    models = json.loads(stdout)["models"]
     assert len(models) >= 3
     for meta in models:
         assert meta["architecture"]["generator"] == "johnson" and meta["steps"] > 0
@@ -159,20 +179,44 @@ def test_models_lists_the_shipped_networks():
         assert 550_000 <= (ROOT / "nst_tf" / "models" / meta["name"] / "model.weights.h5").stat().st_size < 650_000
 
 
-def test_apply_shipped_models_to_project_photos(tmp_path):
+def _chroma(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 2) YUV chroma of an 8-bit RGB array."""
+    from nst_tf.losses.color import rgb_to_yuv
+
+    return rgb_to_yuv(np.asarray(pixels, np.float64) / 255.0)[..., 1:]
+
+
+def test_apply_shipped_models_and_preserve_colors(tmp_path, nst_in_process):
     from nst_tf.feedforward.model_io import shipped_models
 
     photo = ROOT / "images" / "chelsea.png"
-    for name, _ in shipped_models():
+    names = [name for name, _ in shipped_models()]
+    assert "starry_night" in names
+    for name in names:
         out = tmp_path / f"{name}.png"
-        done = _nst("apply", name, str(photo), "-o", str(out), "--image-size", "64", "--json")
-        assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["pictures"][0]["seconds"] > 0
+        status, stdout, err = nst_in_process("apply", name, str(photo), "-o", str(out), "--image-size", "64", "--json")
+        assert status == 0, err
+        assert json.loads(stdout)["pictures"][0]["seconds"] > 0
         with Image.open(out) as img, Image.open(photo) as original:
             pixels = np.asarray(img, np.float32)
             assert max(img.size) == 64
             source = np.asarray(original.convert("RGB").resize(img.size), np.float32)
         assert np.abs(pixels - source).mean() > 5  # stylized, not the photo passed through
+    # README: `apply --preserve-colors` keeps the photo's colours (its YUV chroma, the network's luminance);
+    # the plain output to compare with is starry_night's above (the same command without the flag).
+    kept = tmp_path / "starry_night_kept.png"
+    status, _, err = nst_in_process(
+        "apply", "starry_night", str(photo), "-o", str(kept), "--image-size", "64", "--preserve-colors"
+    )
+    assert status == 0, err
+    distance = {}
+    for flag, out in ((False, tmp_path / "starry_night.png"), (True, kept)):
+        with Image.open(out) as img, Image.open(photo) as original:
+            source = np.asarray(original.convert("RGB").resize(img.size, Image.BICUBIC))
+            distance[flag] = float(np.abs(_chroma(np.asarray(img)) - _chroma(source)).mean())
+    # Left: 8-bit rounding (0.002), the two resamplings of the photo, and chroma lost where luminance +
+    # chroma leave the RGB cube (clipped). The plain network output moves the chroma far more (starry blue).
+    assert distance[True] < 0.02 and distance[True] < distance[False] / 3, distance
 
 
 def test_apply_refuses_to_overwrite(tmp_path):
@@ -206,31 +250,8 @@ def test_run_log_writes_through_run_folder_and_resumes_its_metrics(tmp_path):
     assert (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0] == ",".join(FIELDS)
 
 
-def _chroma(pixels: np.ndarray) -> np.ndarray:
-    """(H, W, 2) YUV chroma of an 8-bit RGB array."""
-    from nst_tf.losses.color import rgb_to_yuv
-
-    return rgb_to_yuv(np.asarray(pixels, np.float64) / 255.0)[..., 1:]
-
-
-def test_apply_preserve_colors_keeps_the_photos_chroma(tmp_path):
-    # README: `apply --preserve-colors` keeps the photo's colours (its YUV chroma, the network's luminance).
-    photo = ROOT / "images" / "chelsea.png"
-    distance = {}
-    for flag in ([], ["--preserve-colors"]):
-        out = tmp_path / f"out{len(flag)}.png"
-        done = _nst("apply", "starry_night", str(photo), "-o", str(out), "--image-size", "64", *flag)
-        assert done.returncode == 0, done.stderr
-        with Image.open(out) as img, Image.open(photo) as original:
-            source = np.asarray(original.convert("RGB").resize(img.size, Image.BICUBIC))
-            distance[bool(flag)] = float(np.abs(_chroma(np.asarray(img)) - _chroma(source)).mean())
-    # Left: 8-bit rounding (0.002), the two resamplings of the photo, and chroma lost where luminance +
-    # chroma leave the RGB cube (clipped). The plain network output moves the chroma far more (starry blue).
-    assert distance[True] < 0.02 and distance[True] < distance[False] / 3, distance
-
-
 @pytest.mark.slow
-def test_train_generator_and_mixed_precision(tmp_path):
+def test_train_generator_and_mixed_precision(tmp_path, nst_in_process):
     # README: `train --generator texture-net` trains that network (apply then loads it), and `--mixed-precision`
     # computes in bfloat16. Step 1's loss is measured before any update, from the same seeded weights and
     # crops, so the two runs differ there only by precision: by more than float32's rounding (~1e-6 relative)
@@ -248,8 +269,10 @@ def test_train_generator_and_mixed_precision(tmp_path):
         with open(model / "run" / "metrics.csv") as handle:
             first[bool(flag)] = float(handle.read().split()[1].split(",")[1])
     assert 1e-5 < abs(first[True] - first[False]) / first[False] < 0.1, first
-    applied = _nst("apply", str(tmp_path / "m1"), str(photos / "photo0.png"), "-o", str(tmp_path / "out.png"))
-    assert applied.returncode == 0, applied.stderr
+    status, _, err = nst_in_process(
+        "apply", str(tmp_path / "m1"), str(photos / "photo0.png"), "-o", str(tmp_path / "out.png")
+    )
+    assert status == 0, err
     with Image.open(tmp_path / "out.png") as img:
         assert img.size == (52, 40)
 

@@ -18,20 +18,21 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     [("adain", (150, 203), 64, 0.0), ("adain", (150, 203), 64, 1e9), ("wct", (118, 150), 48, 0.0)],
     ids=["adain", "adain-features-kept", "wct"],
 )
-def test_tiles_equal_the_whole_picture(method, shape, tile, spare):
+def test_tiles_equal_the_whole_picture(method, shape, tile, spare, shipped_universal):
     from nst_tf.io.images import load_image, resize
-    from nst_tf.universal.settings import UniversalSettings
-    from nst_tf.universal.stream import load_universal
     from nst_tf.universal.tiles import stylize_tiled
 
-    model = load_universal(UniversalSettings(method=method, precision="float32"))
+    model = shipped_universal(method)
     content = resize(load_image(ROOT / "images" / "chelsea.png"), *shape)
     style = resize(load_image(ROOT / "images" / "ihc.png"), 96, 96)
     whole = model.stylize(content, [style], alpha=0.8)
     encodes = []
     encode = model.encode
     model.encode = lambda picture, level: encodes.append(level) or encode(picture, level)
-    tiled = stylize_tiled(model, content, [style], tile, alpha=0.8, spare=spare)
+    try:
+        tiled = stylize_tiled(model, content, [style], tile, alpha=0.8, spare=spare)
+    finally:
+        del model.encode  # the shared model's own method again
     tiles = int(np.ceil(shape[0] / tile) * np.ceil(shape[1] / tile))
     # the encoder runs once per tile and level with the statistics pass's features kept, else twice
     assert len(encodes) == len(model.levels) * tiles * (1 if spare else 2)
@@ -43,13 +44,11 @@ def test_tiles_equal_the_whole_picture(method, shape, tile, spare):
     assert np.abs(tiled - whole).max() <= 1e-3
 
 
-def test_per_tile_statistics_would_show():
+def test_per_tile_statistics_would_show(shipped_universal):
     """The control: each half moved by its own statistics differs from the whole picture visibly."""
     from nst_tf.io.images import load_image, resize
-    from nst_tf.universal.settings import UniversalSettings
-    from nst_tf.universal.stream import load_universal
 
-    model = load_universal(UniversalSettings(method="adain", precision="float32"))
+    model = shipped_universal("adain")
     content = resize(load_image(ROOT / "images" / "chelsea.png"), 128, 192)
     style = resize(load_image(ROOT / "images" / "ihc.png"), 96, 96)
     whole = model.stylize(content, [style])
