@@ -221,6 +221,13 @@ def test_a_bfloat16_decoder_stays_within_its_rounding_bound():
     assert 0.0 <= half.numpy().min() and half.numpy().max() <= 1.0
     with pytest.raises(ValueError):
         InferenceDecoder(decoder, "float16")
+    # an upsampling and the pad after it run as gathers ("up_pad"): the copies tile + reshape + pad make, to the bit
+    fused, plain = InferenceDecoder(decoder, "bfloat16"), InferenceDecoder(decoder, "bfloat16")
+    assert ("up_pad",) in fused._steps
+    split = [[("up",), ("pad", 1)] if step[0] == "up_pad" else [step] for step in plain._steps]
+    plain._steps = [part for parts in split for part in parts]
+    odd = features[:, :5, :3]  # odd sides: the reflection at the far edge
+    np.testing.assert_array_equal(fused(odd).numpy(), plain(odd).numpy())
 
 
 def test_universal_runs_its_decoders_in_its_precision():
