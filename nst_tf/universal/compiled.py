@@ -120,6 +120,9 @@ class InferenceDecoder:
             elif kind == "up_pad":  # nearest ×2 then a reflect pad of 1, as two gathers (`_up_pad_rows`)
                 x = tf.gather(x, _up_pad_rows(tf.shape(x)[1]), axis=1)
                 x = tf.gather(x, _up_pad_rows(tf.shape(x)[2]), axis=2)
+            elif kind == "reflect":  # the reflect pad as two gathers (`_reflect_rows`)
+                x = tf.gather(x, _reflect_rows(tf.shape(x)[1], args[0]), axis=1)
+                x = tf.gather(x, _reflect_rows(tf.shape(x)[2], args[0]), axis=2)
             elif kind == "up":  # nearest ×2: each pixel repeated along both axes
                 n, h, w, c = tf.unstack(tf.shape(x))
                 x = tf.reshape(tf.tile(x[:, :, None, :, None, :], [1, 1, 2, 1, 2, 1]), [n, 2 * h, 2 * w, c])
@@ -131,6 +134,14 @@ class InferenceDecoder:
 
     def __call__(self, features: tf.Tensor) -> tf.Tensor:
         return self._run(tf.convert_to_tensor(features, tf.float32))
+
+
+def _reflect_rows(length: tf.Tensor, pad: int) -> tf.Tensor:
+    """Which of `length` rows each row of a reflect pad of `pad` is (pad < length, as tf.pad asks): the same
+    copies as tf.pad's REFLECT, faster (measured in bfloat16, the AdaIN decoder at 640 × 360 with the
+    upsamplings already gathered: 55 -> 38 ms, its pictures equal to the bit)."""
+    rows = tf.range(-pad, length + pad)
+    return tf.where(rows < 0, -rows, tf.where(rows > length - 1, 2 * (length - 1) - rows, rows))
 
 
 def _up_pad_rows(length: tf.Tensor) -> tf.Tensor:
@@ -145,8 +156,9 @@ def _up_pad_rows(length: tf.Tensor) -> tf.Tensor:
 
 def _decoder_steps(decoder: keras.Model, dtype: tf.DType) -> list[tuple]:
     """The decoder's layers (`nst_tf.universal.networks.build_decoder`'s kinds) as ("scale", s, o, dtype),
-    ("pad", p), ("up",), ("up_pad",) (an "up" and the "pad" of 1 after it, as one step) and ("conv", kernel,
-    bias, relu) steps, kernels and biases cast to `dtype`."""
+    ("reflect", p) (a reflect pad as gathers), ("up_pad",) (an upsampling and the pad of 1 after it, as one
+    step) and ("conv", kernel, bias, relu) steps, kernels and biases cast to `dtype`. ("pad", p) and ("up",),
+    the same copies by tf.pad and tile + reshape, are what they replace (a test's reference)."""
     from nst_tf.universal.networks import ReflectionPad
 
     steps: list[tuple] = []
@@ -168,4 +180,5 @@ def _decoder_steps(decoder: keras.Model, dtype: tf.DType) -> list[tuple]:
             raise ValueError(f"{layer.name}: a {type(layer).__name__} is not served in bfloat16")
         if steps[-2:] == [("up",), ("pad", 1)]:  # the decoders' every upsampling is followed by a pad of 1
             steps[-2:] = [("up_pad",)]
+    steps = [("reflect", step[1]) if step[0] == "pad" else step for step in steps]
     return steps
