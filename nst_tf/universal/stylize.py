@@ -64,12 +64,13 @@ class Universal:
     def warm_up(self) -> None:
         """Trace and optimise every graph on a tiny picture, so that no stylization's clock holds that."""
         tiny = np.zeros((1, 16, 16, 3), np.float32)
+        self.encode_all(tiny)  # the style pictures' graph (every level); `encode` has its own
         for level in self.levels:
             self.decode(self.encode(tiny, level), level)
 
     def encode(self, images: np.ndarray | tf.Tensor, level: int) -> np.ndarray:
         """(1, H, W, 3) picture -> (h, w, C) relu{level}_1 features."""
-        return self.encoders[level](images)[level][0].numpy()
+        return self.encoders[level].last(images)[0].numpy()
 
     def encode_all(self, images: np.ndarray | tf.Tensor) -> dict[int, np.ndarray]:
         """(1, H, W, 3) picture -> {level: (h, w, C) features} for every level this method uses, one pass."""

@@ -57,10 +57,14 @@ def feature_stats(
     channels = flat.shape[1]
     second = np.zeros((channels, channels) if full else channels)
     for start in blocks:
-        centred = flat[start : start + _BLOCK].astype(np.float64) - mean
+        centred = flat[start : start + _BLOCK] - mean  # float64 (mean is): one new block, no float32→64 copy first
         if w is not None:  # √w on both sides: Xᵀ X runs as BLAS's fast symmetric product, Xᵀ Y at ~1/20 its speed
             centred *= np.sqrt(w[start : start + _BLOCK, None])
-        second += centred.T @ centred if full else (centred * centred).sum(axis=0)
+        if full:
+            second += centred.T @ centred
+        else:  # squared in place: the same numbers without a second block (measured: a 46 × 80 × 512 map, 7 → 4 ms)
+            centred *= centred
+            second += centred.sum(axis=0)
     return mean, second / total if full else np.diag(second / total)
 
 

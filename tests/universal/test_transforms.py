@@ -155,15 +155,21 @@ def test_compiled_encoder_and_decoder_give_the_training_path_numbers():
 
     weights = resolve_weights("imagenet-vgg16")
     image = np.random.default_rng(7).random((1, 40, 24, 3)).astype(np.float32)
-    every = InferenceEncoder(weights, 4)(image)
+    deepest = InferenceEncoder(weights, 4)
+    every = deepest(image)
     assert sorted(every) == [1, 2, 3, 4]
     reference = FeatureExtractor(weights, [LEVEL_LAYERS[level] for level in (1, 2, 3, 4)], pooling="max")(image)
     for level in (1, 2, 3, 4):
         expected = reference[LEVEL_LAYERS[level]].numpy()
         np.testing.assert_allclose(every[level].numpy(), expected, atol=1e-4 * np.abs(expected).max())
-    only = InferenceEncoder(weights, 2)(image)
+    shallower = InferenceEncoder(weights, 2)
+    only = shallower(image)
     assert sorted(only) == [1, 2]
     np.testing.assert_allclose(only[2].numpy(), every[2].numpy(), atol=1e-5 * np.abs(every[2].numpy()).max())
+    # the deepest level alone (a content picture's graph): the same ops, so the same numbers to the bit
+    np.testing.assert_array_equal(deepest.last(image).numpy(), every[4].numpy())
+    np.testing.assert_array_equal(deepest.up_to(2).last(image).numpy(), only[2].numpy())
+    np.testing.assert_array_equal(shallower.last(image).numpy(), only[2].numpy())
     decoder = build_decoder(2, width=0.25)
     features = every[2]
     decoded = InferenceDecoder(decoder)(features).numpy()
@@ -215,6 +221,16 @@ def test_a_bfloat16_decoder_stays_within_its_rounding_bound():
     assert 0.0 <= half.numpy().min() and half.numpy().max() <= 1.0
     with pytest.raises(ValueError):
         InferenceDecoder(decoder, "float16")
+    # an upsampling and the pad after it run as gathers ("up_pad"): the copies tile + reshape + pad make, to the bit
+    fused, plain = InferenceDecoder(decoder, "bfloat16"), InferenceDecoder(decoder, "bfloat16")
+    assert ("up_pad",) in fused._steps
+    # and every reflect pad as gathers ("reflect"): tf.pad's copies
+    assert ("reflect", 1) in fused._steps and ("pad", 1) not in fused._steps
+    tf_ops = {"up_pad": [("up",), ("pad", 1)], "reflect": [("pad", 1)]}
+    split = [tf_ops.get(step[0], [step]) for step in plain._steps]
+    plain._steps = [part for parts in split for part in parts]
+    odd = features[:, :5, :3]  # odd sides: the reflection at the far edge
+    np.testing.assert_array_equal(fused(odd).numpy(), plain(odd).numpy())
 
 
 def test_universal_runs_its_decoders_in_its_precision():
