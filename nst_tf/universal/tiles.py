@@ -9,7 +9,8 @@ own statistics' map):
    in float64 (float64 products in blocks, as `feature_stats`, centred on the first tile's mean `s` so that
    the covariance does not lose digits to the mean); mean and covariance of the whole picture follow;
 2. a transform pass: every tile encoded again, moved with those statistics (the same map for every tile,
-   `nst_tf.universal.transforms.transform_with_stats`), decoded, and its core written into the next picture.
+   `nst_tf.universal.transforms.mover`, its maps made once a level), decoded, and its core written into the
+   next picture.
 
 Each tile carries a margin of the picture's real neighbours as wide as the encoder's reach (statistics pass)
 or the encoder's and decoder's together (transform pass), so every core pixel sees what it sees in the whole
@@ -32,7 +33,7 @@ from nst_tf.errors import ConfigError
 from nst_tf.losses.color import match_color_histogram, transfer_luminance
 from nst_tf.perf.tiling import MemoryModel
 from nst_tf.universal.networks import pad_to_multiple
-from nst_tf.universal.transforms import DEFAULT_EPS, feature_stats, transform_with_stats
+from nst_tf.universal.transforms import DEFAULT_EPS, feature_stats, mover
 
 VGG16_BLOCKS = (2, 2, 3, 3, 3)  # convolutions per VGG16 block
 VGG_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512}  # relu{level}_1's channels
@@ -185,10 +186,8 @@ def stylize_tiled(
     for level in universal.levels:
         style_stats = [feature_stats(encoded[level]) for encoded in style_levels]
 
-        def prepare(content_stats, style_stats=style_stats):
-            return lambda features: transform_with_stats(
-                features, content_stats, style_stats, universal.method, alpha, style_weights, eps
-            )
+        def prepare(content_stats, style_stats=style_stats):  # each style's map made once, for every tile
+            return mover(content_stats, style_stats, universal.method, alpha, style_weights, eps)
 
         picture = tiled_level(universal, picture, level, tile, prepare, spare)
     result = picture[:, : size[0], : size[1]]

@@ -23,7 +23,8 @@ interpolation). Where no mask covers a pixel the content features stay. Then the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -220,20 +221,42 @@ def transform_with_stats(
     Returns:
         (h, w, C) float32 features: Σ_i w_i T_i(f) / Σ_i w_i, then α·that + (1 − α)·f.
     """
-    content = np.asarray(content, np.float32)
+    return mover(content_stats, style_stats, method, alpha, weights, eps)(content)
+
+
+def mover(
+    content_stats: tuple[np.ndarray, np.ndarray],
+    style_stats: Sequence[tuple[np.ndarray, np.ndarray]],
+    method: str = "wct",
+    alpha: float = 1.0,
+    weights: Sequence[float] | None = None,
+    eps: float = DEFAULT_EPS,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """`transform_with_stats` without the features: each style's WCT matrix (an eigendecomposition) or AdaIN
+    scale is made once here, and the map returned moves any number of (h, w, C) feature arrays by it (the
+    tiles of one picture, nst_tf.universal.tiles; a video frame, nst_tf.video.routes)."""
     if method not in ("wct", "adain"):
         raise ValueError(f"unknown method {method!r}; choose wct or adain")
     weights = np.ones(len(style_stats)) if weights is None else np.asarray(weights, np.float64)
-    mixed = np.zeros(content.shape, np.float32)
+    maps = []
     for weight, stats in zip(weights / weights.sum(), style_stats, strict=True):
         if weight <= 0:
             continue
         if method == "wct":
-            moved = _apply(content, content_stats[0], wct_matrix(content_stats, stats, eps), stats[0])
+            matrix = wct_matrix(content_stats, stats, eps)
+            maps.append((weight, functools.partial(_apply, mean=content_stats[0], matrix=matrix, shift=stats[0])))
         else:  # the covariances' diagonals are the variances
-            diagonal = [(mean, np.diag(cov)) for mean, cov in (content_stats, stats)]
-            moved = _adain_apply(content, *diagonal, eps)
-        mixed += np.float32(weight) * moved
-    if alpha == 1.0:
-        return mixed
-    return (alpha * mixed + (1.0 - alpha) * content).astype(np.float32)
+            content_moments, style_moments = [(mean, np.diag(cov)) for mean, cov in (content_stats, stats)]
+            maps.append((weight, functools.partial(_adain_apply, content_moments=content_moments,
+                                                   style_moments=style_moments, eps=eps)))  # fmt: skip
+
+    def move(content: np.ndarray) -> np.ndarray:
+        content = np.asarray(content, np.float32)
+        mixed = np.zeros(content.shape, np.float32)
+        for weight, moved in maps:
+            mixed += np.float32(weight) * moved(content)
+        if alpha == 1.0:
+            return mixed
+        return (alpha * mixed + (1.0 - alpha) * content).astype(np.float32)
+
+    return move

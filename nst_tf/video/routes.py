@@ -108,7 +108,7 @@ class UniversalRoute:
     def _prepare(self, level: int, stats: tuple[np.ndarray, np.ndarray]):
         """The map that moves this frame's relu{level}_1 features, from the frame's content statistics
         (mean, covariance; smoothed over the frames by the momentum) to the style's (WCT or AdaIN)."""
-        from nst_tf.universal.transforms import DEFAULT_EPS, wct_matrix
+        from nst_tf.universal.transforms import mover
 
         mean, cov = stats
         if self.momentum and level in self.content_stats:
@@ -116,23 +116,8 @@ class UniversalRoute:
             mean = self.momentum * old_mean + (1 - self.momentum) * mean
             cov = self.momentum * old_cov + (1 - self.momentum) * cov
         self.content_stats[level] = (mean, cov)
-        style_mean, style_cov = self.style_stats[level]
-        if self.method == "wct":
-            matrix = wct_matrix((mean, cov), (style_mean, style_cov), DEFAULT_EPS).T
-        else:  # AdaIN: σ_s / σ_c per channel, σ² + eps as in Huang & Belongie
-            # a vector, not diag(σ_s / σ_c): the (HW, C)·(C, C) product with a diagonal matrix adds exact zeros,
-            # so the per-channel product gives the same float32 numbers (with the variances alone, measured at 640 × 360
-            # in bfloat16: 48 -> 18 ms a frame, the same pixels to the bit)
-            matrix = np.sqrt((np.diag(style_cov) + DEFAULT_EPS) / (np.diag(cov) + DEFAULT_EPS))
-        mean, matrix, style_mean = (x.astype(np.float32) for x in (mean, matrix, style_mean))
-
-        def move(features: np.ndarray) -> np.ndarray:  # (h, w, C) -> (h, w, C)
-            flat = features.reshape(-1, features.shape[-1])
-            moved = (flat - mean) @ matrix if matrix.ndim == 2 else (flat - mean) * matrix
-            moved = (moved + style_mean).reshape(features.shape)
-            return moved if self.alpha == 1.0 else (self.alpha * moved + (1 - self.alpha) * features).astype(np.float32)
-
-        return move
+        # AdaIN's map reads the variances alone (the covariances' diagonals), WCT's the whole covariances
+        return mover((mean, cov), [self.style_stats[level]], self.method, self.alpha)
 
     def _transform(self, features: np.ndarray, level: int) -> np.ndarray:
         """(h, w, C) content features moved to the style's statistics (WCT or AdaIN; see module doc)."""
