@@ -8,6 +8,7 @@ so weight resolution behaves as on a fresh machine without network; precision "a
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,12 @@ os.environ["NST_TF_PRECISION"] = "float32"
 # Idle OpenMP workers of PyTorch spin by default; on a shared 2-core machine that starves the busy ones (10x
 # slower steps under load). Read once, when torch loads: so here, before any test module imports torch.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# A suite started as a background job of a non-interactive shell (`cmd &`) inherits SIGINT ignored, and so would
+# every child (Python keeps an ignored SIGINT): the Ctrl-C tests' runs could not be interrupted, and Ctrl-C is what
+# they test. A handler instead of SIG_IGN here: each child starts with the default, as a terminal's job would.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "images"
